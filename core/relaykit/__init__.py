@@ -1,0 +1,70 @@
+"""relaykit: durable background jobs with integrations, for Python.
+
+Define a job with ``Client.define_job``; build its run function from ``io`` tasks, which are
+memoized and retried, so a run survives crashes, deploys and long waits.
+"""
+
+from __future__ import annotations
+
+from ._client import Client
+from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
+from ._io import IO, KeyValueStore, Logger, Status
+from ._models import RunResult, RunStatus, TaskResult, TaskStatus
+from .errors import (
+    DuplicateJob,
+    DuplicateTaskKey,
+    FetchError,
+    InvalidJobDefinition,
+    NonDeterministicRun,
+    NonRetriable,
+    RelaykitError,
+    RetryAfter,
+    SerializationError,
+    TaskFailed,
+    UnknownJob,
+    UnknownRun,
+)
+from .jobs import Job
+from .retry import Retry
+from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
+from .worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IO",
+    "Client",
+    "Context",
+    "DuplicateJob",
+    "DuplicateTaskKey",
+    "EventInfo",
+    "FetchError",
+    "InvalidJobDefinition",
+    "Job",
+    "JobInfo",
+    "KeyValueStore",
+    "Logger",
+    "NonDeterministicRun",
+    "NonRetriable",
+    "RelaykitError",
+    "Retry",
+    "RetryAfter",
+    "RunInfo",
+    "RunResult",
+    "RunStatus",
+    "SerializationError",
+    "Status",
+    "TaskFailed",
+    "TaskInfo",
+    "TaskResult",
+    "TaskStatus",
+    "UnknownJob",
+    "UnknownRun",
+    "Worker",
+    "__version__",
+    "cron_trigger",
+    "current_task",
+    "event_trigger",
+    "interval_trigger",
+    "invoke_trigger",
+]

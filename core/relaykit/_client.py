@@ -1,0 +1,325 @@
+"""``Client``: where jobs are defined and from where they are run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, overload
+
+import httpx2
+import pydantic
+
+from ._clock import Clock, SystemClock, new_id, new_owner_id
+from ._engine import Engine
+from ._models import EventRecord, RunResult, RunStatus
+from ._runner import Observer
+from ._serde import dumps, loads
+from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
+from .jobs import Job, RunFunction, make_job
+from .store import Store, database_url_from_env, store_from_url
+from .triggers import Trigger
+
+DEFAULT_LEASE_SECONDS = 30.0
+
+
+def _lease_seconds_from_env() -> float:
+    raw = os.environ.get("RELAYKIT_LEASE_SECONDS")
+    if raw is None or raw == "":
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigurationError(
+            f"RELAYKIT_LEASE_SECONDS={raw!r} is not a positive number of seconds"
+        )
+    return value
+
+
+class Client:
+    """A relaykit application: its jobs and the store their runs live in.
+
+    ``database_url`` (or ``RELAYKIT_DATABASE_URL``) picks the store; the default is the SQLite
+    file ``.relaykit/relaykit.db`` under the current directory. ``store`` and ``clock`` may be
+    given directly (tests, embedding).
+    """
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002 -- the public name in DESIGN §2
+        *,
+        database_url: str | None = None,
+        store: Store | None = None,
+        environment: str | None = None,
+        clock: Clock | None = None,
+        lease_seconds: float | None = None,
+        poll_interval: float = 1.0,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not isinstance(id, str) or not id.strip():
+            raise ConfigurationError(f"Client id must be a non-empty string, got {id!r}")
+        self.id = id
+        self._database_url = database_url
+        self._store = store
+        self._store_open = False
+        self.environment = environment or os.environ.get("RELAYKIT_ENV", "development")
+        self.clock: Clock = clock or SystemClock()
+        self._lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._http_transport = http_transport
+        self._jobs: dict[str, Job] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id!r} jobs={list(self._jobs)}>"
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> Mapping[str, Job]:
+        """The defined jobs by id (read-only)."""
+        return MappingProxyType(self._jobs)
+
+    @overload
+    def define_job(
+        self,
+        *,
+        id: str,  # noqa: A002
+        version: str,
+        name: str | None = None,
+        trigger: Trigger | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        concurrency_limit: int | None = None,
+        enabled: bool = True,
+        run: None = None,
+    ) -> Callable[[RunFunction], Job]: ...
+
+    @overload
+    def define_job(
+        self,
+        *,
+        id: str,  # noqa: A002
+        version: str,
+        name: str | None = None,
+        trigger: Trigger | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        concurrency_limit: int | None = None,
+        enabled: bool = True,
+        run: RunFunction,
+    ) -> Job: ...
+
+    def define_job(
+        self,
+        *,
+        id: str,  # noqa: A002 -- the public name in DESIGN §2
+        version: str,
+        name: str | None = None,
+        trigger: Trigger | None = None,
+        integrations: Mapping[str, Any] | None = None,
+        concurrency_limit: int | None = None,
+        enabled: bool = True,
+        run: RunFunction | None = None,
+    ) -> Job | Callable[[RunFunction], Job]:
+        """Define a job: as a decorator on its run function, or with ``run=``.
+
+        ``id`` is slugified; ``version`` must be MAJOR.MINOR.PATCH; a duplicate id raises
+        ``DuplicateJob``. The run function takes ``(payload, io, ctx)`` and may be
+        ``async def`` or plain ``def``.
+        """
+
+        def register(fn: RunFunction) -> Job:
+            job = make_job(
+                id=id,
+                name=name,
+                version=version,
+                trigger=trigger,
+                run=fn,
+                integrations=integrations,
+                concurrency_limit=concurrency_limit,
+                enabled=enabled,
+            )
+            if job.id in self._jobs:
+                raise DuplicateJob(
+                    f"client {self.id!r} already has a job with id {job.id!r}; job ids must be "
+                    "unique (bump `version` to change a job, or pick another id)"
+                )
+            self._jobs[job.id] = job
+            return job
+
+        return register if run is None else register(run)
+
+    def get_job(self, job: Job | str) -> Job:
+        """The job for a Job or an id; raises ``UnknownJob`` naming the defined ids."""
+        if isinstance(job, Job):
+            if self._jobs.get(job.id) is not job:
+                raise UnknownJob(f"job {job.id!r} is not defined on client {self.id!r}")
+            return job
+        found = self._jobs.get(job)
+        if found is None:
+            known = ", ".join(sorted(self._jobs)) or "none"
+            raise UnknownJob(
+                f"no job {job!r} in client {self.id!r} (defined: {known}); "
+                "run `relaykit jobs APP` to list them"
+            )
+        return found
+
+    # -- store and engine ---------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store (created from the database URL on first use; ``await client.open()``)."""
+        if self._store is None:
+            self._store = store_from_url(database_url_from_env(self._database_url))
+        return self._store
+
+    async def open(self) -> Store:
+        """Open the store (and migrate it) if not yet open."""
+        store = self.store
+        if not self._store_open:
+            await store.open()
+            self._store_open = True
+        return store
+
+    async def close(self) -> None:
+        """Close the store."""
+        if self._store is not None and self._store_open:
+            await self._store.close()
+            self._store_open = False
+
+    async def __aenter__(self) -> Client:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def lease_seconds(self) -> float:
+        """Lease TTL: the constructor argument, else ``RELAYKIT_LEASE_SECONDS``, else 30."""
+        return self._lease_seconds or _lease_seconds_from_env()
+
+    async def engine(
+        self,
+        *,
+        observer: Observer | None = None,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> Engine:
+        """An engine bound to the running event loop (close it when done)."""
+        store = await self.open()
+        if on_enqueue is not None:
+            self._listeners.append(on_enqueue)
+        return Engine(
+            store=store,
+            jobs=self.jobs,
+            clock=self.clock,
+            owner=new_owner_id(),
+            environment=self.environment,
+            lease_seconds=self.lease_seconds,
+            poll_interval=self.poll_interval,
+            observer=observer,
+            on_enqueue=self._notify,
+            http_transport=self._http_transport,
+        )
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        job: Job | str,
+        payload: Any = None,
+        *,
+        is_test: bool = False,
+        observer: Observer | None = None,
+    ) -> RunResult:
+        """Create a run and execute it in this process until it ends (waits included).
+
+        An invalid payload is not an exception: the result's status is ``invalid_payload``.
+        """
+        target = self.get_job(job)
+        engine = await self.engine(observer=observer)
+        try:
+            run = await engine.create_run(target, _plain(payload), is_test=is_test)
+            return await engine.drive(run.id)
+        finally:
+            await engine.close()
+
+    def run_sync(self, job: Job | str, payload: Any = None, *, is_test: bool = False) -> RunResult:
+        """``client.run`` for synchronous code."""
+        _no_running_loop("client.run_sync", "await client.run(...)")
+        return asyncio.run(self.run(job, payload, is_test=is_test))
+
+    async def enqueue(self, job: Job | str, payload: Any = None, *, is_test: bool = False) -> str:
+        """Create a queued run for a worker to execute; return its id."""
+        target = self.get_job(job)
+        engine = await self.engine()
+        try:
+            run = await engine.create_run(target, _plain(payload), is_test=is_test)
+        finally:
+            await engine.close()
+        return run.id
+
+    async def get_run(self, run_id: str) -> RunResult:
+        """A run with its tasks and logs; raises ``UnknownRun``."""
+        engine = await self.engine()
+        try:
+            return await engine.result(run_id)
+        finally:
+            await engine.close()
+
+    async def cancel_run(self, run_id: str) -> RunResult:
+        """Cancel a run that has not ended; raises ``UnknownRun``."""
+        store = await self.open()
+        if await store.cancel_run(run_id, now=self.clock.now()) is None:
+            raise UnknownRun(f"no run {run_id!r}; run `relaykit runs list` to see runs")
+        return await self.get_run(run_id)
+
+    async def replay_run(self, run_id: str) -> str:
+        """Start a new run of the same job with the same payload; return its id."""
+        old = await self.get_run(run_id)
+        return await self.enqueue(old.job, old.payload)
+
+    async def send_event(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,  # noqa: A002 -- the public name in DESIGN §2
+        source: str = "relaykit",
+    ) -> dict[str, Any]:
+        """Store an event once (an id seen before is ignored); return it."""
+        store = await self.open()
+        now = self.clock.now()
+        text = dumps(_plain(payload), what=f"the payload of event {name!r}")
+        event = EventRecord(id or new_id("evt", now), name, text, now, source)
+        await store.insert_event(event)
+        return {"id": event.id, "name": name, "payload": loads(text), "timestamp": now}
+
+    def worker(self, **options: Any) -> Any:
+        """A ``Worker`` for this client (see ``relaykit.worker.Worker`` for options)."""
+        from .worker import Worker
+
+        return Worker(self, **options)
+
+
+def _plain(payload: Any) -> Any:
+    if isinstance(payload, pydantic.BaseModel):
+        return payload.model_dump(mode="json")
+    return payload
+
+
+def _no_running_loop(what: str, instead: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{what} cannot be called from a running event loop; use {instead}")
+
+
+__all__ = ["Client", "RunStatus"]

@@ -1,0 +1,246 @@
+"""The engine: creates runs, executes claimed attempts, keeps leases, drives a run to its end.
+
+It depends on the ``Store`` protocol and a ``Clock`` only; the worker, ``client.run`` and the
+CLI are built on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx2
+
+from ._clock import Clock, new_id
+from ._io import IO
+from ._models import RunRecord, RunResult, RunStatus
+from ._runner import Attempt, NullObserver, Observer, Outcome, Services
+from ._serde import dumps
+from .errors import LeaseLost, UnknownRun
+from .jobs import Job
+from .store import Store
+
+
+class LeaseKeeper:
+    """Renews the leases of the runs this engine is executing; cancels an attempt whose lease
+    was lost (expired and taken over, or the run was canceled)."""
+
+    def __init__(self, store: Store, owner: str, clock: Clock, ttl: float) -> None:
+        self._store = store
+        self._owner = owner
+        self._clock = clock
+        self._ttl = ttl
+        self._held: dict[str, asyncio.Task[Any]] = {}
+        self._lost: set[str] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def hold(self, run_id: str, task: asyncio.Task[Any]) -> None:
+        """Keep ``run_id``'s lease alive while ``task`` executes it."""
+        self._held[run_id] = task
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.create_task(self._renew_forever(), name="relaykit-leases")
+
+    def release(self, run_id: str) -> bool:
+        """Stop renewing; return True when the lease had been lost meanwhile."""
+        self._held.pop(run_id, None)
+        if run_id in self._lost:
+            self._lost.discard(run_id)
+            return True
+        return False
+
+    async def _renew_forever(self) -> None:
+        while self._held:
+            await asyncio.sleep(self._ttl / 3)
+            ids = list(self._held)
+            if not ids:
+                break
+            try:
+                kept = await self._store.renew_leases(
+                    owner=self._owner, run_ids=ids, lease_until=self._clock.now() + self._ttl
+                )
+            except Exception:  # noqa: BLE001 -- a database hiccup: try again next period
+                continue
+            for run_id in ids:
+                task = self._held.get(run_id)
+                if run_id not in kept and task is not None:
+                    self._lost.add(run_id)
+                    task.cancel("relaykit: lease lost")
+
+    async def close(self) -> None:
+        """Stop the renewal loop."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+
+
+class Engine:
+    """Executes runs of ``jobs`` against ``store``. One per event loop; close it when done."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        jobs: Mapping[str, Job],
+        clock: Clock,
+        owner: str,
+        environment: str,
+        lease_seconds: float,
+        poll_interval: float = 1.0,
+        observer: Observer | None = None,
+        on_enqueue: Callable[[], None] | None = None,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.clock = clock
+        self.owner = owner
+        self.environment = environment
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.leases = LeaseKeeper(store, owner, clock, lease_seconds)
+        self._on_enqueue = on_enqueue
+        self._http: httpx2.AsyncClient | None = None
+        self._http_transport = http_transport
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="relaykit-task")
+        self._services = Services(
+            store=store,
+            clock=clock,
+            owner=owner,
+            executor=self._executor,
+            observer=observer or NullObserver(),
+            environment=environment,
+            http=self._http_client,
+            rng=random.Random(),  # noqa: S311 -- jitter and io.random, not cryptography
+        )
+
+    def _http_client(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            self._http = httpx2.AsyncClient(transport=self._http_transport, follow_redirects=True)
+        return self._http
+
+    async def close(self) -> None:
+        """Release the lease loop, the HTTP client and the task threads."""
+        await self.leases.close()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        job: Job,
+        payload: Any,
+        *,
+        is_test: bool = False,
+        event_id: str | None = None,
+        event_name: str | None = None,
+    ) -> RunRecord:
+        """Store a new queued run of ``job`` (payload validated later, when it starts)."""
+        text = dumps(payload, what=f"the payload for job {job.id!r}")
+        now = self.clock.now()
+        run = RunRecord(
+            id=new_id("run", now),
+            job_id=job.id,
+            job_version=job.version,
+            status=RunStatus.QUEUED,
+            payload=text,
+            created_at=now,
+            next_attempt_at=now,
+            is_test=is_test,
+            event_id=event_id,
+            event_name=event_name,
+            environment=self.environment,
+        )
+        await self.store.create_run(run)
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return run
+
+    async def execute(self, run: RunRecord) -> Outcome:
+        """Execute one attempt of a run this engine has claimed, and record how it ended."""
+        job = self.jobs[run.job_id]
+        if run.attempt > 1:  # a first attempt has no history to load
+            recorded = await self.store.load_tasks(run.id)
+            log_keys = {g.key for g in await self.store.load_logs(run.id)}
+        else:
+            recorded, log_keys = [], set()
+        attempt = Attempt(
+            job=job, run=run, recorded=recorded, log_keys=log_keys, services=self._services
+        )
+        me = asyncio.current_task()
+        assert me is not None  # noqa: S101 -- always called from a task
+        self.leases.hold(run.id, me)
+        try:
+            outcome = await attempt.execute(IO)
+        except asyncio.CancelledError:
+            if self.leases.release(run.id):
+                me.uncancel()
+                return Outcome(RunStatus.RUNNING)
+            raise
+        if self.leases.release(run.id) or attempt.lost:
+            return Outcome(RunStatus.RUNNING)
+        try:
+            await self.store.end_attempt(
+                run_id=run.id,
+                owner=self.owner,
+                status=outcome.status,
+                now=self.clock.now(),
+                output=outcome.output,
+                error=outcome.error,
+                wake_at=outcome.wake_at,
+                tasks=outcome.tasks,
+                logs=outcome.logs,
+            )
+        except LeaseLost:
+            return Outcome(RunStatus.RUNNING)
+        return outcome
+
+    async def drive(self, run_id: str) -> RunResult:
+        """Execute ``run_id`` here until it ends, sleeping through its waits."""
+        while True:
+            now = self.clock.now()
+            claimed = await self.store.claim_runs(
+                owner=self.owner,
+                now=now,
+                lease_until=now + self.lease_seconds,
+                limit=1,
+                job_ids=list(self.jobs),
+                run_id=run_id,
+            )
+            if claimed:
+                await self.execute(claimed[0])
+            run = await self.store.get_run(run_id)
+            if run is None:
+                raise UnknownRun(f"run {run_id} does not exist; was the database reset?")
+            if run.status.is_terminal:
+                return await self.result(run_id)
+            if claimed:
+                continue
+            due = run.lease_expires_at if run.status is RunStatus.RUNNING else run.next_attempt_at
+            now = self.clock.now()
+            delay = self.poll_interval if due is None else max(0.0, due - now)
+            await self.clock.sleep(min(delay, self.poll_interval))
+
+    async def result(self, run_id: str) -> RunResult:
+        """The run with its tasks and logs."""
+        run = await self.store.get_run(run_id)
+        if run is None:
+            raise UnknownRun(
+                f"no run {run_id!r} in {self.store.url}; run `relaykit runs list` to see runs"
+            )
+        tasks = await self.store.load_tasks(run_id)
+        logs = await self.store.load_logs(run_id)
+        return RunResult.from_records(run, tasks, logs)

@@ -1,0 +1,573 @@
+"""One attempt of one run: the pure step (job, run, recorded tasks) -> outcome + new records.
+
+An attempt calls the run function. Every task it meets is looked up by its scoped key among
+the run's recorded tasks (loaded once, before the attempt): a completed task hands back its
+recorded output without running; a new one runs and its outcome is committed before
+``run_task`` returns. Anything that must wait (a ``wait``, a retry delay) raises ``Suspend``, a
+``BaseException`` that ends the attempt; the run is replayed when it is due. See
+``docs/internals/execution-model.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import random as _random
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol
+
+import pydantic
+
+from ._clock import Clock
+from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, _current
+from ._models import (
+    ErrorInfo,
+    EventRecord,
+    KvWrite,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+    TaskStatus,
+    to_datetime,
+)
+from ._serde import dumps, restore, return_hint
+from .errors import (
+    DuplicateTaskKey,
+    LeaseLost,
+    NonDeterministicRun,
+    NonRetriable,
+    RelaykitError,
+    RetryAfter,
+    SerializationError,
+    TaskFailed,
+)
+from .jobs import Job
+from .retry import Retry
+from .store import Store
+
+DEFAULT_RETRY = Retry()
+
+
+class ControlFlow(BaseException):  # noqa: N818 -- a signal, not an error
+    """Base of the signals that end an attempt. A ``BaseException``, so user code's
+    ``except Exception:`` cannot swallow it."""
+
+
+class Suspend(ControlFlow):
+    """The run must wait: until ``wake_at`` (epoch seconds) or, when None, until woken."""
+
+    def __init__(self, wake_at: float | None) -> None:
+        super().__init__(wake_at)
+        self.wake_at = wake_at
+
+
+class Abort(ControlFlow):
+    """The attempt must stop without writing anything more (lease lost, run canceled)."""
+
+
+class Observer(Protocol):
+    """Receives progress of attempts as it happens (the CLI's live view, the dashboard)."""
+
+    def task_started(self, run_id: str, key: str, name: str, attempt: int) -> None:
+        """A task's function is about to run."""
+
+    def task_ended(self, run_id: str, task: TaskRecord) -> None:
+        """A task completed, failed, or is waiting (retry delay or wait)."""
+
+    def logged(self, run_id: str, log: LogRecord) -> None:
+        """A log line was written by ``io.logger``."""
+
+
+class NullObserver:
+    """An observer that ignores everything."""
+
+    def task_started(self, run_id: str, key: str, name: str, attempt: int) -> None:
+        """Ignore."""
+
+    def task_ended(self, run_id: str, task: TaskRecord) -> None:
+        """Ignore."""
+
+    def logged(self, run_id: str, log: LogRecord) -> None:
+        """Ignore."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How an attempt ended. ``status`` is ``waiting`` when it suspended."""
+
+    status: RunStatus
+    output: str | None = None
+    error: ErrorInfo | None = None
+    wake_at: float | None = None
+    tasks: list[TaskRecord] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What attempts share inside one engine."""
+
+    store: Store
+    clock: Clock
+    owner: str
+    executor: Executor
+    observer: Observer
+    environment: str
+    http: Callable[[], Any]
+    rng: _random.Random
+
+
+def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:
+    """An exception as the output contract's error object."""
+    if isinstance(exc, TaskFailed) and task is None:
+        task = exc.key
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "task": task,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def _short(text: str | None, limit: int = 200) -> str:
+    text = "null" if text is None else text
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _is_retriable(exc: BaseException) -> bool:
+    if isinstance(exc, NonRetriable):
+        return False
+    return bool(getattr(exc, "retriable", True))
+
+
+class Attempt:
+    """The state of one attempt of one run. ``io`` methods all end up here."""
+
+    def __init__(
+        self,
+        *,
+        job: Job,
+        run: RunRecord,
+        recorded: Sequence[TaskRecord],
+        log_keys: set[str],
+        services: Services,
+    ) -> None:
+        self.job = job
+        self.run = run
+        self.services = services
+        self._store = services.store
+        self._clock = services.clock
+        self._observer = services.observer
+        self._recorded = {t.key: t for t in recorded}
+        self._log_keys = log_keys
+        self._seen: set[str] = set()
+        self._pending: dict[str, TaskRecord] = {}
+        self._logs: list[LogRecord] = []
+        self._log_seq: dict[str, int] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._root: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.suspended = False
+        self.wake_at: float | None = None
+        self.closed = False
+        self.lost = False
+
+    # -- running the run function -------------------------------------------------------------
+
+    async def execute(self, make_io: Callable[[Attempt], Any]) -> Outcome:
+        """Run the run function once and say how it ended."""
+        self._root = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        try:
+            payload = self.job.parse_payload(json.loads(self.run.payload))
+        except pydantic.ValidationError as exc:
+            return Outcome(RunStatus.INVALID_PAYLOAD, error=error_info(exc))
+        try:
+            result = await self._call_run_function(payload, make_io(self))
+        except Suspend as sig:
+            self._suspend_at(sig.wake_at)
+            await self._drain()
+            return self._finish(Outcome(RunStatus.WAITING, wake_at=self.wake_at))
+        except Abort:
+            self.lost = True
+            return Outcome(RunStatus.RUNNING)
+        except Exception as exc:  # noqa: BLE001 -- any error escaping the run function fails the run
+            await self._cancel_inflight()
+            return self._finish(Outcome(RunStatus.FAILED, error=error_info(exc)))
+        finally:
+            self.closed = True
+        if self.lost:
+            return Outcome(RunStatus.RUNNING)
+        if self.suspended:  # user code swallowed the signal with a bare except: still waiting
+            return self._finish(Outcome(RunStatus.WAITING, wake_at=self.wake_at))
+        try:
+            output = dumps(result, what=f"the output of job {self.job.id!r}")
+        except SerializationError as exc:
+            return self._finish(Outcome(RunStatus.FAILED, error=error_info(exc)))
+        return self._finish(Outcome(RunStatus.SUCCEEDED, output=output))
+
+    async def _call_run_function(self, payload: Any, io: Any) -> Any:
+        ctx = self._context()
+        if self.job.is_async:
+            return await self.job.run(payload, io, ctx)
+        return await run_in_thread(self.job.run, payload, io.sync_facade(), ctx)
+
+    def _context(self) -> Context:
+        run = self.run
+        event_ts = to_datetime(run.created_at)
+        assert event_ts is not None  # noqa: S101 -- created_at is never NULL
+        return Context(
+            run=RunInfo(run.id, run.attempt, run.is_test, to_datetime(run.started_at)),
+            job=JobInfo(self.job.id, self.job.version),
+            event=EventInfo(run.event_id or run.id, run.event_name or "invoke", event_ts),
+            environment=run.environment,
+        )
+
+    def _finish(self, outcome: Outcome) -> Outcome:
+        outcome.tasks = list(self._pending.values())
+        outcome.logs = self._take_logs()
+        return outcome
+
+    async def _drain(self) -> None:
+        # Parallel branches still running a task finish it (and commit it) before the attempt
+        # ends; they start nothing new, because ``suspended`` is set.
+        current = asyncio.current_task()
+        while pending := {t for t in self._inflight if t is not current and not t.done()}:
+            await asyncio.wait(pending)
+
+    async def _cancel_inflight(self) -> None:
+        current = asyncio.current_task()
+        pending = {t for t in self._inflight if t is not current and not t.done()}
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    def _suspend_at(self, wake_at: float | None) -> None:
+        self.suspended = True
+        if wake_at is not None and (self.wake_at is None or wake_at < self.wake_at):
+            self.wake_at = wake_at
+
+    def suspend(self, wake_at: float | None) -> NoReturn:
+        """End the attempt: the run is due again at ``wake_at`` (None: when woken)."""
+        self._suspend_at(wake_at)
+        raise Suspend(wake_at)
+
+    # -- keys, replay checks and commits ------------------------------------------------------
+
+    def enter(self, key: str) -> tuple[str, str | None]:
+        """Claim ``key`` in the current scope; return (full key, parent key)."""
+        if self.closed:
+            raise Abort()
+        if not isinstance(key, str) or not key or "/" in key:
+            raise RelaykitError(
+                f"run {self.run.id}: task key {key!r} must be a non-empty string without '/'"
+            )
+        parent = _current.get()
+        parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None
+        full = key if parent_key is None else f"{parent_key}/{key}"
+        if full in self._seen:
+            where = f"inside task {parent_key!r}" if parent_key else "at the top of the run"
+            raise DuplicateTaskKey(
+                f"run {self.run.id}: task key {key!r} is used twice {where}; give each task "
+                "a unique key (in a loop, add the index: f'step-{i}')"
+            )
+        self._seen.add(full)
+        if self.suspended:
+            raise Suspend(None)
+        return full, parent_key
+
+    def recorded(self, full: str, kind: str, name: str, params: str | None) -> TaskRecord | None:
+        """The recorded task for ``full``, after checking the replay is deterministic."""
+        rec = self._recorded.get(full)
+        if rec is None:
+            return None
+        same_params = params is None or rec.params == params
+        if rec.kind != kind or rec.name != name or not same_params:
+            raise NonDeterministicRun(
+                f"run {self.run.id}: task {full!r} was recorded as {rec.kind} {rec.name!r} "
+                f"with params {_short(rec.params)} but this replay runs {kind} {name!r} with "
+                f"params {_short(params)}; a key must name the same work on every replay - "
+                "give new work a new key"
+            )
+        if rec.status is TaskStatus.CANCELED:
+            raise Abort()
+        return rec
+
+    async def commit(
+        self,
+        rec: TaskRecord,
+        *,
+        kv: Sequence[KvWrite] = (),
+        events: Sequence[EventRecord] = (),
+    ) -> None:
+        """Write a finished task (with pending logs and effects) in one transaction."""
+        self._pending.pop(rec.key, None)
+        logs = self._take_logs()
+        try:
+            await self._store.record_task(
+                run_id=self.run.id,
+                owner=self.services.owner,
+                task=rec,
+                logs=logs,
+                kv=kv,
+                events=events,
+            )
+        except LeaseLost:
+            self.lost = True
+            raise Abort() from None
+        self._recorded[rec.key] = rec
+        self._observer.task_ended(self.run.id, rec)
+
+    def remember(self, rec: TaskRecord) -> None:
+        """Keep a record to write when the attempt ends (a wait, a retry, a paused parent)."""
+        self._pending[rec.key] = rec
+        self._observer.task_ended(self.run.id, rec)
+
+    def _take_logs(self) -> list[LogRecord]:
+        logs, self._logs = self._logs, []
+        return logs
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def task(
+        self,
+        key: str,
+        fn: Callable[..., Any],
+        args: Sequence[Any] = (),
+        *,
+        kind: str = "task",
+        name: str | None = None,
+        retry: Retry | None = None,
+        properties: dict[str, Any] | None = None,
+        icon: str | None = None,
+        params: str | None = None,
+        check_params: bool = True,
+        hint: Any = None,
+        kv: Sequence[KvWrite] = (),
+        events: Sequence[EventRecord] = (),
+    ) -> Any:
+        """Run ``fn(*args)`` once per run and key: memoized, retried, committed."""
+        full, parent = self.enter(key)
+        name = name or _default_name(fn, key)
+        if params is None:
+            params = dumps(list(args), what=f"the arguments of task {full!r}") if args else None
+        rec = self.recorded(full, kind, name, params if check_params else None)
+        now = self._clock.now()
+        if rec is not None:
+            if rec.status is TaskStatus.COMPLETED:
+                return restore(rec.output, return_hint(fn) if hint is None else hint)
+            if rec.status is TaskStatus.ERRORED:
+                raise _task_failed(full, rec)
+            if rec.next_attempt_at is not None and rec.next_attempt_at > now:
+                self.suspend(rec.next_attempt_at)
+        fresh = TaskRecord(
+            key=full,
+            name=name,
+            kind=kind,
+            status=TaskStatus.RUNNING,
+            started_at=rec.started_at if rec else now,
+            params=params,
+            attempts=(rec.attempts if rec else 0) + 1,
+            failures=rec.failures if rec else 0,
+            properties=properties,
+            icon=icon,
+            parent=parent,
+        )
+        value = await self._attempt_task(fresh, fn, args, retry or DEFAULT_RETRY)
+        try:
+            fresh.output = dumps(value, what=f"the output of task {full!r}")
+            restored = restore(
+                fresh.output,
+                return_hint(fn) if hint is None else hint,
+                what=f"the output of task {full!r}",
+            )
+        except SerializationError as exc:
+            fresh.output = None
+            fresh.failures += 1
+            await self._fail(fresh, exc)
+        fresh.status = TaskStatus.COMPLETED
+        fresh.ended_at = self._clock.now()
+        fresh.error = None
+        await self.commit(fresh, kv=kv, events=events)
+        return restored
+
+    async def _attempt_task(
+        self, rec: TaskRecord, fn: Callable[..., Any], args: Sequence[Any], retry: Retry
+    ) -> Any:
+        info = TaskInfo(
+            run_id=self.run.id,
+            key=rec.key,
+            name=rec.name,
+            attempt=rec.attempts,
+            idempotency_key=f"{self.run.id}:{rec.key}",
+        )
+        token = _current.set(info)
+        me = asyncio.current_task()
+        tracked = me is not None and me is not self._root
+        if tracked:
+            assert me is not None  # noqa: S101 -- narrowed for mypy
+            self._inflight.add(me)
+        self._observer.task_started(self.run.id, rec.key, rec.name, rec.attempts)
+        try:
+            return await self._call(fn, args)
+        except Suspend:
+            # A child of this task must wait: this task is paused, not failed.
+            rec.status = TaskStatus.WAITING
+            self.remember(rec)
+            raise
+        except ControlFlow:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- every task error goes through the retry policy
+            rec.failures += 1
+            policy = getattr(exc, "retry_policy", None) or retry
+            await self._fail(rec, exc, policy)
+        finally:
+            _current.reset(token)
+            if tracked:
+                assert me is not None  # noqa: S101 -- narrowed for mypy
+                self._inflight.discard(me)
+
+    async def _call(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()
+        result = await loop.run_in_executor(self.services.executor, ctx.run, fn, *args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def _fail(
+        self, rec: TaskRecord, exc: BaseException, retry: Retry = DEFAULT_RETRY
+    ) -> NoReturn:
+        now = self._clock.now()
+        rec.error = error_info(exc, task=rec.key)
+        delay: float | None
+        if not _is_retriable(exc):
+            delay = None
+        elif isinstance(exc, RetryAfter):
+            delay = exc.seconds if rec.failures < retry.limit else None
+        else:
+            delay = retry.delay(rec.failures, self.services.rng)
+        if delay is None:
+            rec.status = TaskStatus.ERRORED
+            rec.ended_at = now
+            rec.next_attempt_at = None
+            await self.commit(rec)
+            raise _task_failed(rec.key, rec) from exc
+        rec.status = TaskStatus.WAITING
+        rec.next_attempt_at = now + delay
+        self.remember(rec)
+        self.suspend(rec.next_attempt_at)
+
+    async def wait_until(self, key: str, deadline: float, params: str) -> None:
+        """A durable sleep until ``deadline`` (epoch seconds); suspends the run if not due."""
+        full, parent = self.enter(key)
+        rec = self.recorded(full, "wait", "wait", None)
+        now = self._clock.now()
+        if rec is not None and rec.status is TaskStatus.COMPLETED:
+            return
+        due = rec.next_attempt_at if rec is not None else deadline
+        started = rec.started_at if rec is not None else now
+        if due is not None and due > now:
+            if rec is None:
+                self.remember(
+                    TaskRecord(
+                        key=full,
+                        name="wait",
+                        kind="wait",
+                        status=TaskStatus.WAITING,
+                        started_at=started,
+                        params=params,
+                        next_attempt_at=due,
+                        parent=parent,
+                    )
+                )
+            self.suspend(due)
+        done = TaskRecord(
+            key=full,
+            name="wait",
+            kind="wait",
+            status=TaskStatus.COMPLETED,
+            started_at=started,
+            params=params,
+            ended_at=max(now, due or now) if rec is None else now,
+            next_attempt_at=due,
+            parent=parent,
+        )
+        await self.commit(done)
+
+    # -- logs ---------------------------------------------------------------------------------
+
+    def log(self, level: str, message: str, properties: dict[str, Any]) -> None:
+        """Buffer a log line (written with the next commit); skipped when already recorded."""
+        if self.closed:
+            raise Abort()
+        scope = _current.get()
+        scope_key = scope.key if scope is not None and scope.run_id == self.run.id else ""
+        seq = self._log_seq.get(scope_key, 0) + 1
+        self._log_seq[scope_key] = seq
+        key = f"{scope_key}#{seq}"
+        if key in self._log_keys:
+            return
+        props = json.loads(dumps(properties, what=f"the properties of log line {message!r}"))
+        rec = LogRecord(key, level, str(message), props, self._clock.now(), scope_key or None)
+        self._log_keys.add(key)
+        self._logs.append(rec)
+        self._observer.logged(self.run.id, rec)
+
+
+def _default_name(fn: Callable[..., Any], key: str) -> str:
+    name = getattr(fn, "__name__", None)
+    return key if not name or name == "<lambda>" else str(name)
+
+
+def _task_failed(full: str, rec: TaskRecord) -> TaskFailed:
+    err = rec.error
+    cause_type = err["type"] if err else "Error"
+    cause_message = err["message"] if err else ""
+    return TaskFailed(
+        f"task {full!r} failed after {rec.attempts} attempt(s): {cause_type}: {cause_message}",
+        key=full,
+        cause_type=cause_type,
+        cause_message=cause_message,
+    )
+
+
+async def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a sync run function in its own thread (with this context); await its result.
+
+    A dedicated thread, not the shared pool: a sync run function blocks on each ``io`` call,
+    and pool threads held that way could starve the task functions it waits for.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    ctx = contextvars.copy_context()
+
+    def settle(value: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            value = ctx.run(fn, *args)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, value, None)
+
+    threading.Thread(target=target, name="relaykit-sync-run", daemon=True).start()
+    return await future
+

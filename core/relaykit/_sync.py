@@ -1,0 +1,86 @@
+"""The one bridge between sync user code and the async engine.
+
+A plain ``def`` run function runs in its own thread and gets ``SyncProxy(io)``: every coroutine
+method of the async ``io`` (and of the objects it hands out: ``io.logger``, ``io.store.run``,
+integrations) becomes a blocking call that runs the *same* coroutine on the engine's loop. There
+is no second implementation of any ``io`` method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+
+class Bridged:
+    """Marker base: objects handed out by ``io`` whose coroutine methods are bridged too."""
+
+
+def _transfer(task: asyncio.Task[Any], future: Future[Any]) -> None:
+    if task.cancelled():
+        future.cancel()
+    elif (exc := task.exception()) is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(task.result())
+
+
+class SyncBridge:
+    """Runs coroutines on ``loop`` from other threads, keeping the caller's context."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call coroutine function ``fn`` on the loop and block until it is done."""
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(
+                "the sync io was called on the event loop's thread; in an `async def` job use "
+                "`await io....` instead"
+            )
+        # The coroutine runs as a task in the *caller's* context, so the current task scope
+        # (nested task keys, current_task()) follows the call across threads.
+        ctx = contextvars.copy_context()
+        done: Future[Any] = Future()
+
+        def start() -> None:
+            task = self._loop.create_task(fn(*args, **kwargs), context=ctx)
+            task.add_done_callback(functools.partial(_transfer, future=done))
+
+        self._loop.call_soon_threadsafe(start)
+        return wrap(done.result(), self)
+
+
+def wrap(value: Any, bridge: SyncBridge) -> Any:
+    """Wrap bridged objects in a ``SyncProxy``; leave other values alone."""
+    return SyncProxy(value, bridge) if isinstance(value, Bridged) else value
+
+
+class SyncProxy:
+    """A synchronous face over an async object: ``io`` for plain ``def`` run functions."""
+
+    __slots__ = ("_bridge", "_target")
+
+    def __init__(self, target: Any, bridge: SyncBridge) -> None:
+        self._target = target
+        self._bridge = bridge
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if inspect.iscoroutinefunction(attr):
+
+            @functools.wraps(attr)
+            def blocking(*args: Any, **kwargs: Any) -> Any:
+                return self._bridge.call(attr, *args, **kwargs)
+
+            return blocking
+        return wrap(attr, self._bridge)
+
+    def __repr__(self) -> str:
+        return f"<sync {self._target!r}>"

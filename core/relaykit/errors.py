@@ -1,0 +1,160 @@
+"""Every error relaykit raises, in one place.
+
+The tree::
+
+    RelaykitError                      base of everything below; never raised itself
+    ├── ConfigurationError             a bad argument to a public API, found at definition time
+    │   ├── InvalidJobDefinition       bad job id, version, trigger or run function
+    │   └── DuplicateJob               two jobs with the same id on one client
+    ├── NotFound
+    │   ├── UnknownJob
+    │   └── UnknownRun
+    ├── AppLoadError                   an APP argument that cannot be imported or has no Client
+    ├── StoreError                     the database cannot be opened or used
+    │   ├── SchemaTooNew               the database was migrated by a newer relaykit
+    │   └── LeaseLost                  this worker no longer owns the run it is writing
+    ├── RunError                       ends a run as ``failed`` when it escapes the run function
+    │   ├── DuplicateTaskKey
+    │   ├── NonDeterministicRun
+    │   └── SerializationError         a task output / run output that is not JSON-serializable
+    ├── TaskFailed                     a task exhausted its retries (user code may catch it)
+    ├── NonRetriable                   raise inside a task: fail it now, no more attempts
+    ├── RetryAfter                     raise inside a task: retry it after exactly ``seconds``
+    └── FetchError                     ``io.background_fetch`` got a status with no retry rule
+
+Suspension is *not* in this tree: it derives from ``BaseException`` (see ``_internal``), so a
+user's ``except Exception:`` can never swallow it.
+
+Every error's docstring is its default message; messages name the job, run, task key or field
+involved and say what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RelaykitError(Exception):
+    """A relaykit error."""
+
+    retriable: ClassVar[bool] = True
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or type(self).__name__).strip())
+
+    @property
+    def message(self) -> str:
+        """The error's one-line message."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigurationError(RelaykitError, ValueError):
+    """Invalid configuration."""
+
+    retriable = False
+
+
+class InvalidJobDefinition(ConfigurationError):
+    """Invalid job definition."""
+
+
+class DuplicateJob(ConfigurationError):
+    """A job with this id is already defined on this client."""
+
+
+class NotFound(RelaykitError, LookupError):
+    """Not found."""
+
+    retriable = False
+
+
+class UnknownJob(NotFound):
+    """No job with that id is defined; run `relaykit jobs APP` to list the job ids."""
+
+
+class UnknownRun(NotFound):
+    """No run with that id; run `relaykit runs list` to see recent runs."""
+
+
+class AppLoadError(RelaykitError):
+    """The APP could not be loaded; pass a path to a .py file or module:attribute."""
+
+    retriable = False
+
+
+class StoreError(RelaykitError):
+    """The relaykit database could not be used."""
+
+
+class SchemaTooNew(StoreError):
+    """The database schema is newer than this relaykit; upgrade relaykit."""
+
+    retriable = False
+
+
+class LeaseLost(StoreError):
+    """This worker no longer holds the run's lease (it expired, or the run was canceled)."""
+
+
+class RunError(RelaykitError):
+    """The run function broke a rule of the execution model."""
+
+    retriable = False
+
+
+class DuplicateTaskKey(RunError):
+    """A task key was used twice in the same scope; give each task a unique key."""
+
+
+class NonDeterministicRun(RunError):
+    """A replay met a recorded task whose name or parameters differ."""
+
+
+class SerializationError(RunError):
+    """A value could not be serialized to JSON."""
+
+
+class TaskFailed(RelaykitError):
+    """A task failed and will not be retried."""
+
+    retriable = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        key: str | None = None,
+        cause_type: str | None = None,
+        cause_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.cause_type = cause_type
+        self.cause_message = cause_message
+
+
+class NonRetriable(RelaykitError):
+    """The task failed in a way that retrying will not fix."""
+
+    retriable = False
+
+
+class RetryAfter(RelaykitError):
+    """Retry this task after a given delay."""
+
+    def __init__(self, seconds: float, message: str | None = None) -> None:
+        if seconds < 0:
+            raise ValueError(f"RetryAfter: seconds must be >= 0, got {seconds!r}")
+        super().__init__(message or f"retry after {seconds:g}s")
+        self.seconds = float(seconds)
+
+
+class FetchError(RelaykitError):
+    """An HTTP request made by io.background_fetch failed."""
+
+    retriable = False
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body

@@ -1,0 +1,112 @@
+"""Job definitions: an id, a name, a version, a trigger and a run function."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, final
+
+import pydantic
+
+from .errors import InvalidJobDefinition
+from .triggers import InvokeTrigger, Trigger
+
+RunFunction = Callable[[Any, Any, Any], Any]
+
+_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_NOT_SLUG = re.compile(r"[^a-z0-9\-._~]+")
+
+
+def slugify(raw: str) -> str:
+    """Lowercase ``raw`` and replace runs of characters outside ``[a-z0-9-._~]`` with ``-``."""
+    slug = _NOT_SLUG.sub("-", raw.strip().lower()).strip("-")
+    return re.sub(r"-{2,}", "-", slug)
+
+
+@final
+@dataclass(frozen=True, slots=True, eq=False)
+class Job:
+    """A defined job. Made by ``client.define_job``; call ``client.run(job, payload)`` to run it."""
+
+    id: str
+    name: str
+    version: str
+    trigger: Trigger
+    run: RunFunction
+    integrations: Mapping[str, Any] = field(default_factory=dict)
+    concurrency_limit: int | None = None
+    enabled: bool = True
+    is_async: bool = True
+
+    @property
+    def schema(self) -> type[pydantic.BaseModel] | None:
+        """The pydantic model that validates this job's payload, if any."""
+        return self.trigger.schema
+
+    def parse_payload(self, payload: Any) -> Any:
+        """Validate a payload (raises pydantic.ValidationError) into what ``run`` receives."""
+        schema = self.schema
+        return payload if schema is None else schema.model_validate(payload)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id}@{self.version} ({self.trigger.describe()})>"
+
+
+def make_job(
+    *,
+    id: str,  # noqa: A002 -- the public name in DESIGN §2
+    name: str | None,
+    version: str,
+    trigger: Trigger | None,
+    run: RunFunction,
+    integrations: Mapping[str, Any] | None,
+    concurrency_limit: int | None,
+    enabled: bool,
+) -> Job:
+    """Validate a job definition and build the Job (``client.define_job`` calls this)."""
+    if not isinstance(id, str) or not slugify(id):
+        raise InvalidJobDefinition(
+            f"job id {id!r} is empty after slugifying; use letters, digits and -._~"
+        )
+    slug = slugify(id)
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise InvalidJobDefinition(
+            f"job {slug!r}: version {version!r} is not MAJOR.MINOR.PATCH (e.g. '1.0.0')"
+        )
+    if not callable(run):
+        raise InvalidJobDefinition(f"job {slug!r}: run must be a function, got {run!r}")
+    _check_signature(slug, run)
+    if concurrency_limit is not None and (
+        isinstance(concurrency_limit, bool)
+        or not isinstance(concurrency_limit, int)
+        or concurrency_limit < 1
+    ):
+        raise InvalidJobDefinition(
+            f"job {slug!r}: concurrency_limit must be a positive integer, got {concurrency_limit!r}"
+        )
+    return Job(
+        id=slug,
+        name=name or id,
+        version=version,
+        trigger=trigger or InvokeTrigger(),
+        run=run,
+        integrations=dict(integrations or {}),
+        concurrency_limit=concurrency_limit,
+        enabled=enabled,
+        is_async=inspect.iscoroutinefunction(run),
+    )
+
+
+def _check_signature(slug: str, run: RunFunction) -> None:
+    try:
+        sig = inspect.signature(run)
+    except (TypeError, ValueError):
+        return  # builtins and some callables have no signature; trust them
+    try:
+        sig.bind(None, None, None)
+    except TypeError as exc:
+        raise InvalidJobDefinition(
+            f"job {slug!r}: the run function must accept (payload, io, ctx): {exc}"
+        ) from exc

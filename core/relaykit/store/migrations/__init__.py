@@ -1,0 +1,1 @@
+"""Versioned schema migrations, one ``NNNN_name.sql`` file per version and backend."""

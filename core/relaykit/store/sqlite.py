@@ -1,0 +1,596 @@
+"""``SqliteStore``: the embedded default store, one SQLite file in WAL mode.
+
+All calls run synchronously on the caller's thread (the event loop's): a SQLite statement
+costs microseconds, far less than handing it to a thread would. Several processes may share
+one file; SQLite's WAL and ``busy_timeout`` serialize their writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, final
+
+from .._models import (
+    ErrorInfo,
+    EventRecord,
+    KvWrite,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+    TaskStatus,
+)
+from ..errors import LeaseLost, SchemaTooNew, StoreError
+from ._url import parse_database_url
+
+_SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
+
+_RUN_COLS: Final = (
+    "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
+    "attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, "
+    "environment"
+)
+_TASK_COLS: Final = (
+    "key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, "
+    "next_attempt_at, properties, icon, parent"
+)
+_RUNNABLE: Final = (
+    "((status IN ('queued', 'waiting') AND next_attempt_at <= :now) "
+    "OR (status = 'running' AND lease_expires_at < :now))"
+)
+# One statement, hence one implicit transaction: the task row is written only while the run is
+# running under this owner's lease (the fence), and a retry's earlier row is updated in place.
+_UPSERT_TASK: Final = f"""
+INSERT INTO tasks (run_id, {_TASK_COLS})
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')
+ON CONFLICT (run_id, key) DO UPDATE SET
+    name = excluded.name, kind = excluded.kind, status = excluded.status,
+    params = excluded.params, output = excluded.output, error = excluded.error,
+    attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
+    next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
+    icon = excluded.icon
+"""
+_INSERT_LOG: Final = (
+    "INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _run_from_row(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        id=row[0],
+        job_id=row[1],
+        job_version=row[2],
+        status=RunStatus(row[3]),
+        payload=row[4],
+        output=row[5],
+        error=None if row[6] is None else json.loads(row[6]),
+        created_at=row[7],
+        started_at=row[8],
+        ended_at=row[9],
+        attempt=row[10],
+        next_attempt_at=row[11],
+        lease_owner=row[12],
+        lease_expires_at=row[13],
+        is_test=bool(row[14]),
+        event_id=row[15],
+        event_name=row[16],
+        environment=row[17],
+    )
+
+
+def _task_from_row(row: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        key=row[0],
+        name=row[1],
+        kind=row[2],
+        status=TaskStatus(row[3]),
+        started_at=row[4],
+        params=row[5],
+        output=row[6],
+        error=None if row[7] is None else json.loads(row[7]),
+        attempts=row[8],
+        failures=row[9],
+        ended_at=row[10],
+        next_attempt_at=row[11],
+        properties=None if row[12] is None else json.loads(row[12]),
+        icon=row[13],
+        parent=row[14],
+    )
+
+
+def _task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
+    return (
+        run_id,
+        t.key,
+        t.name,
+        t.kind,
+        t.status.value,
+        t.started_at,
+        t.params,
+        t.output,
+        _dump(t.error),
+        t.attempts,
+        t.failures,
+        t.ended_at,
+        t.next_attempt_at,
+        _dump(t.properties),
+        t.icon,
+        t.parent,
+    )
+
+
+def _log_params(run_id: str, log: LogRecord) -> tuple[Any, ...]:
+    return (run_id, log.key, log.level, log.message, json.dumps(log.properties), log.at, log.task)
+
+
+def _event_params(e: EventRecord) -> tuple[Any, ...]:
+    return (e.id, e.name, e.payload, e.source, e.timestamp, e.deliver_at, e.sent_by_run)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("relaykit.store.migrations") / "sqlite"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql"):
+            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+@final
+class SqliteStore:
+    """The embedded store. ``SqliteStore.from_url("sqlite:///.relaykit/relaykit.db")``.
+
+    Durability is ``synchronous=FULL`` by default; ``?synchronous=normal`` trades the last
+    commits before a power loss (never corruption) for several times faster commits.
+    """
+
+    def __init__(
+        self, path: str, *, synchronous: str = "full", busy_timeout_ms: int = 10_000
+    ) -> None:
+        if synchronous.lower() not in _SYNCHRONOUS:
+            raise StoreError(
+                f"SQLite option synchronous={synchronous!r} is not one of "
+                f"{', '.join(_SYNCHRONOUS)}; use ?synchronous=normal or full"
+            )
+        self._path = path
+        self._synchronous = _SYNCHRONOUS[synchronous.lower()]
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: sqlite3.Connection | None = None
+        self._url = f"sqlite:///{path}"
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        """Build from a ``sqlite://`` URL (options: ``synchronous``, ``busy_timeout``)."""
+        parsed = parse_database_url(url)
+        if parsed.scheme != "sqlite":
+            raise StoreError(f"SqliteStore needs a sqlite:// URL, got {parsed.redacted!r}")
+        unknown = set(parsed.options) - {"synchronous", "busy_timeout"}
+        if unknown:
+            raise StoreError(
+                f"database URL {url!r}: unknown option(s) {', '.join(sorted(unknown))}; "
+                "SQLite takes synchronous= and busy_timeout= (milliseconds)"
+            )
+        try:
+            busy = int(parsed.options.get("busy_timeout", "10000"))
+        except ValueError as exc:
+            raise StoreError(f"database URL {url!r}: busy_timeout must be milliseconds") from exc
+        store = cls(
+            parsed.path,
+            synchronous=parsed.options.get("synchronous", "full"),
+            busy_timeout_ms=busy,
+        )
+        store._url = url
+        return store
+
+    @property
+    def url(self) -> str:
+        """The database URL."""
+        return self._url
+
+    @property
+    def path(self) -> str:
+        """The database file's path (``:memory:`` for an in-memory database)."""
+        return self._path
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self._url} is not open; call `await store.open()`")
+        return self._conn
+
+    async def open(self, *, migrate: bool = True) -> None:
+        """Open the file (creating its folder), set WAL and durability, then migrate."""
+        if self._conn is not None:
+            return
+        if self._path != ":memory:":
+            try:
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot open database {self._url}: cannot create folder "
+                    f"{Path(self._path).parent}: {exc.strerror}"
+                ) from exc
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open database {self._url}: {exc}; pass a SQLite file made by relaykit "
+                "or a path for a new one (--database / RELAYKIT_DATABASE_URL)"
+            ) from exc
+        self._conn = conn
+        try:
+            current = self._version()
+            known = max((v for v, _, _ in _migrations()), default=0)
+            if current > known:
+                raise SchemaTooNew(
+                    f"database {self._url} has schema version {current}, newer than this "
+                    f"relaykit knows ({known}); upgrade relaykit"
+                )
+            if migrate:
+                await self.migrate()
+        except BaseException:
+            self._conn = None
+            conn.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _version(self) -> int:
+        db = self._db
+        exists = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    async def schema_version(self) -> int:
+        """The highest applied migration version."""
+        return self._version()
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations, all in one transaction (another process may race us)."""
+        applied: list[int] = []
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            current = self._version()
+            for version, name, sql in _migrations():
+                if version <= current:
+                    continue
+                for statement in _statements(sql):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES "
+                    "(?, ?, (julianday('now') - 2440587.5) * 86400.0)",
+                    (version, name),
+                )
+                applied.append(version)
+        return applied
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def create_run(self, run: RunRecord) -> None:
+        """Insert a new run."""
+        self._db.execute(
+            f"INSERT INTO runs ({_RUN_COLS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.id,
+                run.job_id,
+                run.job_version,
+                run.status.value,
+                run.payload,
+                run.output,
+                _dump(run.error),
+                run.created_at,
+                run.started_at,
+                run.ended_at,
+                run.attempt,
+                run.next_attempt_at,
+                run.lease_owner,
+                run.lease_expires_at,
+                int(run.is_test),
+                run.event_id,
+                run.event_name,
+                run.environment,
+            ),
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or None."""
+        row = self._db.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else _run_from_row(row)
+
+    async def list_runs(
+        self, *, job_id: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Runs, newest first."""
+        where, args = ["1 = 1"], []
+        if job_id is not None:
+            where.append("job_id = ?")
+            args.append(job_id)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLS} FROM runs WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    async def claim_runs(
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        job_ids: Sequence[str],
+        run_id: str | None = None,
+    ) -> list[RunRecord]:
+        """Lease runnable runs to ``owner`` (one UPDATE ... RETURNING)."""
+        if not job_ids or limit < 1:
+            return []
+        only = "AND id = :run_id" if run_id is not None else ""
+        # Named and positional parameters cannot be mixed: bind the job ids by name too.
+        names = {f"j{i}": j for i, j in enumerate(job_ids)}
+        jobs = ", ".join(f":{n}" for n in names)
+        rows = self._db.execute(
+            f"""
+            UPDATE runs SET status = 'running', lease_owner = :owner,
+                lease_expires_at = :lease_until, attempt = attempt + 1,
+                started_at = COALESCE(started_at, :now)
+            WHERE id IN (
+                SELECT id FROM runs WHERE job_id IN ({jobs}) {only} AND {_RUNNABLE}
+                ORDER BY next_attempt_at LIMIT :limit
+            )
+            RETURNING {_RUN_COLS}
+            """,
+            {
+                "owner": owner,
+                "lease_until": lease_until,
+                "now": now,
+                "limit": limit,
+                "run_id": run_id,
+                **names,
+            },
+        ).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    async def renew_leases(
+        self, *, owner: str, run_ids: Sequence[str], lease_until: float
+    ) -> set[str]:
+        """Extend leases still held by ``owner``; return those ids."""
+        if not run_ids:
+            return set()
+        marks = ", ".join("?" * len(run_ids))
+        rows = self._db.execute(
+            f"UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' "
+            f"AND id IN ({marks}) RETURNING id",
+            (lease_until, owner, *run_ids),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    async def release_runs(self, *, owner: str, run_ids: Sequence[str], now: float) -> None:
+        """Make ``owner``'s running runs runnable again at once."""
+        if not run_ids:
+            return
+        marks = ", ".join("?" * len(run_ids))
+        self._db.execute(
+            "UPDATE runs SET status = 'waiting', next_attempt_at = ?, lease_owner = NULL, "
+            f"lease_expires_at = NULL WHERE lease_owner = ? AND status = 'running' "
+            f"AND id IN ({marks})",
+            (now, owner, *run_ids),
+        )
+
+    async def end_attempt(
+        self,
+        *,
+        run_id: str,
+        owner: str,
+        status: RunStatus,
+        now: float,
+        output: str | None = None,
+        error: ErrorInfo | None = None,
+        wake_at: float | None = None,
+        tasks: Sequence[TaskRecord] = (),
+        logs: Sequence[LogRecord] = (),
+    ) -> None:
+        """Write the attempt's last records and the run's new status in one transaction."""
+        with self._transaction() as db:
+            ended = None if status is RunStatus.WAITING else now
+            cur = db.execute(
+                "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, "
+                "next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE id = ? AND lease_owner = ? AND status = 'running'",
+                (status.value, output, _dump(error), ended, wake_at, run_id, owner),
+            )
+            if cur.rowcount == 0:
+                raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
+            for t in tasks:
+                _write_task_unfenced(db, run_id, t)
+            if logs:
+                db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
+
+    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
+        """Cancel a run that has not ended, and its waiting tasks."""
+        with self._transaction() as db:
+            cur = db.execute(
+                "UPDATE runs SET status = 'canceled', ended_at = ?, lease_owner = NULL, "
+                "lease_expires_at = NULL, next_attempt_at = NULL WHERE id = ? AND status IN "
+                "('queued', 'running', 'waiting', 'waiting_for_connection')",
+                (now, run_id),
+            )
+            if cur.rowcount:
+                db.execute(
+                    "UPDATE tasks SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
+                    "WHERE run_id = ? AND status IN ('waiting', 'running')",
+                    (now, run_id),
+                )
+        return await self.get_run(run_id)
+
+    async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
+        """The earliest due time or lease expiry among runs of ``job_ids``."""
+        if not job_ids:
+            return None
+        marks = ", ".join("?" * len(job_ids))
+        row = self._db.execute(
+            f"SELECT MIN(t) FROM ("
+            f" SELECT MIN(next_attempt_at) AS t FROM runs WHERE status IN ('queued', 'waiting')"
+            f"  AND job_id IN ({marks})"
+            f" UNION ALL SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'"
+            f"  AND job_id IN ({marks}))",
+            (*job_ids, *job_ids),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
+        """True when a run of ``job_ids`` is due now or leased by any worker."""
+        if not job_ids:
+            return False
+        marks = ", ".join("?" * len(job_ids))
+        row = self._db.execute(
+            f"SELECT 1 FROM runs WHERE job_id IN ({marks}) AND ("
+            "(status IN ('queued', 'waiting') AND next_attempt_at <= ?) OR status = 'running'"
+            ") LIMIT 1",
+            (*job_ids, now),
+        ).fetchone()
+        return row is not None
+
+    # -- tasks and logs -----------------------------------------------------------------------
+
+    async def load_tasks(self, run_id: str) -> list[TaskRecord]:
+        """All task records of a run, in one query."""
+        rows = self._db.execute(
+            f"SELECT {_TASK_COLS} FROM tasks WHERE run_id = ? ORDER BY started_at, key",
+            (run_id,),
+        ).fetchall()
+        return [_task_from_row(r) for r in rows]
+
+    async def load_logs(self, run_id: str) -> list[LogRecord]:
+        """All log lines of a run, oldest first."""
+        rows = self._db.execute(
+            "SELECT key, level, message, properties, at, task FROM logs WHERE run_id = ? "
+            "ORDER BY at, key",
+            (run_id,),
+        ).fetchall()
+        return [LogRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    async def record_task(
+        self,
+        *,
+        run_id: str,
+        owner: str,
+        task: TaskRecord,
+        logs: Sequence[LogRecord] = (),
+        kv: Sequence[KvWrite] = (),
+        events: Sequence[EventRecord] = (),
+    ) -> None:
+        """Write one task outcome (and its effects) in exactly one transaction, fenced."""
+        params = (*_task_params(run_id, task), run_id, owner)
+        if not (logs or kv or events):
+            if self._db.execute(_UPSERT_TASK, params).rowcount == 0:
+                raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
+            return
+        with self._transaction() as db:
+            if db.execute(_UPSERT_TASK, params).rowcount == 0:
+                raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
+            if logs:
+                db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
+            for w in kv:
+                if w.value is None:
+                    db.execute("DELETE FROM kv WHERE scope = ? AND name = ?", (w.scope, w.name))
+                else:
+                    db.execute(
+                        "INSERT INTO kv (scope, name, value, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, "
+                        "updated_at = excluded.updated_at",
+                        (w.scope, w.name, w.value, task.ended_at or task.started_at),
+                    )
+            for e in events:
+                db.execute(
+                    "INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, "
+                    "deliver_at, sent_by_run) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    _event_params(e),
+                )
+
+    # -- events and key-value store -----------------------------------------------------------
+
+    async def insert_event(self, event: EventRecord) -> bool:
+        """Store an event unless its id exists."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, deliver_at, "
+            "sent_by_run) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _event_params(event),
+        )
+        return cur.rowcount == 1
+
+    async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
+        """Events, newest first."""
+        rows = self._db.execute(
+            "SELECT id, name, payload, source, timestamp, deliver_at, sent_by_run FROM events "
+            "ORDER BY timestamp DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [EventRecord(*r) for r in rows]
+
+    async def kv_get(self, scope: str, name: str) -> str | None:
+        """A key-value entry's JSON text, or None."""
+        row = self._db.execute(
+            "SELECT value FROM kv WHERE scope = ? AND name = ?", (scope, name)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+
+_UPSERT_TASK_UNFENCED: Final = _UPSERT_TASK.replace(
+    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')",
+    "WHERE true",
+)
+
+
+def _write_task_unfenced(db: sqlite3.Connection, run_id: str, task: TaskRecord) -> None:
+    # Inside end_attempt the run row's fenced UPDATE already proved the lease.
+    db.execute(_UPSERT_TASK_UNFENCED, _task_params(run_id, task))
+
+
+def _statements(sql: str) -> list[str]:
+    # Migration files hold plain DDL: no ';' inside literals, comments on lines of their own.
+    code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in code.split(";") if s.strip()]

@@ -1,0 +1,127 @@
+"""The worker: claims runnable runs under a lease and executes many of them concurrently.
+
+Waits and retry delays are due times in the store, not sleeps in a slot: the worker sleeps only
+until the next due time (or a poll interval, or an in-process wake-up), claims what is due, and
+replays it. A run whose worker died is claimed again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from ._runner import Observer
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._engine import Engine
+
+
+class Worker:
+    """Executes the runs of a client's jobs until stopped.
+
+    ``concurrency`` bounds the runs executed at once by this process. With ``exit_when_idle``
+    the worker returns once nothing is runnable and no run is leased by anyone (runs waiting
+    for a future time do not keep it busy). ``stop()`` (or SIGTERM/SIGINT under the CLI) stops
+    claiming; running attempts get ``grace_seconds`` to finish, then are cancelled and their
+    runs handed back for another worker.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        concurrency: int = 10,
+        exit_when_idle: bool = False,
+        grace_seconds: float | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"Worker concurrency must be at least 1, got {concurrency}")
+        self.client = client
+        self.concurrency = concurrency
+        self.exit_when_idle = exit_when_idle
+        self.grace_seconds = grace_seconds
+        self._observer = observer
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self.executed = 0
+
+    def stop(self) -> None:
+        """Stop claiming new runs and shut down gracefully."""
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for runnable runs now (called when a run is enqueued in this process)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and execute runs until stopped (or idle, with ``exit_when_idle``)."""
+        engine = await self.client.engine(observer=self._observer, on_enqueue=self.wake)
+        try:
+            await self._loop(engine)
+        finally:
+            await self._shutdown(engine)
+            await engine.close()
+
+    async def _loop(self, engine: Engine) -> None:
+        store, clock = engine.store, engine.clock
+        job_ids = [j.id for j in self.client.jobs.values() if j.enabled]
+        while not self._stopping.is_set():
+            self._wake.clear()
+            free = self.concurrency - len(self._running)
+            now = clock.now()
+            if free > 0:
+                claimed = await store.claim_runs(
+                    owner=engine.owner,
+                    now=now,
+                    lease_until=now + engine.lease_seconds,
+                    limit=free,
+                    job_ids=job_ids,
+                )
+                for run in claimed:
+                    self._start(engine, run.id, engine.execute(run))
+                if len(claimed) == free:
+                    continue  # there may be more runnable runs than free slots
+            if (
+                self.exit_when_idle
+                and not self._running
+                and not await store.has_unfinished_work(job_ids=job_ids, now=clock.now())
+            ):
+                return
+            timeout = engine.poll_interval
+            if free > 0:
+                due = await store.next_wakeup(job_ids=job_ids)
+                if due is not None:
+                    timeout = min(timeout, max(0.0, due - clock.now()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _start(self, engine: Engine, run_id: str, coro: Any) -> None:
+        task = asyncio.create_task(coro, name=f"relaykit-run-{run_id}")
+        self._running[run_id] = task
+
+        def done(_: asyncio.Task[Any]) -> None:
+            self._running.pop(run_id, None)
+            self.executed += 1
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    async def _shutdown(self, engine: Engine) -> None:
+        if not self._running:
+            return
+        grace = self.grace_seconds if self.grace_seconds is not None else engine.lease_seconds
+        tasks = list(self._running.values())
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        if not pending:
+            return
+        ids = [rid for rid, t in self._running.items() if t in pending]
+        for t in pending:
+            t.cancel()
+        await asyncio.wait(pending)
+        # Hand the interrupted runs back at once rather than after their lease expires.
+        await engine.store.release_runs(owner=engine.owner, run_ids=ids, now=engine.clock.now())
