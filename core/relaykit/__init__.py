@@ -4,8 +4,6 @@ Define a job with ``Client.define_job``; build its run function from ``io`` task
 memoized and retried, so a run survives crashes, deploys and long waits.
 """
 
-from __future__ import annotations
-
 from ._client import Client
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
 from ._io import IO, KeyValueStore, Logger, Status

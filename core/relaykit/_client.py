@@ -49,7 +49,7 @@ class Client:
 
     def __init__(
         self,
-        id: str,  # noqa: A002 -- the public name in DESIGN §2
+        id: str,
         *,
         database_url: str | None = None,
         store: Store | None = None,
@@ -87,7 +87,7 @@ class Client:
     def define_job(
         self,
         *,
-        id: str,  # noqa: A002
+        id: str,
         version: str,
         name: str | None = None,
         trigger: Trigger | None = None,
@@ -101,7 +101,7 @@ class Client:
     def define_job(
         self,
         *,
-        id: str,  # noqa: A002
+        id: str,
         version: str,
         name: str | None = None,
         trigger: Trigger | None = None,
@@ -114,7 +114,7 @@ class Client:
     def define_job(
         self,
         *,
-        id: str,  # noqa: A002 -- the public name in DESIGN §2
+        id: str,
         version: str,
         name: str | None = None,
         trigger: Trigger | None = None,
@@ -167,6 +167,15 @@ class Client:
         return found
 
     # -- store and engine ---------------------------------------------------------------------
+
+    def use_database(self, url: str) -> None:
+        """Use the database at ``url`` (before the store is first used; the CLI's --database)."""
+        if self._store_open:
+            raise ConfigurationError(
+                f"client {self.id!r}: the store is already open; call use_database() first"
+            )
+        self._database_url = url
+        self._store = None
 
     @property
     def store(self) -> Store:
@@ -290,7 +299,7 @@ class Client:
         name: str,
         payload: Any = None,
         *,
-        id: str | None = None,  # noqa: A002 -- the public name in DESIGN §2
+        id: str | None = None,
         source: str = "relaykit",
     ) -> dict[str, Any]:
         """Store an event once (an id seen before is ignored); return it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,8 @@ from ._serde import dumps
 from .errors import LeaseLost, UnknownRun
 from .jobs import Job
 from .store import Store
+
+_log = logging.getLogger("relaykit.engine")
 
 
 class LeaseKeeper:
@@ -62,7 +65,8 @@ class LeaseKeeper:
                 kept = await self._store.renew_leases(
                     owner=self._owner, run_ids=ids, lease_until=self._clock.now() + self._ttl
                 )
-            except Exception:  # noqa: BLE001 -- a database hiccup: try again next period
+            except Exception as exc:  # a database hiccup: try again next period
+                _log.warning("renewing leases failed (%s); retrying in %.1fs", exc, self._ttl / 3)
                 continue
             for run_id in ids:
                 task = self._held.get(run_id)

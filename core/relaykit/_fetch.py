@@ -4,9 +4,9 @@
 ``"4xx"``) or an inclusive range (``"500-599"``); the most specific match wins. Without
 ``retry``, 429, 5xx and network errors are retried with the default ``Retry()``; pass
 ``retry={}`` to retry nothing. A ``Retry-After`` header (seconds or an HTTP date) on a
-matching response sets the exact delay. A network failure is retried like a 503. A response with no matching rule and a status of 400
-or more fails the task with ``FetchError`` (no retry). Sensitive request headers are redacted
-in the recorded params.
+matching response sets the exact delay. A network failure is retried like a 503. A response
+with no matching rule and a status of 400 or more fails the task with ``FetchError`` (no
+retry). Sensitive request headers are redacted in the recorded params.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SENSITIVE_HEADERS = frozenset(
 )
 
 
-class _StatusRetry(Exception):  # noqa: N818 -- internal carrier, converted before users see it
+class _StatusRetry(Exception):
     """A response whose status matched a retry rule; carries the rule's policy."""
 
     def __init__(self, message: str, policy: Retry) -> None:
@@ -123,7 +123,7 @@ async def background_fetch(
     json_body: Any,
     body: str | bytes | None,
     retry: Mapping[str, Retry] | None,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 -- the HTTP request's timeout, handed to httpx2
 ) -> dict[str, Any]:
     """Perform the request as a task of ``attempt``; return status, headers and body."""
     rules = DEFAULT_RULES if retry is None else retry
@@ -149,7 +149,8 @@ async def background_fetch(
                 timeout=timeout,
             )
         except httpx2.TransportError as exc:
-            raise _StatusRetry(f"{method} {url}: {type(exc).__name__}: {exc}", network_policy)
+            message = f"{method} {url}: {type(exc).__name__}: {exc}"
+            raise _StatusRetry(message, network_policy) from exc
         status = response.status_code
         if status < 400:
             return {"status": status, "headers": dict(response.headers), "body": _body(response)}

@@ -282,19 +282,28 @@ class IO(Bridged):
         *,
         deliver_at: datetime | None = None,
         deliver_after: float | None = None,
-        id: str | None = None,  # noqa: A002 -- the public name in DESIGN §2
+        id: str | None = None,
     ) -> dict[str, Any]:
         """Send an event exactly once for this run and key; returns the stored event."""
         attempt = self._attempt
         now = attempt.services.clock.now()
         if deliver_at is not None and deliver_at.tzinfo is None:
             raise ValueError(f"io.send_event({key!r}): deliver_at must be timezone-aware")
-        when = deliver_at.timestamp() if deliver_at else (now + deliver_after if deliver_after else None)
+        when = (
+            deliver_at.timestamp()
+            if deliver_at
+            else (now + deliver_after if deliver_after else None)
+        )
         event_id = id or str(_uuid.uuid5(_UUID_NAMESPACE, f"{attempt.run.id}/{key}"))
         text = dumps(payload, what=f"the payload of event {name!r}")
         event = EventRecord(event_id, name, text, now, "relaykit", when, attempt.run.id)
-        result = {"id": event_id, "name": name, "payload": loads(text), "timestamp": now,
-                  "deliver_at": when}
+        result = {
+            "id": event_id,
+            "name": name,
+            "payload": loads(text),
+            "timestamp": now,
+            "deliver_at": when,
+        }
 
         async def send() -> dict[str, Any]:
             return result
@@ -324,7 +333,7 @@ class IO(Bridged):
         json: Any = None,
         body: str | bytes | None = None,
         retry: Mapping[str, Retry] | None = None,
-        timeout: float = 30.0,
+        timeout: float = 30.0,  # noqa: ASYNC109 -- the HTTP request's timeout, not ours
     ) -> dict[str, Any]:
         """A durable HTTP request; see ``relaykit._fetch`` for the retry rules."""
         from ._fetch import background_fetch

@@ -55,7 +55,7 @@ from .store import Store
 DEFAULT_RETRY = Retry()
 
 
-class ControlFlow(BaseException):  # noqa: N818 -- a signal, not an error
+class ControlFlow(BaseException):
     """Base of the signals that end an attempt. A ``BaseException``, so user code's
     ``except Exception:`` cannot swallow it."""
 
@@ -198,7 +198,7 @@ class Attempt:
         except Abort:
             self.lost = True
             return Outcome(RunStatus.RUNNING)
-        except Exception as exc:  # noqa: BLE001 -- any error escaping the run function fails the run
+        except Exception as exc:
             await self._cancel_inflight()
             return self._finish(Outcome(RunStatus.FAILED, error=error_info(exc)))
         finally:
@@ -425,7 +425,7 @@ class Attempt:
             raise
         except ControlFlow:
             raise
-        except Exception as exc:  # noqa: BLE001 -- every task error goes through the retry policy
+        except Exception as exc:
             rec.failures += 1
             policy = getattr(exc, "retry_policy", None) or retry
             await self._fail(rec, exc, policy)
@@ -563,11 +563,10 @@ async def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     def target() -> None:
         try:
             value = ctx.run(fn, *args)
-        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting coroutine
+        except BaseException as exc:
             loop.call_soon_threadsafe(settle, None, exc)
         else:
             loop.call_soon_threadsafe(settle, value, None)
 
     threading.Thread(target=target, name="relaykit-sync-run", daemon=True).start()
     return await future
-

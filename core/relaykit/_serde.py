@@ -45,7 +45,7 @@ def return_hint(fn: Callable[..., Any]) -> Any:
         return _hints_by_code[code]
     try:
         hint = typing.get_type_hints(fn).get("return", _NO_HINT)
-    except Exception:  # noqa: BLE001 -- unresolvable annotations mean "no hint", not a crash
+    except Exception:
         hint = _NO_HINT
     if hint is Any:
         hint = _NO_HINT

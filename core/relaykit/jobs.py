@@ -46,9 +46,15 @@ class Job:
         return self.trigger.schema
 
     def parse_payload(self, payload: Any) -> Any:
-        """Validate a payload (raises pydantic.ValidationError) into what ``run`` receives."""
+        """Validate a payload (raises pydantic.ValidationError) into what ``run`` receives.
+
+        A missing payload (None) is validated as ``{}`` when there is a schema, so a schema
+        whose fields all have defaults needs no payload.
+        """
         schema = self.schema
-        return payload if schema is None else schema.model_validate(payload)
+        if schema is None:
+            return payload
+        return schema.model_validate({} if payload is None else payload)
 
     def __repr__(self) -> str:
         return f"<Job {self.id}@{self.version} ({self.trigger.describe()})>"
@@ -56,7 +62,7 @@ class Job:
 
 def make_job(
     *,
-    id: str,  # noqa: A002 -- the public name in DESIGN §2
+    id: str,
     name: str | None,
     version: str,
     trigger: Trigger | None,

@@ -43,7 +43,7 @@ class Retry:
             return None
         delay = self.min_timeout * self.factor ** max(failures - 1, 0)
         if self.randomize:
-            delay *= 1.0 + (rng or _random).random()  # noqa: S311 -- jitter, not cryptography
+            delay *= 1.0 + (rng or _random).random()
         return min(delay, self.max_timeout)
 
 

@@ -107,7 +107,7 @@ def event_trigger(
     name: str | Sequence[str],
     *,
     schema: Schema = None,
-    filter: Mapping[str, Any] | None = None,  # noqa: A002 -- the public name in DESIGN §2
+    filter: Mapping[str, Any] | None = None,
     source: str | None = None,
 ) -> EventTrigger:
     """A trigger that starts a run for each event named ``name`` (or any of a list of names).

@@ -1,0 +1,5 @@
+"""``python -m relaykit``: the relaykit command line."""
+
+from relaykit.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""``relaykit jobs APP`` and ``relaykit db migrate``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..jobs import Job
+from ..store import database_url_from_env, store_from_url
+from ._app import load_client
+from ._common import database_option, print_json, reports_errors, run_async, stdout
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """A job as JSON."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "version": job.version,
+        "trigger": job.trigger.describe(),
+        "trigger_kind": job.trigger.kind,
+        "enabled": job.enabled,
+        "concurrency_limit": job.concurrency_limit,
+        "integrations": sorted(job.integrations),
+        "sync": not job.is_async,
+    }
+
+
+@click.command("jobs")
+@click.argument("app")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of jobs.")
+@reports_errors
+def jobs_command(app: str, as_json: bool) -> None:
+    """List APP's jobs."""
+    client = load_client(app)
+    jobs = [job_summary(j) for j in client.jobs.values()]
+    if as_json:
+        print_json(jobs)
+        return
+    table = Table("id", "name", "version", "trigger", "enabled", box=None)
+    for j in jobs:
+        table.add_row(
+            j["id"], j["name"], j["version"], j["trigger"], "yes" if j["enabled"] else "no"
+        )
+    stdout.print(table)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database administration."""
+
+
+@db_group.command("migrate")
+@database_option
+@reports_errors
+def migrate_command(database: str | None) -> None:
+    """Apply pending schema migrations."""
+
+    async def go() -> tuple[list[int], int]:
+        store = store_from_url(database_url_from_env(database))
+        await store.open(migrate=False)
+        try:
+            applied = await store.migrate()
+            return applied, await store.schema_version()
+        finally:
+            await store.close()
+
+    applied, version = run_async(go())
+    if applied:
+        stdout.print(
+            f"applied migration(s) {', '.join(map(str, applied))}; schema version {version}"
+        )
+    else:
+        stdout.print(f"database is up to date (schema version {version})")

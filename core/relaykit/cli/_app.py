@@ -1,0 +1,69 @@
+"""Loading the user's APP: a path to a ``.py`` file or ``module[:attribute]``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .._client import Client
+from ..errors import AppLoadError
+
+
+def _import_file(path: Path) -> ModuleType:
+    resolved = path.resolve()
+    if not resolved.is_file():
+        raise AppLoadError(f"APP file {str(path)!r} does not exist; pass a path to a .py file")
+    folder = str(resolved.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so the app's sibling modules import as they do for python
+    name = resolved.stem if resolved.stem.isidentifier() else "relaykit_app"
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise AppLoadError(f"APP file {str(path)!r} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    return importlib.import_module(name)
+
+
+def load_client(spec: str) -> Client:
+    """The ``Client`` named by ``spec`` (``app.py``, ``app.py:client``, ``pkg.mod:client``)."""
+    target, _, attr = spec.partition(":")
+    try:
+        if target.endswith(".py") or "/" in target or Path(target).is_file():
+            module = _import_file(Path(target))
+        else:
+            module = _import_module(target)
+    except AppLoadError:
+        raise
+    except Exception as exc:
+        raise AppLoadError(
+            f"cannot load APP {spec!r}: {type(exc).__name__}: {exc}".replace("\n", " ")
+        ) from exc
+    if attr:
+        obj = getattr(module, attr, None)
+        if not isinstance(obj, Client):
+            raise AppLoadError(
+                f"APP {spec!r}: {attr!r} is {type(obj).__name__ if obj is not None else 'missing'},"
+                " not a relaykit.Client"
+            )
+        return obj
+    found = {k: v for k, v in vars(module).items() if isinstance(v, Client)}
+    if not found:
+        raise AppLoadError(
+            f"APP {spec!r} defines no relaykit.Client; add `client = Client(id=...)` or pass "
+            "module:attribute"
+        )
+    if len(found) > 1:
+        names = ", ".join(sorted(found))
+        raise AppLoadError(f"APP {spec!r} defines several Clients ({names}); pass {spec}:NAME")
+    return next(iter(found.values()))

@@ -1,0 +1,87 @@
+"""What every command shares: one-line errors with exit code 2, the --database option."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ..errors import RelaykitError
+from ..store import Store, database_url_from_env, store_from_url
+
+T = TypeVar("T")
+
+EXIT_RUN_NOT_SUCCEEDED = 1
+EXIT_USAGE = 2
+
+stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False)
+
+
+class CliError(click.ClickException):
+    """An error before any run exists: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        """Print ``relaykit: error: <message>``."""
+        click.echo(f"relaykit: error: {self.format_message()}", err=True)
+
+
+def reports_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn relaykit errors raised by a command into ``CliError``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except RelaykitError as exc:
+            raise CliError(str(exc).replace("\n", " ")) from exc
+
+    return wrapper
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh event loop."""
+    return asyncio.run(coro)
+
+
+database_option = click.option(
+    "--database",
+    "database",
+    metavar="URL",
+    default=None,
+    help="Database URL (default: $RELAYKIT_DATABASE_URL, else sqlite:///.relaykit/relaykit.db).",
+)
+
+
+async def open_store(database: str | None) -> Store:
+    """Open (and migrate) the store named by ``--database`` or the environment."""
+    store = store_from_url(database_url_from_env(database))
+    await store.open()
+    return store
+
+
+def parse_payload(text: str | None) -> Any:
+    """The ``--payload`` JSON (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(
+            f"--payload is not valid JSON ({exc.msg} at char {exc.pos}); "
+            """pass e.g. --payload '{"email": "a@b.c"}'"""
+        ) from exc
+
+
+def print_json(data: Any) -> None:
+    """Exactly one JSON object on one line on stdout."""
+    sys.stdout.write(json.dumps(data, default=str, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

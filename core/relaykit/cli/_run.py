@@ -1,0 +1,91 @@
+"""``relaykit run APP JOB``: create a run and execute it here until it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import click
+
+from .._models import RunResult, RunStatus
+from ._app import load_client
+from ._common import (
+    EXIT_RUN_NOT_SUCCEEDED,
+    CliError,
+    database_option,
+    parse_payload,
+    print_json,
+    reports_errors,
+    stderr,
+    stdout,
+)
+from ._render import ProgressPrinter, print_result
+
+
+@click.command("run")
+@click.argument("app")
+@click.argument("job")
+@click.option("--payload", default=None, metavar="JSON", help="The run's payload as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON line.")
+@click.option("--detach", is_flag=True, help="Only enqueue the run (a worker executes it).")
+@database_option
+@reports_errors
+def run_command(
+    app: str, job: str, payload: str | None, as_json: bool, detach: bool, database: str | None
+) -> None:
+    """Run JOB of APP to completion in this process and print the result.
+
+    Waits are honoured (the process sleeps until the run is due). Exit code 0 only when the
+    run succeeded; 1 when it ended otherwise; 2 when no run could be created.
+    """
+    data = parse_payload(payload)
+    client = load_client(app)
+    if database:
+        client.use_database(database)
+    target = client.get_job(job)
+    if detach:
+        run_id = asyncio.run(client.enqueue(target, data))
+        if as_json:
+            print_json({"id": run_id})
+        else:
+            stdout.print(run_id)
+        return
+    result = asyncio.run(_drive(client, target.id, data))
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_result(stdout, result)
+    if result.status is not RunStatus.SUCCEEDED:
+        sys.exit(EXIT_RUN_NOT_SUCCEEDED)
+
+
+async def _drive(client: object, job_id: str, data: object) -> RunResult:
+    from .._client import Client
+
+    assert isinstance(client, Client)  # noqa: S101 -- narrowed for mypy
+    engine = await client.engine(observer=ProgressPrinter(stderr))
+    try:
+        run = await engine.create_run(client.get_job(job_id), data)
+        stderr.print(f"[dim]run {run.id} of {job_id} created[/]")
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None  # noqa: S101 -- inside asyncio.run
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await engine.drive(run.id)
+        except asyncio.CancelledError:
+            await engine.store.release_runs(
+                owner=engine.owner, run_ids=[run.id], now=engine.clock.now()
+            )
+            raise CliError(
+                f"interrupted; run {run.id} is saved and resumes under `relaykit worker`"
+            ) from None
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
+    finally:
+        await engine.close()
