@@ -233,6 +233,11 @@ class Client:
             http_transport=self._http_transport,
         )
 
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener`` when a run is enqueued (see ``engine(on_enqueue=)``)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()

@@ -436,7 +436,7 @@ class Attempt:
                 self._inflight.discard(me)
 
     async def _call(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-        if inspect.iscoroutinefunction(fn):
+        if is_async_callable(fn):
             return await fn(*args)
         loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()
@@ -523,6 +523,20 @@ class Attempt:
         self._log_keys.add(key)
         self._logs.append(rec)
         self._observer.logged(self.run.id, rec)
+
+
+_async_by_code: dict[Any, bool] = {}
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """``inspect.iscoroutinefunction``, cached per code object (it is on every task's path)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return inspect.iscoroutinefunction(fn)
+    found = _async_by_code.get(code)
+    if found is None:
+        found = _async_by_code[code] = inspect.iscoroutinefunction(fn)
+    return found
 
 
 def _default_name(fn: Callable[..., Any], key: str) -> str:

@@ -19,6 +19,7 @@ import pydantic_core
 from .errors import SerializationError
 
 _NO_HINT: Any = object()
+_NONE_HINTS = (_NO_HINT, Any, None, type(None))
 _hints_by_code: dict[CodeType, Any] = {}
 _adapters: dict[Any, pydantic.TypeAdapter[Any]] = {}
 
@@ -67,7 +68,7 @@ def _adapter(hint: Any) -> pydantic.TypeAdapter[Any]:
 
 def restore(text: str | None, hint: Any = _NO_HINT, *, what: str = "value") -> Any:
     """Parse JSON ``text``; validate it into ``hint`` when one is given."""
-    if text is None:
+    if text is None or (text == "null" and hint in _NONE_HINTS):
         return None
     if hint is _NO_HINT or hint is Any:
         return json.loads(text)

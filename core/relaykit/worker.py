@@ -64,6 +64,7 @@ class Worker:
         try:
             await self._loop(engine)
         finally:
+            self.client.remove_listener(self.wake)
             await self._shutdown(engine)
             await engine.close()
 

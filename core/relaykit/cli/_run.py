@@ -9,11 +9,11 @@ import sys
 
 import click
 
+from .._client import Client
 from .._models import RunResult, RunStatus
 from ._app import load_client
 from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,
-    CliError,
     database_option,
     parse_payload,
     print_json,
@@ -22,6 +22,8 @@ from ._common import (
     stdout,
 )
 from ._render import ProgressPrinter, print_result
+
+EXIT_INTERRUPTED = 130
 
 
 @click.command("run")
@@ -61,10 +63,7 @@ def run_command(
         sys.exit(EXIT_RUN_NOT_SUCCEEDED)
 
 
-async def _drive(client: object, job_id: str, data: object) -> RunResult:
-    from .._client import Client
-
-    assert isinstance(client, Client)  # noqa: S101 -- narrowed for mypy
+async def _drive(client: Client, job_id: str, data: object) -> RunResult:
     engine = await client.engine(observer=ProgressPrinter(stderr))
     try:
         run = await engine.create_run(client.get_job(job_id), data)
@@ -80,12 +79,15 @@ async def _drive(client: object, job_id: str, data: object) -> RunResult:
             await engine.store.release_runs(
                 owner=engine.owner, run_ids=[run.id], now=engine.clock.now()
             )
-            raise CliError(
-                f"interrupted; run {run.id} is saved and resumes under `relaykit worker`"
-            ) from None
+            stderr.print(f"interrupted: run {run.id} is saved; `relaykit worker` resumes it")
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # the run exists: report it, then the error
+            stderr.print(f"relaykit: error while executing run {run.id}: {exc}")
+            return await engine.result(run.id)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)
     finally:
         await engine.close()
+        await client.close()

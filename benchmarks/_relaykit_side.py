@@ -1,0 +1,176 @@
+"""The relaykit half of the task-overhead benchmark, run as a subprocess by task_overhead.py.
+
+    python benchmarks/_relaykit_side.py --workload one-run --sqlite-mode normal --db PATH
+
+Workloads (the same as ``_dbos_side.py``): ``one-run`` is one run of N sequential no-op tasks;
+``many-runs`` is R runs of K no-op tasks each, run one after another with ``client.run``.
+``one-run`` also measures the resume cost (the replay of a run suspended after N completed
+tasks) and counts the write transactions per task from SQLite's statement trace. Prints one
+JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from relaykit import Client
+from relaykit._models import RunStatus
+from relaykit.store.sqlite import SqliteStore
+from relaykit.testing import ManualClock
+
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+async def noop() -> None:
+    """The task body: nothing, so only relaykit's own cost is measured."""
+
+
+def _client(db: str, mode: str, clock: ManualClock | None = None) -> Client:
+    query = "" if mode == "default" else f"?synchronous={mode}"
+    client = Client("bench", database_url=f"sqlite:///{db}{query}", clock=clock)
+
+    @client.define_job(id="one-run", version="1.0.0")
+    async def one_run(payload: Any, io: Any, ctx: Any) -> int:
+        for i in range(int(payload["tasks"])):
+            await io.run_task(f"t{i}", noop)
+        if payload.get("wait"):
+            await io.wait("pause", seconds=60)
+        return int(payload["tasks"])
+
+    return client
+
+
+async def one_run(db: str, mode: str, tasks: int) -> dict[str, Any]:
+    """Time one run of ``tasks`` tasks; then the resume cost; then count transactions."""
+    client = _client(db, mode)
+    await client.run("one-run", {"tasks": 10})  # warm-up: imports, migrations, caches
+    started = time.perf_counter()
+    result = await client.run("one-run", {"tasks": tasks})
+    seconds = time.perf_counter() - started
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    await client.close()
+    resume = await _resume_cost(db, mode, tasks)
+    writes = await _transactions_per_task(db, mode, tasks)
+    return {
+        "tasks": tasks,
+        "runs": 1,
+        "seconds": seconds,
+        "us_per_task": seconds / tasks * 1e6,
+        "runs_per_s": 1 / seconds,
+        "resume_us_per_task": resume / tasks * 1e6,
+        **writes,
+    }
+
+
+async def _resume_cost(db: str, mode: str, tasks: int) -> float:
+    """Seconds to replay a run suspended after ``tasks`` completed tasks (the 2nd attempt)."""
+    clock = ManualClock()
+    client = _client(db, mode, clock)
+    engine = await client.engine()
+    job = client.get_job("one-run")
+    run = await engine.create_run(job, {"tasks": tasks, "wait": True})
+    await _claim_and_execute(engine, run.id)  # attempt 1: runs the tasks, suspends
+    clock.advance(61)
+    started = time.perf_counter()
+    outcome = await _claim_and_execute(engine, run.id)  # attempt 2: replays them all
+    seconds = time.perf_counter() - started
+    assert outcome.status is RunStatus.SUCCEEDED, outcome.error
+    await engine.close()
+    await client.close()
+    return seconds
+
+
+async def _claim_and_execute(engine: Any, run_id: str) -> Any:
+    now = engine.clock.now()
+    (run,) = await engine.store.claim_runs(
+        owner=engine.owner,
+        now=now,
+        lease_until=now + 30,
+        limit=1,
+        job_ids=["one-run"],
+        run_id=run_id,
+    )
+    return await engine.execute(run)
+
+
+async def _transactions_per_task(db: str, mode: str, tasks: int) -> dict[str, Any]:
+    """Trace the SQL of one run: write transactions per task, and whether any task's write
+    happened before its function ran."""
+    client = _client(db, mode)
+    store = await client.open()
+    assert isinstance(store, SqliteStore)
+    log: list[str] = []
+    in_txn = False
+    transactions = 0
+
+    def trace(sql: str) -> None:
+        nonlocal in_txn, transactions
+        verb = sql.lstrip().split(None, 1)[0].upper()
+        if verb == "BEGIN":
+            in_txn, transactions = True, transactions + 1
+        elif verb in ("COMMIT", "ROLLBACK"):
+            in_txn = False
+        elif verb in _WRITE_VERBS and not in_txn:
+            transactions += 1  # an implicit single-statement transaction
+        log.append(verb)
+
+    store._db.set_trace_callback(trace)
+    result = await client.run("one-run", {"tasks": tasks})
+    store._db.set_trace_callback(None)
+    await client.close()
+    assert result.status is RunStatus.SUCCEEDED
+    # create_run, the claim and the end of the attempt are per run, not per task
+    per_run = 3
+    return {
+        "write_transactions": transactions,
+        "write_transactions_per_task": (transactions - per_run) / tasks,
+    }
+
+
+async def many_runs(db: str, mode: str, runs: int, per_run: int) -> dict[str, Any]:
+    """Time ``runs`` runs of ``per_run`` tasks, one after another."""
+    client = _client(db, mode)
+    await client.run("one-run", {"tasks": per_run})  # warm-up
+    started = time.perf_counter()
+    for _ in range(runs):
+        result = await client.run("one-run", {"tasks": per_run})
+        assert result.status is RunStatus.SUCCEEDED
+    seconds = time.perf_counter() - started
+    await client.close()
+    total = runs * per_run
+    return {
+        "tasks": total,
+        "runs": runs,
+        "seconds": seconds,
+        "us_per_task": seconds / total * 1e6,
+        "runs_per_s": runs / seconds,
+    }
+
+
+def main() -> None:
+    """Parse arguments, run one workload, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workload", choices=["one-run", "many-runs"], required=True)
+    parser.add_argument("--sqlite-mode", choices=["normal", "full", "default"], required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--tasks-per-run", type=int, default=3)
+    args = parser.parse_args()
+    if args.workload == "one-run":
+        data = asyncio.run(one_run(args.db, args.sqlite_mode, args.tasks))
+    else:
+        data = asyncio.run(many_runs(args.db, args.sqlite_mode, args.runs, args.tasks_per_run))
+    print(
+        json.dumps(
+            {"peer": "relaykit", "workload": args.workload, "sqlite_mode": args.sqlite_mode, **data}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
