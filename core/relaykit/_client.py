@@ -259,8 +259,8 @@ class Client:
         target = self.get_job(job)
         engine = await self.engine(observer=observer)
         try:
-            run = await engine.create_run(target, _plain(payload), is_test=is_test)
-            return await engine.drive(run.id)
+            run = await engine.create_run(target, _plain(payload), is_test=is_test, claim=True)
+            return await engine.drive(run.id, claimed_run=run)
         finally:
             await engine.close()
 

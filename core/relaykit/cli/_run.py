@@ -66,7 +66,7 @@ def run_command(
 async def _drive(client: Client, job_id: str, data: object) -> RunResult:
     engine = await client.engine(observer=ProgressPrinter(stderr))
     try:
-        run = await engine.create_run(client.get_job(job_id), data)
+        run = await engine.create_run(client.get_job(job_id), data, claim=True)
         stderr.print(f"[dim]run {run.id} of {job_id} created[/]")
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
@@ -74,7 +74,7 @@ async def _drive(client: Client, job_id: str, data: object) -> RunResult:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         try:
-            return await engine.drive(run.id)
+            return await engine.drive(run.id, claimed_run=run)
         except asyncio.CancelledError:
             await engine.store.release_runs(
                 owner=engine.owner, run_ids=[run.id], now=engine.clock.now()
