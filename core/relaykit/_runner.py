@@ -360,10 +360,10 @@ class Attempt:
         if params is None:
             params = dumps(list(args), what=f"the arguments of task {full!r}") if args else None
         rec = self.recorded(full, kind, name, params if check_params else None)
+        if rec is not None and rec.status is TaskStatus.COMPLETED:  # the replay fast path
+            return restore(rec.output, return_hint(fn) if hint is None else hint)
         now = self._clock.now()
         if rec is not None:
-            if rec.status is TaskStatus.COMPLETED:
-                return restore(rec.output, return_hint(fn) if hint is None else hint)
             if rec.status is TaskStatus.ERRORED:
                 raise _task_failed(full, rec)
             if rec.next_attempt_at is not None and rec.next_attempt_at > now:

@@ -89,24 +89,19 @@ def _run_from_row(row: Sequence[Any]) -> RunRecord:
     )
 
 
+_TASK_STATUS: Final = {s.value: s for s in TaskStatus}
+
+
 def _task_from_row(row: Sequence[Any]) -> TaskRecord:
-    return TaskRecord(
-        key=row[0],
-        name=row[1],
-        kind=row[2],
-        status=TaskStatus(row[3]),
-        started_at=row[4],
-        params=row[5],
-        output=row[6],
-        error=None if row[7] is None else json.loads(row[7]),
-        attempts=row[8],
-        failures=row[9],
-        ended_at=row[10],
-        next_attempt_at=row[11],
-        properties=None if row[12] is None else json.loads(row[12]),
-        icon=row[13],
-        parent=row[14],
-    )
+    # _TASK_COLS lists TaskRecord's fields in order; only three need decoding. This runs once
+    # per recorded task when an attempt starts, so it is kept lean.
+    rec = TaskRecord(*row)
+    rec.status = _TASK_STATUS[row[3]]
+    if row[7] is not None:
+        rec.error = json.loads(row[7])
+    if row[12] is not None:
+        rec.properties = json.loads(row[12])
+    return rec
 
 
 def _task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
