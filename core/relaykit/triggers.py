@@ -15,6 +15,7 @@ import pydantic
 from croniter import croniter
 
 from .errors import InvalidJobDefinition
+from .filters import validate_filter
 
 Schema = type[pydantic.BaseModel] | None
 
@@ -121,10 +122,13 @@ def event_trigger(
             f"event_trigger: name must be a non-empty string or list of them, got {name!r}"
         )
     _check_schema(schema, "event_trigger")
-    if filter is not None and not isinstance(filter, Mapping):
-        raise InvalidJobDefinition(
-            f"event_trigger: filter must be a mapping of payload keys, got {type(filter).__name__}"
-        )
+    if filter is not None:
+        if not isinstance(filter, Mapping):
+            raise InvalidJobDefinition(
+                "event_trigger: filter must be a mapping of payload keys, "
+                f"got {type(filter).__name__}"
+            )
+        validate_filter(filter, where=f"event_trigger({', '.join(names)})")
     return EventTrigger(names=names, schema=schema, filter=filter, source=source)
 
 

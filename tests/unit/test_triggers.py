@@ -62,3 +62,9 @@ def test_interval_must_be_a_positive_integer(seconds: object) -> None:
 
 def test_interval_of_one_second_is_fine() -> None:
     assert interval_trigger(seconds=1).seconds == 1
+
+
+def test_event_filter_is_validated_when_defined() -> None:
+    with pytest.raises(InvalidJobDefinition, match=r"event_trigger\(user.created\).*\$gtt"):
+        event_trigger("user.created", filter={"age": [{"$gtt": 5}]})
+    assert event_trigger("user.created", filter={"plan": ["pro"]}).filter == {"plan": ["pro"]}
