@@ -252,9 +252,11 @@ class Engine:
             if claimed:
                 continue
             due = run.lease_expires_at if run.status is RunStatus.RUNNING else run.next_attempt_at
-            now = self.clock.now()
-            delay = self.poll_interval if due is None else max(0.0, due - now)
-            await self.clock.sleep(min(delay, self.poll_interval))
+            delay = self.poll_interval if due is None else max(0.0, due - self.clock.now())
+            # Sleep on the engine's clock (a ManualClock jumps at once), but look at the store
+            # at least every poll interval of real time: a cancel from elsewhere is seen soon.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.clock.sleep(delay), timeout=self.poll_interval)
 
     async def result(self, run_id: str) -> RunResult:
         """The run with its tasks and logs."""

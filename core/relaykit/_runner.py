@@ -45,6 +45,7 @@ from .errors import (
     NonRetriable,
     RelaykitError,
     RetryAfter,
+    RunError,
     SerializationError,
     TaskFailed,
 )
@@ -178,6 +179,7 @@ class Attempt:
         self.wake_at: float | None = None
         self.closed = False
         self.lost = False
+        self.fatal: RunError | None = None
 
     # -- running the run function -------------------------------------------------------------
 
@@ -262,8 +264,12 @@ class Attempt:
 
     # -- keys, replay checks and commits ------------------------------------------------------
 
-    def enter(self, key: str) -> tuple[str, str | None]:
-        """Claim ``key`` in the current scope; return (full key, parent key)."""
+    def enter(self, key: str, *, while_suspended: bool = False) -> tuple[str, str | None]:
+        """Claim ``key`` in the current scope; return (full key, parent key).
+
+        Once the attempt is suspending, nothing new starts (``Suspend``), except what
+        ``while_suspended`` allows: a wait, which only records its deadline.
+        """
         if self.closed:
             raise Abort()
         if not isinstance(key, str) or not key or "/" in key:
@@ -275,14 +281,22 @@ class Attempt:
         full = key if parent_key is None else f"{parent_key}/{key}"
         if full in self._seen:
             where = f"inside task {parent_key!r}" if parent_key else "at the top of the run"
-            raise DuplicateTaskKey(
-                f"run {self.run.id}: task key {key!r} is used twice {where}; give each task "
-                "a unique key (in a loop, add the index: f'step-{i}')"
+            raise self.fatal_error(
+                DuplicateTaskKey(
+                    f"run {self.run.id}: task key {key!r} is used twice {where}; give each "
+                    "task a unique key (in a loop, add the index: f'step-{i}')"
+                )
             )
         self._seen.add(full)
-        if self.suspended:
+        if self.suspended and not while_suspended:
             raise Suspend(None)
         return full, parent_key
+
+    def fatal_error(self, exc: RunError) -> RunError:
+        """Remember a broken rule: the run fails with it even if user code swallows it."""
+        if self.fatal is None:
+            self.fatal = exc
+        return exc
 
     def recorded(self, full: str, kind: str, name: str, params: str | None) -> TaskRecord | None:
         """The recorded task for ``full``, after checking the replay is deterministic."""
@@ -291,11 +305,13 @@ class Attempt:
             return None
         same_params = params is None or rec.params == params
         if rec.kind != kind or rec.name != name or not same_params:
-            raise NonDeterministicRun(
-                f"run {self.run.id}: task {full!r} was recorded as {rec.kind} {rec.name!r} "
-                f"with params {_short(rec.params)} but this replay runs {kind} {name!r} with "
-                f"params {_short(params)}; a key must name the same work on every replay - "
-                "give new work a new key"
+            raise self.fatal_error(
+                NonDeterministicRun(
+                    f"run {self.run.id}: task {full!r} was recorded as {rec.kind} {rec.name!r} "
+                    f"with params {_short(rec.params)} but this replay runs {kind} {name!r} with "
+                    f"params {_short(params)}; a key must name the same work on every replay - "
+                    "give new work a new key"
+                )
             )
         if rec.status is TaskStatus.CANCELED:
             raise Abort()
@@ -368,6 +384,9 @@ class Attempt:
                 raise _task_failed(full, rec)
             if rec.next_attempt_at is not None and rec.next_attempt_at > now:
                 self.suspend(rec.next_attempt_at)
+        # A task paused by its child's wait (waiting, no error) resumes the same attempt; a
+        # task whose retry delay is over starts a new one.
+        resumed = rec is not None and rec.status is TaskStatus.WAITING and rec.error is None
         fresh = TaskRecord(
             key=full,
             name=name,
@@ -375,7 +394,7 @@ class Attempt:
             status=TaskStatus.RUNNING,
             started_at=rec.started_at if rec else now,
             params=params,
-            attempts=(rec.attempts if rec else 0) + 1,
+            attempts=(rec.attempts if rec else 0) + (0 if resumed else 1),
             failures=rec.failures if rec else 0,
             properties=properties,
             icon=icon,
@@ -423,8 +442,8 @@ class Attempt:
             rec.status = TaskStatus.WAITING
             self.remember(rec)
             raise
-        except ControlFlow:
-            raise
+        except (ControlFlow, RunError):
+            raise  # a broken rule inside a task is the run's failure, not the task's
         except Exception as exc:
             rec.failures += 1
             policy = getattr(exc, "retry_policy", None) or retry
@@ -470,7 +489,9 @@ class Attempt:
 
     async def wait_until(self, key: str, deadline: float, params: str) -> None:
         """A durable sleep until ``deadline`` (epoch seconds); suspends the run if not due."""
-        full, parent = self.enter(key)
+        # A wait has no side effect, so a parallel branch still records its deadline after
+        # another branch suspended: both waits then elapse together.
+        full, parent = self.enter(key, while_suspended=True)
         rec = self.recorded(full, "wait", "wait", None)
         now = self._clock.now()
         if rec is not None and rec.status is TaskStatus.COMPLETED:
@@ -512,10 +533,13 @@ class Attempt:
         if self.closed:
             raise Abort()
         scope = _current.get()
-        scope_key = scope.key if scope is not None and scope.run_id == self.run.id else ""
-        seq = self._log_seq.get(scope_key, 0) + 1
-        self._log_seq[scope_key] = seq
-        key = f"{scope_key}#{seq}"
+        in_task = scope is not None and scope.run_id == self.run.id
+        scope_key = scope.key if scope is not None and in_task else ""
+        # Each attempt of a task logs afresh; a replay of the same attempt does not.
+        attempt_key = f"{scope_key}@{scope.attempt}" if scope is not None and in_task else ""
+        seq = self._log_seq.get(attempt_key, 0) + 1
+        self._log_seq[attempt_key] = seq
+        key = f"{attempt_key}#{seq}"
         if key in self._log_keys:
             return
         props = json.loads(dumps(properties, what=f"the properties of log line {message!r}"))

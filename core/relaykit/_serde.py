@@ -8,6 +8,7 @@ replay therefore see equal values of equal types.
 from __future__ import annotations
 
 import json
+import logging
 import typing
 from collections.abc import Callable
 from types import CodeType
@@ -17,6 +18,10 @@ import pydantic
 import pydantic_core
 
 from .errors import SerializationError
+
+_log = logging.getLogger("relaykit")
+
+_log = logging.getLogger("relaykit")
 
 _NO_HINT: Any = object()
 _NONE_HINTS = (_NO_HINT, Any, None, type(None))
@@ -46,7 +51,13 @@ def return_hint(fn: Callable[..., Any]) -> Any:
         return _hints_by_code[code]
     try:
         hint = typing.get_type_hints(fn).get("return", _NO_HINT)
-    except Exception:
+    except Exception as exc:  # unresolvable annotations mean "no hint", not a crash
+        _log.warning(
+            "cannot resolve the return annotation of %s (%s); its task outputs come back as "
+            "plain JSON values",
+            getattr(fn, "__qualname__", fn),
+            exc,
+        )
         hint = _NO_HINT
     if hint is Any:
         hint = _NO_HINT

@@ -1,6 +1,8 @@
 """Stores: where runs, tasks, logs, events and the key-value store live.
 
-``open_store(url)`` picks the backend from the URL's scheme.
+``store_from_url(url)`` picks the backend from the URL's scheme. ``PostgresStore`` lives in
+``relaykit.store.postgres`` and is imported only for a postgresql:// URL, so the core does not
+need psycopg (``pip install "relaykit[postgres]"``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ def store_from_url(url: str) -> Store:
     parsed = parse_database_url(url)
     if parsed.scheme == "sqlite":
         return SqliteStore.from_url(url)
-    raise StoreError(
-        f"database URL {parsed.redacted}: PostgreSQL support is not available in this "
-        "version of relaykit yet; use a sqlite:/// URL"
-    )
+    try:
+        from .postgres import PostgresStore
+    except ImportError as exc:
+        raise StoreError(
+            f"database URL {parsed.redacted}: PostgreSQL needs the psycopg driver, which is "
+            f'not installed ({exc}); install it with: pip install "relaykit[postgres]"'
+        ) from exc
+    return PostgresStore.from_url(url)
 
 
 __all__ = [

@@ -441,6 +441,12 @@ class SqliteStore:
                 raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
             for t in tasks:
                 _write_task_unfenced(db, run_id, t)
+            if ended is not None:  # a run that ended leaves no task waiting forever
+                db.execute(
+                    "UPDATE tasks SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
+                    "WHERE run_id = ? AND status IN ('waiting', 'running')",
+                    (now, run_id),
+                )
             if logs:
                 db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
 
