@@ -32,13 +32,32 @@ _adapters: dict[Any, pydantic.TypeAdapter[Any]] = {}
 def dumps(value: Any, *, what: str) -> str:
     """Serialize ``value`` to JSON text; ``what`` names it in the error ("task 'fetch' output")."""
     try:
-        return pydantic_core.to_json(value).decode()
+        data = pydantic_core.to_json(value)
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
         raise SerializationError(
             f"{what} is not JSON-serializable ({type(value).__name__}): "
             "return JSON values (dict, list, str, int, float, bool, None), "
             "pydantic models or dataclasses"
         ) from exc
+    text = data.decode()
+    if (b"NaN" in data or b"Infinity" in data) and _has_non_finite(text):
+        raise SerializationError(
+            f"{what} contains NaN or Infinity, which JSON cannot represent; "
+            "use None or a string instead"
+        )
+    return text
+
+
+def _has_non_finite(text: str) -> bool:
+    # Rare path: the bytes mention NaN/Infinity, maybe only inside a string. Parse to be sure.
+    found = False
+
+    def constant(_: str) -> None:
+        nonlocal found
+        found = True
+
+    json.loads(text, parse_constant=constant)
+    return found
 
 
 def return_hint(fn: Callable[..., Any]) -> Any:

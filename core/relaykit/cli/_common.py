@@ -73,15 +73,21 @@ def parse_payload(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        why = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else exc
         raise CliError(
-            f"--payload is not valid JSON ({exc.msg} at char {exc.pos}); "
+            f"--payload is not valid JSON ({why}); "
             """pass e.g. --payload '{"email": "a@b.c"}'"""
         ) from exc
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def print_json(data: Any) -> None:
-    """Exactly one JSON object on one line on stdout."""
-    sys.stdout.write(json.dumps(data, default=str, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    """Exactly one JSON object on one line on the real stdout (strict JSON: no NaN)."""
+    out = sys.__stdout__ or sys.stdout
+    out.write(json.dumps(data, default=str, separators=(",", ":"), allow_nan=False) + "\n")
+    out.flush()

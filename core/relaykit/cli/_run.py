@@ -54,7 +54,10 @@ def run_command(
         else:
             stdout.print(run_id)
         return
-    result = asyncio.run(_drive(client, target.id, data))
+    # Under --json, stdout carries the run object and nothing else: whatever the job's own
+    # code prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        result = asyncio.run(_drive(client, target.id, data))
     if as_json:
         print_json(result.to_dict())
     else:

@@ -44,6 +44,7 @@ def worker_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, worker.stop)
+        await client.open()  # a database that cannot be opened is one error line, no banner
         stderr.print(
             f"[dim]relaykit worker for {client.id!r} on {client.store.url} "
             f"(concurrency {concurrency}, jobs: {', '.join(client.jobs) or 'none'})[/]"

@@ -1,0 +1,105 @@
+"""``relaykit run --detach`` and ``relaykit worker APP --exit-when-idle``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.acceptance.conftest import Relaykit
+
+
+def test_detach_enqueues_and_a_worker_executes(rk: Relaykit, app: str) -> None:
+    run_id = rk.detach(app, "pipeline", {"n": 2})  # checks {"id": ...} on one line
+
+    queued = rk.show(run_id)
+    assert queued["status"] == "queued"
+    assert queued["tasks"] == [] and queued["started_at"] is None
+    assert rk.side_effects() == [], "--detach runs nothing"
+
+    rk.worker_until_idle(app)
+
+    run = rk.show(run_id)
+    assert run["status"] == "succeeded"
+    assert run["output"] == {"first": 4, "nested": 7}
+    assert [t["key"] for t in run["tasks"]] == ["first", "parent", "parent/child"]
+    assert rk.side_effects() == ["double 2", "double 3"]
+
+
+def test_detach_without_json_prints_the_id(rk: Relaykit, app: str) -> None:
+    args = ("run", app, "order", "--payload", '{"sku": "x", "qty": 1}', "--detach")
+    done = rk(*args, "--database", "sqlite:///relaykit.db")
+
+    assert done.returncode == 0, done.describe()
+    run_id = done.stdout.strip()
+    assert rk.show(run_id)["status"] == "queued"
+    rk.worker_until_idle(app)
+    assert rk.show(run_id)["output"] == {"sku": "x", "total": 2}
+
+
+def test_worker_exits_0_when_idle_whatever_its_runs_did(rk: Relaykit, app: str) -> None:
+    ids = {
+        "succeeded": rk.detach(app, "pipeline", {"n": 1}),
+        "failed": rk.detach(app, "explode"),
+        "invalid_payload": rk.detach(app, "order", {"sku": "x", "qty": -1}),
+        "waiting": rk.detach(app, "sleepy"),  # an hour-long wait does not keep it busy
+    }
+
+    done = rk.worker_until_idle(app)
+
+    assert done.seconds < 30, f"the worker took {done.seconds:.1f}s to notice it was idle"
+    assert {status: rk.show(run_id)["status"] for status, run_id in ids.items()} == {
+        status: status for status in ids
+    }
+
+
+def test_a_later_worker_pass_finishes_a_run_whose_wait_is_due(rk: Relaykit, app: str) -> None:
+    run_id = rk.detach(app, "pause", {"seconds": 1.5})
+    rk.worker_until_idle(app)
+    assert rk.show(run_id)["status"] == "waiting"
+
+    time.sleep(1.6)  # the wait is now due
+    rk.worker_until_idle(app)
+
+    run = rk.show(run_id)
+    assert run["status"] == "succeeded"
+    assert run["output"] == {"before": 2, "after": 4}
+    assert rk.side_effects() == ["double 1", "double 2"], "the task before the wait ran once"
+
+
+def test_worker_runs_many_runs(rk: Relaykit, app: str) -> None:
+    ids = [rk.detach(app, "order", {"sku": f"sku-{i}", "qty": i + 1}) for i in range(4)]
+
+    rk.worker_until_idle(app)
+
+    outputs = [rk.show(run_id)["output"] for run_id in ids]
+    assert outputs == [{"sku": f"sku-{i}", "total": 2 * (i + 1)} for i in range(4)]
+    assert sorted(rk.side_effects()) == sorted(f"double {i + 1}" for i in range(4))
+
+
+def test_a_worker_takes_over_a_run_whose_process_died(rk: Relaykit, app: str) -> None:
+    lease = {"RELAYKIT_LEASE_SECONDS": "1"}
+    marker = rk.cwd / "slow-once.started"
+    db = ("--database", "sqlite:///relaykit.db")
+    with rk.popen("run", app, "crashy", "--json", *db, env=lease) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), "the run never reached its slow task"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    (run,) = rk.list_runs()
+    assert run["status"] == "running", "the killed process still holds the lease"
+
+    # The lease outlives the process by up to a second: the worker is not idle until it can
+    # take the run over, and then finishes it.
+    rk.worker_until_idle(app, env=lease)
+
+    done = rk.show(run["id"])
+    assert done["status"] == "succeeded"
+    assert done["output"] == "done"
+    assert rk.side_effects() == ["double 1", "slow_once", "slow_once"]
