@@ -6,7 +6,7 @@ import asyncio
 import functools
 import json
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
@@ -66,6 +66,19 @@ async def open_store(database: str | None) -> Store:
     store = store_from_url(database_url_from_env(database))
     await store.open()
     return store
+
+
+def on_store(database: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store, run ``action`` on it, close it: what every ``runs`` command does."""
+
+    async def go() -> T:
+        store = await open_store(database)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return run_async(go())
 
 
 def parse_payload(text: str | None) -> Any:

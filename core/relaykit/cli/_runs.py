@@ -14,10 +14,9 @@ from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,
     CliError,
     database_option,
-    open_store,
+    on_store,
     print_json,
     reports_errors,
-    run_async,
     stdout,
 )
 from ._render import print_result, runs_table
@@ -53,15 +52,11 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
 
-    async def go() -> list[RunResult]:
-        store = await open_store(database)
-        try:
-            runs = await store.list_runs(job_id=job, status=status, limit=limit)
-            return [RunResult.from_records(r) for r in runs]
-        finally:
-            await store.close()
+    async def go(store: Store) -> list[RunResult]:
+        runs = await store.list_runs(job_id=job, status=status, limit=limit)
+        return [RunResult.from_records(r) for r in runs]
 
-    results = run_async(go())
+    results = on_store(database, go)
     if as_json:
         print_json([r.to_dict(with_tasks=False) for r in results])
     elif results:
@@ -78,14 +73,7 @@ def list_runs(
 def show_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Show a run: its task tree with timings, logs, output or error."""
 
-    async def go() -> RunResult:
-        store = await open_store(database)
-        try:
-            return await _result(store, run_id)
-        finally:
-            await store.close()
-
-    result = run_async(go())
+    result = on_store(database, lambda store: _result(store, run_id))
     if as_json:
         print_json(result.to_dict())
     else:
@@ -100,18 +88,14 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
 def cancel_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Cancel a run that has not ended (queued, running or waiting)."""
 
-    async def go() -> tuple[RunResult, bool]:
-        store = await open_store(database)
-        try:
-            before = await _result(store, run_id)
-            if before.status.is_terminal:
-                return before, False
-            await store.cancel_run(run_id, now=SystemClock().now())
-            return await _result(store, run_id), True
-        finally:
-            await store.close()
+    async def go(store: Store) -> tuple[RunResult, bool]:
+        before = await _result(store, run_id)
+        if before.status.is_terminal:
+            return before, False
+        await store.cancel_run(run_id, now=SystemClock().now())
+        return await _result(store, run_id), True
 
-    result, changed = run_async(go())
+    result, changed = on_store(database, go)
     if as_json:
         print_json(result.to_dict())
     if not changed:
@@ -130,30 +114,26 @@ def cancel_run(run_id: str, as_json: bool, database: str | None) -> None:
 def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Enqueue a new run of the same job with the same payload (a worker executes it)."""
 
-    async def go() -> str:
-        store = await open_store(database)
-        try:
-            old = await store.get_run(run_id)
-            if old is None:
-                raise UnknownRun(f"no run {run_id!r} in {store.url}; see `relaykit runs list`")
-            now = SystemClock().now()
-            new = RunRecord(
-                id=new_id("run", now),
-                job_id=old.job_id,
-                job_version=old.job_version,
-                status=RunStatus.QUEUED,
-                payload=old.payload,
-                created_at=now,
-                next_attempt_at=now,
-                is_test=old.is_test,
-                environment=old.environment,
-            )
-            await store.create_run(new)
-            return new.id
-        finally:
-            await store.close()
+    async def go(store: Store) -> str:
+        old = await store.get_run(run_id)
+        if old is None:
+            raise UnknownRun(f"no run {run_id!r} in {store.url}; see `relaykit runs list`")
+        now = SystemClock().now()
+        new = RunRecord(
+            id=new_id("run", now),
+            job_id=old.job_id,
+            job_version=old.job_version,
+            status=RunStatus.QUEUED,
+            payload=old.payload,
+            created_at=now,
+            next_attempt_at=now,
+            is_test=old.is_test,
+            environment=old.environment,
+        )
+        await store.create_run(new)
+        return new.id
 
-    new_id_ = run_async(go())
+    new_id_ = on_store(database, go)
     if as_json:
         print_json({"id": new_id_})
     else:
