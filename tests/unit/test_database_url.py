@@ -23,9 +23,17 @@ def test_sqlite_paths(url: str, path: str) -> None:
     assert parse_database_url(url).path == path
 
 
-def test_query_options_are_case_insensitive() -> None:
+def test_query_option_names_are_case_insensitive_and_values_kept() -> None:
     parsed = parse_database_url("sqlite:///x.db?Synchronous=NORMAL")
-    assert parsed.options == {"synchronous": "normal"}
+    assert parsed.options == {"synchronous": "NORMAL"}
+    store = store_from_url("sqlite:///x.db?SYNCHRONOUS=Normal")
+    assert isinstance(store, SqliteStore)
+
+
+def test_password_in_the_query_is_redacted() -> None:
+    parsed = parse_database_url("postgresql://u@db/app?password=hunter2&sslmode=require")
+    assert "hunter2" not in parsed.redacted
+    assert "sslmode=require" in parsed.redacted
 
 
 def test_postgres_password_is_redacted() -> None:

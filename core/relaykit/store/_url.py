@@ -28,9 +28,14 @@ class DatabaseURL:
         """The URL without a password, safe to print."""
         parts = urlsplit(self.raw)
         if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return parts._replace(netloc=netloc).geturl()
-        return self.raw
+            parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+        if "password" in self.options:
+            query = "&".join(
+                f"{k}=***" if k.lower() == "password" else f"{k}={v}"
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            )
+            parts = parts._replace(query=query)
+        return parts.geturl()
 
 
 def database_url_from_env(explicit: str | None = None) -> str:
@@ -48,7 +53,9 @@ def parse_database_url(url: str) -> DatabaseURL:
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
     location, _, query = rest.partition("?")
-    options = {k.lower(): v.lower() for k, v in parse_qsl(query, keep_blank_values=True)}
+    # Option names are case-insensitive; values are kept as given (a backend may lowercase
+    # the ones that are keywords, such as synchronous=NORMAL).
+    options = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
     if scheme == "sqlite":
         # sqlite:///rel.db -> "/rel.db" after the authority, sqlite:////abs.db -> "//abs.db".
         if location in ("", "/", "/:memory:"):

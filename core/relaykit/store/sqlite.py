@@ -23,22 +23,13 @@ from .._models import (
     RunRecord,
     RunStatus,
     TaskRecord,
-    TaskStatus,
 )
 from ..errors import LeaseLost, SchemaTooNew, StoreError
+from ._rows import RUN_COLS, TASK_COLS, dump_json, run_from_row, task_from_row
 from ._url import parse_database_url
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
 
-_RUN_COLS: Final = (
-    "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
-    "attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, "
-    "environment"
-)
-_TASK_COLS: Final = (
-    "key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, "
-    "next_attempt_at, properties, icon, parent"
-)
 _RUNNABLE: Final = (
     "((status IN ('queued', 'waiting') AND next_attempt_at <= :now) "
     "OR (status = 'running' AND lease_expires_at < :now))"
@@ -46,7 +37,7 @@ _RUNNABLE: Final = (
 # One statement, hence one implicit transaction: the task row is written only while the run is
 # running under this owner's lease (the fence), and a retry's earlier row is updated in place.
 _UPSERT_TASK: Final = f"""
-INSERT INTO tasks (run_id, {_TASK_COLS})
+INSERT INTO tasks (run_id, {TASK_COLS})
 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')
 ON CONFLICT (run_id, key) DO UPDATE SET
@@ -62,48 +53,6 @@ _INSERT_LOG: Final = (
 )
 
 
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-def _run_from_row(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        id=row[0],
-        job_id=row[1],
-        job_version=row[2],
-        status=RunStatus(row[3]),
-        payload=row[4],
-        output=row[5],
-        error=None if row[6] is None else json.loads(row[6]),
-        created_at=row[7],
-        started_at=row[8],
-        ended_at=row[9],
-        attempt=row[10],
-        next_attempt_at=row[11],
-        lease_owner=row[12],
-        lease_expires_at=row[13],
-        is_test=bool(row[14]),
-        event_id=row[15],
-        event_name=row[16],
-        environment=row[17],
-    )
-
-
-_TASK_STATUS: Final = {s.value: s for s in TaskStatus}
-
-
-def _task_from_row(row: Sequence[Any]) -> TaskRecord:
-    # _TASK_COLS lists TaskRecord's fields in order; only three need decoding. This runs once
-    # per recorded task when an attempt starts, so it is kept lean.
-    rec = TaskRecord(*row)
-    rec.status = _TASK_STATUS[row[3]]
-    if row[7] is not None:
-        rec.error = json.loads(row[7])
-    if row[12] is not None:
-        rec.properties = json.loads(row[12])
-    return rec
-
-
 def _task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
     return (
         run_id,
@@ -114,12 +63,12 @@ def _task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
         t.started_at,
         t.params,
         t.output,
-        _dump(t.error),
+        dump_json(t.error),
         t.attempts,
         t.failures,
         t.ended_at,
         t.next_attempt_at,
-        _dump(t.properties),
+        dump_json(t.properties),
         t.icon,
         t.parent,
     )
@@ -303,7 +252,7 @@ class SqliteStore:
     async def create_run(self, run: RunRecord) -> None:
         """Insert a new run."""
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLS}) VALUES "
+            f"INSERT INTO runs ({RUN_COLS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run.id,
@@ -312,7 +261,7 @@ class SqliteStore:
                 run.status.value,
                 run.payload,
                 run.output,
-                _dump(run.error),
+                dump_json(run.error),
                 run.created_at,
                 run.started_at,
                 run.ended_at,
@@ -329,8 +278,8 @@ class SqliteStore:
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
-        row = self._db.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else _run_from_row(row)
+        row = self._db.execute(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else run_from_row(row)
 
     async def list_runs(
         self, *, job_id: str | None = None, status: str | None = None, limit: int = 50
@@ -344,11 +293,11 @@ class SqliteStore:
             where.append("status = ?")
             args.append(status)
         rows = self._db.execute(
-            f"SELECT {_RUN_COLS} FROM runs WHERE {' AND '.join(where)} "
+            f"SELECT {RUN_COLS} FROM runs WHERE {' AND '.join(where)} "
             "ORDER BY created_at DESC, id DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [_run_from_row(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     async def claim_runs(
         self,
@@ -376,7 +325,7 @@ class SqliteStore:
                 SELECT id FROM runs WHERE job_id IN ({jobs}) {only} AND {_RUNNABLE}
                 ORDER BY next_attempt_at LIMIT :limit
             )
-            RETURNING {_RUN_COLS}
+            RETURNING {RUN_COLS}
             """,
             {
                 "owner": owner,
@@ -387,7 +336,7 @@ class SqliteStore:
                 **names,
             },
         ).fetchall()
-        return [_run_from_row(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     async def renew_leases(
         self, *, owner: str, run_ids: Sequence[str], lease_until: float
@@ -435,7 +384,7 @@ class SqliteStore:
                 "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, "
                 "next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
                 "WHERE id = ? AND lease_owner = ? AND status = 'running'",
-                (status.value, output, _dump(error), ended, wake_at, run_id, owner),
+                (status.value, output, dump_json(error), ended, wake_at, run_id, owner),
             )
             if cur.rowcount == 0:
                 raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
@@ -500,10 +449,10 @@ class SqliteStore:
     async def load_tasks(self, run_id: str) -> list[TaskRecord]:
         """All task records of a run, in one query."""
         rows = self._db.execute(
-            f"SELECT {_TASK_COLS} FROM tasks WHERE run_id = ? ORDER BY started_at, key",
+            f"SELECT {TASK_COLS} FROM tasks WHERE run_id = ? ORDER BY started_at, key",
             (run_id,),
         ).fetchall()
-        return [_task_from_row(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
     async def load_logs(self, run_id: str) -> list[LogRecord]:
         """All log lines of a run, oldest first."""
@@ -566,7 +515,8 @@ class SqliteStore:
     async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
         """Events, newest first."""
         rows = self._db.execute(
-            "SELECT id, name, payload, source, timestamp, deliver_at, sent_by_run FROM events "
+            # columns in EventRecord's field order
+            "SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run FROM events "
             "ORDER BY timestamp DESC LIMIT ?",
             (limit,),
         ).fetchall()

@@ -1,0 +1,317 @@
+"""The SQL of ``PostgresStore``, in one place: statements, their parameter rows, migrations.
+
+The schema is ``migrations/postgres/NNNN_*.sql``. Every value is bound as a parameter; the
+f-strings below only assemble constant column lists. A task row goes through the same
+``TaskRecord`` columns and decoding as in SQLite (``sqlite.TASK_COLS``/``task_from_row``), so
+both stores hand the engine identical records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Final
+
+import psycopg
+
+from .._models import EventRecord, KvWrite, LogRecord, RunRecord, TaskRecord
+from ._rows import RUN_COLS, TASK_COLS, dump_json
+
+Conn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+#: The LISTEN/NOTIFY channel; the payload is the job id of the run concerned.
+WAKEUP_CHANNEL: Final = "relaykit_wakeup"
+NOTIFY: Final = f"pg_notify('{WAKEUP_CHANNEL}', job_id)"
+# Held for the duration of a migration transaction, so concurrent workers never race
+# (the value is arbitrary; it spells "rlkmig").
+MIGRATION_LOCK: Final = 0x726C6B6D6967
+
+# -- runs -------------------------------------------------------------------------------------
+
+# A queued (or waiting) run wakes listening workers; NOTIFY is delivered at commit.
+CREATE_RUN: Final = (
+    f"WITH ins AS (INSERT INTO runs ({RUN_COLS}) VALUES ({', '.join(['%s'] * 18)}) "
+    "RETURNING job_id, status) "
+    f"SELECT {NOTIFY} FROM ins WHERE status IN ('queued', 'waiting')"
+)
+GET_RUN: Final = f"SELECT {RUN_COLS} FROM runs WHERE id = %s"
+LIST_RUNS: Final = (
+    f"SELECT {RUN_COLS} FROM runs WHERE {{where}} ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+_RUNNABLE: Final = (
+    "((status IN ('queued', 'waiting') AND next_attempt_at <= %(now)s) "
+    "OR (status = 'running' AND lease_expires_at < %(now)s))"
+)
+# Rows another worker is claiming right now are skipped, never waited for.
+_CLAIM: Final = f"""
+UPDATE runs SET status = 'running', lease_owner = %(owner)s,
+    lease_expires_at = %(lease_until)s, attempt = attempt + 1,
+    started_at = COALESCE(started_at, %(now)s)
+WHERE id IN (
+    SELECT id FROM runs WHERE job_id = ANY(%(jobs)s) {{only}} AND {_RUNNABLE}
+    ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+RETURNING {RUN_COLS}
+"""
+CLAIM_RUNS: Final = _CLAIM.format(only="")
+CLAIM_RUN: Final = _CLAIM.format(only="AND id = %(run_id)s")
+RENEW_LEASES: Final = (
+    "UPDATE runs SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' "
+    "AND id = ANY(%s) RETURNING id"
+)
+RELEASE_RUNS: Final = (
+    "WITH released AS (UPDATE runs SET status = 'waiting', next_attempt_at = %s, "
+    "lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = %s "
+    "AND status = 'running' AND id = ANY(%s) RETURNING job_id) "
+    f"SELECT {NOTIFY} FROM (SELECT DISTINCT job_id FROM released) AS j"
+)
+CANCEL_RUN: Final = (
+    "WITH canceled AS (UPDATE runs SET status = 'canceled', ended_at = %(now)s, "
+    "lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL "
+    "WHERE id = %(id)s AND status IN "
+    "('queued', 'running', 'waiting', 'waiting_for_connection') RETURNING id) "
+    "UPDATE tasks SET status = 'canceled', ended_at = %(now)s, next_attempt_at = NULL "
+    "WHERE run_id IN (SELECT id FROM canceled) AND status IN ('waiting', 'running')"
+)
+NEXT_WAKEUP: Final = (
+    "SELECT LEAST("
+    "(SELECT MIN(next_attempt_at) FROM runs WHERE status IN ('queued', 'waiting') "
+    " AND job_id = ANY(%(jobs)s)), "
+    "(SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running' "
+    " AND job_id = ANY(%(jobs)s)))"
+)
+HAS_UNFINISHED_WORK: Final = (
+    "SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = ANY(%s) AND ("
+    "(status IN ('queued', 'waiting') AND next_attempt_at <= %s) OR status = 'running'))"
+)
+
+# -- ending an attempt ------------------------------------------------------------------------
+
+# Fenced on the lease like a task write: the run's job id comes back only if the lease held,
+# and goes out as a NOTIFY when the run will wake at a known time.
+_ENDED_CTE: Final = (
+    "ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, error = %(error)s, "
+    "ended_at = %(ended)s, next_attempt_at = %(wake_at)s, lease_owner = NULL, "
+    "lease_expires_at = NULL WHERE id = %(id)s AND lease_owner = %(owner)s "
+    "AND status = 'running' RETURNING job_id)"
+)
+_ENDED_SELECT: Final = f"SELECT CASE WHEN %(wakes)s::boolean THEN {NOTIFY} END FROM ended"
+# A run that ended leaves no task waiting forever.
+CANCEL_LEFTOVER_TASKS: Final = (
+    "UPDATE tasks SET status = 'canceled', ended_at = %(ended)s, next_attempt_at = NULL "
+    "WHERE run_id = %(id)s AND status IN ('waiting', 'running')"
+)
+END_ATTEMPT: Final = f"WITH {_ENDED_CTE} {_ENDED_SELECT}"
+# The same, with the leftover tasks canceled, as one statement (no tasks or logs to write).
+END_ATTEMPT_ALONE: Final = (
+    f"WITH {_ENDED_CTE}, leftover AS ({CANCEL_LEFTOVER_TASKS} "
+    "AND %(ended)s::float8 IS NOT NULL AND EXISTS (SELECT FROM ended)) "
+    f"{_ENDED_SELECT}"
+)
+
+# -- tasks, logs, events, key-value store -----------------------------------------------------
+
+# Explicit types: the values come through a SELECT, where PostgreSQL cannot infer them.
+_TASK_VALUES: Final = (
+    "%s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, "
+    "%s::text, %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text"
+)
+_TASK_ON_CONFLICT: Final = """
+ON CONFLICT (run_id, key) DO UPDATE SET
+    name = excluded.name, kind = excluded.kind, status = excluded.status,
+    params = excluded.params, output = excluded.output, error = excluded.error,
+    attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
+    next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
+    icon = excluded.icon
+"""
+# The hot path: one statement per completed task, parameters (run id, owner, *task row).
+# The fence locks the run row FOR SHARE, and only while this owner holds it: a claim
+# (FOR UPDATE) or cancel that commits first makes it select no row, so nothing is written;
+# one that comes later waits for this write to commit, so its worker reads the task.
+UPSERT_TASK: Final = f"""
+WITH fence AS (
+    SELECT 1 FROM runs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR SHARE
+)
+INSERT INTO tasks (run_id, {TASK_COLS}) SELECT {_TASK_VALUES} FROM fence
+{_TASK_ON_CONFLICT}
+"""
+# Inside end_attempt the run row's fenced UPDATE already proved (and locked) the lease.
+UPSERT_TASK_UNFENCED: Final = (
+    f"INSERT INTO tasks (run_id, {TASK_COLS}) VALUES ({_TASK_VALUES}) {_TASK_ON_CONFLICT}"
+)
+LOAD_TASKS: Final = f"SELECT {TASK_COLS} FROM tasks WHERE run_id = %s ORDER BY started_at, key"
+INSERT_LOG: Final = (
+    "INSERT INTO logs (run_id, key, level, message, properties, at, task) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id, key) DO NOTHING"
+)
+LOAD_LOGS: Final = (
+    "SELECT key, level, message, properties, at, task FROM logs WHERE run_id = %s ORDER BY at, key"
+)
+INSERT_EVENT: Final = (
+    "INSERT INTO events (id, name, payload, source, timestamp, deliver_at, sent_by_run) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+)
+# In EventRecord's field order (timestamp before source), not the table's.
+LIST_EVENTS: Final = (
+    "SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run FROM events "
+    "ORDER BY timestamp DESC LIMIT %s"
+)
+KV_GET: Final = "SELECT value FROM kv WHERE scope = %s AND name = %s"
+_KV_SET: Final = (
+    "INSERT INTO kv (scope, name, value, updated_at) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, "
+    "updated_at = excluded.updated_at"
+)
+_KV_DELETE: Final = "DELETE FROM kv WHERE scope = %s AND name = %s"
+
+
+def run_params(run: RunRecord) -> tuple[Any, ...]:
+    """``CREATE_RUN``'s parameters."""
+    return (
+        run.id,
+        run.job_id,
+        run.job_version,
+        run.status.value,
+        run.payload,
+        run.output,
+        dump_json(run.error),
+        run.created_at,
+        run.started_at,
+        run.ended_at,
+        run.attempt,
+        run.next_attempt_at,
+        run.lease_owner,
+        run.lease_expires_at,
+        run.is_test,
+        run.event_id,
+        run.event_name,
+        run.environment,
+    )
+
+
+def task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
+    """A task row: ``UPSERT_TASK_UNFENCED``'s parameters, the tail of ``UPSERT_TASK``'s."""
+    return (
+        run_id,
+        t.key,
+        t.name,
+        t.kind,
+        t.status.value,
+        t.started_at,
+        t.params,
+        t.output,
+        dump_json(t.error),
+        t.attempts,
+        t.failures,
+        t.ended_at,
+        t.next_attempt_at,
+        dump_json(t.properties),
+        t.icon,
+        t.parent,
+    )
+
+
+def log_params(run_id: str, log: LogRecord) -> tuple[Any, ...]:
+    """``INSERT_LOG``'s parameters."""
+    return (run_id, log.key, log.level, log.message, json.dumps(log.properties), log.at, log.task)
+
+
+def log_from_row(r: Sequence[Any]) -> LogRecord:
+    """A ``LOAD_LOGS`` row as a record."""
+    return LogRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5])
+
+
+def event_params(e: EventRecord) -> tuple[Any, ...]:
+    """``INSERT_EVENT``'s parameters."""
+    return (e.id, e.name, e.payload, e.source, e.timestamp, e.deliver_at, e.sent_by_run)
+
+
+async def write_effects(
+    conn: Conn,
+    run_id: str,
+    task: TaskRecord,
+    logs: Sequence[LogRecord],
+    kv: Sequence[KvWrite],
+    events: Sequence[EventRecord],
+) -> None:
+    """Write a task's logs, key-value writes and events (inside the caller's transaction)."""
+    # Rows are written in key order (a stable sort keeps a key's writes in their order), so two
+    # transactions writing the same keys lock them in the same order and cannot deadlock.
+    async with conn.cursor() as cur:
+        if logs:
+            await cur.executemany(INSERT_LOG, [log_params(run_id, g) for g in logs])
+        for w in sorted(kv, key=lambda w: (w.scope, w.name)):
+            if w.value is None:
+                await cur.execute(_KV_DELETE, (w.scope, w.name))
+            else:
+                at = task.ended_at or task.started_at
+                await cur.execute(_KV_SET, (w.scope, w.name, w.value, at))
+        if events:
+            ordered = sorted(events, key=lambda e: e.id)
+            await cur.executemany(INSERT_EVENT, [event_params(e) for e in ordered])
+
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration file, in order."""
+    folder = resources.files("relaykit.store.migrations") / "postgres"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql"):
+            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def known_version() -> int:
+    """The newest schema version this relaykit knows."""
+    return max((v for v, _, _ in migrations()), default=0)
+
+
+async def schema_version(conn: Conn) -> int:
+    """The highest applied migration version (0 for an empty database)."""
+    if not await has_migrations_table(conn):
+        return 0
+    cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def has_migrations_table(conn: Conn) -> bool:
+    """Whether ``schema_migrations`` exists (in the current schema)."""
+    # A catalogue query, not to_regclass(): that one consults this session's catalogue cache,
+    # which still says "no such table" when another worker created it while we waited for
+    # the migration lock; the query sees every committed table.
+    cur = await conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_tables "
+        "WHERE schemaname = current_schema() AND tablename = 'schema_migrations')"
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def apply_migrations(conn: Conn) -> tuple[int, list[int]]:
+    """Apply pending migrations in the caller's transaction, which must hold
+    ``MIGRATION_LOCK``; return the version found and the versions applied."""
+    if not await has_migrations_table(conn):
+        await conn.execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+            "name text NOT NULL, applied_at double precision NOT NULL)"
+        )
+    current = await schema_version(conn)
+    if current > known_version():
+        return current, []
+    applied = []
+    for version, name, sql in migrations():
+        if version <= current:
+            continue
+        await conn.execute(sql.encode())  # bytes: a multi-statement script, no parameters
+        await conn.execute(
+            "INSERT INTO schema_migrations VALUES (%s, %s, extract(epoch FROM clock_timestamp()))",
+            (version, name),
+        )
+        applied.append(version)
+    return current, applied

@@ -1,0 +1,1085 @@
+"""The ``Store`` protocol's semantics, checked on every backend by one parametrized fixture.
+
+Every test that takes ``backend`` runs against a real SQLite file and a real PostgreSQL
+database; the ones at the end use PostgreSQL's extras (concurrent claimers, row locks,
+LISTEN/NOTIFY, connection errors). Times are plain epoch floats: the store never reads a clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import psycopg
+import pytest
+from tests.pg import Backend, with_database
+
+from relaykit import Client, Retry, RunStatus
+from relaykit._models import (
+    ErrorInfo,
+    EventRecord,
+    KvWrite,
+    LogRecord,
+    RunRecord,
+    TaskRecord,
+    TaskStatus,
+)
+from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
+from relaykit.store import Store, store_from_url
+from relaykit.store.postgres import PostgresStore
+from relaykit.testing import ManualClock
+
+NOW = 1_000.0
+
+
+def _run(
+    run_id: str,
+    *,
+    job: str = "j",
+    created: float = NOW,
+    due: float | None = NOW,
+    status: RunStatus = RunStatus.QUEUED,
+) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        job_id=job,
+        job_version="1.0.0",
+        status=status,
+        payload='{"n": 1}',
+        created_at=created,
+        next_attempt_at=due,
+    )
+
+
+def _task(
+    key: str,
+    *,
+    status: TaskStatus = TaskStatus.COMPLETED,
+    output: str | None = "1",
+    started: float = 1.5,
+    attempts: int = 1,
+) -> TaskRecord:
+    return TaskRecord(
+        key=key,
+        name=key,
+        kind="task",
+        status=status,
+        started_at=started,
+        output=output,
+        attempts=attempts,
+        ended_at=started + 0.25,
+    )
+
+
+def _log(key: str, message: str = "hello") -> LogRecord:
+    return LogRecord(key=key, level="info", message=message, properties={"n": 1}, at=2.5)
+
+
+async def _claim(
+    store: Store,
+    *,
+    owner: str = "a",
+    now: float = NOW + 1,
+    ttl: float = 10.0,
+    limit: int = 10,
+    jobs: tuple[str, ...] = ("j",),
+    run_id: str | None = None,
+) -> list[RunRecord]:
+    return await store.claim_runs(
+        owner=owner, now=now, lease_until=now + ttl, limit=limit, job_ids=jobs, run_id=run_id
+    )
+
+
+async def _claimed(store: Store, run_id: str, *, owner: str = "a") -> RunRecord:
+    """Create ``run_id`` due now and claim it for ``owner``."""
+    await store.create_run(_run(run_id))
+    [run] = await _claim(store, owner=owner, run_id=run_id)
+    return run
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def test_a_run_reads_back_exactly_as_written(backend: Backend) -> None:
+    error: ErrorInfo = {"type": "ValueError", "message": "bad", "task": "t", "traceback": None}
+    run = RunRecord(
+        id="run_full",
+        job_id="j",
+        job_version="2.1.0",
+        status=RunStatus.FAILED,
+        payload='{"email": "a@b.c"}',
+        created_at=1_712_345_678.123456,
+        output='{"ok": false}',
+        error=error,
+        started_at=1_712_345_679.5,
+        ended_at=1_712_345_680.25,
+        attempt=3,
+        next_attempt_at=None,
+        is_test=True,
+        event_id="evt_1",
+        event_name="user.created",
+        environment="production",
+    )
+
+    async def go(store: Store) -> tuple[RunRecord | None, RunRecord | None]:
+        await store.create_run(run)
+        return await store.get_run("run_full"), await store.get_run("run_missing")
+
+    assert asyncio.run(backend.run(go)) == (run, None)
+
+
+def test_list_runs_newest_first_with_filters_and_limit(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(_run("r1", created=1.0))
+        await store.create_run(_run("r2", created=2.0, job="other"))
+        await store.create_run(_run("r3", created=3.0, status=RunStatus.SUCCEEDED))
+        await store.create_run(_run("r4", created=3.0))  # same time: the larger id first
+        ids = {
+            "all": await store.list_runs(),
+            "job": await store.list_runs(job_id="j"),
+            "status": await store.list_runs(status="queued"),
+            "both": await store.list_runs(job_id="j", status="queued"),
+            "limit": await store.list_runs(limit=2),
+            "none": await store.list_runs(job_id="nope"),
+        }
+        return {k: [r.id for r in v] for k, v in ids.items()}
+
+    assert asyncio.run(backend.run(go)) == {
+        "all": ["r4", "r3", "r2", "r1"],
+        "job": ["r4", "r3", "r1"],
+        "status": ["r4", "r2", "r1"],
+        "both": ["r4", "r1"],
+        "limit": ["r4", "r3"],
+        "none": [],
+    }
+
+
+def test_claim_takes_due_runs_only_and_leases_them(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[list[RunRecord], RunRecord | None]:
+        await store.create_run(_run("due"))
+        await store.create_run(_run("later", due=NOW + 60))
+        await store.create_run(_run("waiting-due", status=RunStatus.WAITING, due=NOW - 5))
+        await store.create_run(_run("waiting-forever", status=RunStatus.WAITING, due=None))
+        await store.create_run(_run("done", status=RunStatus.SUCCEEDED))
+        claimed = await _claim(store, now=NOW + 1, ttl=10)
+        return claimed, await store.get_run("due")
+
+    claimed, stored = asyncio.run(backend.run(go))
+    assert sorted(r.id for r in claimed) == ["due", "waiting-due"]
+    for run in claimed:
+        assert (run.status, run.attempt, run.lease_owner) == (RunStatus.RUNNING, 1, "a")
+        assert (run.lease_expires_at, run.started_at) == (NOW + 11, NOW + 1)
+    assert stored == next(r for r in claimed if r.id == "due")
+
+
+def test_claim_respects_job_ids_limit_and_due_order(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        for i, due in enumerate([NOW - 1, NOW - 4, NOW - 2, NOW - 3]):
+            await store.create_run(_run(f"r{i}", due=due))
+        await store.create_run(_run("x", job="other", due=NOW - 10))
+        return {
+            "no-jobs": [r.id for r in await _claim(store, jobs=())],
+            "no-room": [r.id for r in await _claim(store, limit=0)],
+            "first-two": [r.id for r in await _claim(store, limit=2)],
+            "rest": [r.id for r in await _claim(store)],
+            "other": [r.id for r in await _claim(store, jobs=("other", "j"))],
+        }
+
+    result = asyncio.run(backend.run(go))
+    assert result["no-jobs"] == result["no-room"] == []
+    assert sorted(result["first-two"]) == ["r1", "r3"]  # the two due earliest
+    assert sorted(result["rest"]) == ["r0", "r2"]
+    assert result["other"] == ["x"]
+
+
+def test_claim_of_a_specific_run(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[list[str], list[str], list[str]]:
+        await store.create_run(_run("r1"))
+        await store.create_run(_run("r2"))
+        await store.create_run(_run("r3", due=NOW + 60))
+        one = await _claim(store, run_id="r2")
+        again = await _claim(store, owner="b", run_id="r2")  # leased: not runnable
+        not_due = await _claim(store, run_id="r3")
+        return [r.id for r in one], [r.id for r in again], [r.id for r in not_due]
+
+    assert asyncio.run(backend.run(go)) == (["r2"], [], [])
+
+
+def test_an_expired_lease_is_taken_over_with_the_next_attempt(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[list[RunRecord], list[RunRecord]]:
+        await _claimed(store, "r1", owner="a")  # leased until NOW + 11
+        early = await _claim(store, owner="b", now=NOW + 5)
+        late = await _claim(store, owner="b", now=NOW + 12)
+        return early, late
+
+    early, late = asyncio.run(backend.run(go))
+    assert early == []
+    [run] = late
+    assert (run.attempt, run.lease_owner, run.lease_expires_at) == (2, "b", NOW + 22)
+    assert run.started_at == NOW + 1  # the first attempt's start is kept
+
+
+def test_renew_leases_returns_only_the_ids_still_held(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[set[str], set[str], list[float | None]]:
+        for run_id, owner in [("r1", "a"), ("r2", "a"), ("r3", "b")]:
+            await _claimed(store, run_id, owner=owner)
+        held = await store.renew_leases(
+            owner="a", run_ids=["r1", "r2", "r3", "missing"], lease_until=NOW + 99
+        )
+        none = await store.renew_leases(owner="a", run_ids=[], lease_until=NOW + 99)
+        runs = [await store.get_run(i) for i in ("r1", "r2", "r3")]
+        return held, none, [r.lease_expires_at if r else None for r in runs]
+
+    held, none, expiries = asyncio.run(backend.run(go))
+    assert (held, none) == ({"r1", "r2"}, set())
+    assert expiries == [NOW + 99, NOW + 99, NOW + 11]
+
+
+def test_release_runs_hands_back_only_the_owners_runs(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[RunRecord | None, RunRecord | None, list[RunRecord]]:
+        await _claimed(store, "r1", owner="a")
+        await _claimed(store, "r2", owner="b")
+        await store.release_runs(owner="a", run_ids=["r1", "r2"], now=NOW + 2)
+        await store.release_runs(owner="a", run_ids=[], now=NOW + 2)
+        r1, r2 = await store.get_run("r1"), await store.get_run("r2")
+        return r1, r2, await _claim(store, owner="c", now=NOW + 2)
+
+    r1, r2, reclaimed = asyncio.run(backend.run(go))
+    assert r1 is not None and r2 is not None
+    assert (r1.status, r1.next_attempt_at, r1.lease_owner, r1.lease_expires_at) == (
+        RunStatus.WAITING,
+        NOW + 2,
+        None,
+        None,
+    )
+    assert (r2.status, r2.lease_owner) == (RunStatus.RUNNING, "b")
+    assert [(r.id, r.attempt, r.lease_owner) for r in reclaimed] == [("r1", 2, "c")]
+
+
+# -- ending attempts and canceling ----------------------------------------------------------
+
+
+def test_end_attempt_with_a_terminal_status_writes_everything(backend: Backend) -> None:
+    error: ErrorInfo = {"type": "TaskFailed", "message": "no", "task": "t2", "traceback": "tb"}
+
+    async def go(store: Store) -> tuple[RunRecord | None, list[TaskRecord], list[LogRecord]]:
+        await _claimed(store, "r1")
+        await store.end_attempt(
+            run_id="r1",
+            owner="a",
+            status=RunStatus.FAILED,
+            now=NOW + 3,
+            output=None,
+            error=error,
+            tasks=[_task("t1"), _task("t2", status=TaskStatus.ERRORED, output=None)],
+            logs=[_log("l1"), _log("l2")],
+        )
+        return await store.get_run("r1"), await store.load_tasks("r1"), await store.load_logs("r1")
+
+    run, tasks, logs = asyncio.run(backend.run(go))
+    assert run is not None
+    assert (run.status, run.error, run.ended_at) == (RunStatus.FAILED, error, NOW + 3)
+    assert (run.lease_owner, run.lease_expires_at, run.next_attempt_at) == (None, None, None)
+    assert [(t.key, t.status) for t in tasks] == [
+        ("t1", TaskStatus.COMPLETED),
+        ("t2", TaskStatus.ERRORED),
+    ]
+    assert [g.key for g in logs] == ["l1", "l2"]
+
+
+def test_end_attempt_waiting_keeps_the_run_until_its_wake_time(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "timed")
+        await _claimed(store, "untimed")
+        wait = _task("nap", status=TaskStatus.WAITING, output=None)
+        await store.end_attempt(
+            run_id="timed",
+            owner="a",
+            status=RunStatus.WAITING,
+            now=NOW + 2,
+            wake_at=NOW + 60,
+            tasks=[wait],
+        )
+        await store.end_attempt(run_id="untimed", owner="a", status=RunStatus.WAITING, now=NOW)
+        return {
+            "run": await store.get_run("timed"),
+            "before": await _claim(store, owner="b", now=NOW + 59),
+            "wakeup": await store.next_wakeup(job_ids=["j"]),
+            "after": await _claim(store, owner="b", now=NOW + 60),
+            "untimed": await _claim(store, owner="b", now=NOW + 10_000, run_id="untimed"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    run = got["run"]
+    assert (run.status, run.next_attempt_at, run.ended_at) == (RunStatus.WAITING, NOW + 60, None)
+    assert got["before"] == [] and got["untimed"] == []
+    assert got["wakeup"] == NOW + 60
+    assert [(r.id, r.attempt) for r in got["after"]] == [("timed", 2)]
+
+
+@pytest.mark.parametrize("with_records", [False, True], ids=["alone", "with-records"])
+def test_a_run_that_ends_leaves_no_task_waiting(backend: Backend, with_records: bool) -> None:
+    async def go(store: Store) -> dict[str, dict[str, tuple[TaskStatus, float | None]]]:
+        seen = {}
+        for run_id, status in [("paused", RunStatus.WAITING), ("ended", RunStatus.FAILED)]:
+            await _claimed(store, run_id)
+            await store.record_task(run_id=run_id, owner="a", task=_task("done"))
+            for key in ("retrying", "parent"):
+                task = _task(key, status=TaskStatus.WAITING, output=None)
+                task.ended_at = None
+                if key == "parent":
+                    task.status = TaskStatus.RUNNING
+                await store.record_task(run_id=run_id, owner="a", task=task)
+            last = [_task("nap", status=TaskStatus.WAITING, output=None)]
+            await store.end_attempt(
+                run_id=run_id,
+                owner="a",
+                status=status,
+                now=NOW + 9,
+                wake_at=NOW + 60 if status is RunStatus.WAITING else None,
+                tasks=last if with_records else (),
+                logs=[_log("l1")] if with_records else (),
+            )
+            tasks = await store.load_tasks(run_id)
+            seen[run_id] = {t.key: (t.status, t.ended_at) for t in tasks}
+        return seen
+
+    seen = asyncio.run(backend.run(go))
+    nap = {"nap": (TaskStatus.WAITING, 1.75)} if with_records else {}
+    assert seen["paused"] == {
+        "done": (TaskStatus.COMPLETED, 1.75),
+        "retrying": (TaskStatus.WAITING, None),
+        "parent": (TaskStatus.RUNNING, None),
+        **nap,
+    }
+    nap = {"nap": (TaskStatus.CANCELED, NOW + 9)} if with_records else {}
+    assert seen["ended"] == {
+        "done": (TaskStatus.COMPLETED, 1.75),
+        "retrying": (TaskStatus.CANCELED, NOW + 9),
+        "parent": (TaskStatus.CANCELED, NOW + 9),
+        **nap,
+    }
+
+
+def test_end_attempt_is_fenced_and_a_lost_lease_writes_nothing(backend: Backend) -> None:
+    async def end(store: Store, owner: str, now: float) -> None:
+        await store.end_attempt(
+            run_id="r1",
+            owner=owner,
+            status=RunStatus.SUCCEEDED,
+            now=now,
+            output="1",
+            tasks=[_task("t1")],
+            logs=[_log("l1")],
+        )
+
+    async def go(store: Store) -> tuple[RunRecord | None, list[TaskRecord], list[LogRecord]]:
+        await _claimed(store, "r1", owner="a")
+        with pytest.raises(LeaseLost, match="r1"):
+            await end(store, "b", NOW + 2)  # a stranger
+        assert await _claim(store, owner="b", now=NOW + 20)  # a's lease expired: b takes over
+        with pytest.raises(LeaseLost, match="r1"):
+            await end(store, "a", NOW + 21)  # the previous owner
+        return await store.get_run("r1"), await store.load_tasks("r1"), await store.load_logs("r1")
+
+    run, tasks, logs = asyncio.run(backend.run(go))
+    assert run is not None
+    assert (run.status, run.lease_owner, run.output) == (RunStatus.RUNNING, "b", None)
+    assert (tasks, logs) == ([], [])
+
+
+def test_cancel_run_cancels_it_and_its_waiting_tasks(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        await store.record_task(run_id="r1", owner="a", task=_task("done"))
+        await store.end_attempt(
+            run_id="r1",
+            owner="a",
+            status=RunStatus.WAITING,
+            now=NOW + 2,
+            wake_at=NOW + 60,
+            tasks=[_task("nap", status=TaskStatus.WAITING, output=None)],
+        )
+        canceled = await store.cancel_run("r1", now=NOW + 5)
+        return {
+            "canceled": canceled,
+            "tasks": {t.key: (t.status, t.ended_at) for t in await store.load_tasks("r1")},
+            "claim": await _claim(store, now=NOW + 100),
+            "wakeup": await store.next_wakeup(job_ids=["j"]),
+            "missing": await store.cancel_run("nope", now=NOW),
+        }
+
+    got = asyncio.run(backend.run(go))
+    canceled = got["canceled"]
+    assert (canceled.status, canceled.ended_at, canceled.next_attempt_at) == (
+        RunStatus.CANCELED,
+        NOW + 5,
+        None,
+    )
+    assert got["tasks"] == {
+        "done": (TaskStatus.COMPLETED, 1.75),
+        "nap": (TaskStatus.CANCELED, NOW + 5),
+    }
+    assert (got["claim"], got["wakeup"], got["missing"]) == ([], None, None)
+
+
+def test_cancel_run_stops_a_running_attempt_and_ignores_ended_runs(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[RunRecord | None, RunRecord | None, RunRecord | None]:
+        await _claimed(store, "running")
+        await _claimed(store, "ended")
+        await store.end_attempt(
+            run_id="ended", owner="a", status=RunStatus.SUCCEEDED, now=NOW + 2, output="7"
+        )
+        before = await store.get_run("ended")
+        running = await store.cancel_run("running", now=NOW + 3)
+        with pytest.raises(LeaseLost):  # the worker executing it is fenced off
+            await store.record_task(run_id="running", owner="a", task=_task("t"))
+        return running, before, await store.cancel_run("ended", now=NOW + 4)
+
+    running, before, after = asyncio.run(backend.run(go))
+    assert running is not None and running.status is RunStatus.CANCELED
+    assert running.lease_owner is None
+    assert before is not None and before.status is RunStatus.SUCCEEDED
+    assert after == before  # a no-op on a run that has ended
+
+
+# -- tasks, logs and effects ------------------------------------------------------------------
+
+
+def test_a_task_reads_back_exactly_as_written(backend: Backend) -> None:
+    error: ErrorInfo = {"type": "RuntimeError", "message": "x", "task": "p/c", "traceback": None}
+    task = TaskRecord(
+        key="p/c",
+        name="child",
+        kind="fetch",
+        status=TaskStatus.WAITING,
+        started_at=1_712_345_678.654321,
+        params='{"url": "https://example.com"}',
+        output=None,
+        error=error,
+        attempts=2,
+        failures=2,
+        ended_at=None,
+        next_attempt_at=1_712_345_690.5,
+        properties={"method": "GET", "tags": [1, 2]},
+        icon="globe",
+        parent="p",
+    )
+
+    async def go(store: Store) -> list[TaskRecord]:
+        await _claimed(store, "r1")
+        await store.record_task(run_id="r1", owner="a", task=task)
+        return await store.load_tasks("r1")
+
+    assert asyncio.run(backend.run(go)) == [task]
+
+
+def test_load_tasks_orders_by_start_then_key_bytewise(backend: Backend) -> None:
+    keys = ["b", "a/x", "A", "a-y", "a"]
+
+    async def go(store: Store) -> list[str]:
+        await _claimed(store, "r1")
+        await store.record_task(run_id="r1", owner="a", task=_task("early", started=0.5))
+        for key in keys:
+            await store.record_task(run_id="r1", owner="a", task=_task(key, started=1.0))
+        return [t.key for t in await store.load_tasks("r1")]
+
+    assert asyncio.run(backend.run(go)) == ["early", "A", "a", "a-y", "a/x", "b"]
+
+
+def test_record_task_is_fenced_on_the_lease_owner_and_running_status(backend: Backend) -> None:
+    async def go(store: Store) -> list[TaskRecord]:
+        await _claimed(store, "r1", owner="a")
+        await store.create_run(_run("queued"))
+        with pytest.raises(LeaseLost, match="'t1'"):
+            await store.record_task(run_id="r1", owner="b", task=_task("t1"))
+        with pytest.raises(LeaseLost):
+            await store.record_task(run_id="queued", owner="a", task=_task("t1"))
+        with pytest.raises(LeaseLost):
+            await store.record_task(run_id="missing", owner="a", task=_task("t1"))
+        return await store.load_tasks("r1") + await store.load_tasks("queued")
+
+    assert asyncio.run(backend.run(go)) == []
+
+
+def test_record_task_updates_a_retried_task_in_place(backend: Backend) -> None:
+    async def go(store: Store) -> list[TaskRecord]:
+        await _claimed(store, "r1")
+        first = _task("t", status=TaskStatus.WAITING, output=None, started=1.0, attempts=1)
+        first.failures, first.next_attempt_at = 1, 5.0
+        first.error = {"type": "E", "message": "boom", "task": "t", "traceback": None}
+        await store.record_task(run_id="r1", owner="a", task=first)
+        retried = _task("t", output='"ok"', started=9.0, attempts=2)
+        retried.failures = 1
+        await store.record_task(run_id="r1", owner="a", task=retried)
+        return await store.load_tasks("r1")
+
+    [task] = asyncio.run(backend.run(go))
+    assert (task.status, task.output, task.attempts, task.failures) == (
+        TaskStatus.COMPLETED,
+        '"ok"',
+        2,
+        1,
+    )
+    assert (task.error, task.next_attempt_at, task.ended_at) == (None, None, 9.25)
+    assert task.started_at == 1.0  # the first attempt's start is kept
+
+
+def test_record_task_writes_its_effects_in_the_same_transaction(backend: Backend) -> None:
+    event = EventRecord("evt-1", "order.paid", '{"id": 7}', 3.0, sent_by_run="r1")
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        await store.record_task(
+            run_id="r1", owner="a", task=_task("seed"), kv=[KvWrite("run:r1", "gone", '"x"')]
+        )
+        await store.record_task(
+            run_id="r1",
+            owner="a",
+            task=_task("t1"),
+            logs=[_log("l1"), _log("l2")],
+            kv=[
+                KvWrite("job:j", "count", "1"),
+                KvWrite("job:j", "count", "2"),  # the later write of a key wins
+                KvWrite("run:r1", "gone", None),
+            ],
+            events=[event],
+        )
+        return {
+            "tasks": [t.key for t in await store.load_tasks("r1")],
+            "logs": [g.key for g in await store.load_logs("r1")],
+            "count": await store.kv_get("job:j", "count"),
+            "gone": await store.kv_get("run:r1", "gone"),
+            "event-again": await store.insert_event(event),
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "tasks": ["seed", "t1"],
+        "logs": ["l1", "l2"],
+        "count": "2",
+        "gone": None,
+        "event-again": False,  # it was stored with the task
+    }
+
+
+def test_a_fenced_off_task_writes_none_of_its_effects(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1", owner="a")
+        with pytest.raises(LeaseLost):
+            await store.record_task(
+                run_id="r1",
+                owner="b",
+                task=_task("t1"),
+                logs=[_log("l1")],
+                kv=[KvWrite("job:j", "count", "1")],
+                events=[EventRecord("evt-1", "x", "null", 3.0)],
+            )
+        return {
+            "tasks": await store.load_tasks("r1"),
+            "logs": await store.load_logs("r1"),
+            "kv": await store.kv_get("job:j", "count"),
+            "event-is-new": await store.insert_event(EventRecord("evt-1", "x", "null", 3.0)),
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "tasks": [],
+        "logs": [],
+        "kv": None,
+        "event-is-new": True,
+    }
+
+
+def test_a_log_line_is_written_once_per_key(backend: Backend) -> None:
+    async def go(store: Store) -> list[LogRecord]:
+        await _claimed(store, "r1")
+        await store.record_task(run_id="r1", owner="a", task=_task("t1"), logs=[_log("l1", "a")])
+        await store.record_task(run_id="r1", owner="a", task=_task("t2"), logs=[_log("l1", "b")])
+        await store.end_attempt(
+            run_id="r1", owner="a", status=RunStatus.SUCCEEDED, now=NOW, logs=[_log("l1", "c")]
+        )
+        return await store.load_logs("r1")
+
+    assert asyncio.run(backend.run(go)) == [_log("l1", "a")]
+
+
+# -- events and the key-value store -----------------------------------------------------------
+
+
+def test_insert_event_stores_an_id_once(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[bool, bool, list[str]]:
+        first = await store.insert_event(EventRecord("e1", "a", "1", 1.0))
+        again = await store.insert_event(EventRecord("e1", "b", "2", 2.0))
+        return first, again, [e.payload for e in await store.list_events()]
+
+    assert asyncio.run(backend.run(go)) == (True, False, ["1"])
+
+
+def test_list_events_newest_first_exactly_as_written(backend: Backend) -> None:
+    events = [
+        EventRecord("e1", "a", "1", 1.5, source="github", deliver_at=9.0, sent_by_run="r1"),
+        EventRecord("e2", "b", "2", 3.5),
+        EventRecord("e3", "c", "3", 2.5),
+    ]
+
+    async def go(store: Store) -> tuple[list[EventRecord], list[EventRecord]]:
+        for e in events:
+            await store.insert_event(e)
+        return await store.list_events(), await store.list_events(limit=1)
+
+    newest, one = asyncio.run(backend.run(go))
+    assert newest == [events[1], events[2], events[0]]
+    assert one == [events[1]]
+
+
+def test_kv_get_reads_each_scope_separately(backend: Backend) -> None:
+    async def go(store: Store) -> list[str | None]:
+        await _claimed(store, "r1")
+        await store.record_task(
+            run_id="r1",
+            owner="a",
+            task=_task("t"),
+            kv=[KvWrite("job:j", "k", '{"a": [1]}'), KvWrite("env:dev", "k", "2")],
+        )
+        return [
+            await store.kv_get("job:j", "k"),
+            await store.kv_get("env:dev", "k"),
+            await store.kv_get("job:other", "k"),
+            await store.kv_get("job:j", "missing"),
+        ]
+
+    assert asyncio.run(backend.run(go)) == ['{"a": [1]}', "2", None, None]
+
+
+# -- wake-ups and idleness ----------------------------------------------------------------------
+
+
+def test_next_wakeup_is_the_earliest_due_time_or_lease_expiry(backend: Backend) -> None:
+    async def go(store: Store) -> list[float | None]:
+        seen = [await store.next_wakeup(job_ids=["j"])]
+        await store.create_run(_run("later", due=NOW + 500))
+        await store.create_run(_run("forever", status=RunStatus.WAITING, due=None))
+        await store.create_run(_run("other-job", job="other", due=NOW - 100))
+        await store.create_run(_run("ended", status=RunStatus.SUCCEEDED, due=NOW - 100))
+        seen.append(await store.next_wakeup(job_ids=["j"]))
+        await _claimed(store, "leased")  # lease expires at NOW + 11
+        seen.append(await store.next_wakeup(job_ids=["j"]))
+        seen.append(await store.next_wakeup(job_ids=["j", "other"]))
+        seen.append(await store.next_wakeup(job_ids=[]))
+        return seen
+
+    assert asyncio.run(backend.run(go)) == [None, NOW + 500, NOW + 11, NOW - 100, None]
+
+
+def test_has_unfinished_work_counts_due_and_leased_runs(backend: Backend) -> None:
+    async def go(store: Store) -> list[bool]:
+        async def check(now: float = NOW) -> bool:
+            return await store.has_unfinished_work(job_ids=["j"], now=now)
+
+        seen = [await check()]
+        await store.create_run(_run("later", due=NOW + 500))
+        await store.create_run(_run("other-job", job="other"))
+        await store.create_run(_run("ended", status=RunStatus.SUCCEEDED))
+        seen += [await check(), await check(NOW + 500)]
+        await store.create_run(_run("r1"))
+        assert await _claim(store, limit=1, run_id="r1")
+        seen.append(await check())  # running: leased by a worker, even before expiry
+        await store.end_attempt(run_id="r1", owner="a", status=RunStatus.SUCCEEDED, now=NOW)
+        seen += [await check(), await store.has_unfinished_work(job_ids=[], now=NOW + 999)]
+        return seen
+
+    assert asyncio.run(backend.run(go)) == [False, False, True, True, False, False]
+
+
+# -- lifecycle and migrations -----------------------------------------------------------------
+
+
+def test_a_store_that_is_not_open_says_so(backend: Backend) -> None:
+    async def go() -> None:
+        with pytest.raises(StoreError, match="not open"):
+            await backend.store().get_run("r1")
+
+    asyncio.run(go())
+
+
+def test_a_store_outlives_the_event_loop_that_opened_it(backend: Backend) -> None:
+    """``client.run_sync`` and tests run each step in its own ``asyncio.run``: one store must
+    keep working from loop to loop, and close cleanly from yet another."""
+    store = backend.store()
+
+    async def step(run_id: str) -> list[str]:
+        await store.open()  # a no-op after the first step
+        await store.create_run(_run(run_id))
+        return [r.id for r in await store.list_runs()]
+
+    assert asyncio.run(step("r1")) == ["r1"]
+    assert asyncio.run(step("r2")) == ["r2", "r1"]
+    asyncio.run(store.close())
+
+    async def reopened(store: Store) -> int:
+        return len(await store.list_runs())
+
+    assert asyncio.run(backend.run(reopened)) == 2
+
+
+def test_run_sync_twice_on_one_client(backend: Backend) -> None:
+    client = Client("conformance", store=backend.store())
+
+    @client.define_job(id="one", version="1.0.0")
+    async def one(payload: Any, io: Any, ctx: Any) -> int:
+        return int(await io.run_task("t", lambda: payload["n"]))
+
+    outputs = [client.run_sync("one", {"n": n}).output for n in (1, 2)]
+    asyncio.run(client.close())
+    assert outputs == [1, 2]
+
+
+def test_migrations_apply_once_and_are_idempotent(empty_database: Backend) -> None:
+    async def go() -> tuple[int, list[int], int, int]:
+        async with empty_database.opened() as store:
+            first = await store.schema_version()
+            again = await store.migrate()
+        async with empty_database.opened() as store:
+            return first, again, await store.schema_version(), len(await store.list_runs())
+
+    assert asyncio.run(go()) == (1, [], 1, 0)
+    rows = empty_database.sql("SELECT version FROM schema_migrations")
+    assert rows == [(1,)]
+    assert {"runs", "tasks", "logs", "events", "kv"} <= set(empty_database.tables())
+
+
+def test_open_without_migrating_then_migrate(empty_database: Backend) -> None:
+    async def go() -> tuple[int, list[int], int]:
+        store = empty_database.store()
+        await store.open(migrate=False)
+        try:
+            return await store.schema_version(), await store.migrate(), await store.schema_version()
+        finally:
+            await store.close()
+
+    assert asyncio.run(go()) == (0, [1], 1)
+
+
+def test_concurrent_first_opens_migrate_exactly_once(empty_database: Backend) -> None:
+    async def go() -> list[int]:
+        stores = [empty_database.store() for _ in range(4)]
+        await asyncio.gather(*(s.open() for s in stores))
+        try:
+            return [await s.schema_version() for s in stores]
+        finally:
+            for s in stores:
+                await s.close()
+
+    assert asyncio.run(go()) == [1, 1, 1, 1]
+    assert empty_database.sql("SELECT version FROM schema_migrations") == [(1,)]
+
+
+def test_a_schema_from_a_newer_relaykit_is_refused_and_left_unchanged(
+    empty_database: Backend,
+) -> None:
+    async def prepare(store: Store) -> None:
+        await store.create_run(_run("r1"))
+
+    asyncio.run(empty_database.run(prepare))
+    empty_database.sql("INSERT INTO schema_migrations VALUES (99, '0099_future.sql', 0)")
+    before = empty_database.snapshot()
+
+    for migrate in (True, False):
+        store = empty_database.store()
+        with pytest.raises(SchemaTooNew, match=r"schema version 99.*upgrade relaykit"):
+            asyncio.run(store.open(migrate=migrate))
+    assert empty_database.snapshot() == before
+
+
+# -- the engine on each backend ---------------------------------------------------------------
+
+
+def test_a_job_with_tasks_a_retry_and_a_wait_runs_to_completion(backend: Backend) -> None:
+    clock = ManualClock(start=1_700_000_000.0)
+    client = Client("conformance", store=backend.store(), clock=clock, lease_seconds=5)
+    calls: Counter[str] = Counter()
+
+    @client.define_job(id="pipeline", version="1.0.0")
+    async def pipeline(payload: Any, io: Any, ctx: Any) -> dict[str, int]:
+        async def flaky() -> int:
+            calls["flaky"] += 1
+            if calls["flaky"] == 1:
+                raise RuntimeError("the first call fails")
+            return int(payload["n"])
+
+        def double(n: int) -> int:
+            calls["double"] += 1
+            return n * 2
+
+        n = await io.run_task("flaky", flaky, retry=Retry(limit=3, randomize=False))
+        await io.logger.info("fetched", n=n)
+        await io.wait("cool-off", seconds=60)
+        doubled = await io.run_task("double", double, n)
+        await io.store.run.set("remember", "doubled", doubled)
+        await io.send_event("announce", "pipeline.done", {"doubled": doubled})
+        return {"doubled": doubled}
+
+    async def go() -> dict[str, Any]:
+        try:
+            result = await client.run("pipeline", {"n": 21})
+            store = client.store
+            run = await store.get_run(result.id)
+            return {
+                "result": result,
+                "attempts": run.attempt if run else None,
+                "kv": await store.kv_get(f"run:{result.id}", "doubled"),
+                "events": [(e.name, e.sent_by_run) for e in await store.list_events()],
+            }
+        finally:
+            await client.close()
+
+    got = asyncio.run(go())
+    result = got["result"]
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert result.output == {"doubled": 42}
+    assert calls == {"flaky": 2, "double": 1}  # memoized across the retry and the wait
+    assert {t.key: (t.status, t.attempts) for t in result.tasks} == {
+        "flaky": (TaskStatus.COMPLETED, 2),
+        "cool-off": (TaskStatus.COMPLETED, 0),  # a wait is not an attempt
+        "double": (TaskStatus.COMPLETED, 1),
+        "remember": (TaskStatus.COMPLETED, 1),
+        "announce": (TaskStatus.COMPLETED, 1),
+    }
+    assert [(g.message, g.properties) for g in result.logs] == [("fetched", {"n": 21})]
+    assert got["attempts"] == 3  # the first, after the retry delay, after the wait
+    assert got["kv"] == "42"
+    assert got["events"] == [("pipeline.done", result.id)]
+    assert clock.slept >= 61
+
+
+# -- PostgreSQL only ------------------------------------------------------------------------
+
+
+def test_store_from_url_gives_a_postgres_store(postgres_url: str) -> None:
+    store = store_from_url(postgres_url.replace("postgresql://", "postgres://"))
+    assert isinstance(store, PostgresStore)
+    assert store.url.startswith("postgres://")
+
+
+def test_the_url_never_shows_a_password() -> None:
+    store = store_from_url(
+        "postgresql://u:s3cret@db.example:5432/app?password=s3cret&sslmode=require"
+    )
+    assert store.url == "postgresql://u:***@db.example:5432/app?password=***&sslmode=require"
+
+
+def test_a_missing_driver_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "relaykit.store.postgres")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` fail
+    with pytest.raises(StoreError, match=r'pip install "relaykit\[postgres\]"'):
+        store_from_url("postgresql://u:secret@db.example:5432/app")
+
+
+def test_concurrent_claimers_never_claim_the_same_run(postgres_url: str) -> None:
+    """Four workers (each its own store and pool) drain 200 due runs at once."""
+
+    async def claimer(store: Store, owner: str) -> list[str]:
+        mine: list[str] = []
+        while True:
+            got = await _claim(store, owner=owner, limit=7, ttl=600)
+            mine += [r.id for r in got]
+            if not got and not await store.list_runs(status="queued", limit=1):
+                return mine
+
+    async def go() -> list[list[str]]:
+        stores = [PostgresStore.from_url(postgres_url) for _ in range(4)]
+        for s in stores:
+            await s.open()
+        try:
+            for i in range(200):
+                await stores[0].create_run(_run(f"r{i:03}", due=NOW - i % 10))
+            return list(await asyncio.gather(*(claimer(s, f"w{i}") for i, s in enumerate(stores))))
+        finally:
+            for s in stores:
+                await s.close()
+
+    per_worker = asyncio.run(go())
+    claimed = [run_id for ids in per_worker for run_id in ids]
+    assert len(claimed) == 200
+    assert sorted(set(claimed)) == [f"r{i:03}" for i in range(200)]
+    owners = {
+        r[0]: r[1]
+        for r in Backend("postgres", postgres_url).sql(
+            "SELECT id, lease_owner FROM runs WHERE attempt = 1"
+        )
+    }
+    assert len(owners) == 200
+    for i, ids in enumerate(per_worker):
+        assert all(owners[run_id] == f"w{i}" for run_id in ids)
+
+
+def test_a_claim_skips_runs_locked_by_another_claimer(postgres_url: str) -> None:
+    async def go() -> tuple[list[str], float]:
+        async with Backend("postgres", postgres_url).opened() as store:
+            for i in range(3):
+                await store.create_run(_run(f"r{i}"))
+            async with await psycopg.AsyncConnection.connect(postgres_url) as other:
+                await other.execute("SELECT 1 FROM runs WHERE id = 'r1' FOR UPDATE")
+                started = time.monotonic()
+                got = await _claim(store)
+                elapsed = time.monotonic() - started
+                await other.rollback()
+            return sorted(r.id for r in got), elapsed
+
+    ids, elapsed = asyncio.run(go())
+    assert ids == ["r0", "r2"]
+    assert elapsed < 2.0  # skipped, not waited for
+
+
+def test_a_task_write_racing_a_takeover_is_fenced_off(postgres_url: str) -> None:
+    """The fence and the write are one step: a takeover that commits while the write waits
+    for the run row makes the write fail, instead of landing after the new owner loaded the
+    run's tasks."""
+
+    async def go() -> tuple[bool, list[TaskRecord]]:
+        async with Backend("postgres", postgres_url).opened() as store:
+            await _claimed(store, "r1", owner="a")
+            async with await psycopg.AsyncConnection.connect(postgres_url) as taker:
+                await taker.execute(
+                    "UPDATE runs SET lease_owner = 'b', attempt = attempt + 1 WHERE id = 'r1'"
+                )
+                write = asyncio.create_task(
+                    store.record_task(run_id="r1", owner="a", task=_task("t1"))
+                )
+                await asyncio.sleep(0.3)
+                waited = not write.done()
+                await taker.commit()
+            with pytest.raises(LeaseLost):
+                await write
+            return waited, await store.load_tasks("r1")
+
+    assert asyncio.run(go()) == (True, [])
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://postgres:s3cret@127.0.0.1:1/relaykit", "no PostgreSQL server"),
+        ("postgresql://postgres@no-such-host.invalid:5432/relaykit", "unknown host"),
+        ("{server}/relaykit_no_such_database", "the database does not exist"),
+        ("postgresql://no_such_user@{host}/postgres", "no such user"),
+    ],
+    ids=["server-down", "unknown-host", "no-database", "no-user"],
+)
+def test_open_errors_are_one_clear_line(postgres_url: str, url: str, problem: str) -> None:
+    host = postgres_url.split("://", 1)[1].split("/", 1)[0].split("@")[-1]  # host:port
+    url = url.format(server=with_database(postgres_url, "").rstrip("/"), host=host)
+    store = store_from_url(url)
+    with pytest.raises(StoreError) as caught:
+        asyncio.run(store.open())
+    message = str(caught.value)
+    assert message.startswith(f"cannot open database {url.replace('s3cret', '***')}: {problem}")
+    assert "\n" not in message and "s3cret" not in message
+
+
+def test_a_bad_option_is_refused_before_connecting() -> None:
+    with pytest.raises(StoreError, match=r"invalid URI query parameter.*libpq options"):
+        store_from_url("postgresql://postgres@127.0.0.1/db?colour=blue")
+    with pytest.raises(StoreError, match="must be integers"):
+        store_from_url("postgresql://postgres@127.0.0.1/db?pool_max_size=many")
+
+
+def test_a_dropped_connection_is_a_store_error_and_the_pool_recovers(postgres_url: str) -> None:
+    async def go() -> list[str]:
+        seen: list[str] = []
+        async with Backend("postgres", postgres_url).opened() as store:
+            await store.create_run(_run("r1"))
+            Backend("postgres", postgres_url).sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            for _ in range(3):
+                try:
+                    run = await store.get_run("r1")
+                    seen.append(run.id if run else "none")
+                except StoreError as exc:
+                    assert "cannot be used" in str(exc)
+                    seen.append("error")
+        return seen
+
+    seen = asyncio.run(go())
+    assert seen[-1] == "r1" and seen.count("error") <= 1
+
+
+# -- LISTEN/NOTIFY wake-ups (PostgreSQL only) -------------------------------------------------
+
+
+async def _woken(listener: PostgresStore, seconds: float, action: Any = None) -> float:
+    """Seconds ``wait_for_wakeup(seconds)`` took while ``action`` ran in another store."""
+    started = time.monotonic()
+    waiting = asyncio.create_task(listener.wait_for_wakeup(seconds))
+    await asyncio.sleep(0.2)  # the listener is subscribed and waiting
+    if action is not None:
+        await action
+    await waiting
+    return time.monotonic() - started
+
+
+def test_wait_for_wakeup_times_out_when_nothing_happens(postgres_url: str) -> None:
+    async def go() -> float:
+        async with Backend("postgres", postgres_url).opened() as store:
+            assert isinstance(store, PostgresStore)
+            return await _woken(store, 0.5)
+
+    assert 0.45 <= asyncio.run(go()) < 3.0
+
+
+def test_workers_are_woken_by_new_due_and_released_runs(postgres_url: str) -> None:
+    """A queued run, a wait with a wake time and a released run each wake a listener in
+    another process at once; a run created already leased does not."""
+
+    async def go() -> dict[str, float]:
+        pg = Backend("postgres", postgres_url)
+        async with pg.opened() as listener, pg.opened() as other:
+            assert isinstance(listener, PostgresStore)
+            await listener.wait_for_wakeup(0)  # subscribe
+            took = {"queued": await _woken(listener, 10, other.create_run(_run("r1")))}
+            leased = _run("r2", status=RunStatus.RUNNING).evolve(lease_owner="a", attempt=1)
+            leased.lease_expires_at = NOW + 10
+            took["created-leased"] = await _woken(listener, 1.0, other.create_run(leased))
+            await _claim(other, run_id="r1")
+            wait = other.end_attempt(
+                run_id="r1", owner="a", status=RunStatus.WAITING, now=NOW, wake_at=NOW + 60
+            )
+            took["waiting"] = await _woken(listener, 10, wait)
+            release = other.release_runs(owner="a", run_ids=["r2"], now=NOW)
+            took["released"] = await _woken(listener, 10, release)
+            await other.create_run(_run("r3"))  # signalled while nobody waits: kept
+            started = time.monotonic()
+            await listener.wait_for_wakeup(10)
+            took["kept"] = time.monotonic() - started
+            return took
+
+    took = asyncio.run(go())
+    assert took["created-leased"] >= 1.0
+    for what in ("queued", "waiting", "released"):
+        assert took[what] < 2.0, what
+    assert took["kept"] < 1.0
+
+
+def test_wait_for_wakeup_survives_a_dropped_listen_connection(postgres_url: str) -> None:
+    async def go() -> tuple[float, float]:
+        pg = Backend("postgres", postgres_url)
+        async with pg.opened() as listener, pg.opened() as other:
+            assert isinstance(listener, PostgresStore)
+            await listener.wait_for_wakeup(0)
+            pg.sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+            started = time.monotonic()
+            await listener.wait_for_wakeup(0.5)  # the broken connection: sleeps it out
+            degraded = time.monotonic() - started
+            woken = await _woken(listener, 10, other.create_run(_run("r1")))
+            return degraded, woken
+
+    degraded, woken = asyncio.run(go())
+    assert degraded < 3.0
+    assert woken < 2.0
