@@ -61,12 +61,25 @@ class Worker:
     async def run(self) -> None:
         """Claim and execute runs until stopped (or idle, with ``exit_when_idle``)."""
         engine = await self.client.engine(observer=self._observer, on_enqueue=self.wake)
+        # A store that can signal work from other processes (PostgreSQL's LISTEN/NOTIFY) wakes
+        # the worker at once instead of at its next poll.
+        waiter = getattr(engine.store, "wait_for_wakeup", None)
+        listener = None if waiter is None else asyncio.create_task(self._listen(waiter, engine))
         try:
             await self._loop(engine)
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             self.client.remove_listener(self.wake)
             await self._shutdown(engine)
             await engine.close()
+
+    async def _listen(self, waiter: Any, engine: Engine) -> None:
+        while True:
+            await waiter(max(engine.poll_interval, 1.0) * 10)
+            self._wake.set()
 
     async def _loop(self, engine: Engine) -> None:
         store, clock = engine.store, engine.clock

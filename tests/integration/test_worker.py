@@ -166,3 +166,38 @@ def test_stop_after_grace_hands_the_run_back(tmp_path: Path) -> None:
     assert final.status is RunStatus.SUCCEEDED
     assert final.output == "second time lucky"
     assert calls["n"] == 2
+
+
+def test_an_idle_postgres_worker_is_woken_by_notify(postgres_url: str) -> None:
+    """A run enqueued by another process's store wakes an idle worker at once, not at its
+    next poll (the poll interval here is 60 s)."""
+    worker_client = Client("w", database_url=postgres_url, poll_interval=60, lease_seconds=5)
+    other = Client("w", database_url=postgres_url)
+
+    for c in (worker_client, other):
+
+        @c.define_job(id="ping", version="1.0.0")
+        async def ping(payload: Any, io: Any, ctx: Any) -> str:
+            return "pong"
+
+    async def go() -> tuple[Any, float]:
+        worker = Worker(worker_client)
+        runner = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.5)  # the worker is idle, asleep until its next poll
+        started = time.monotonic()
+        run_id = await other.enqueue("ping")
+        while (await other.get_run(run_id)).status is not RunStatus.SUCCEEDED:
+            if time.monotonic() - started > 20:
+                break
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - started
+        worker.stop()
+        await runner
+        result = await other.get_run(run_id)
+        await worker_client.close()
+        await other.close()
+        return result, took
+
+    result, took = asyncio.run(go())
+    assert result.status is RunStatus.SUCCEEDED
+    assert took < 20  # far below the 60 s poll: the NOTIFY woke it
