@@ -11,10 +11,10 @@ from typing import Any, overload
 import httpx2
 import pydantic
 
+from ._attempt_types import Observer
 from ._clock import Clock, SystemClock, new_id, new_owner_id
 from ._engine import Engine
 from ._models import EventRecord, RunResult, RunStatus
-from ._runner import Observer
 from ._serde import dumps, loads
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .jobs import Job, RunFunction, make_job

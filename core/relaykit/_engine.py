@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx2
 
+from ._attempt_types import NullObserver, Observer, Outcome, Services
 from ._clock import Clock, new_id
 from ._io import IO
 from ._models import RunRecord, RunResult, RunStatus
-from ._runner import Attempt, NullObserver, Observer, Outcome, Services
+from ._runner import Attempt
 from ._serde import dumps
 from .errors import LeaseLost, UnknownRun
 from .jobs import Job

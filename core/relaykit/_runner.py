@@ -14,20 +14,21 @@ import asyncio
 import contextvars
 import inspect
 import json
-import random as _random
-import threading
-import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import pydantic
 
-from ._clock import Clock
+from ._attempt_types import (
+    Abort,
+    ControlFlow,
+    Outcome,
+    Services,
+    Suspend,
+    error_info,
+)
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, _current
 from ._models import (
-    ErrorInfo,
     EventRecord,
     KvWrite,
     LogRecord,
@@ -38,6 +39,7 @@ from ._models import (
     to_datetime,
 )
 from ._serde import dumps, restore, return_hint
+from ._sync import is_async_callable, run_in_thread
 from .errors import (
     DuplicateTaskKey,
     LeaseLost,
@@ -51,90 +53,8 @@ from .errors import (
 )
 from .jobs import Job
 from .retry import Retry
-from .store import Store
 
 DEFAULT_RETRY = Retry()
-
-
-class ControlFlow(BaseException):
-    """Base of the signals that end an attempt. A ``BaseException``, so user code's
-    ``except Exception:`` cannot swallow it."""
-
-
-class Suspend(ControlFlow):
-    """The run must wait: until ``wake_at`` (epoch seconds) or, when None, until woken."""
-
-    def __init__(self, wake_at: float | None) -> None:
-        super().__init__(wake_at)
-        self.wake_at = wake_at
-
-
-class Abort(ControlFlow):
-    """The attempt must stop without writing anything more (lease lost, run canceled)."""
-
-
-class Observer(Protocol):
-    """Receives progress of attempts as it happens (the CLI's live view, the dashboard)."""
-
-    def task_started(self, run_id: str, key: str, name: str, attempt: int) -> None:
-        """A task's function is about to run."""
-
-    def task_ended(self, run_id: str, task: TaskRecord) -> None:
-        """A task completed, failed, or is waiting (retry delay or wait)."""
-
-    def logged(self, run_id: str, log: LogRecord) -> None:
-        """A log line was written by ``io.logger``."""
-
-
-class NullObserver:
-    """An observer that ignores everything."""
-
-    def task_started(self, run_id: str, key: str, name: str, attempt: int) -> None:
-        """Ignore."""
-
-    def task_ended(self, run_id: str, task: TaskRecord) -> None:
-        """Ignore."""
-
-    def logged(self, run_id: str, log: LogRecord) -> None:
-        """Ignore."""
-
-
-@dataclass(slots=True)
-class Outcome:
-    """How an attempt ended. ``status`` is ``waiting`` when it suspended."""
-
-    status: RunStatus
-    output: str | None = None
-    error: ErrorInfo | None = None
-    wake_at: float | None = None
-    tasks: list[TaskRecord] = field(default_factory=list)
-    logs: list[LogRecord] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What attempts share inside one engine."""
-
-    store: Store
-    clock: Clock
-    owner: str
-    executor: Executor
-    observer: Observer
-    environment: str
-    http: Callable[[], Any]
-    rng: _random.Random
-
-
-def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:
-    """An exception as the output contract's error object."""
-    if isinstance(exc, TaskFailed) and task is None:
-        task = exc.key
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "task": task,
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
 
 
 def _short(text: str | None, limit: int = 200) -> str:
@@ -549,20 +469,6 @@ class Attempt:
         self._observer.logged(self.run.id, rec)
 
 
-_async_by_code: dict[Any, bool] = {}
-
-
-def is_async_callable(fn: Callable[..., Any]) -> bool:
-    """``inspect.iscoroutinefunction``, cached per code object (it is on every task's path)."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return inspect.iscoroutinefunction(fn)
-    found = _async_by_code.get(code)
-    if found is None:
-        found = _async_by_code[code] = inspect.iscoroutinefunction(fn)
-    return found
-
-
 def _default_name(fn: Callable[..., Any], key: str) -> str:
     name = getattr(fn, "__name__", None)
     return key if not name or name == "<lambda>" else str(name)
@@ -578,33 +484,3 @@ def _task_failed(full: str, rec: TaskRecord) -> TaskFailed:
         cause_type=cause_type,
         cause_message=cause_message,
     )
-
-
-async def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a sync run function in its own thread (with this context); await its result.
-
-    A dedicated thread, not the shared pool: a sync run function blocks on each ``io`` call,
-    and pool threads held that way could starve the task functions it waits for.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    ctx = contextvars.copy_context()
-
-    def settle(value: Any, exc: BaseException | None) -> None:
-        if future.done():
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(value)
-
-    def target() -> None:
-        try:
-            value = ctx.run(fn, *args)
-        except BaseException as exc:
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
-
-    threading.Thread(target=target, name="relaykit-sync-run", daemon=True).start()
-    return await future

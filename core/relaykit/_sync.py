@@ -1,4 +1,4 @@
-"""The one bridge between sync user code and the async engine.
+"""The one bridge between sync user code and the async engine, and the thread helpers.
 
 A plain ``def`` run function runs in its own thread and gets ``SyncProxy(io)``: every coroutine
 method of the async ``io`` (and of the objects it hands out: ``io.logger``, ``io.store.run``,
@@ -13,6 +13,7 @@ import contextvars
 import functools
 import inspect
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -84,3 +85,47 @@ class SyncProxy:
 
     def __repr__(self) -> str:
         return f"<sync {self._target!r}>"
+
+
+_async_by_code: dict[Any, bool] = {}
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """``inspect.iscoroutinefunction``, cached per code object (it is on every task's path)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return inspect.iscoroutinefunction(fn)
+    found = _async_by_code.get(code)
+    if found is None:
+        found = _async_by_code[code] = inspect.iscoroutinefunction(fn)
+    return found
+
+
+async def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a sync run function in its own thread (with this context); await its result.
+
+    A dedicated thread, not the shared pool: a sync run function blocks on each ``io`` call,
+    and pool threads held that way could starve the task functions it waits for.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    ctx = contextvars.copy_context()
+
+    def settle(value: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            value = ctx.run(fn, *args)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, value, None)
+
+    threading.Thread(target=target, name="relaykit-sync-run", daemon=True).start()
+    return await future

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ._runner import Observer
+from ._attempt_types import Observer
 
 if TYPE_CHECKING:
     from ._client import Client
