@@ -28,7 +28,16 @@ from relaykit.store import Store, store_from_url
 ENV_VAR: Final = "RELAYKIT_TEST_POSTGRES_URL"
 DEFAULT_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: The tables a test may fill; emptied before every test. ``schema_migrations`` is kept.
-DATA_TABLES: Final = ("runs", "tasks", "logs", "events", "kv")
+DATA_TABLES: Final = (
+    "runs",
+    "tasks",
+    "logs",
+    "events",
+    "kv",
+    "event_waits",
+    "schedules",
+    "schedule_fires",
+)
 
 T = TypeVar("T")
 

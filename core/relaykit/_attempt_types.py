@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._clock import Clock
-from ._models import ErrorInfo, LogRecord, RunStatus, TaskRecord
+from ._models import ErrorInfo, EventWait, LogRecord, RunStatus, TaskRecord
 from .errors import TaskFailed
 from .store import Store
 
@@ -69,6 +69,7 @@ class Outcome:
     wake_at: float | None = None
     tasks: list[TaskRecord] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
+    event_waits: list[EventWait] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, overload
 
@@ -12,12 +13,13 @@ import httpx2
 import pydantic
 
 from ._attempt_types import Observer
-from ._clock import Clock, SystemClock, new_id, new_owner_id
+from ._clock import Clock, SystemClock, new_owner_id
 from ._engine import Engine
-from ._models import EventRecord, RunResult, RunStatus
-from ._serde import dumps, loads
+from ._models import RunResult, RunStatus
+from ._serde import loads
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
-from .jobs import Job, RunFunction, make_job
+from .events import delivery_time
+from .jobs import Callback, Job, RunFunction, make_job
 from .store import Store, database_url_from_env, store_from_url
 from .triggers import Trigger
 
@@ -44,7 +46,8 @@ class Client:
 
     ``database_url`` (or ``RELAYKIT_DATABASE_URL``) picks the store; the default is the SQLite
     file ``.relaykit/relaykit.db`` under the current directory. ``store`` and ``clock`` may be
-    given directly (tests, embedding).
+    given directly (tests, embedding). Payloads of runs and events are limited to
+    ``max_payload_bytes`` of JSON (1 MiB by default).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Client:
         lease_seconds: float | None = None,
         poll_interval: float = 1.0,
         http_transport: httpx2.AsyncBaseTransport | None = None,
+        max_payload_bytes: int = 1_048_576,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise ConfigurationError(f"Client id must be a non-empty string, got {id!r}")
@@ -70,6 +74,9 @@ class Client:
         self._lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self._http_transport = http_transport
+        if max_payload_bytes < 1:
+            raise ConfigurationError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
+        self.max_payload_bytes = max_payload_bytes
         self._jobs: dict[str, Job] = {}
         self._listeners: list[Callable[[], None]] = []
 
@@ -94,6 +101,8 @@ class Client:
         integrations: Mapping[str, Any] | None = None,
         concurrency_limit: int | None = None,
         enabled: bool = True,
+        on_success: Callback | None = None,
+        on_failure: Callback | None = None,
         run: None = None,
     ) -> Callable[[RunFunction], Job]: ...
 
@@ -108,6 +117,8 @@ class Client:
         integrations: Mapping[str, Any] | None = None,
         concurrency_limit: int | None = None,
         enabled: bool = True,
+        on_success: Callback | None = None,
+        on_failure: Callback | None = None,
         run: RunFunction,
     ) -> Job: ...
 
@@ -121,13 +132,17 @@ class Client:
         integrations: Mapping[str, Any] | None = None,
         concurrency_limit: int | None = None,
         enabled: bool = True,
+        on_success: Callback | None = None,
+        on_failure: Callback | None = None,
         run: RunFunction | None = None,
     ) -> Job | Callable[[RunFunction], Job]:
         """Define a job: as a decorator on its run function, or with ``run=``.
 
         ``id`` is slugified; ``version`` must be MAJOR.MINOR.PATCH; a duplicate id raises
         ``DuplicateJob``. The run function takes ``(payload, io, ctx)`` and may be
-        ``async def`` or plain ``def``.
+        ``async def`` or plain ``def``. ``enabled=False`` jobs get no runs from events or
+        workers. ``on_success``/``on_failure`` are called with the ``RunResult`` when a run
+        ends, by the process that ended it (at most once: not if that process dies first).
         """
 
         def register(fn: RunFunction) -> Job:
@@ -140,6 +155,8 @@ class Client:
                 integrations=integrations,
                 concurrency_limit=concurrency_limit,
                 enabled=enabled,
+                on_success=on_success,
+                on_failure=on_failure,
             )
             if job.id in self._jobs:
                 raise DuplicateJob(
@@ -231,6 +248,7 @@ class Client:
             observer=observer,
             on_enqueue=self._notify,
             http_transport=self._http_transport,
+            max_payload_bytes=self.max_payload_bytes,
         )
 
     def remove_listener(self, listener: Callable[[], None]) -> None:
@@ -306,14 +324,42 @@ class Client:
         *,
         id: str | None = None,
         source: str = "relaykit",
+        deliver_at: datetime | None = None,
+        deliver_after: float | None = None,
     ) -> dict[str, Any]:
-        """Store an event once (an id seen before is ignored); return it."""
+        """Send an event: stored once per id (sending an id again does nothing) and, in the
+        same transaction, turned into runs of every enabled job whose event trigger matches
+        it, and handed to runs waiting for it. ``deliver_at``/``deliver_after`` delay it (a
+        worker delivers it when due; ``cancel_event`` withdraws it until then). Returns the
+        event with ``runs`` (ids of the runs it started) and ``duplicate``."""
+        when = delivery_time(deliver_at, deliver_after, self.clock.now(), "send_event")
+        engine = await self.engine()
+        try:
+            event, runs, inserted = await engine.send_event(
+                name, _plain(payload), event_id=id, source=source, deliver_at=when
+            )
+        finally:
+            await engine.close()
+        return {
+            "id": event.id,
+            "name": event.name,
+            "payload": loads(event.payload),
+            "timestamp": event.timestamp,
+            "deliver_at": event.deliver_at,
+            "runs": [r.id for r in runs],
+            "duplicate": not inserted,
+        }
+
+    def send_event_sync(self, name: str, payload: Any = None, **options: Any) -> dict[str, Any]:
+        """``client.send_event`` for synchronous code."""
+        _no_running_loop("client.send_event_sync", "await client.send_event(...)")
+        return asyncio.run(self.send_event(name, payload, **options))
+
+    async def cancel_event(self, event_id: str) -> bool:
+        """Withdraw a delayed event not yet delivered; False when it was delivered already,
+        canceled already, or never sent."""
         store = await self.open()
-        now = self.clock.now()
-        text = dumps(_plain(payload), what=f"the payload of event {name!r}")
-        event = EventRecord(id or new_id("evt", now), name, text, now, source)
-        await store.insert_event(event)
-        return {"id": event.id, "name": name, "payload": loads(text), "timestamp": now}
+        return await store.cancel_event(event_id)
 
     def worker(self, **options: Any) -> Any:
         """A ``Worker`` for this client (see ``relaykit.worker.Worker`` for options)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import json
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -19,12 +21,15 @@ import httpx2
 from ._attempt_types import NullObserver, Observer, Outcome, Services
 from ._clock import Clock, new_id
 from ._io import IO
-from ._models import RunRecord, RunResult, RunStatus
+from ._models import EventRecord, RunRecord, RunResult, RunStatus
 from ._runner import Attempt
 from ._serde import dumps
-from .errors import LeaseLost, UnknownRun
+from .errors import LeaseLost, PayloadTooLarge, StoreError, UnknownRun
+from .events import check_event_name
+from .filters import matches
 from .jobs import Job
 from .store import Store
+from .triggers import EventTrigger
 
 _log = logging.getLogger("relaykit.engine")
 
@@ -99,6 +104,7 @@ class Engine:
         observer: Observer | None = None,
         on_enqueue: Callable[[], None] | None = None,
         http_transport: httpx2.AsyncBaseTransport | None = None,
+        max_payload_bytes: int = 1_048_576,
     ) -> None:
         self.store = store
         self.jobs = jobs
@@ -109,6 +115,7 @@ class Engine:
         self.poll_interval = poll_interval
         self.leases = LeaseKeeper(store, owner, clock, lease_seconds)
         self._on_enqueue = on_enqueue
+        self.max_payload_bytes = max_payload_bytes
         self._http: httpx2.AsyncClient | None = None
         self._http_transport = http_transport
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="relaykit-task")
@@ -159,23 +166,12 @@ class Engine:
         With ``claim`` the run is stored already leased to this engine (one write instead of
         an insert and a claim): ``execute`` it next. Otherwise it is queued for any worker.
         """
-        text = dumps(payload, what=f"the payload for job {job.id!r}")
+        text = self._payload(payload, f"the payload for job {job.id!r}")
         now = self.clock.now()
-        run = RunRecord(
-            id=new_id("run", now),
-            job_id=job.id,
-            job_version=job.version,
-            status=RunStatus.RUNNING if claim else RunStatus.QUEUED,
-            payload=text,
-            created_at=now,
-            next_attempt_at=now,
-            is_test=is_test,
-            event_id=event_id,
-            event_name=event_name,
-            environment=self.environment,
-        )
+        run = self.new_run(job, text, event_id=event_id, name=event_name, is_test=is_test, now=now)
         if claim:
             run = run.evolve(
+                status=RunStatus.RUNNING,
                 started_at=now,
                 attempt=1,
                 lease_owner=self.owner,
@@ -186,16 +182,107 @@ class Engine:
             self._on_enqueue()
         return run
 
+    # -- events -------------------------------------------------------------------------------
+
+    def _payload(self, payload: Any, what: str) -> str:
+        text = dumps(payload, what=what)
+        size = len(text.encode())
+        if size > self.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"{what} is {size:,} bytes of JSON, over the limit of "
+                f"{self.max_payload_bytes:,}; store large data elsewhere and pass a reference, "
+                "or raise Client(max_payload_bytes=...)"
+            )
+        return text
+
+    def new_run(
+        self,
+        job: Job,
+        payload: str,
+        *,
+        event_id: str | None,
+        name: str | None,
+        is_test: bool = False,
+        now: float | None = None,
+    ) -> RunRecord:
+        """A queued run of ``job`` (not stored)."""
+        now = self.clock.now() if now is None else now
+        return RunRecord(
+            id=new_id("run", now),
+            job_id=job.id,
+            job_version=job.version,
+            status=RunStatus.QUEUED,
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
+            is_test=is_test,
+            event_id=event_id,
+            event_name=name,
+            environment=self.environment,
+        )
+
+    def route(self, event: EventRecord) -> list[RunRecord]:
+        """The runs an event starts: one per enabled job whose event trigger matches its name,
+        source and filter (payloads are validated when each run starts)."""
+        payload = json.loads(event.payload)
+        runs = []
+        for job in self.jobs.values():
+            trigger = job.trigger
+            if not job.enabled or not isinstance(trigger, EventTrigger):
+                continue
+            if event.name not in trigger.names:
+                continue
+            if trigger.source is not None and trigger.source != event.source:
+                continue
+            if trigger.filter and not matches(trigger.filter, payload):
+                continue
+            runs.append(self.new_run(job, event.payload, event_id=event.id, name=event.name))
+        return runs
+
+    async def send_event(
+        self,
+        name: str,
+        payload: Any,
+        *,
+        event_id: str | None,
+        source: str,
+        deliver_at: float | None,
+    ) -> tuple[EventRecord, list[RunRecord], bool]:
+        """Store an event once and route it now (or leave it pending until ``deliver_at``);
+        return it, the runs it started and whether it was new."""
+        check_event_name(name, "send_event")
+        now = self.clock.now()
+        text = self._payload(payload, f"the payload of event {name!r}")
+        event = EventRecord(event_id or new_id("evt", now), name, text, now, source, deliver_at)
+        delayed = deliver_at is not None and deliver_at > now
+        runs = [] if delayed else self.route(event)
+        inserted = await self.store.insert_event(event, runs=runs, deliver=not delayed, now=now)
+        if not inserted:  # sent before: hand back the event as it was stored then
+            return (await self.store.get_event(event.id)) or event, [], False
+        if (runs or delayed) and self._on_enqueue is not None:
+            self._on_enqueue()
+        return event, runs, True
+
+    async def deliver_due_events(self) -> list[str]:
+        """Route the pending events that are due (delayed ones, and those sent by runs)."""
+        return await self.store.deliver_due_events(now=self.clock.now(), route=self.route)
+
     async def execute(self, run: RunRecord) -> Outcome:
         """Execute one attempt of a run this engine has claimed, and record how it ended."""
         job = self.jobs[run.job_id]
         if run.attempt > 1:  # a first attempt has no history to load
             recorded = await self.store.load_tasks(run.id)
             log_keys = {g.key for g in await self.store.load_logs(run.id)}
+            matches = await self.store.load_event_matches(run.id)
         else:
-            recorded, log_keys = [], set()
+            recorded, log_keys, matches = [], set(), []
         attempt = Attempt(
-            job=job, run=run, recorded=recorded, log_keys=log_keys, services=self._services
+            job=job,
+            run=run,
+            recorded=recorded,
+            log_keys=log_keys,
+            event_matches=matches,
+            services=self._services,
         )
         me = asyncio.current_task()
         assert me is not None  # noqa: S101 -- always called from a task
@@ -220,10 +307,27 @@ class Engine:
                 wake_at=outcome.wake_at,
                 tasks=outcome.tasks,
                 logs=outcome.logs,
+                event_waits=outcome.event_waits,
             )
         except LeaseLost:
             return Outcome(RunStatus.RUNNING)
+        except StoreError as exc:  # the run resumes once its lease expires
+            _log.warning("run %s: recording the attempt failed (%s)", run.id, exc)
+            return Outcome(RunStatus.RUNNING)
+        if outcome.status.is_terminal:
+            await self._callback(job, run.id, outcome.status)
         return outcome
+
+    async def _callback(self, job: Job, run_id: str, status: RunStatus) -> None:
+        callback = job.on_success if status is RunStatus.SUCCEEDED else job.on_failure
+        if callback is None:
+            return
+        try:
+            result = callback(await self.result(run_id))
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # a callback's failure must not undo or fail the ended run
+            _log.exception("the %s callback of job %r failed for run %s", status, job.id, run_id)
 
     async def drive(self, run_id: str, *, claimed_run: RunRecord | None = None) -> RunResult:
         """Execute ``run_id`` here until it ends, sleeping through its waits.

@@ -14,6 +14,8 @@ from ._models import EventRecord, KvWrite, to_datetime
 from ._runner import Attempt
 from ._serde import dumps, loads
 from ._sync import Bridged, SyncBridge, SyncProxy
+from .events import check_event_name, delivery_time
+from .filters import validate_filter
 from .retry import NO_RETRY, Retry
 
 T = TypeVar("T")
@@ -287,13 +289,9 @@ class IO(Bridged):
         """Send an event exactly once for this run and key; returns the stored event."""
         attempt = self._attempt
         now = attempt.services.clock.now()
-        if deliver_at is not None and deliver_at.tzinfo is None:
-            raise ValueError(f"io.send_event({key!r}): deliver_at must be timezone-aware")
-        when = (
-            deliver_at.timestamp()
-            if deliver_at
-            else (now + deliver_after if deliver_after else None)
-        )
+        where = f"io.send_event({key!r})"
+        check_event_name(name, where)
+        when = delivery_time(deliver_at, deliver_after, now, where)
         event_id = id or str(_uuid.uuid5(_UUID_NAMESPACE, f"{attempt.run.id}/{key}"))
         text = dumps(payload, what=f"the payload of event {name!r}")
         event = EventRecord(event_id, name, text, now, "relaykit", when, attempt.run.id)
@@ -322,6 +320,30 @@ class IO(Bridged):
                 icon="send",
             )
         )
+
+    async def wait_for_event(
+        self,
+        key: str,
+        name: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 -- a durable deadline, in seconds
+    ) -> dict[str, Any] | None:
+        """Suspend the run until an event ``name`` whose payload matches ``filter`` arrives,
+        and return it (``{"id", "name", "payload", "timestamp", "source"}``); return None when
+        ``timeout`` seconds pass first (None: wait as long as it takes). The first matching
+        event resumes the run, once; no worker slot is held meanwhile."""
+        if timeout is not None and (timeout < 0 or not math.isfinite(timeout)):
+            raise ValueError(f"io.wait_for_event({key!r}): timeout must be >= 0 seconds")
+        flt = None
+        if filter is not None:
+            validate_filter(filter, where=f"io.wait_for_event({key!r})")
+            flt = dumps(filter, what="the event filter")
+        params = dumps(
+            {"name": name, "filter": filter, "timeout": timeout}, what="wait_for_event params"
+        )
+        event = await self._attempt.wait_for_event(key, name, flt, timeout, params)
+        return None if event is None else dict(event)
 
     async def background_fetch(
         self,

@@ -139,6 +139,48 @@ class EventRecord:
     source: str = "relaykit"
     deliver_at: float | None = None
     sent_by_run: str | None = None
+    status: str = "pending"  # pending (not yet routed), delivered, canceled
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class ScheduleSpec:
+    """A cron or interval schedule that starts runs of a job."""
+
+    id: str
+    job_id: str
+    kind: str  # "cron" | "interval"
+    spec: str  # the cron expression, or the interval in seconds
+    timezone: str = "UTC"
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class ScheduleFire:
+    """A due schedule as the store hands it to the engine to plan its run."""
+
+    spec: ScheduleSpec
+    next_fire_at: float
+    last_fire_at: float | None
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class EventWait:
+    """A run's ``io.wait_for_event``: resolved by the first matching event, at most once."""
+
+    task_key: str
+    event_name: str
+    filter: str | None  # JSON text of an EventFilter, or None for any payload
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class EventMatch:
+    """The event that resolved an ``EventWait`` (loaded with the run's tasks on replay)."""
+
+    task_key: str
+    event: dict[str, Any]
 
 
 @final
@@ -275,12 +317,16 @@ class RunResult:
 
 __all__ = [
     "ErrorInfo",
+    "EventMatch",
     "EventRecord",
+    "EventWait",
     "KvWrite",
     "LogRecord",
     "RunRecord",
     "RunResult",
     "RunStatus",
+    "ScheduleFire",
+    "ScheduleSpec",
     "TaskRecord",
     "TaskResult",
     "TaskStatus",

@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import inspect
 import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -29,7 +30,9 @@ from ._attempt_types import (
 )
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, _current
 from ._models import (
+    EventMatch,
     EventRecord,
+    EventWait,
     KvWrite,
     LogRecord,
     RunRecord,
@@ -49,12 +52,14 @@ from .errors import (
     RetryAfter,
     RunError,
     SerializationError,
+    StoreError,
     TaskFailed,
 )
 from .jobs import Job
 from .retry import Retry
 
 DEFAULT_RETRY = Retry()
+_log = logging.getLogger("relaykit.engine")
 
 
 def _short(text: str | None, limit: int = 200) -> str:
@@ -78,6 +83,7 @@ class Attempt:
         run: RunRecord,
         recorded: Sequence[TaskRecord],
         log_keys: set[str],
+        event_matches: Sequence[EventMatch] = (),
         services: Services,
     ) -> None:
         self.job = job
@@ -88,6 +94,8 @@ class Attempt:
         self._observer = services.observer
         self._recorded = {t.key: t for t in recorded}
         self._log_keys = log_keys
+        self._event_matches = {m.task_key: m.event for m in event_matches}
+        self._event_waits: list[EventWait] = []
         self._seen: set[str] = set()
         self._pending: dict[str, TaskRecord] = {}
         self._logs: list[LogRecord] = []
@@ -155,6 +163,7 @@ class Attempt:
     def _finish(self, outcome: Outcome) -> Outcome:
         outcome.tasks = list(self._pending.values())
         outcome.logs = self._take_logs()
+        outcome.event_waits = self._event_waits
         return outcome
 
     async def _drain(self) -> None:
@@ -256,11 +265,18 @@ class Attempt:
                 kv=kv,
                 events=events,
             )
-        except LeaseLost:
-            self.lost = True
-            raise Abort() from None
+        except StoreError as exc:  # lease lost, or the database failed: stop, write nothing
+            self._give_up(exc)
         self._recorded[rec.key] = rec
         self._observer.task_ended(self.run.id, rec)
+
+    def _give_up(self, exc: StoreError) -> NoReturn:
+        """The attempt cannot record anything more: it ends without an outcome, and the run is
+        replayed once its lease expires (by this worker or another)."""
+        if not isinstance(exc, LeaseLost):
+            _log.warning("run %s: the store failed (%s); the run resumes later", self.run.id, exc)
+        self.lost = True
+        raise Abort() from exc
 
     def remember(self, rec: TaskRecord) -> None:
         """Keep a record to write when the attempt ends (a wait, a retry, a paused parent)."""
@@ -364,6 +380,8 @@ class Attempt:
             raise
         except (ControlFlow, RunError):
             raise  # a broken rule inside a task is the run's failure, not the task's
+        except StoreError as exc:  # relaykit's own database failed (e.g. io.store reads)
+            self._give_up(exc)
         except Exception as exc:
             rec.failures += 1
             policy = getattr(exc, "retry_policy", None) or retry
@@ -445,6 +463,76 @@ class Attempt:
             parent=parent,
         )
         await self.commit(done)
+
+    async def wait_for_event(
+        self,
+        key: str,
+        name: str,
+        flt: str | None,
+        timeout: float | None,  # noqa: ASYNC109 -- a durable deadline, not an asyncio timeout
+        params: str,
+    ) -> Any:
+        """Suspend until an event named ``name`` matching ``flt`` arrives (its body is handed
+        back) or until ``timeout`` seconds have passed (None is handed back)."""
+        full, parent = self.enter(key, while_suspended=True)
+        task_name = f"wait for {name}"
+        rec = self.recorded(full, "event", task_name, None)
+        if rec is not None and rec.status is TaskStatus.COMPLETED:
+            return restore(rec.output)
+        now = self._clock.now()
+        started = rec.started_at if rec is not None else now
+        done = TaskRecord(
+            key=full,
+            name=task_name,
+            kind="event",
+            status=TaskStatus.COMPLETED,
+            started_at=started,
+            params=params,
+            ended_at=now,
+            parent=parent,
+        )
+        event = self._event_matches.pop(full, None)
+        if event is not None:
+            done.output = dumps(event, what=f"the event of {full!r}")
+            await self.commit(done)
+            return event
+        deadline = (
+            rec.next_attempt_at if rec is not None else (None if timeout is None else now + timeout)
+        )
+        if deadline is not None and deadline <= now:
+            if rec is None:  # a zero timeout: nothing to wait for
+                await self.commit(done)
+                return None
+            if await self._expire(done):
+                return None
+            self.suspend(now)  # an event won the race: replay at once to take it
+        if rec is None:
+            self.remember(
+                TaskRecord(
+                    key=full,
+                    name=task_name,
+                    kind="event",
+                    status=TaskStatus.WAITING,
+                    started_at=now,
+                    params=params,
+                    next_attempt_at=deadline,
+                    parent=parent,
+                )
+            )
+            self._event_waits.append(EventWait(full, name, flt))
+        self.suspend(deadline)
+
+    async def _expire(self, rec: TaskRecord) -> bool:
+        try:
+            ok = await self._store.expire_event_wait(
+                run_id=self.run.id, owner=self.services.owner, task=rec
+            )
+        except StoreError as exc:
+            self._give_up(exc)
+        if ok:
+            self._recorded[rec.key] = rec
+            self._observer.task_ended(self.run.id, rec)
+        return ok
 
     # -- logs ---------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ The tree::
     RelaykitError                      base of everything below; never raised itself
     ├── ConfigurationError             a bad argument to a public API, found at definition time
     │   ├── InvalidJobDefinition       bad job id, version, trigger or run function
-    │   └── DuplicateJob               two jobs with the same id on one client
+    │   ├── DuplicateJob               two jobs with the same id on one client
+    │   └── PayloadTooLarge            a run or event payload over the size limit
     ├── NotFound
     │   ├── UnknownJob
     │   └── UnknownRun
@@ -60,6 +61,10 @@ class InvalidJobDefinition(ConfigurationError):
 
 class DuplicateJob(ConfigurationError):
     """A job with this id is already defined on this client."""
+
+
+class PayloadTooLarge(ConfigurationError):
+    """The payload is larger than the client's limit (Client(max_payload_bytes=...))."""
 
 
 class NotFound(RelaykitError, LookupError):

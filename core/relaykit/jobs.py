@@ -14,6 +14,8 @@ from .errors import InvalidJobDefinition
 from .triggers import InvokeTrigger, Trigger
 
 RunFunction = Callable[[Any, Any, Any], Any]
+Callback = Callable[[Any], Any]
+"""``on_success``/``on_failure``: called with the ended run's ``RunResult`` (sync or async)."""
 
 _VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _NOT_SLUG = re.compile(r"[^a-z0-9\-._~]+")
@@ -39,6 +41,8 @@ class Job:
     concurrency_limit: int | None = None
     enabled: bool = True
     is_async: bool = True
+    on_success: Callback | None = None
+    on_failure: Callback | None = None
 
     @property
     def schema(self) -> type[pydantic.BaseModel] | None:
@@ -70,6 +74,8 @@ def make_job(
     integrations: Mapping[str, Any] | None,
     concurrency_limit: int | None,
     enabled: bool,
+    on_success: Callback | None = None,
+    on_failure: Callback | None = None,
 ) -> Job:
     """Validate a job definition and build the Job (``client.define_job`` calls this)."""
     if not isinstance(id, str) or not slugify(id):
@@ -92,6 +98,9 @@ def make_job(
         raise InvalidJobDefinition(
             f"job {slug!r}: concurrency_limit must be a positive integer, got {concurrency_limit!r}"
         )
+    for label, callback in (("on_success", on_success), ("on_failure", on_failure)):
+        if callback is not None and not callable(callback):
+            raise InvalidJobDefinition(f"job {slug!r}: {label} must be callable, got {callback!r}")
     return Job(
         id=slug,
         name=name or id,
@@ -102,6 +111,8 @@ def make_job(
         concurrency_limit=concurrency_limit,
         enabled=enabled,
         is_async=inspect.iscoroutinefunction(run),
+        on_success=on_success,
+        on_failure=on_failure,
     )
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._attempt_types import Observer
+from .errors import StoreError
+from .scheduler import Scheduler
+
+_log = logging.getLogger("relaykit.worker")
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -82,43 +87,61 @@ class Worker:
             self._wake.set()
 
     async def _loop(self, engine: Engine) -> None:
-        store, clock = engine.store, engine.clock
         job_ids = [j.id for j in self.client.jobs.values() if j.enabled]
+        scheduler = Scheduler(engine)
+        await scheduler.sync()
         while not self._stopping.is_set():
-            self._wake.clear()
-            free = self.concurrency - len(self._running)
-            now = clock.now()
-            if free > 0:
-                claimed = await store.claim_runs(
-                    owner=engine.owner,
-                    now=now,
-                    lease_until=now + engine.lease_seconds,
-                    limit=free,
-                    job_ids=job_ids,
-                )
-                for run in claimed:
-                    self._start(engine, run.id, engine.execute(run))
-                if len(claimed) == free:
-                    continue  # there may be more runnable runs than free slots
-            if (
-                self.exit_when_idle
-                and not self._running
-                and not await store.has_unfinished_work(job_ids=job_ids, now=clock.now())
-            ):
-                return
-            timeout = engine.poll_interval
-            if free > 0:
-                due = await store.next_wakeup(job_ids=job_ids)
-                if due is not None:
-                    timeout = min(timeout, max(0.0, due - clock.now()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            try:
+                if await self._step(engine, scheduler, job_ids):
+                    return
+            except StoreError as exc:  # the database is away: keep trying, it may come back
+                _log.warning("worker: the store failed (%s); retrying", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), engine.poll_interval)
+
+    async def _step(self, engine: Engine, scheduler: Scheduler, job_ids: list[str]) -> bool:
+        """One pass: deliver due events, fire schedules, claim runs, then sleep until there
+        may be work. True when the worker should exit (idle, with ``exit_when_idle``)."""
+        store, clock = engine.store, engine.clock
+        self._wake.clear()
+        free = self.concurrency - len(self._running)
+        await engine.deliver_due_events()  # delayed events, and events sent by runs
+        await scheduler.tick()  # cron and interval triggers
+        now = clock.now()
+        if free > 0:
+            claimed = await store.claim_runs(
+                owner=engine.owner,
+                now=now,
+                lease_until=now + engine.lease_seconds,
+                limit=free,
+                job_ids=job_ids,
+            )
+            for run in claimed:
+                self._start(engine, run.id, engine.execute(run))
+            if len(claimed) == free:
+                return False  # there may be more runnable runs than free slots
+        if (
+            self.exit_when_idle
+            and not self._running
+            and not await store.has_unfinished_work(job_ids=job_ids, now=clock.now())
+        ):
+            return True
+        timeout = engine.poll_interval
+        if free > 0:
+            due = await store.next_wakeup(job_ids=job_ids)
+            if due is not None:
+                timeout = min(timeout, max(0.0, due - clock.now()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        return False
 
     def _start(self, engine: Engine, run_id: str, coro: Any) -> None:
         task = asyncio.create_task(coro, name=f"relaykit-run-{run_id}")
         self._running[run_id] = task
 
-        def done(_: asyncio.Task[Any]) -> None:
+        def done(finished: asyncio.Task[Any]) -> None:
+            if not finished.cancelled() and (exc := finished.exception()) is not None:
+                _log.warning("run %s: the attempt ended with %r; it resumes later", run_id, exc)
             self._running.pop(run_id, None)
             self.executed += 1
             self._wake.set()

@@ -42,7 +42,7 @@ async def _opened(path: Path, sync: str = "normal") -> SqliteStore:
 def test_migrations_apply_once_and_are_idempotent(tmp_path: Path) -> None:
     async def go() -> None:
         store = await _opened(tmp_path / "db.sqlite")
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == 3
         assert await store.migrate() == []
         await store.close()
 

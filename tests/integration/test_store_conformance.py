@@ -20,7 +20,9 @@ from tests.pg import Backend, with_database
 from relaykit import Client, Retry, RunStatus
 from relaykit._models import (
     ErrorInfo,
+    EventMatch,
     EventRecord,
+    EventWait,
     KvWrite,
     LogRecord,
     RunRecord,
@@ -30,9 +32,14 @@ from relaykit._models import (
 from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
 from relaykit.store import Store, store_from_url
 from relaykit.store.postgres import PostgresStore
+from relaykit.store.sqlite import _migrations
 from relaykit.testing import ManualClock
 
 NOW = 1_000.0
+
+#: Every migration version this relaykit ships (the same numbers for both backends).
+ALL_VERSIONS = sorted(v for v, _, _ in _migrations())
+LATEST = ALL_VERSIONS[-1]
 
 
 def _run(
@@ -653,6 +660,410 @@ def test_kv_get_reads_each_scope_separately(backend: Backend) -> None:
     assert asyncio.run(backend.run(go)) == ['{"a": [1]}', "2", None, None]
 
 
+# -- event delivery and event waits -----------------------------------------------------------
+
+PAID = '{"order": 7, "total": 120}'
+
+
+def _event(
+    event_id: str, *, name: str = "order.paid", payload: str = PAID, **kw: Any
+) -> EventRecord:
+    return EventRecord(event_id, name, payload, NOW, **kw)
+
+
+async def _waiting(
+    store: Store, run_id: str, *waits: EventWait, wake_at: float | None = None
+) -> None:
+    """Create ``run_id``, claim it and end its attempt waiting on ``waits``."""
+    await _claimed(store, run_id)
+    await store.end_attempt(
+        run_id=run_id,
+        owner="a",
+        status=RunStatus.WAITING,
+        now=NOW,
+        wake_at=wake_at,
+        event_waits=waits,
+    )
+
+
+def _waits(backend: Backend) -> list[tuple[Any, ...]]:
+    return backend.sql(
+        "SELECT run_id, task_key, event_name, filter, event_id FROM event_waits "
+        "ORDER BY run_id, task_key"
+    )
+
+
+def test_insert_event_with_deliver_stores_it_once_and_creates_its_runs_once(
+    backend: Backend,
+) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        first = await store.insert_event(
+            _event("e1"), runs=[_run("started")], deliver=True, now=NOW + 1
+        )
+        again = await store.insert_event(
+            _event("e1", payload="{}"), runs=[_run("again")], deliver=True, now=NOW + 2
+        )
+        return {
+            "inserted": (first, again),
+            "event": await store.get_event("e1"),
+            "missing": await store.get_event("nope"),
+            "runs": [r.id for r in await store.list_runs()],
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["inserted"] == (True, False)
+    assert got["event"] == _event("e1", status="delivered")
+    assert got["missing"] is None
+    assert got["runs"] == ["started"]
+    assert backend.sql("SELECT delivered_at FROM events") == [(NOW + 1,)]
+
+
+def test_a_delivered_event_resolves_the_waits_it_matches_and_makes_their_runs_due(
+    backend: Backend,
+) -> None:
+    big = '{"total": [{"$gt": 100}]}'
+    small = '{"total": [{"$lt": 100}]}'
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _waiting(store, "any", EventWait("w", "order.paid", None))
+        await _waiting(store, "big", EventWait("w", "order.paid", big), wake_at=NOW + 500)
+        await _waiting(store, "small", EventWait("w", "order.paid", small), wake_at=NOW + 500)
+        await _waiting(store, "other-name", EventWait("w", "order.shipped", None))
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 5)
+        return {
+            "runs": {r.id: r.next_attempt_at for r in await store.list_runs()},
+            "matches": {
+                run_id: await store.load_event_matches(run_id)
+                for run_id in ("any", "big", "small", "other-name")
+            },
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["runs"] == {
+        "any": NOW + 5,
+        "big": NOW + 5,
+        "small": NOW + 500,
+        "other-name": None,
+    }
+    body: dict[str, Any] = {"id": "e1", "name": "order.paid", "payload": {"order": 7, "total": 120}}
+    body |= {"timestamp": NOW, "source": "relaykit"}
+    assert got["matches"] == {
+        "any": [EventMatch("w", body)],
+        "big": [EventMatch("w", body)],
+        "small": [],
+        "other-name": [],
+    }
+    assert [(w[0], w[4]) for w in _waits(backend)] == [
+        ("any", "e1"),
+        ("big", "e1"),
+        ("other-name", None),
+        ("small", None),
+    ]
+
+
+def test_a_wait_is_resolved_by_the_first_matching_event_only(backend: Backend) -> None:
+    async def go(store: Store) -> list[EventMatch]:
+        await _waiting(store, "r1", EventWait("w", "order.paid", None))
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 1)
+        await store.insert_event(_event("e2", payload='{"n": 2}'), deliver=True, now=NOW + 2)
+        return await store.load_event_matches("r1")
+
+    [match] = asyncio.run(backend.run(go))
+    assert match.event["id"] == "e1"
+
+
+def test_a_pending_event_is_routed_once_when_due(backend: Backend) -> None:
+    routed: list[str] = []
+
+    def route(event: EventRecord) -> list[RunRecord]:
+        routed.append(event.id)
+        return [_run(f"run-of-{event.id}")]
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _waiting(store, "waiter", EventWait("w", "order.paid", None))
+        await store.insert_event(_event("later", deliver_at=NOW + 60))
+        await store.insert_event(_event("now", name="order.shipped"))  # due at its timestamp
+        seen = {
+            "early": await store.deliver_due_events(now=NOW + 1, route=route),
+            "waiter-early": (await store.load_event_matches("waiter")),
+            "pending": (await store.get_event("later")),
+            "due": await store.deliver_due_events(now=NOW + 60, route=route),
+            "again": await store.deliver_due_events(now=NOW + 999, route=route),
+            "waiter": await store.get_run("waiter"),
+            "runs": sorted(r.id for r in await store.list_runs() if r.id != "waiter"),
+        }
+        return seen
+
+    got = asyncio.run(backend.run(go))
+    assert got["early"] == ["now"]
+    assert got["waiter-early"] == []
+    assert got["pending"].status == "pending"
+    assert got["due"] == ["later"]
+    assert got["again"] == []
+    assert routed == ["now", "later"]
+    assert got["waiter"].next_attempt_at == NOW + 60
+    assert got["runs"] == ["run-of-later", "run-of-now"]
+    assert backend.sql("SELECT id, status, delivered_at FROM events ORDER BY id") == [
+        ("later", "delivered", NOW + 60),
+        ("now", "delivered", NOW + 1),
+    ]
+
+
+def test_deliver_due_events_takes_at_most_limit_oldest_first(backend: Backend) -> None:
+    async def go(store: Store) -> list[list[str]]:
+        for i, at in enumerate([NOW + 3, NOW + 1, NOW + 2]):
+            await store.insert_event(_event(f"e{i}", deliver_at=at))
+        first = await store.deliver_due_events(now=NOW + 10, route=lambda e: [], limit=2)
+        rest = await store.deliver_due_events(now=NOW + 10, route=lambda e: [], limit=2)
+        return [first, rest]
+
+    assert asyncio.run(backend.run(go)) == [["e1", "e2"], ["e0"]]
+
+
+def test_cancel_event_withdraws_only_a_pending_event(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await store.insert_event(_event("delayed", deliver_at=NOW + 60))
+        await store.insert_event(_event("sent"), deliver=True, now=NOW)
+        got = {
+            "delayed": await store.cancel_event("delayed"),
+            "twice": await store.cancel_event("delayed"),
+            "sent": await store.cancel_event("sent"),
+            "missing": await store.cancel_event("nope"),
+            "delivered": await store.deliver_due_events(now=NOW + 99, route=lambda e: []),
+            "wakeup": await store.next_wakeup(job_ids=["j"]),
+        }
+        got["statuses"] = [(e.id, e.status) for e in await store.list_events()]
+        return got
+
+    got = asyncio.run(backend.run(go))
+    assert (got["delayed"], got["twice"], got["sent"], got["missing"]) == (
+        True,
+        False,
+        False,
+        False,
+    )
+    assert got["delivered"] == []
+    assert got["wakeup"] is None
+    assert sorted(got["statuses"]) == [("delayed", "canceled"), ("sent", "delivered")]
+
+
+def test_end_attempt_stores_waits_while_waiting_and_drops_them_when_the_run_ends(
+    backend: Backend,
+) -> None:
+    flt = '{"order": [7]}'
+
+    async def go(store: Store) -> list[list[tuple[Any, ...]]]:
+        await _waiting(
+            store,
+            "r1",
+            EventWait("w1", "order.paid", flt),
+            EventWait("w2", "x", None),
+            wake_at=NOW + 1,
+        )
+        seen = [_waits(backend)]
+        [_run1] = await _claim(store, owner="b", now=NOW + 1, run_id="r1")
+        # the next attempt ends waiting again: the waits it had are kept, new ones added
+        await store.end_attempt(
+            run_id="r1",
+            owner="b",
+            status=RunStatus.WAITING,
+            now=NOW + 1,
+            wake_at=NOW + 50,
+            event_waits=[EventWait("w3", "y", None)],
+        )
+        seen.append(_waits(backend))
+        [_run2] = await _claim(store, owner="c", now=NOW + 50, run_id="r1")
+        await store.end_attempt(run_id="r1", owner="c", status=RunStatus.SUCCEEDED, now=NOW + 51)
+        seen.append(_waits(backend))
+        return seen
+
+    waiting, again, ended = asyncio.run(backend.run(go))
+    assert waiting == [("r1", "w1", "order.paid", flt, None), ("r1", "w2", "x", None, None)]
+    assert [w[1] for w in again] == ["w1", "w2", "w3"]
+    assert ended == []
+
+
+@pytest.mark.parametrize("with_records", [False, True], ids=["alone", "with-records"])
+def test_a_failed_run_drops_its_waits(backend: Backend, with_records: bool) -> None:
+    async def go(store: Store) -> None:
+        await _waiting(store, "r1", EventWait("w", "order.paid", None), wake_at=NOW + 1)
+        assert await _claim(store, owner="b", now=NOW + 1, run_id="r1")
+        await store.end_attempt(
+            run_id="r1",
+            owner="b",
+            status=RunStatus.FAILED,
+            now=NOW + 2,
+            tasks=[_task("t")] if with_records else (),
+            event_waits=[EventWait("ignored", "order.paid", None)],
+        )
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 3)
+
+    asyncio.run(backend.run(go))
+    assert _waits(backend) == []
+    [(status, due)] = backend.sql("SELECT status, next_attempt_at FROM runs")
+    assert (status, due) == ("failed", None)
+
+
+def test_cancel_run_drops_its_waits(backend: Backend) -> None:
+    async def go(store: Store) -> RunRecord | None:
+        await _waiting(store, "r1", EventWait("w", "order.paid", None))
+        await _waiting(store, "r2", EventWait("w", "order.paid", None))
+        canceled = await store.cancel_run("r1", now=NOW + 1)
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 2)
+        return canceled
+
+    canceled = asyncio.run(backend.run(go))
+    assert canceled is not None and canceled.status is RunStatus.CANCELED
+    assert canceled.next_attempt_at is None
+    assert [(w[0], w[4]) for w in _waits(backend)] == [("r2", "e1")]
+
+
+def test_a_wait_matched_while_the_run_was_running_makes_it_due_at_end_attempt(
+    backend: Backend,
+) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _waiting(store, "matched", EventWait("w", "order.paid", None), wake_at=NOW + 30)
+        await _waiting(store, "unmatched", EventWait("w", "order.other", None), wake_at=NOW + 30)
+        # a timer wakes both runs; the event arrives while their next attempts run
+        running = await _claim(store, owner="b", now=NOW + 30)
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 31)
+        during = await store.get_run("matched")
+        for run in running:
+            await store.end_attempt(
+                run_id=run.id,
+                owner="b",
+                status=RunStatus.WAITING,
+                now=NOW + 32,
+                wake_at=NOW + 900,
+            )
+        return {
+            "claimed": sorted(r.id for r in running),
+            "during": during,
+            "matched": await store.get_run("matched"),
+            "unmatched": await store.get_run("unmatched"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["claimed"] == ["matched", "unmatched"]
+    assert got["during"].status is RunStatus.RUNNING  # not made due while running
+    assert got["matched"].next_attempt_at == NOW + 32
+    assert got["unmatched"].next_attempt_at == NOW + 900
+
+
+def _event_task(key: str = "w", *, output: str | None = None) -> TaskRecord:
+    return TaskRecord(
+        key=key,
+        name=key,
+        kind="event",
+        status=TaskStatus.COMPLETED,
+        started_at=NOW,
+        output=output,
+        ended_at=NOW + 40,
+    )
+
+
+def test_expire_event_wait_records_a_timeout_unless_an_event_matched_first(
+    backend: Backend,
+) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        seven = '{"order": [7]}'
+        await _waiting(store, "late", EventWait("w", "order.paid", seven), wake_at=NOW + 40)
+        await _waiting(store, "beaten", EventWait("w", "order.paid", seven))
+        await _waiting(store, "quiet", EventWait("w", "order.other", None), wake_at=NOW + 40)
+        await store.insert_event(_event("e1", payload='{"order": 8}'), deliver=True, now=NOW)
+        assert len(await _claim(store, owner="b", now=NOW + 40)) == 2  # late and quiet
+        # "late" ends up matched while it runs (after its claim): the event wins the race
+        await store.insert_event(_event("e2"), deliver=True, now=NOW + 41)
+        return {
+            "late": await store.expire_event_wait(run_id="late", owner="b", task=_event_task()),
+            "quiet": await store.expire_event_wait(run_id="quiet", owner="b", task=_event_task()),
+            "late-tasks": await store.load_tasks("late"),
+            "quiet-tasks": await store.load_tasks("quiet"),
+            "late-matches": await store.load_event_matches("late"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert (got["late"], got["quiet"]) == (False, True)
+    assert got["late-tasks"] == []
+    assert got["quiet-tasks"] == [_event_task()]
+    assert [m.event["id"] for m in got["late-matches"]] == ["e2"]
+    assert [(w[0], w[4]) for w in _waits(backend)] == [("beaten", "e2"), ("late", "e2")]
+
+
+def test_expire_event_wait_is_fenced(backend: Backend) -> None:
+    async def go(store: Store) -> list[TaskRecord]:
+        await _claimed(store, "r1")
+        with pytest.raises(LeaseLost):
+            await store.expire_event_wait(run_id="r1", owner="someone", task=_event_task())
+        return await store.load_tasks("r1")
+
+    assert asyncio.run(backend.run(go)) == []
+
+
+def test_record_task_of_a_completed_event_task_consumes_its_wait(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _waiting(store, "r1", EventWait("w", "order.paid", None), EventWait("v", "x", None))
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 1)
+        [_r] = await _claim(store, owner="b", now=NOW + 1)
+        before = await store.load_event_matches("r1")
+        waiting = _event_task("v")
+        waiting.status = TaskStatus.WAITING
+        await store.record_task(run_id="r1", owner="b", task=waiting)  # not completed: kept
+        await store.record_task(run_id="r1", owner="b", task=_event_task(output='{"id": "e1"}'))
+        return {"before": before, "after": await store.load_event_matches("r1")}
+
+    got = asyncio.run(backend.run(go))
+    assert [m.task_key for m in got["before"]] == ["w"]
+    assert got["after"] == []
+    assert [w[1] for w in _waits(backend)] == ["v"]
+
+
+def test_a_fenced_off_event_task_keeps_its_wait(backend: Backend) -> None:
+    async def go(store: Store) -> None:
+        await _waiting(store, "r1", EventWait("w", "order.paid", None))
+        await store.insert_event(_event("e1"), deliver=True, now=NOW + 1)
+        with pytest.raises(LeaseLost):
+            await store.record_task(run_id="r1", owner="a", task=_event_task())
+
+    asyncio.run(backend.run(go))
+    assert [(w[1], w[4]) for w in _waits(backend)] == [("w", "e1")]
+
+
+def test_pending_events_count_for_next_wakeup_and_unfinished_work(backend: Backend) -> None:
+    async def go(store: Store) -> list[Any]:
+        seen: list[Any] = []
+
+        async def look(now: float) -> None:
+            seen.append(await store.next_wakeup(job_ids=["j"]))
+            seen.append(await store.has_unfinished_work(job_ids=["j"], now=now))
+
+        await store.insert_event(_event("later", deliver_at=NOW + 60))
+        await look(NOW)
+        await look(NOW + 60)
+        await store.insert_event(_event("sent"))  # pending, due at its timestamp
+        await look(NOW)
+        await store.deliver_due_events(now=NOW, route=lambda e: [])
+        await look(NOW)
+        seen.append(await store.next_wakeup(job_ids=[]))  # events are not any job's
+        await store.cancel_event("later")
+        await look(NOW + 60)
+        return seen
+
+    assert asyncio.run(backend.run(go)) == [
+        NOW + 60,
+        False,
+        NOW + 60,
+        True,
+        NOW,
+        True,
+        NOW + 60,
+        False,
+        NOW + 60,
+        None,
+        False,
+    ]
+
+
 # -- wake-ups and idleness ----------------------------------------------------------------------
 
 
@@ -744,9 +1155,9 @@ def test_migrations_apply_once_and_are_idempotent(empty_database: Backend) -> No
         async with empty_database.opened() as store:
             return first, again, await store.schema_version(), len(await store.list_runs())
 
-    assert asyncio.run(go()) == (1, [], 1, 0)
-    rows = empty_database.sql("SELECT version FROM schema_migrations")
-    assert rows == [(1,)]
+    assert asyncio.run(go()) == (LATEST, [], LATEST, 0)
+    rows = empty_database.sql("SELECT version FROM schema_migrations ORDER BY version")
+    assert rows == [(v,) for v in ALL_VERSIONS]
     assert {"runs", "tasks", "logs", "events", "kv"} <= set(empty_database.tables())
 
 
@@ -759,7 +1170,7 @@ def test_open_without_migrating_then_migrate(empty_database: Backend) -> None:
         finally:
             await store.close()
 
-    assert asyncio.run(go()) == (0, [1], 1)
+    assert asyncio.run(go()) == (0, ALL_VERSIONS, LATEST)
 
 
 def test_concurrent_first_opens_migrate_exactly_once(empty_database: Backend) -> None:
@@ -772,8 +1183,9 @@ def test_concurrent_first_opens_migrate_exactly_once(empty_database: Backend) ->
             for s in stores:
                 await s.close()
 
-    assert asyncio.run(go()) == [1, 1, 1, 1]
-    assert empty_database.sql("SELECT version FROM schema_migrations") == [(1,)]
+    assert asyncio.run(go()) == [LATEST] * 4
+    versions = empty_database.sql("SELECT version FROM schema_migrations ORDER BY version")
+    assert versions == [(v,) for v in ALL_VERSIONS]
 
 
 def test_a_schema_from_a_newer_relaykit_is_refused_and_left_unchanged(
@@ -1083,3 +1495,170 @@ def test_wait_for_wakeup_survives_a_dropped_listen_connection(postgres_url: str)
     degraded, woken = asyncio.run(go())
     assert degraded < 3.0
     assert woken < 2.0
+
+
+# -- event delivery under concurrency (PostgreSQL only) ---------------------------------------
+
+
+def test_concurrent_deliverers_deliver_each_event_exactly_once(postgres_url: str) -> None:
+    """Four deliverers (each its own store and pool) route 120 due events at once."""
+    routed: list[str] = []
+
+    def route(event: EventRecord) -> list[RunRecord]:
+        routed.append(event.id)
+        return [_run(f"run-of-{event.id}")]
+
+    async def deliverer(store: Store) -> list[str]:
+        mine: list[str] = []
+        while got := await store.deliver_due_events(now=NOW + 10, route=route, limit=7):
+            mine += got
+        return mine
+
+    async def go() -> list[list[str]]:
+        stores = [PostgresStore.from_url(postgres_url) for _ in range(4)]
+        for s in stores:
+            await s.open()
+        try:
+            await _waiting(stores[0], "waiter", EventWait("w", "tick", None))
+            for i in range(120):
+                await stores[0].insert_event(
+                    _event(f"e{i:03}", name="tick", deliver_at=NOW + i % 5)
+                )
+            return list(await asyncio.gather(*(deliverer(s) for s in stores)))
+        finally:
+            for s in stores:
+                await s.close()
+
+    per_deliverer = asyncio.run(go())
+    delivered = [e for ids in per_deliverer for e in ids]
+    expected = [f"e{i:03}" for i in range(120)]
+    assert sorted(delivered) == expected  # each exactly once
+    assert sorted(routed) == expected  # routed once: a skipped event is never routed
+    pg = Backend("postgres", postgres_url)
+    assert pg.sql("SELECT count(*) FROM runs WHERE id LIKE 'run-of-%'") == [(120,)]
+    assert pg.sql("SELECT DISTINCT status FROM events") == [("delivered",)]
+    assert pg.sql("SELECT count(*) FROM event_waits WHERE event_id IS NOT NULL") == [(1,)]
+
+
+def test_a_wait_being_resolved_by_another_event_is_not_resolved_twice(postgres_url: str) -> None:
+    """A delivery that meets a wait another transaction is resolving waits for it, then
+    leaves it to that transaction's event."""
+
+    async def go() -> tuple[bool, list[EventMatch], RunRecord | None]:
+        async with Backend("postgres", postgres_url).opened() as store:
+            await _waiting(store, "r1", EventWait("w", "order.paid", None))
+            async with await psycopg.AsyncConnection.connect(postgres_url) as other:
+                await other.execute(
+                    "UPDATE event_waits SET event_id = 'first', event = %s WHERE run_id = 'r1'",
+                    ('{"id": "first"}',),
+                )
+                second = asyncio.create_task(
+                    store.insert_event(_event("second"), deliver=True, now=NOW + 1)
+                )
+                await asyncio.sleep(0.3)
+                waited = not second.done()
+                await other.commit()
+            await second
+            return waited, await store.load_event_matches("r1"), await store.get_run("r1")
+
+    waited, matches, run = asyncio.run(go())
+    assert waited
+    assert matches == [EventMatch("w", {"id": "first"})]
+    assert run is not None and run.next_attempt_at is None  # "second" resolved nothing
+
+
+def test_a_delivery_racing_an_attempt_end_still_makes_the_run_due(postgres_url: str) -> None:
+    """An event that resolves a wait of a running run while its attempt is ending: the
+    delivery waits for the run row, so either it sees the run waiting (and makes it due) or
+    the attempt's end sees the resolved wait. The run is never left waiting for nothing."""
+
+    async def go() -> tuple[bool, RunRecord | None]:
+        async with Backend("postgres", postgres_url).opened() as store:
+            await _waiting(store, "r1", EventWait("w", "order.paid", None), wake_at=NOW + 5)
+            assert await _claim(store, owner="b", now=NOW + 5, run_id="r1")
+            async with await psycopg.AsyncConnection.connect(postgres_url) as ending:
+                # what end_attempt's fenced UPDATE does, not yet committed
+                await ending.execute(
+                    "UPDATE runs SET status = 'waiting', next_attempt_at = %s, "
+                    "lease_owner = NULL, lease_expires_at = NULL WHERE id = 'r1'",
+                    (NOW + 900,),
+                )
+                delivery = asyncio.create_task(
+                    store.insert_event(_event("e1"), deliver=True, now=NOW + 6)
+                )
+                await asyncio.sleep(0.3)
+                waited = not delivery.done()
+                await ending.commit()
+            await delivery
+            return waited, await store.get_run("r1")
+
+    waited, run = asyncio.run(go())
+    assert waited
+    assert run is not None and (run.status, run.next_attempt_at) == (RunStatus.WAITING, NOW + 6)
+
+
+def test_deliveries_attempt_ends_and_cancels_in_parallel_never_deadlock(
+    postgres_url: str,
+) -> None:
+    """Many events, each resolving waits of many runs, while those runs end attempts and are
+    canceled: every statement finishes (no deadlock) and every run is left consistent."""
+
+    async def go() -> None:
+        stores = [PostgresStore.from_url(postgres_url) for _ in range(4)]
+        for s in stores:
+            await s.open()
+        try:
+            runs = [f"r{i:02}" for i in range(24)]
+            for run_id in runs:
+                await _waiting(
+                    stores[0],
+                    run_id,
+                    *(EventWait(f"w{k}", f"ping{k % 3}", None) for k in range(6)),
+                    wake_at=NOW + 1,
+                )
+            assert len(await _claim(stores[0], owner="b", now=NOW + 1, limit=100)) == 24
+
+            async def send(store: Store, n: int) -> None:
+                for i in range(12):
+                    await store.insert_event(
+                        _event(f"e{n}-{i}", name=f"ping{i % 3}"), deliver=True, now=NOW + 2
+                    )
+
+            async def end(store: Store) -> None:
+                for run_id in runs[::2]:
+                    await store.end_attempt(
+                        run_id=run_id,
+                        owner="b",
+                        status=RunStatus.WAITING,
+                        now=NOW + 2,
+                        wake_at=NOW + 900,
+                        event_waits=[EventWait("late", "ping0", None)],
+                    )
+
+            async def cancel(store: Store) -> None:
+                for run_id in runs[1::2]:
+                    await store.cancel_run(run_id, now=NOW + 2)
+
+            await asyncio.wait_for(
+                asyncio.gather(
+                    send(stores[0], 0), send(stores[1], 1), end(stores[2]), cancel(stores[3])
+                ),
+                30,
+            )
+        finally:
+            for s in stores:
+                await s.close()
+
+    asyncio.run(go())
+    pg = Backend("postgres", postgres_url)
+    # canceled runs keep no waits; every waiting run was made due by the events
+    assert pg.sql(
+        "SELECT count(*) FROM event_waits w JOIN runs r ON r.id = w.run_id "
+        "WHERE r.status = 'canceled'"
+    ) == [(0,)]
+    assert pg.sql(
+        "SELECT status, next_attempt_at, count(*) FROM runs GROUP BY 1, 2 ORDER BY 1"
+    ) == [
+        ("canceled", None, 12),
+        ("waiting", NOW + 2, 12),
+    ]

@@ -8,6 +8,7 @@ from .. import __version__
 from ._admin import db_group, jobs_command
 from ._run import run_command
 from ._runs import runs_group
+from ._send import send_command
 from ._worker import worker_command
 
 
@@ -22,6 +23,7 @@ def cli() -> None:
 
 cli.add_command(run_command)
 cli.add_command(worker_command)
+cli.add_command(send_command)
 cli.add_command(runs_group)
 cli.add_command(jobs_command)
 cli.add_command(db_group)

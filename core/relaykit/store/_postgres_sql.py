@@ -20,9 +20,11 @@ from ._rows import RUN_COLS, TASK_COLS, dump_json
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
-#: The LISTEN/NOTIFY channel; the payload is the job id of the run concerned.
+#: The LISTEN/NOTIFY channel; the payload is the job id of the run concerned (empty for an
+#: event waiting to be delivered).
 WAKEUP_CHANNEL: Final = "relaykit_wakeup"
 NOTIFY: Final = f"pg_notify('{WAKEUP_CHANNEL}', job_id)"
+NOTIFY_EVENT: Final = f"pg_notify('{WAKEUP_CHANNEL}', '')"
 # Held for the duration of a migration transaction, so concurrent workers never race
 # (the value is arbitrary; it spells "rlkmig").
 MIGRATION_LOCK: Final = 0x726C6B6D6967
@@ -66,24 +68,37 @@ RELEASE_RUNS: Final = (
     "AND status = 'running' AND id = ANY(%s) RETURNING job_id) "
     f"SELECT {NOTIFY} FROM (SELECT DISTINCT job_id FROM released) AS j"
 )
+# Cancelling takes three statements in one transaction: the tasks and event waits are read
+# after the run row is locked (and any end_attempt that held it has committed), so none that
+# attempt wrote is left behind.
 CANCEL_RUN: Final = (
-    "WITH canceled AS (UPDATE runs SET status = 'canceled', ended_at = %(now)s, "
+    "UPDATE runs SET status = 'canceled', ended_at = %(now)s, "
     "lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL "
     "WHERE id = %(id)s AND status IN "
-    "('queued', 'running', 'waiting', 'waiting_for_connection') RETURNING id) "
-    "UPDATE tasks SET status = 'canceled', ended_at = %(now)s, next_attempt_at = NULL "
-    "WHERE run_id IN (SELECT id FROM canceled) AND status IN ('waiting', 'running')"
+    "('queued', 'running', 'waiting', 'waiting_for_connection')"
 )
+# A run that ended leaves no task waiting forever.
+CANCEL_LEFTOVER_TASKS: Final = (
+    "UPDATE tasks SET status = 'canceled', ended_at = %(ended)s, next_attempt_at = NULL "
+    "WHERE run_id = %(id)s AND status IN ('waiting', 'running')"
+)
+DROP_EVENT_WAITS: Final = "DELETE FROM event_waits WHERE run_id = %(id)s"
+_PENDING_DUE: Final = "COALESCE(deliver_at, timestamp)"
 NEXT_WAKEUP: Final = (
     "SELECT LEAST("
     "(SELECT MIN(next_attempt_at) FROM runs WHERE status IN ('queued', 'waiting') "
     " AND job_id = ANY(%(jobs)s)), "
     "(SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running' "
-    " AND job_id = ANY(%(jobs)s)))"
+    " AND job_id = ANY(%(jobs)s)), "
+    f"(SELECT MIN({_PENDING_DUE}) FROM events WHERE status = 'pending'), "
+    "(SELECT MIN(next_fire_at) FROM schedules WHERE active))"
 )
 HAS_UNFINISHED_WORK: Final = (
-    "SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = ANY(%s) AND ("
-    "(status IN ('queued', 'waiting') AND next_attempt_at <= %s) OR status = 'running'))"
+    "SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = ANY(%(jobs)s) AND ("
+    "(status IN ('queued', 'waiting') AND next_attempt_at <= %(now)s) OR status = 'running')) "
+    "OR EXISTS (SELECT 1 FROM events WHERE status = 'pending' "
+    f"AND {_PENDING_DUE} <= %(now)s) "
+    "OR EXISTS (SELECT 1 FROM schedules WHERE active AND next_fire_at <= %(now)s)"
 )
 
 # -- ending an attempt ------------------------------------------------------------------------
@@ -97,17 +112,25 @@ _ENDED_CTE: Final = (
     "AND status = 'running' RETURNING job_id)"
 )
 _ENDED_SELECT: Final = f"SELECT CASE WHEN %(wakes)s::boolean THEN {NOTIFY} END FROM ended"
-# A run that ended leaves no task waiting forever.
-CANCEL_LEFTOVER_TASKS: Final = (
-    "UPDATE tasks SET status = 'canceled', ended_at = %(ended)s, next_attempt_at = NULL "
-    "WHERE run_id = %(id)s AND status IN ('waiting', 'running')"
-)
 END_ATTEMPT: Final = f"WITH {_ENDED_CTE} {_ENDED_SELECT}"
-# The same, with the leftover tasks canceled, as one statement (no tasks or logs to write).
-END_ATTEMPT_ALONE: Final = (
-    f"WITH {_ENDED_CTE}, leftover AS ({CANCEL_LEFTOVER_TASKS} "
-    "AND %(ended)s::float8 IS NOT NULL AND EXISTS (SELECT FROM ended)) "
+# A run that ended (no tasks or logs to write) as one statement: the leftover tasks canceled
+# and the event waits dropped with it.
+END_ATTEMPT_ENDED: Final = (
+    f"WITH {_ENDED_CTE}, leftover AS ({CANCEL_LEFTOVER_TASKS} AND EXISTS (SELECT FROM ended)), "
+    f"dropped AS ({DROP_EVENT_WAITS} AND EXISTS (SELECT FROM ended)) "
     f"{_ENDED_SELECT}"
+)
+INSERT_EVENT_WAIT: Final = (
+    "INSERT INTO event_waits (run_id, task_key, event_name, filter) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (run_id, task_key) DO NOTHING"
+)
+# A separate statement after the run row is locked: an event that resolved one of the run's
+# waits while the attempt ran (and committed before the lock was granted) is seen here, and
+# makes the run due at once.
+DUE_IF_MATCHED: Final = (
+    "WITH due AS (UPDATE runs SET next_attempt_at = %(now)s WHERE id = %(id)s AND EXISTS "
+    "(SELECT 1 FROM event_waits WHERE run_id = %(id)s AND event_id IS NOT NULL) "
+    f"RETURNING job_id) SELECT {NOTIFY} FROM due"
 )
 
 # -- tasks, logs, events, key-value store -----------------------------------------------------
@@ -148,16 +171,80 @@ INSERT_LOG: Final = (
 LOAD_LOGS: Final = (
     "SELECT key, level, message, properties, at, task FROM logs WHERE run_id = %s ORDER BY at, key"
 )
-INSERT_EVENT: Final = (
-    "INSERT INTO events (id, name, payload, source, timestamp, deliver_at, sent_by_run) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (id, name, payload, source, timestamp, deliver_at, sent_by_run, "
+    "status) VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending') ON CONFLICT (id) DO NOTHING"
 )
+# A new pending event wakes listening workers (their delivery loop routes it when due).
+INSERT_EVENT: Final = f"WITH ins AS ({_INSERT_EVENT} RETURNING 1) SELECT {NOTIFY_EVENT} FROM ins"
+# An event delivered in the transaction that inserts it (its runs wake workers themselves).
+INSERT_EVENT_TO_DELIVER: Final = _INSERT_EVENT
 # In EventRecord's field order (timestamp before source), not the table's.
-LIST_EVENTS: Final = (
-    "SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run FROM events "
-    "ORDER BY timestamp DESC LIMIT %s"
+EVENT_COLS: Final = "id, name, payload, timestamp, source, deliver_at, sent_by_run, status"
+LIST_EVENTS: Final = f"SELECT {EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT %s"
+GET_EVENT: Final = f"SELECT {EVENT_COLS} FROM events WHERE id = %s"
+CANCEL_EVENT: Final = "UPDATE events SET status = 'canceled' WHERE id = %s AND status = 'pending'"
+# One due pending event, locked for the transaction that delivers it; events another
+# deliverer holds are skipped, never waited for (nor delivered twice).
+CLAIM_DUE_EVENT: Final = (
+    f"SELECT {EVENT_COLS} FROM events WHERE status = 'pending' AND {_PENDING_DUE} <= %s "
+    f"ORDER BY {_PENDING_DUE} LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
+MARK_DELIVERED: Final = "UPDATE events SET status = 'delivered', delivered_at = %s WHERE id = %s"
+# Delivery finds the open waits for an event's name, locks their runs (in id order), then
+# reads and locks the waits again: every writer of a run's waits (end_attempt, cancel_run,
+# record_task, expire_event_wait, another delivery) holds the run row first, so locks are
+# always taken run before wait and two deliveries never both resolve one wait.
+OPEN_WAITS: Final = (
+    "SELECT run_id, task_key, filter FROM event_waits WHERE event_name = %s AND event_id IS NULL"
+)
+LOCK_RUNS: Final = "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+LOCK_OPEN_WAITS: Final = (
+    "SELECT run_id, task_key, filter FROM event_waits WHERE event_name = %s "
+    "AND event_id IS NULL AND run_id = ANY(%s) ORDER BY run_id, task_key FOR UPDATE"
+)
+RESOLVE_WAIT: Final = (
+    "UPDATE event_waits SET event_id = %s, event = %s WHERE run_id = %s AND task_key = %s"
+)
+WAKE_RESOLVED: Final = (
+    "WITH woken AS (UPDATE runs SET next_attempt_at = %s WHERE id = ANY(%s) "
+    "AND status = 'waiting' RETURNING job_id) "
+    f"SELECT {NOTIFY} FROM (SELECT DISTINCT job_id FROM woken) AS j"
+)
+LOAD_EVENT_MATCHES: Final = (
+    "SELECT task_key, event FROM event_waits WHERE run_id = %s AND event_id IS NOT NULL"
+)
+CONSUME_EVENT_WAIT: Final = "DELETE FROM event_waits WHERE run_id = %s AND task_key = %s"
+# expire_event_wait: the fence (the run row locked FOR SHARE while this owner holds it), then
+# the wait dropped only while no event has resolved it.
+LEASE_FENCE: Final = (
+    "SELECT 1 FROM runs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR SHARE"
+)
+EXPIRE_EVENT_WAIT: Final = (
+    "DELETE FROM event_waits WHERE run_id = %s AND task_key = %s AND event_id IS NULL"
+)
+EVENT_WAIT_EXISTS: Final = "SELECT 1 FROM event_waits WHERE run_id = %s AND task_key = %s"
 KV_GET: Final = "SELECT value FROM kv WHERE scope = %s AND name = %s"
+
+# -- schedules --------------------------------------------------------------------------------
+
+GET_SCHEDULE: Final = "SELECT kind, spec, timezone, active FROM schedules WHERE id = %s"
+UPSERT_SCHEDULE: Final = (
+    "INSERT INTO schedules (id, job_id, kind, spec, timezone, next_fire_at, active) "
+    "VALUES (%s, %s, %s, %s, %s, %s, true) ON CONFLICT (id) DO UPDATE SET "
+    "job_id = excluded.job_id, kind = excluded.kind, spec = excluded.spec, "
+    "timezone = excluded.timezone, next_fire_at = excluded.next_fire_at, active = true"
+)
+# Schedules another scheduler is firing right now are skipped, never waited for.
+CLAIM_DUE_SCHEDULES: Final = (
+    "SELECT id, job_id, kind, spec, timezone, next_fire_at, last_fire_at FROM schedules "
+    "WHERE active AND next_fire_at <= %s ORDER BY next_fire_at LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+RECORD_FIRE: Final = (
+    "INSERT INTO schedule_fires (schedule_id, fire_at, run_id) VALUES (%s, %s, %s) "
+    "ON CONFLICT (schedule_id, fire_at) DO NOTHING"
+)
+MOVE_SCHEDULE: Final = "UPDATE schedules SET next_fire_at = %s, last_fire_at = %s WHERE id = %s"
 _KV_SET: Final = (
     "INSERT INTO kv (scope, name, value, updated_at) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, "

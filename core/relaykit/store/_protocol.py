@@ -7,16 +7,20 @@ with ``LeaseLost`` when that worker no longer holds the run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .._models import (
     ErrorInfo,
+    EventMatch,
     EventRecord,
+    EventWait,
     KvWrite,
     LogRecord,
     RunRecord,
     RunStatus,
+    ScheduleFire,
+    ScheduleSpec,
     TaskRecord,
 )
 
@@ -104,10 +108,13 @@ class Store(Protocol):
         wake_at: float | None = None,
         tasks: Sequence[TaskRecord] = (),
         logs: Sequence[LogRecord] = (),
+        event_waits: Sequence[EventWait] = (),
     ) -> None:
-        """Finish an attempt in one transaction: write ``tasks`` and ``logs``, then set the
-        run's status. ``waiting`` keeps the run alive until ``wake_at`` (None: until woken);
-        a terminal status ends it. Raises ``LeaseLost`` when ``owner`` lost the run."""
+        """Finish an attempt in one transaction: write ``tasks``, ``logs`` and new
+        ``event_waits``, then set the run's status. ``waiting`` keeps the run alive until
+        ``wake_at`` (None: until woken) — or makes it due at once when one of its event waits
+        was matched meanwhile; a terminal status ends it and drops its event waits. Raises
+        ``LeaseLost`` when ``owner`` lost the run."""
         ...
 
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
@@ -115,17 +122,23 @@ class Store(Protocol):
         ...
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
-        """The earliest time a run of ``job_ids`` becomes runnable (due time or lease expiry)."""
+        """The earliest time a run of ``job_ids`` becomes runnable (due time or lease expiry),
+        a pending event becomes due, or a schedule fires."""
         ...
 
     async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
-        """True when a run of ``job_ids`` is runnable now or leased by any worker."""
+        """True when a run of ``job_ids`` is runnable now or leased by any worker, or a pending
+        event or a schedule is due."""
         ...
 
     # -- tasks and logs -----------------------------------------------------------------------
 
     async def load_tasks(self, run_id: str) -> list[TaskRecord]:
         """All task records of a run, in one query."""
+        ...
+
+    async def load_event_matches(self, run_id: str) -> list[EventMatch]:
+        """The run's event waits that an event has resolved (not yet consumed)."""
         ...
 
     async def load_logs(self, run_id: str) -> list[LogRecord]:
@@ -144,18 +157,80 @@ class Store(Protocol):
     ) -> None:
         """Write one task outcome with its side effects in exactly one transaction.
 
-        Raises ``LeaseLost`` (writing nothing) when ``owner`` no longer holds the running run.
+        Events in ``events`` are stored (once per id) as pending, for the delivery loop to
+        route. A completed task of kind ``event`` consumes its event wait. Raises
+        ``LeaseLost`` (writing nothing) when ``owner`` no longer holds the running run.
         """
+        ...
+
+    async def expire_event_wait(self, *, run_id: str, owner: str, task: TaskRecord) -> bool:
+        """Record an event wait's timeout (``task`` completed with no event) unless an event
+        matched it first; False (and nothing written) in that case. Fenced like
+        ``record_task``."""
         ...
 
     # -- events and key-value store -----------------------------------------------------------
 
-    async def insert_event(self, event: EventRecord) -> bool:
-        """Store an event unless one with its id exists; True when inserted."""
+    async def insert_event(
+        self,
+        event: EventRecord,
+        *,
+        runs: Sequence[RunRecord] = (),
+        deliver: bool = False,
+        now: float = 0.0,
+    ) -> bool:
+        """Store an event unless one with its id exists; True when inserted.
+
+        With ``deliver`` the event is routed in the same transaction: ``runs`` (the runs it
+        starts) are created and every matching event wait is resolved (its run made due at
+        ``now``). Without it the event stays pending for ``deliver_due_events``.
+        """
+        ...
+
+    async def deliver_due_events(
+        self,
+        *,
+        now: float,
+        route: Callable[[EventRecord], Sequence[RunRecord]],
+        limit: int = 100,
+    ) -> list[str]:
+        """Route pending events due by ``now`` (``route`` says which runs each starts), each in
+        one transaction with its runs and resolved waits; return their ids. Concurrent
+        callers never deliver an event twice."""
+        ...
+
+    async def cancel_event(self, event_id: str) -> bool:
+        """Cancel a pending event (not yet delivered); True when it was pending."""
+        ...
+
+    async def get_event(self, event_id: str) -> EventRecord | None:
+        """One event, or None."""
         ...
 
     async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
         """Events, newest first."""
+        ...
+
+    # -- schedules ----------------------------------------------------------------------------
+
+    async def sync_schedules(
+        self, specs: Sequence[ScheduleSpec], *, first_fire: Callable[[ScheduleSpec], float]
+    ) -> None:
+        """Make the stored schedules match ``specs``: add new ones (first due at
+        ``first_fire(spec)``), re-time those whose spec changed, keep the others' timing."""
+        ...
+
+    async def fire_due_schedules(
+        self,
+        *,
+        now: float,
+        plan: Callable[[ScheduleFire], tuple[float, RunRecord, float] | None],
+        limit: int = 100,
+    ) -> list[str]:
+        """Fire the schedules due by ``now``. ``plan`` returns (the slot fired, its run, the
+        next due time), or None to leave a schedule alone (a job this worker does not know);
+        the run is created only if that (schedule, slot) never fired before, in one
+        transaction with moving the schedule on. Returns the ids of runs created."""
         ...
 
     async def kv_get(self, scope: str, name: str) -> str | None:

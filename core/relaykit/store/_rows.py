@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from .._models import RunRecord, RunStatus, TaskRecord, TaskStatus
+from .._models import EventRecord, RunRecord, RunStatus, TaskRecord, TaskStatus
 
 RUN_COLS: Final = (
     "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
@@ -66,3 +66,38 @@ def task_from_row(row: Sequence[Any]) -> TaskRecord:
     if row[12] is not None:
         rec.properties = json.loads(row[12])
     return rec
+
+
+def run_params(run: RunRecord) -> tuple[Any, ...]:
+    """A run's values in ``RUN_COLS`` order."""
+    return (
+        run.id,
+        run.job_id,
+        run.job_version,
+        run.status.value,
+        run.payload,
+        run.output,
+        dump_json(run.error),
+        run.created_at,
+        run.started_at,
+        run.ended_at,
+        run.attempt,
+        run.next_attempt_at,
+        run.lease_owner,
+        run.lease_expires_at,
+        int(run.is_test),
+        run.event_id,
+        run.event_name,
+        run.environment,
+    )
+
+
+def event_body(event: EventRecord) -> dict[str, Any]:
+    """What ``io.wait_for_event`` hands back for an event."""
+    return {
+        "id": event.id,
+        "name": event.name,
+        "payload": json.loads(event.payload),
+        "timestamp": event.timestamp,
+        "source": event.source,
+    }

@@ -16,8 +16,9 @@ precision, exactly as in SQLite: both stores hand the engine identical records.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Final, final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -27,17 +28,23 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .._models import (
     ErrorInfo,
+    EventMatch,
     EventRecord,
+    EventWait,
     KvWrite,
     LogRecord,
     RunRecord,
     RunStatus,
+    ScheduleFire,
+    ScheduleSpec,
     TaskRecord,
+    TaskStatus,
 )
 from ..errors import LeaseLost, SchemaTooNew, StoreError
+from ..filters import matches
 from . import _postgres_sql as sql
 from ._postgres_sql import WAKEUP_CHANNEL, Conn
-from ._rows import dump_json, run_from_row, task_from_row
+from ._rows import dump_json, event_body, run_from_row, task_from_row
 from ._url import parse_database_url
 
 _log = logging.getLogger("relaykit.store")
@@ -365,10 +372,13 @@ class PostgresStore:
         wake_at: float | None = None,
         tasks: Sequence[TaskRecord] = (),
         logs: Sequence[LogRecord] = (),
+        event_waits: Sequence[EventWait] = (),
     ) -> None:
         """Write the attempt's last records and the run's new status in one transaction
-        (one statement when there are none). A run that ended leaves no task waiting; a run
-        that will wake at a time wakes listening workers."""
+        (one statement for an ended run with none). A run that ended leaves no task waiting
+        and drops its event waits; a waiting run stores its new event waits, and is due at
+        once when one of its waits was matched meanwhile. A run that will wake at a time
+        wakes listening workers."""
         ended = None if status is RunStatus.WAITING else now
         args = {
             "status": status.value,
@@ -378,13 +388,14 @@ class PostgresStore:
             "wake_at": wake_at,
             "id": run_id,
             "owner": owner,
+            "now": now,
             "wakes": status is RunStatus.WAITING and wake_at is not None,
         }
         lost = f"run {run_id}: lease lost before the attempt could be recorded"
         try:
             async with (await self._db()).connection() as conn:
-                if not (tasks or logs):
-                    if (await conn.execute(sql.END_ATTEMPT_ALONE, args)).rowcount == 0:
+                if ended is not None and not (tasks or logs):
+                    if (await conn.execute(sql.END_ATTEMPT_ENDED, args)).rowcount == 0:
                         raise LeaseLost(lost)
                     return
                 async with conn.transaction():
@@ -402,26 +413,43 @@ class PostgresStore:
                             )
                         if ended is not None:
                             await cur.execute(sql.CANCEL_LEFTOVER_TASKS, args)
+                            await cur.execute(sql.DROP_EVENT_WAITS, args)
+                        else:
+                            if event_waits:
+                                await cur.executemany(
+                                    sql.INSERT_EVENT_WAIT,
+                                    [
+                                        (run_id, w.task_key, w.event_name, w.filter)
+                                        for w in sorted(event_waits, key=lambda w: w.task_key)
+                                    ],
+                                )
+                            await cur.execute(sql.DUE_IF_MATCHED, args)
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
 
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        """Cancel a run that has not ended, and its waiting tasks (one statement)."""
-        await self._rowcount(sql.CANCEL_RUN, {"now": now, "id": run_id})
+        """Cancel a run that has not ended, its waiting tasks and its event waits."""
+        args = {"now": now, "ended": now, "id": run_id}
+        try:
+            async with (await self._db()).connection() as conn:
+                async with conn.transaction():
+                    if (await conn.execute(sql.CANCEL_RUN, args)).rowcount:
+                        await conn.execute(sql.CANCEL_LEFTOVER_TASKS, args)
+                        await conn.execute(sql.DROP_EVENT_WAITS, args)
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
         return await self.get_run(run_id)
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
-        """The earliest due time or lease expiry among runs of ``job_ids``."""
-        if not job_ids:
-            return None
+        """The earliest due time or lease expiry among runs of ``job_ids``, due time of a
+        pending event, or schedule's next fire time."""
         rows = await self._fetchall(sql.NEXT_WAKEUP, {"jobs": list(job_ids)})
         return None if rows[0][0] is None else float(rows[0][0])
 
     async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
-        """True when a run of ``job_ids`` is due now or leased by any worker."""
-        if not job_ids:
-            return False
-        rows = await self._fetchall(sql.HAS_UNFINISHED_WORK, (list(job_ids), now))
+        """True when a run of ``job_ids`` is due now or leased by any worker, or a pending
+        event or a schedule is due."""
+        rows = await self._fetchall(sql.HAS_UNFINISHED_WORK, {"jobs": list(job_ids), "now": now})
         return bool(rows[0][0])
 
     # -- tasks and logs -----------------------------------------------------------------------
@@ -430,6 +458,11 @@ class PostgresStore:
         """All task records of a run, in one query."""
         rows = await self._fetchall(sql.LOAD_TASKS, (run_id,))
         return [task_from_row(r) for r in rows]
+
+    async def load_event_matches(self, run_id: str) -> list[EventMatch]:
+        """The run's event waits resolved by an event."""
+        rows = await self._fetchall(sql.LOAD_EVENT_MATCHES, (run_id,))
+        return [EventMatch(r[0], json.loads(r[1])) for r in rows]
 
     async def load_logs(self, run_id: str) -> list[LogRecord]:
         """All log lines of a run, oldest first."""
@@ -448,7 +481,8 @@ class PostgresStore:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
         params = (run_id, owner, *sql.task_params(run_id, task))
         lost = f"run {run_id}: lease lost; task {task.key!r} was not recorded"
-        if not (logs or kv or events):
+        consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
+        if not (logs or kv or events or consumes_wait):
             if await self._rowcount(sql.UPSERT_TASK, params) == 0:
                 raise LeaseLost(lost)
             return
@@ -456,20 +490,189 @@ class PostgresStore:
             async with (await self._db()).connection() as conn, conn.transaction():
                 if (await conn.execute(sql.UPSERT_TASK, params)).rowcount == 0:
                     raise LeaseLost(lost)
+                if consumes_wait:
+                    await conn.execute(sql.CONSUME_EVENT_WAIT, (run_id, task.key))
                 await sql.write_effects(conn, run_id, task, logs, kv, events)
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+
+    async def expire_event_wait(self, *, run_id: str, owner: str, task: TaskRecord) -> bool:
+        """Record an event wait's timeout unless an event matched it first (fenced)."""
+        lost = f"run {run_id}: lease lost; task {task.key!r} was not recorded"
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                # The run row locked FOR SHARE: a delivery (which locks it FOR UPDATE before
+                # resolving its waits) either committed already or waits for this one.
+                if not await (await conn.execute(sql.LEASE_FENCE, (run_id, owner))).fetchall():
+                    raise LeaseLost(lost)
+                gone = (await conn.execute(sql.EXPIRE_EVENT_WAIT, (run_id, task.key))).rowcount
+                if not gone:
+                    cur = await conn.execute(sql.EVENT_WAIT_EXISTS, (run_id, task.key))
+                    if await cur.fetchall():
+                        return False  # an event resolved it first
+                params = (run_id, owner, *sql.task_params(run_id, task))
+                if (await conn.execute(sql.UPSERT_TASK, params)).rowcount == 0:
+                    raise LeaseLost(lost)
+                return True
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
 
     # -- events and key-value store -----------------------------------------------------------
 
-    async def insert_event(self, event: EventRecord) -> bool:
-        """Store an event unless its id exists."""
-        return await self._rowcount(sql.INSERT_EVENT, sql.event_params(event)) == 1
+    async def insert_event(
+        self,
+        event: EventRecord,
+        *,
+        runs: Sequence[RunRecord] = (),
+        deliver: bool = False,
+        now: float = 0.0,
+    ) -> bool:
+        """Store an event once; with ``deliver``, route it in the same transaction."""
+        try:
+            async with (await self._db()).connection() as conn:
+                if not deliver:
+                    cur = await conn.execute(sql.INSERT_EVENT, sql.event_params(event))
+                    return cur.rowcount == 1
+                async with conn.transaction():
+                    cur = await conn.execute(sql.INSERT_EVENT_TO_DELIVER, sql.event_params(event))
+                    if cur.rowcount != 1:
+                        return False
+                    await self._deliver(conn, event, runs, now)
+                return True
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+
+    @staticmethod
+    async def _deliver(
+        conn: Conn, event: EventRecord, runs: Sequence[RunRecord], now: float
+    ) -> None:
+        """Route ``event`` inside the caller's transaction: mark it delivered, create its
+        runs, resolve the open waits it matches and make their runs due."""
+        await conn.execute(sql.MARK_DELIVERED, (now, event.id))
+        async with conn.cursor() as cur:
+            if runs:
+                await cur.executemany(sql.CREATE_RUN, [sql.run_params(r) for r in runs])
+            payload = json.loads(event.payload)
+
+            def matching(rows: list[tuple[Any, ...]]) -> list[tuple[str, str]]:
+                return [
+                    (run_id, key)
+                    for run_id, key, flt in rows
+                    if flt is None or matches(json.loads(flt), payload)
+                ]
+
+            await cur.execute(sql.OPEN_WAITS, (event.name,))
+            candidates = matching(await cur.fetchall())
+            if not candidates:
+                return
+            run_ids = sorted({run_id for run_id, _ in candidates})
+            await cur.execute(sql.LOCK_RUNS, (run_ids,))
+            # Read again under the locks: another delivery may have resolved a wait, the run
+            # may have ended (its waits dropped) or added waits meanwhile.
+            await cur.execute(sql.LOCK_OPEN_WAITS, (event.name, run_ids))
+            resolved = matching(await cur.fetchall())
+            if not resolved:
+                return
+            body = json.dumps(event_body(event))
+            await cur.executemany(
+                sql.RESOLVE_WAIT, [(event.id, body, run_id, key) for run_id, key in resolved]
+            )
+            await cur.execute(sql.WAKE_RESOLVED, (now, sorted({r for r, _ in resolved})))
+
+    async def deliver_due_events(
+        self,
+        *,
+        now: float,
+        route: Callable[[EventRecord], Sequence[RunRecord]],
+        limit: int = 100,
+    ) -> list[str]:
+        """Route pending events that are due, each claimed (``FOR UPDATE SKIP LOCKED``) in
+        the transaction that delivers it: concurrent deliverers share the events out and
+        never deliver one twice."""
+        delivered: list[str] = []
+        try:
+            async with (await self._db()).connection() as conn:
+                while len(delivered) < limit:
+                    async with conn.transaction():
+                        cur = await conn.execute(sql.CLAIM_DUE_EVENT, (now,))
+                        row = await cur.fetchone()
+                        if row is None:
+                            break
+                        event = EventRecord(*row)
+                        await self._deliver(conn, event, route(event), now)
+                    delivered.append(event.id)
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+        return delivered
+
+    async def cancel_event(self, event_id: str) -> bool:
+        """Cancel a pending event."""
+        return await self._rowcount(sql.CANCEL_EVENT, (event_id,)) == 1
+
+    async def get_event(self, event_id: str) -> EventRecord | None:
+        """One event, or None."""
+        rows = await self._fetchall(sql.GET_EVENT, (event_id,))
+        return EventRecord(*rows[0]) if rows else None
 
     async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
         """Events, newest first."""
         rows = await self._fetchall(sql.LIST_EVENTS, (limit,))
         return [EventRecord(*r) for r in rows]
+
+    # -- schedules ----------------------------------------------------------------------------
+
+    async def sync_schedules(
+        self, specs: Sequence[ScheduleSpec], *, first_fire: Callable[[ScheduleSpec], float]
+    ) -> None:
+        """Add new schedules, re-time changed ones, keep the others' timing."""
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                for spec in sorted(specs, key=lambda s: s.id):  # id order: no deadlocks
+                    cur = await conn.execute(sql.GET_SCHEDULE, (spec.id,))
+                    row = await cur.fetchone()
+                    if row == (spec.kind, spec.spec, spec.timezone, True):
+                        continue
+                    await conn.execute(
+                        sql.UPSERT_SCHEDULE,
+                        (
+                            spec.id,
+                            spec.job_id,
+                            spec.kind,
+                            spec.spec,
+                            spec.timezone,
+                            first_fire(spec),
+                        ),
+                    )
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+
+    async def fire_due_schedules(
+        self,
+        *,
+        now: float,
+        plan: Callable[[ScheduleFire], tuple[float, RunRecord, float] | None],
+        limit: int = 100,
+    ) -> list[str]:
+        """Fire due schedules; each (schedule, slot) at most once. Schedules another
+        scheduler is firing are skipped."""
+        created: list[str] = []
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                cur = await conn.execute(sql.CLAIM_DUE_SCHEDULES, (now, limit))
+                for sid, job_id, kind, spec, tz, next_at, last_at in await cur.fetchall():
+                    due = ScheduleFire(ScheduleSpec(sid, job_id, kind, spec, tz), next_at, last_at)
+                    planned = plan(due)
+                    if planned is None:
+                        continue
+                    slot, run, following = planned
+                    fired = await conn.execute(sql.RECORD_FIRE, (sid, slot, run.id))
+                    if fired.rowcount:
+                        await conn.execute(sql.CREATE_RUN, sql.run_params(run))
+                        created.append(run.id)
+                    await conn.execute(sql.MOVE_SCHEDULE, (following, slot, sid))
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+        return created
 
     async def kv_get(self, scope: str, name: str) -> str | None:
         """A key-value entry's JSON text, or None."""
@@ -508,7 +711,11 @@ class PostgresStore:
         async with self._listener_lock:
             if self._listener is None or self._listener.closed:
                 conn = await self._connect()
-                await conn.execute(f"LISTEN {WAKEUP_CHANNEL}")
+                try:
+                    await conn.execute(f"LISTEN {WAKEUP_CHANNEL}")
+                except BaseException:  # cancelled (worker stopping) or failed: don't leak it
+                    await asyncio.shield(conn.close())
+                    raise
                 self._listener = conn
             return self._listener
 

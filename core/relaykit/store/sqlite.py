@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -17,15 +17,29 @@ from typing import Any, Final, final
 
 from .._models import (
     ErrorInfo,
+    EventMatch,
     EventRecord,
+    EventWait,
     KvWrite,
     LogRecord,
     RunRecord,
     RunStatus,
+    ScheduleFire,
+    ScheduleSpec,
     TaskRecord,
+    TaskStatus,
 )
 from ..errors import LeaseLost, SchemaTooNew, StoreError
-from ._rows import RUN_COLS, TASK_COLS, dump_json, run_from_row, task_from_row
+from ..filters import matches
+from ._rows import (
+    RUN_COLS,
+    TASK_COLS,
+    dump_json,
+    event_body,
+    run_from_row,
+    run_params,
+    task_from_row,
+)
 from ._url import parse_database_url
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
@@ -47,6 +61,8 @@ ON CONFLICT (run_id, key) DO UPDATE SET
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
     icon = excluded.icon
 """
+# in EventRecord's field order
+_EVENT_COLS: Final = "id, name, payload, timestamp, source, deliver_at, sent_by_run, status"
 _INSERT_LOG: Final = (
     "INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -251,29 +267,14 @@ class SqliteStore:
 
     async def create_run(self, run: RunRecord) -> None:
         """Insert a new run."""
-        self._db.execute(
+        self._insert_run(self._db, run)
+
+    @staticmethod
+    def _insert_run(db: sqlite3.Connection, run: RunRecord) -> None:
+        db.execute(
             f"INSERT INTO runs ({RUN_COLS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.id,
-                run.job_id,
-                run.job_version,
-                run.status.value,
-                run.payload,
-                run.output,
-                dump_json(run.error),
-                run.created_at,
-                run.started_at,
-                run.ended_at,
-                run.attempt,
-                run.next_attempt_at,
-                run.lease_owner,
-                run.lease_expires_at,
-                int(run.is_test),
-                run.event_id,
-                run.event_name,
-                run.environment,
-            ),
+            run_params(run),
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -376,6 +377,7 @@ class SqliteStore:
         wake_at: float | None = None,
         tasks: Sequence[TaskRecord] = (),
         logs: Sequence[LogRecord] = (),
+        event_waits: Sequence[EventWait] = (),
     ) -> None:
         """Write the attempt's last records and the run's new status in one transaction."""
         with self._transaction() as db:
@@ -396,6 +398,19 @@ class SqliteStore:
                     "WHERE run_id = ? AND status IN ('waiting', 'running')",
                     (now, run_id),
                 )
+                db.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,))
+            else:
+                db.executemany(
+                    "INSERT OR IGNORE INTO event_waits (run_id, task_key, event_name, filter) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(run_id, w.task_key, w.event_name, w.filter) for w in event_waits],
+                )
+                # an event that matched while the attempt ran makes the run due at once
+                db.execute(
+                    "UPDATE runs SET next_attempt_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM "
+                    "event_waits WHERE run_id = ? AND event_id IS NOT NULL)",
+                    (now, run_id, run_id),
+                )
             if logs:
                 db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
 
@@ -414,33 +429,36 @@ class SqliteStore:
                     "WHERE run_id = ? AND status IN ('waiting', 'running')",
                     (now, run_id),
                 )
+                db.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,))
         return await self.get_run(run_id)
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
-        """The earliest due time or lease expiry among runs of ``job_ids``."""
-        if not job_ids:
-            return None
-        marks = ", ".join("?" * len(job_ids))
+        """The earliest due time or lease expiry among runs of ``job_ids``, or pending event."""
+        marks = ", ".join("?" * len(job_ids)) or "NULL"
         row = self._db.execute(
             f"SELECT MIN(t) FROM ("
             f" SELECT MIN(next_attempt_at) AS t FROM runs WHERE status IN ('queued', 'waiting')"
             f"  AND job_id IN ({marks})"
             f" UNION ALL SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'"
-            f"  AND job_id IN ({marks}))",
+            f"  AND job_id IN ({marks})"
+            f" UNION ALL SELECT MIN(COALESCE(deliver_at, timestamp)) FROM events"
+            f"  WHERE status = 'pending'"
+            f" UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1)",
             (*job_ids, *job_ids),
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
-        """True when a run of ``job_ids`` is due now or leased by any worker."""
-        if not job_ids:
-            return False
-        marks = ", ".join("?" * len(job_ids))
+        """True when a run of ``job_ids`` is due now or leased by any worker, or an event is
+        due for delivery."""
+        marks = ", ".join("?" * len(job_ids)) or "NULL"
         row = self._db.execute(
             f"SELECT 1 FROM runs WHERE job_id IN ({marks}) AND ("
             "(status IN ('queued', 'waiting') AND next_attempt_at <= ?) OR status = 'running'"
-            ") LIMIT 1",
-            (*job_ids, now),
+            ") UNION ALL SELECT 1 FROM events WHERE status = 'pending' AND "
+            "COALESCE(deliver_at, timestamp) <= ? "
+            "UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= ? LIMIT 1",
+            (*job_ids, now, now, now),
         ).fetchone()
         return row is not None
 
@@ -453,6 +471,14 @@ class SqliteStore:
             (run_id,),
         ).fetchall()
         return [task_from_row(r) for r in rows]
+
+    async def load_event_matches(self, run_id: str) -> list[EventMatch]:
+        """The run's event waits resolved by an event."""
+        rows = self._db.execute(
+            "SELECT task_key, event FROM event_waits WHERE run_id = ? AND event_id IS NOT NULL",
+            (run_id,),
+        ).fetchall()
+        return [EventMatch(r[0], json.loads(r[1])) for r in rows]
 
     async def load_logs(self, run_id: str) -> list[LogRecord]:
         """All log lines of a run, oldest first."""
@@ -475,7 +501,8 @@ class SqliteStore:
     ) -> None:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
         params = (*_task_params(run_id, task), run_id, owner)
-        if not (logs or kv or events):
+        consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
+        if not (logs or kv or events or consumes_wait):
             if self._db.execute(_UPSERT_TASK, params).rowcount == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
             return
@@ -484,6 +511,10 @@ class SqliteStore:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
             if logs:
                 db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
+            if consumes_wait:
+                db.execute(
+                    "DELETE FROM event_waits WHERE run_id = ? AND task_key = ?", (run_id, task.key)
+                )
             for w in kv:
                 if w.value is None:
                     db.execute("DELETE FROM kv WHERE scope = ? AND name = ?", (w.scope, w.name))
@@ -503,24 +534,181 @@ class SqliteStore:
 
     # -- events and key-value store -----------------------------------------------------------
 
-    async def insert_event(self, event: EventRecord) -> bool:
-        """Store an event unless its id exists."""
+    async def expire_event_wait(self, *, run_id: str, owner: str, task: TaskRecord) -> bool:
+        """Record an event wait's timeout unless an event matched it first."""
+        with self._transaction() as db:
+            gone = db.execute(
+                "DELETE FROM event_waits WHERE run_id = ? AND task_key = ? AND event_id IS NULL "
+                "AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? "
+                "AND status = 'running')",
+                (run_id, task.key, run_id, owner),
+            ).rowcount
+            if not gone:
+                matched = db.execute(
+                    "SELECT 1 FROM event_waits WHERE run_id = ? AND task_key = ?",
+                    (run_id, task.key),
+                ).fetchone()
+                if matched:
+                    return False
+            if db.execute(_UPSERT_TASK, (*_task_params(run_id, task), run_id, owner)).rowcount:
+                return True
+            raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
+
+    async def insert_event(
+        self,
+        event: EventRecord,
+        *,
+        runs: Sequence[RunRecord] = (),
+        deliver: bool = False,
+        now: float = 0.0,
+    ) -> bool:
+        """Store an event once; with ``deliver``, route it in the same transaction."""
+        with self._transaction() as db:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, deliver_at, "
+                "sent_by_run, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                _event_params(event),
+            ).rowcount
+            if inserted and deliver:
+                self._deliver(db, event, runs, now)
+        return bool(inserted)
+
+    def _deliver(
+        self, db: sqlite3.Connection, event: EventRecord, runs: Sequence[RunRecord], now: float
+    ) -> None:
+        db.execute(
+            "UPDATE events SET status = 'delivered', delivered_at = ? WHERE id = ?",
+            (now, event.id),
+        )
+        for run in runs:
+            self._insert_run(db, run)
+        waits = db.execute(
+            "SELECT run_id, task_key, filter FROM event_waits WHERE event_name = ? "
+            "AND event_id IS NULL",
+            (event.name,),
+        ).fetchall()
+        payload = json.loads(event.payload)
+        body = json.dumps(event_body(event))
+        for run_id, task_key, flt in waits:
+            if flt is not None and not matches(json.loads(flt), payload):
+                continue
+            db.execute(
+                "UPDATE event_waits SET event_id = ?, event = ? WHERE run_id = ? AND task_key = ?",
+                (event.id, body, run_id, task_key),
+            )
+            db.execute(
+                "UPDATE runs SET next_attempt_at = ? WHERE id = ? AND status = 'waiting'",
+                (now, run_id),
+            )
+
+    async def deliver_due_events(
+        self,
+        *,
+        now: float,
+        route: Callable[[EventRecord], Sequence[RunRecord]],
+        limit: int = 100,
+    ) -> list[str]:
+        """Route pending events that are due, each in its own transaction."""
+        delivered: list[str] = []
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE status = 'pending' AND "
+            "COALESCE(deliver_at, timestamp) <= ? ORDER BY COALESCE(deliver_at, timestamp) "
+            "LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        for row in rows:
+            event = EventRecord(*row)
+            runs = route(event)
+            with self._transaction() as db:
+                # BEGIN IMMEDIATE serializes writers: re-check it is still pending
+                still = db.execute(
+                    "SELECT 1 FROM events WHERE id = ? AND status = 'pending'", (event.id,)
+                ).fetchone()
+                if still:
+                    self._deliver(db, event, runs, now)
+                    delivered.append(event.id)
+        return delivered
+
+    async def cancel_event(self, event_id: str) -> bool:
+        """Cancel a pending event."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, deliver_at, "
-            "sent_by_run) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            _event_params(event),
+            "UPDATE events SET status = 'canceled' WHERE id = ? AND status = 'pending'",
+            (event_id,),
         )
         return cur.rowcount == 1
+
+    async def get_event(self, event_id: str) -> EventRecord | None:
+        """One event, or None."""
+        row = self._db.execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return None if row is None else EventRecord(*row)
 
     async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
         """Events, newest first."""
         rows = self._db.execute(
-            # columns in EventRecord's field order
-            "SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run FROM events "
-            "ORDER BY timestamp DESC LIMIT ?",
+            f"SELECT {_EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [EventRecord(*r) for r in rows]
+
+    # -- schedules ----------------------------------------------------------------------------
+
+    async def sync_schedules(
+        self, specs: Sequence[ScheduleSpec], *, first_fire: Callable[[ScheduleSpec], float]
+    ) -> None:
+        """Add new schedules, re-time changed ones, keep the others' timing."""
+        with self._transaction() as db:
+            for spec in specs:
+                row = db.execute(
+                    "SELECT kind, spec, timezone, active FROM schedules WHERE id = ?", (spec.id,)
+                ).fetchone()
+                if row == (spec.kind, spec.spec, spec.timezone, 1):
+                    continue
+                db.execute(
+                    "INSERT INTO schedules (id, job_id, kind, spec, timezone, next_fire_at, "
+                    "active) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET "
+                    "job_id = excluded.job_id, kind = excluded.kind, spec = excluded.spec, "
+                    "timezone = excluded.timezone, next_fire_at = excluded.next_fire_at, "
+                    "active = 1",
+                    (spec.id, spec.job_id, spec.kind, spec.spec, spec.timezone, first_fire(spec)),
+                )
+
+    async def fire_due_schedules(
+        self,
+        *,
+        now: float,
+        plan: Callable[[ScheduleFire], tuple[float, RunRecord, float] | None],
+        limit: int = 100,
+    ) -> list[str]:
+        """Fire due schedules; each (schedule, slot) at most once."""
+        created: list[str] = []
+        with self._transaction() as db:  # BEGIN IMMEDIATE: one scheduler at a time
+            rows = db.execute(
+                "SELECT id, job_id, kind, spec, timezone, next_fire_at, last_fire_at "
+                "FROM schedules WHERE active = 1 AND next_fire_at <= ? "
+                "ORDER BY next_fire_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            for sid, job_id, kind, spec, tz, next_at, last_at in rows:
+                due = ScheduleFire(ScheduleSpec(sid, job_id, kind, spec, tz), next_at, last_at)
+                planned = plan(due)
+                if planned is None:
+                    continue
+                slot, run, following = planned
+                fired = db.execute(
+                    "INSERT OR IGNORE INTO schedule_fires (schedule_id, fire_at, run_id) "
+                    "VALUES (?, ?, ?)",
+                    (sid, slot, run.id),
+                ).rowcount
+                if fired:
+                    self._insert_run(db, run)
+                    created.append(run.id)
+                db.execute(
+                    "UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?",
+                    (following, slot, sid),
+                )
+        return created
 
     async def kv_get(self, scope: str, name: str) -> str | None:
         """A key-value entry's JSON text, or None."""

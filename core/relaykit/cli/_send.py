@@ -1,0 +1,64 @@
+"""``relaykit send APP NAME``: send an event (stored once, routed to the app's jobs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from ._app import load_client
+from ._common import database_option, parse_payload, print_json, reports_errors, stdout
+
+
+@click.command("send")
+@click.argument("app")
+@click.argument("name")
+@click.option("--payload", default=None, metavar="JSON", help="The event's payload as JSON.")
+@click.option("--id", "event_id", default=None, help="Event id (sending an id twice is a no-op).")
+@click.option(
+    "--deliver-after",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Deliver later (a worker delivers it when due).",
+)
+@click.option("--source", default="relaykit", show_default=True, help="The event's source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as one JSON line.")
+@database_option
+@reports_errors
+def send_command(
+    app: str,
+    name: str,
+    payload: str | None,
+    event_id: str | None,
+    deliver_after: float | None,
+    source: str,
+    as_json: bool,
+    database: str | None,
+) -> None:
+    """Send event NAME: the runs it starts are executed by `relaykit worker APP`."""
+    data = parse_payload(payload)
+    client = load_client(app)
+    if database:
+        client.use_database(database)
+
+    async def go() -> dict[str, object]:
+        try:
+            return await client.send_event(
+                name, data, id=event_id, source=source, deliver_after=deliver_after
+            )
+        finally:
+            await client.close()
+
+    event = asyncio.run(go())
+    if as_json:
+        print_json(event)
+        return
+    runs = event["runs"]
+    assert isinstance(runs, list)  # noqa: S101 -- narrowed for mypy
+    if event["duplicate"]:
+        stdout.print(f"event {event['id']} was sent before; nothing new")
+    elif event["deliver_at"] is not None and not runs:
+        stdout.print(f"event {event['id']} stored; delivered at {event['deliver_at']}")
+    else:
+        stdout.print(f"event {event['id']} sent; started {len(runs)} run(s): {' '.join(runs)}")

@@ -1,0 +1,37 @@
+"""Checks shared by every way of sending an event (``client.send_event``, ``io.send_event``,
+``relaykit send``), so they all refuse the same bad input with the same message."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from .errors import ConfigurationError
+
+
+def check_event_name(name: object, where: str) -> str:
+    """The event name, or ``ConfigurationError`` when it is not a non-empty string."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(
+            f"{where}: the event name must be a non-empty string, got {name!r}"
+        )
+    return name
+
+
+def delivery_time(
+    deliver_at: datetime | None, deliver_after: float | None, now: float, where: str
+) -> float | None:
+    """When a delayed event is due (epoch seconds), or None to deliver it now."""
+    if deliver_at is not None and deliver_after is not None:
+        raise ConfigurationError(f"{where}: give deliver_at or deliver_after, not both")
+    if deliver_at is not None:
+        if not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None:
+            raise ConfigurationError(f"{where}: deliver_at must be a timezone-aware datetime")
+        return deliver_at.timestamp()
+    if deliver_after is not None:
+        if not math.isfinite(deliver_after) or deliver_after < 0:
+            raise ConfigurationError(
+                f"{where}: deliver_after must be >= 0 and finite (seconds), got {deliver_after}"
+            )
+        return now + deliver_after
+    return None

@@ -1,0 +1,129 @@
+"""Scenario: cron and interval triggers fire once per slot, however many workers run them.
+
+Two workers (two clients, each with its own store connection) share one database and take
+turns; a ManualClock moves time. Every slot is recorded once per (schedule, time), so no slot
+fires twice; after downtime the missed slots fire once, as the latest one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from relaykit import Client, Worker, cron_trigger, interval_trigger
+from relaykit.testing import ManualClock
+
+START = 1_782_900_000.0  # 2026-07-01T10:00:00Z, a Wednesday (summer time in Paris)
+
+
+def _app(db_url: str, clock: ManualClock, define: Callable[[Client], None]) -> Client:
+    client = Client("schedules", database_url=db_url, clock=clock)
+    define(client)
+    return client
+
+
+def _slots(client: Client, job: str) -> list[dict[str, Any]]:
+    async def go() -> list[dict[str, Any]]:
+        runs = await (await client.open()).list_runs(job_id=job, limit=1000)
+        results = [await client.get_run(r.id) for r in runs]
+        return sorted((r.output for r in results), key=lambda p: p["ts"])
+
+    return asyncio.run(go())
+
+
+def _take_turns(workers: list[Client], clock: ManualClock, step: float, turns: int) -> None:
+    async def go() -> None:
+        for i in range(turns):
+            clock.advance(step)
+            await Worker(workers[i % len(workers)], exit_when_idle=True).run()
+            await Worker(workers[(i + 1) % len(workers)], exit_when_idle=True).run()
+
+    asyncio.run(go())
+
+
+def _define_cron(client: Client) -> None:
+    @client.define_job(id="minutely", version="1.0.0", trigger=cron_trigger("* * * * *"))
+    async def minutely(payload: Any, io: Any, ctx: Any) -> Any:
+        return payload
+
+
+def test_each_cron_slot_fires_once_across_two_workers(db_url: str) -> None:
+    clock = ManualClock(start=START)
+    a, b = _app(db_url, clock, _define_cron), _app(db_url, clock, _define_cron)
+    _take_turns([a, b], clock, step=20, turns=15)  # 5 minutes in 20 s steps, both every step
+
+    slots = _slots(a, "minutely")
+    assert [s["ts"][11:19] for s in slots] == [f"10:0{m}:00" for m in range(1, 6)]
+    assert slots[0]["last_ts"] is None
+    assert [s["last_ts"] for s in slots[1:]] == [s["ts"] for s in slots[:-1]]
+    asyncio.run(a.close())
+    asyncio.run(b.close())
+
+
+def test_missed_slots_after_downtime_fire_once(db_url: str) -> None:
+    clock = ManualClock(start=START)
+    client = _app(db_url, clock, _define_cron)
+    _take_turns([client], clock, step=60, turns=2)  # registered at 10:01, fires at 10:02
+    clock.advance(3 * 3600)  # the workers are down for three hours
+    _take_turns([client], clock, step=0, turns=1)
+
+    slots = [s["ts"][11:19] for s in _slots(client, "minutely")]
+    assert slots == ["10:02:00", "13:02:00"]  # one run for the 180 missed slots
+    asyncio.run(client.close())
+
+
+def test_interval_payload_and_fire_once(db_url: str) -> None:
+    def define(client: Client) -> None:
+        @client.define_job(id="tick", version="1.0.0", trigger=interval_trigger(seconds=30))
+        async def tick(payload: Any, io: Any, ctx: Any) -> Any:
+            return payload
+
+    clock = ManualClock(start=START)
+    a, b = _app(db_url, clock, define), _app(db_url, clock, define)
+    _take_turns([a, b], clock, step=10, turns=12)  # two minutes
+
+    slots = _slots(a, "tick")
+    times = [datetime.fromisoformat(s["ts"]).timestamp() - START for s in slots]
+    # registered at START + 10 s (the first worker pass): fires every 30 s from then
+    assert times == [40.0, 70.0, 100.0]
+    assert [s["last_ts"] for s in slots[1:]] == [s["ts"] for s in slots[:-1]]
+    asyncio.run(a.close())
+    asyncio.run(b.close())
+
+
+def test_cron_follows_its_timezone(db_url: str) -> None:
+    def define(client: Client) -> None:
+        @client.define_job(
+            id="paris-noon",
+            version="1.0.0",
+            trigger=cron_trigger("0 12 * * *", timezone="Europe/Paris"),
+        )
+        async def noon(payload: Any, io: Any, ctx: Any) -> Any:
+            return payload
+
+    clock = ManualClock(start=START)  # 12:00 in Paris is 10:00 UTC in July
+    client = _app(db_url, clock, define)
+    _take_turns([client], clock, step=12 * 3600, turns=4)
+
+    assert [s["ts"] for s in _slots(client, "paris-noon")] == [
+        "2026-07-02T10:00:00+00:00",
+        "2026-07-03T10:00:00+00:00",
+    ]
+    asyncio.run(client.close())
+
+
+def test_disabled_scheduled_jobs_do_not_fire(db_url: str) -> None:
+    def define(client: Client) -> None:
+        @client.define_job(
+            id="off", version="1.0.0", trigger=cron_trigger("* * * * *"), enabled=False
+        )
+        async def off(payload: Any, io: Any, ctx: Any) -> Any:
+            return payload
+
+    clock = ManualClock(start=START)
+    client = _app(db_url, clock, define)
+    _take_turns([client], clock, step=60, turns=3)
+    assert _slots(client, "off") == []
+    asyncio.run(client.close())
