@@ -15,8 +15,8 @@ from typing import Any, Final
 
 import psycopg
 
-from .._models import EventRecord, KvWrite, LogRecord, RunRecord, TaskRecord
-from ._rows import RUN_COLS, TASK_COLS, dump_json
+from .._models import EventRecord, KvWrite, LogRecord, TaskRecord
+from ._rows import RUN_COLS, TASK_COLS, log_params
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
@@ -251,57 +251,6 @@ _KV_SET: Final = (
     "updated_at = excluded.updated_at"
 )
 _KV_DELETE: Final = "DELETE FROM kv WHERE scope = %s AND name = %s"
-
-
-def run_params(run: RunRecord) -> tuple[Any, ...]:
-    """``CREATE_RUN``'s parameters."""
-    return (
-        run.id,
-        run.job_id,
-        run.job_version,
-        run.status.value,
-        run.payload,
-        run.output,
-        dump_json(run.error),
-        run.created_at,
-        run.started_at,
-        run.ended_at,
-        run.attempt,
-        run.next_attempt_at,
-        run.lease_owner,
-        run.lease_expires_at,
-        run.is_test,
-        run.event_id,
-        run.event_name,
-        run.environment,
-    )
-
-
-def task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
-    """A task row: ``UPSERT_TASK_UNFENCED``'s parameters, the tail of ``UPSERT_TASK``'s."""
-    return (
-        run_id,
-        t.key,
-        t.name,
-        t.kind,
-        t.status.value,
-        t.started_at,
-        t.params,
-        t.output,
-        dump_json(t.error),
-        t.attempts,
-        t.failures,
-        t.ended_at,
-        t.next_attempt_at,
-        dump_json(t.properties),
-        t.icon,
-        t.parent,
-    )
-
-
-def log_params(run_id: str, log: LogRecord) -> tuple[Any, ...]:
-    """``INSERT_LOG``'s parameters."""
-    return (run_id, log.key, log.level, log.message, json.dumps(log.properties), log.at, log.task)
 
 
 def log_from_row(r: Sequence[Any]) -> LogRecord:

@@ -7,10 +7,10 @@ same way whichever database it came from.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .._models import EventRecord, RunRecord, RunStatus, TaskRecord, TaskStatus
+from .._models import EventRecord, LogRecord, RunRecord, RunStatus, TaskRecord, TaskStatus
 
 RUN_COLS: Final = (
     "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
@@ -68,8 +68,8 @@ def task_from_row(row: Sequence[Any]) -> TaskRecord:
     return rec
 
 
-def run_params(run: RunRecord) -> tuple[Any, ...]:
-    """A run's values in ``RUN_COLS`` order."""
+def run_params(run: RunRecord, flag: Callable[[bool], Any] = int) -> tuple[Any, ...]:
+    """A run's values in ``RUN_COLS`` order (``flag`` encodes booleans for the database)."""
     return (
         run.id,
         run.job_id,
@@ -85,7 +85,7 @@ def run_params(run: RunRecord) -> tuple[Any, ...]:
         run.next_attempt_at,
         run.lease_owner,
         run.lease_expires_at,
-        int(run.is_test),
+        flag(run.is_test),
         run.event_id,
         run.event_name,
         run.environment,
@@ -101,3 +101,30 @@ def event_body(event: EventRecord) -> dict[str, Any]:
         "timestamp": event.timestamp,
         "source": event.source,
     }
+
+
+def task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
+    """A task row's values: ``run_id`` then ``TASK_COLS`` order."""
+    return (
+        run_id,
+        t.key,
+        t.name,
+        t.kind,
+        t.status.value,
+        t.started_at,
+        t.params,
+        t.output,
+        dump_json(t.error),
+        t.attempts,
+        t.failures,
+        t.ended_at,
+        t.next_attempt_at,
+        dump_json(t.properties),
+        t.icon,
+        t.parent,
+    )
+
+
+def log_params(run_id: str, log: LogRecord) -> tuple[Any, ...]:
+    """A log row's values: run_id, key, level, message, properties, at, task."""
+    return (run_id, log.key, log.level, log.message, json.dumps(log.properties), log.at, log.task)

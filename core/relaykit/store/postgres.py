@@ -44,7 +44,15 @@ from ..errors import LeaseLost, SchemaTooNew, StoreError
 from ..filters import matches
 from . import _postgres_sql as sql
 from ._postgres_sql import WAKEUP_CHANNEL, Conn
-from ._rows import dump_json, event_body, run_from_row, task_from_row
+from ._rows import (
+    dump_json,
+    event_body,
+    log_params,
+    run_from_row,
+    run_params,
+    task_from_row,
+    task_params,
+)
 from ._url import parse_database_url
 
 _log = logging.getLogger("relaykit.store")
@@ -298,7 +306,7 @@ class PostgresStore:
 
     async def create_run(self, run: RunRecord) -> None:
         """Insert a new run; a queued or waiting one wakes listening workers."""
-        await self._rowcount(sql.CREATE_RUN, sql.run_params(run))
+        await self._rowcount(sql.CREATE_RUN, run_params(run, bool))
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
@@ -405,11 +413,11 @@ class PostgresStore:
                         if tasks:
                             await cur.executemany(
                                 sql.UPSERT_TASK_UNFENCED,
-                                [sql.task_params(run_id, t) for t in tasks],
+                                [task_params(run_id, t) for t in tasks],
                             )
                         if logs:
                             await cur.executemany(
-                                sql.INSERT_LOG, [sql.log_params(run_id, g) for g in logs]
+                                sql.INSERT_LOG, [log_params(run_id, g) for g in logs]
                             )
                         if ended is not None:
                             await cur.execute(sql.CANCEL_LEFTOVER_TASKS, args)
@@ -479,7 +487,7 @@ class PostgresStore:
         events: Sequence[EventRecord] = (),
     ) -> None:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
-        params = (run_id, owner, *sql.task_params(run_id, task))
+        params = (run_id, owner, *task_params(run_id, task))
         lost = f"run {run_id}: lease lost; task {task.key!r} was not recorded"
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
         if not (logs or kv or events or consumes_wait):
@@ -510,7 +518,7 @@ class PostgresStore:
                     cur = await conn.execute(sql.EVENT_WAIT_EXISTS, (run_id, task.key))
                     if await cur.fetchall():
                         return False  # an event resolved it first
-                params = (run_id, owner, *sql.task_params(run_id, task))
+                params = (run_id, owner, *task_params(run_id, task))
                 if (await conn.execute(sql.UPSERT_TASK, params)).rowcount == 0:
                     raise LeaseLost(lost)
                 return True
@@ -551,7 +559,7 @@ class PostgresStore:
         await conn.execute(sql.MARK_DELIVERED, (now, event.id))
         async with conn.cursor() as cur:
             if runs:
-                await cur.executemany(sql.CREATE_RUN, [sql.run_params(r) for r in runs])
+                await cur.executemany(sql.CREATE_RUN, [run_params(r, bool) for r in runs])
             payload = json.loads(event.payload)
 
             def matching(rows: list[tuple[Any, ...]]) -> list[tuple[str, str]]:
@@ -667,7 +675,7 @@ class PostgresStore:
                     slot, run, following = planned
                     fired = await conn.execute(sql.RECORD_FIRE, (sid, slot, run.id))
                     if fired.rowcount:
-                        await conn.execute(sql.CREATE_RUN, sql.run_params(run))
+                        await conn.execute(sql.CREATE_RUN, run_params(run, bool))
                         created.append(run.id)
                     await conn.execute(sql.MOVE_SCHEDULE, (following, slot, sid))
         except _CONNECTION_ERRORS as exc:

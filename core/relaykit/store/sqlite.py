@@ -36,9 +36,11 @@ from ._rows import (
     TASK_COLS,
     dump_json,
     event_body,
+    log_params,
     run_from_row,
     run_params,
     task_from_row,
+    task_params,
 )
 from ._url import parse_database_url
 
@@ -67,31 +69,6 @@ _INSERT_LOG: Final = (
     "INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def _task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
-    return (
-        run_id,
-        t.key,
-        t.name,
-        t.kind,
-        t.status.value,
-        t.started_at,
-        t.params,
-        t.output,
-        dump_json(t.error),
-        t.attempts,
-        t.failures,
-        t.ended_at,
-        t.next_attempt_at,
-        dump_json(t.properties),
-        t.icon,
-        t.parent,
-    )
-
-
-def _log_params(run_id: str, log: LogRecord) -> tuple[Any, ...]:
-    return (run_id, log.key, log.level, log.message, json.dumps(log.properties), log.at, log.task)
 
 
 def _event_params(e: EventRecord) -> tuple[Any, ...]:
@@ -412,7 +389,7 @@ class SqliteStore:
                     (now, run_id, run_id),
                 )
             if logs:
-                db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
+                db.executemany(_INSERT_LOG, [log_params(run_id, g) for g in logs])
 
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
         """Cancel a run that has not ended, and its waiting tasks."""
@@ -500,7 +477,7 @@ class SqliteStore:
         events: Sequence[EventRecord] = (),
     ) -> None:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
-        params = (*_task_params(run_id, task), run_id, owner)
+        params = (*task_params(run_id, task), run_id, owner)
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
         if not (logs or kv or events or consumes_wait):
             if self._db.execute(_UPSERT_TASK, params).rowcount == 0:
@@ -510,7 +487,7 @@ class SqliteStore:
             if db.execute(_UPSERT_TASK, params).rowcount == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
             if logs:
-                db.executemany(_INSERT_LOG, [_log_params(run_id, g) for g in logs])
+                db.executemany(_INSERT_LOG, [log_params(run_id, g) for g in logs])
             if consumes_wait:
                 db.execute(
                     "DELETE FROM event_waits WHERE run_id = ? AND task_key = ?", (run_id, task.key)
@@ -550,7 +527,7 @@ class SqliteStore:
                 ).fetchone()
                 if matched:
                     return False
-            if db.execute(_UPSERT_TASK, (*_task_params(run_id, task), run_id, owner)).rowcount:
+            if db.execute(_UPSERT_TASK, (*task_params(run_id, task), run_id, owner)).rowcount:
                 return True
             raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
 
@@ -726,7 +703,7 @@ _UPSERT_TASK_UNFENCED: Final = _UPSERT_TASK.replace(
 
 def _write_task_unfenced(db: sqlite3.Connection, run_id: str, task: TaskRecord) -> None:
     # Inside end_attempt the run row's fenced UPDATE already proved the lease.
-    db.execute(_UPSERT_TASK_UNFENCED, _task_params(run_id, task))
+    db.execute(_UPSERT_TASK_UNFENCED, task_params(run_id, task))
 
 
 def _statements(sql: str) -> list[str]:
