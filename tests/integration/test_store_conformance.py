@@ -1000,6 +1000,19 @@ def test_expire_event_wait_is_fenced(backend: Backend) -> None:
     assert asyncio.run(backend.run(go)) == []
 
 
+def test_expire_event_wait_with_an_open_wait_is_fenced(backend: Backend) -> None:
+    """A stranger's expiry meets an open (unmatched) wait: LeaseLost, not "an event won"."""
+
+    async def go(store: Store) -> None:
+        await _waiting(store, "r1", EventWait("w", "order.paid", None), wake_at=NOW + 1)
+        [_r] = await _claim(store, owner="b", now=NOW + 1)
+        with pytest.raises(LeaseLost):
+            await store.expire_event_wait(run_id="r1", owner="zzz", task=_event_task())
+
+    asyncio.run(backend.run(go))
+    assert [w[1] for w in _waits(backend)] == ["w"]
+
+
 def test_record_task_of_a_completed_event_task_consumes_its_wait(backend: Backend) -> None:
     async def go(store: Store) -> dict[str, Any]:
         await _waiting(store, "r1", EventWait("w", "order.paid", None), EventWait("v", "x", None))

@@ -522,7 +522,8 @@ class SqliteStore:
             ).rowcount
             if not gone:
                 matched = db.execute(
-                    "SELECT 1 FROM event_waits WHERE run_id = ? AND task_key = ?",
+                    "SELECT 1 FROM event_waits WHERE run_id = ? AND task_key = ? "
+                    "AND event_id IS NOT NULL",
                     (run_id, task.key),
                 ).fetchone()
                 if matched:
