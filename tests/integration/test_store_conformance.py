@@ -30,15 +30,14 @@ from relaykit._models import (
     TaskStatus,
 )
 from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
-from relaykit.store import Store, store_from_url
+from relaykit.store import Store, migrations, store_from_url
 from relaykit.store.postgres import PostgresStore
-from relaykit.store.sqlite import _migrations
 from relaykit.testing import ManualClock
 
 NOW = 1_000.0
 
 #: Every migration version this relaykit ships (the same numbers for both backends).
-ALL_VERSIONS = sorted(v for v, _, _ in _migrations())
+ALL_VERSIONS = [v for v, _, _ in migrations.load("sqlite")]
 LATEST = ALL_VERSIONS[-1]
 
 

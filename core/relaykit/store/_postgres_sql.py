@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any, Final
 
 import psycopg
 
 from .._models import EventRecord, KvWrite, LogRecord, TaskRecord
+from . import migrations
 from ._rows import RUN_COLS, TASK_COLS, log_params
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -291,20 +291,9 @@ async def write_effects(
 # -- migrations -------------------------------------------------------------------------------
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) of every migration file, in order."""
-    folder = resources.files("relaykit.store.migrations") / "postgres"
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql"):
-            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 def known_version() -> int:
     """The newest schema version this relaykit knows."""
-    return max((v for v, _, _ in migrations()), default=0)
+    return max((v for v, _, _ in migrations.load("postgres")), default=0)
 
 
 async def schema_version(conn: Conn) -> int:
@@ -341,7 +330,7 @@ async def apply_migrations(conn: Conn) -> tuple[int, list[int]]:
     if current > known_version():
         return current, []
     applied = []
-    for version, name, sql in migrations():
+    for version, name, sql in migrations.load("postgres"):
         if version <= current:
             continue
         await conn.execute(sql.encode())  # bytes: a multi-statement script, no parameters

@@ -11,7 +11,6 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, final
 
@@ -31,6 +30,7 @@ from .._models import (
 )
 from ..errors import LeaseLost, SchemaTooNew, StoreError
 from ..filters import matches
+from . import migrations
 from ._rows import (
     RUN_COLS,
     TASK_COLS,
@@ -73,16 +73,6 @@ _INSERT_LOG: Final = (
 
 def _event_params(e: EventRecord) -> tuple[Any, ...]:
     return (e.id, e.name, e.payload, e.source, e.timestamp, e.deliver_at, e.sent_by_run)
-
-
-def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("relaykit.store.migrations") / "sqlite"
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql"):
-            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
 
 
 @final
@@ -174,7 +164,7 @@ class SqliteStore:
         self._conn = conn
         try:
             current = self._version()
-            known = max((v for v, _, _ in _migrations()), default=0)
+            known = max((v for v, _, _ in migrations.load("sqlite")), default=0)
             if current > known:
                 raise SchemaTooNew(
                     f"database {self._url} has schema version {current}, newer than this "
@@ -227,7 +217,7 @@ class SqliteStore:
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
             )
             current = self._version()
-            for version, name, sql in _migrations():
+            for version, name, sql in migrations.load("sqlite"):
                 if version <= current:
                     continue
                 for statement in _statements(sql):
