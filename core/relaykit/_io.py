@@ -87,7 +87,7 @@ class KeyValueStore(Bridged):
             return value
 
         write = KvWrite(self._scope, name, text)
-        return await self._op(key, "set", name, set_, kv=(write,), params=text)
+        return await self._op(key, "set", name, set_, kv=(write,), value=value)
 
     async def delete(self, key: str, name: str) -> bool:
         """Remove ``name``; True when something was stored."""
@@ -106,14 +106,14 @@ class KeyValueStore(Bridged):
         fn: Callable[[], Any],
         *,
         kv: tuple[KvWrite, ...] = (),
-        params: str | None = None,
+        value: Any = None,
     ) -> Any:
         return await self._attempt.task(
             key,
             fn,
             kind="store",
             name=f"store.{self._namespace}.{verb}",
-            params=dumps({"name": name, "value": loads(params)}, what="store params"),
+            params=dumps({"name": name, "value": value}, what="store params"),
             check_params=False,
             retry=NO_RETRY,
             hint=Any,
