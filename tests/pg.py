@@ -37,6 +37,8 @@ DATA_TABLES: Final = (
     "event_waits",
     "schedules",
     "schedule_fires",
+    "run_groups",
+    "idempotency_keys",
 )
 
 T = TypeVar("T")

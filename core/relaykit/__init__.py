@@ -23,6 +23,7 @@ from .errors import (
     UnknownJob,
     UnknownRun,
 )
+from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
 from .jobs import Job
 from .retry import Retry
 from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
@@ -32,8 +33,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IO",
+    "CancelOn",
     "Client",
+    "Concurrency",
+    "ConcurrencyLimit",
     "Context",
+    "Debounce",
     "DuplicateJob",
     "DuplicateTaskKey",
     "EventInfo",
@@ -58,6 +63,7 @@ __all__ = [
     "TaskInfo",
     "TaskResult",
     "TaskStatus",
+    "Throttle",
     "UnknownJob",
     "UnknownRun",
     "Worker",

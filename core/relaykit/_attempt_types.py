@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._clock import Clock
-from ._models import ErrorInfo, EventWait, LogRecord, RunStatus, TaskRecord
+from ._models import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from .errors import TaskFailed
 from .store import Store
 
@@ -84,6 +84,8 @@ class Services:
     environment: str
     http: Callable[[], Any]
     rng: _random.Random
+    # (job or id, payload, parent run, task key) -> the child run to store (``io.invoke``)
+    spawn: Callable[[Any, Any, RunRecord, str], RunRecord]
 
 
 def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, overload
+from typing import Any, Unpack, overload
 
 import httpx2
 import pydantic
@@ -19,9 +19,10 @@ from ._models import RunResult, RunStatus
 from ._serde import loads
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .events import delivery_time
-from .jobs import Callback, Job, RunFunction, make_job
+from .flow import ConcurrencyLimit, FlowOptions
+from .jobs import Callback, Job, RunFunction, make_job, slugify
 from .store import Store, database_url_from_env, store_from_url
-from .triggers import Trigger
+from .triggers import DynamicSchedule, Trigger
 
 DEFAULT_LEASE_SECONDS = 30.0
 
@@ -78,6 +79,8 @@ class Client:
             raise ConfigurationError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
         self.max_payload_bytes = max_payload_bytes
         self._jobs: dict[str, Job] = {}
+        self._limits: dict[str, ConcurrencyLimit] = {}
+        self._schedules: dict[str, DynamicSchedule] = {}
         self._listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -99,11 +102,11 @@ class Client:
         name: str | None = None,
         trigger: Trigger | None = None,
         integrations: Mapping[str, Any] | None = None,
-        concurrency_limit: int | None = None,
         enabled: bool = True,
         on_success: Callback | None = None,
         on_failure: Callback | None = None,
         run: None = None,
+        **flow: Unpack[FlowOptions],
     ) -> Callable[[RunFunction], Job]: ...
 
     @overload
@@ -115,11 +118,11 @@ class Client:
         name: str | None = None,
         trigger: Trigger | None = None,
         integrations: Mapping[str, Any] | None = None,
-        concurrency_limit: int | None = None,
         enabled: bool = True,
         on_success: Callback | None = None,
         on_failure: Callback | None = None,
         run: RunFunction,
+        **flow: Unpack[FlowOptions],
     ) -> Job: ...
 
     def define_job(
@@ -130,11 +133,11 @@ class Client:
         name: str | None = None,
         trigger: Trigger | None = None,
         integrations: Mapping[str, Any] | None = None,
-        concurrency_limit: int | None = None,
         enabled: bool = True,
         on_success: Callback | None = None,
         on_failure: Callback | None = None,
         run: RunFunction | None = None,
+        **flow: Unpack[FlowOptions],
     ) -> Job | Callable[[RunFunction], Job]:
         """Define a job: as a decorator on its run function, or with ``run=``.
 
@@ -143,6 +146,8 @@ class Client:
         ``async def`` or plain ``def``. ``enabled=False`` jobs get no runs from events or
         workers. ``on_success``/``on_failure`` are called with the ``RunResult`` when a run
         ends, by the process that ended it (at most once: not if that process dies first).
+        Flow control — ``concurrency_limit``, ``throttle``, ``debounce``, ``idempotency_key``,
+        ``timeout``, ``cancel_on``, ``priority`` — is described in ``relaykit.flow``.
         """
 
         def register(fn: RunFunction) -> Job:
@@ -153,10 +158,11 @@ class Client:
                 trigger=trigger,
                 run=fn,
                 integrations=integrations,
-                concurrency_limit=concurrency_limit,
                 enabled=enabled,
                 on_success=on_success,
                 on_failure=on_failure,
+                flow=flow,
+                client=self,
             )
             if job.id in self._jobs:
                 raise DuplicateJob(
@@ -167,6 +173,35 @@ class Client:
             return job
 
         return register if run is None else register(run)
+
+    def define_schedule(self, id: str) -> DynamicSchedule:
+        """A dynamic schedule: use it as jobs' ``trigger``, then ``register(key, cron=...)``
+        schedules at run time (see ``DynamicSchedule``)."""
+        slug = slugify(id) if isinstance(id, str) else ""
+        if not slug or slug != id:
+            raise ConfigurationError(
+                f"schedule id {id!r} must be a slug: lowercase letters, digits and -._~"
+            )
+        if slug in self._schedules:
+            raise ConfigurationError(f"client {self.id!r} already has a schedule {slug!r}")
+        schedule = DynamicSchedule(slug, self)
+        self._schedules[slug] = schedule
+        return schedule
+
+    def define_concurrency_limit(self, id: str, limit: int) -> ConcurrencyLimit:
+        """A concurrency limit several jobs share: pass it as their ``concurrency_limit``.
+
+        At most ``limit`` runs of all those jobs together run at once, across all workers.
+        """
+        existing = self._limits.get(id)
+        if existing is not None and existing.limit != limit:
+            raise ConfigurationError(
+                f"client {self.id!r} already has concurrency limit {id!r} with limit "
+                f"{existing.limit}; define it once and share the object"
+            )
+        shared = existing or ConcurrencyLimit(id, limit)
+        self._limits[id] = shared
+        return shared
 
     def get_job(self, job: Job | str) -> Job:
         """The job for a Job or an id; raises ``UnknownJob`` naming the defined ids."""
@@ -278,7 +313,9 @@ class Client:
         engine = await self.engine(observer=observer)
         try:
             run = await engine.create_run(target, _plain(payload), is_test=is_test, claim=True)
-            return await engine.drive(run.id, claimed_run=run)
+            # a run under flow control is queued, not claimed: it starts when its limits allow
+            claimed = run if run.lease_owner == engine.owner else None
+            return await engine.drive(run.id, claimed_run=claimed)
         finally:
             await engine.close()
 
@@ -287,12 +324,25 @@ class Client:
         _no_running_loop("client.run_sync", "await client.run(...)")
         return asyncio.run(self.run(job, payload, is_test=is_test))
 
-    async def enqueue(self, job: Job | str, payload: Any = None, *, is_test: bool = False) -> str:
-        """Create a queued run for a worker to execute; return its id."""
+    async def enqueue(
+        self,
+        job: Job | str,
+        payload: Any = None,
+        *,
+        is_test: bool = False,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Create a queued run for a worker to execute; return its id.
+
+        With ``idempotency_key`` (or the job's own ``idempotency_key`` option), a run of the
+        job created with the same key in the last 24 hours is returned instead.
+        """
         target = self.get_job(job)
         engine = await self.engine()
         try:
-            run = await engine.create_run(target, _plain(payload), is_test=is_test)
+            run = await engine.create_run(
+                target, _plain(payload), is_test=is_test, idempotency_key=idempotency_key
+            )
         finally:
             await engine.close()
         return run.id

@@ -18,16 +18,16 @@ from typing import Any
 
 import httpx2
 
-from ._attempt_types import NullObserver, Observer, Outcome, Services
+from ._attempt_types import NullObserver, Observer, Outcome, Services, error_info
 from ._clock import Clock, new_id
 from ._io import IO
-from ._models import EventRecord, RunRecord, RunResult, RunStatus
+from ._models import EventRecord, Routing, RunRecord, RunResult, RunStatus
 from ._runner import Attempt
 from ._serde import dumps
-from .errors import LeaseLost, PayloadTooLarge, StoreError, UnknownRun
+from .errors import LeaseLost, PayloadTooLarge, StoreError, UnknownJob, UnknownRun
 from .events import check_event_name
 from .filters import matches
-from .jobs import Job
+from .jobs import Job, slugify
 from .store import Store
 from .triggers import EventTrigger
 
@@ -128,6 +128,7 @@ class Engine:
             environment=environment,
             http=self._http_client,
             rng=random.Random(),  # noqa: S311 -- jitter and io.random, not cryptography
+            spawn=self.spawn,
         )
 
     def _http_client(self) -> httpx2.AsyncClient:
@@ -160,15 +161,27 @@ class Engine:
         event_id: str | None = None,
         event_name: str | None = None,
         claim: bool = False,
+        idempotency_key: str | None = None,
     ) -> RunRecord:
-        """Store a new run of ``job`` (its payload is validated when it starts).
+        """Store a new run of ``job`` (its payload is validated when it starts) and return it
+        — or the existing run its idempotency key or debounce key leads to.
 
         With ``claim`` the run is stored already leased to this engine (one write instead of
-        an insert and a claim): ``execute`` it next. Otherwise it is queued for any worker.
+        an insert and a claim): ``execute`` it next. Otherwise, and always for a job under
+        flow control, it is queued for any worker.
         """
         text = self._payload(payload, f"the payload for job {job.id!r}")
         now = self.clock.now()
-        run = self.new_run(job, text, event_id=event_id, name=event_name, is_test=is_test, now=now)
+        run = self.new_run(
+            job,
+            text,
+            event_id=event_id,
+            name=event_name,
+            is_test=is_test,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+        claim = claim and not (run.groups or run.debounce_key or run.idempotency_key)
         if claim:
             run = run.evolve(
                 status=RunStatus.RUNNING,
@@ -177,10 +190,35 @@ class Engine:
                 lease_owner=self.owner,
                 lease_expires_at=now + self.lease_seconds,
             )
-        await self.store.create_run(run)
+        stored = await self.store.create_run(run)
         if self._on_enqueue is not None and not claim:
             self._on_enqueue()
-        return run
+        return stored
+
+    def spawn(self, job: Job | str, payload: Any, parent: RunRecord, task_key: str) -> RunRecord:
+        """A child run of ``parent`` started by its task ``task_key`` (not stored)."""
+        target = self.jobs.get(job.id if isinstance(job, Job) else slugify(job))
+        if target is None:
+            raise UnknownJob(
+                f"run {parent.id}: task {task_key!r} invokes job "
+                f"{job.id if isinstance(job, Job) else job!r}, which this client does not "
+                "define; define it on the same Client (every worker loads the same jobs)"
+            )
+        text = self._payload(payload, f"the payload for job {target.id!r}")
+        child = self.new_run(
+            target,
+            text,
+            event_id=None,
+            name=None,
+            is_test=parent.is_test,
+            parent=(parent.id, task_key, parent.root_run_id or parent.id),
+        )
+        # The invoking task already makes the child exactly-once, and its id must stay the
+        # one the task records: no idempotency or debounce redirection for children.
+        child.idempotency_key = child.debounce_key = None
+        if child.next_attempt_at is not None:
+            child.next_attempt_at = child.created_at
+        return child
 
     # -- events -------------------------------------------------------------------------------
 
@@ -204,10 +242,12 @@ class Engine:
         name: str | None,
         is_test: bool = False,
         now: float | None = None,
+        idempotency_key: str | None = None,
+        parent: tuple[str, str, str] | None = None,
     ) -> RunRecord:
-        """A queued run of ``job`` (not stored)."""
+        """A queued run of ``job`` (not stored), with its flow-control keys."""
         now = self.clock.now() if now is None else now
-        return RunRecord(
+        run = RunRecord(
             id=new_id("run", now),
             job_id=job.id,
             job_version=job.version,
@@ -219,15 +259,35 @@ class Engine:
             event_id=event_id,
             event_name=name,
             environment=self.environment,
+            idempotency_key=idempotency_key,
         )
+        if parent is not None:
+            run.parent_run_id, run.parent_task_key, run.root_run_id = parent
+        flow = job.flow
+        if flow is None:
+            return run
+        data = json.loads(payload) if flow.needs_payload else None
+        run.priority = flow.priority
+        run.groups = flow.groups(data)
+        run.idempotency_key = idempotency_key or flow.idempotency(data)
+        run.cancel_key = flow.cancel_key(data)
+        run.debounce_key = flow.debounce_key(data)
+        if flow.debounce is not None:
+            run.next_attempt_at = now + flow.debounce.seconds
+        return run
 
-    def route(self, event: EventRecord) -> list[RunRecord]:
-        """The runs an event starts: one per enabled job whose event trigger matches its name,
-        source and filter (payloads are validated when each run starts)."""
+    def route(self, event: EventRecord) -> Routing:
+        """What an event does: the runs it starts (one per enabled job whose event trigger
+        matches its name, source and filter; payloads are validated when each run starts),
+        and the runs it cancels (``cancel_on``)."""
         payload = json.loads(event.payload)
-        runs = []
+        runs, cancels = [], []
         for job in self.jobs.values():
             trigger = job.trigger
+            if job.flow is not None and job.flow.cancel_on is not None:
+                key = job.flow.event_cancel_key(event.name, payload)
+                if key is not None:
+                    cancels.append(key)
             if not job.enabled or not isinstance(trigger, EventTrigger):
                 continue
             if event.name not in trigger.names:
@@ -237,7 +297,7 @@ class Engine:
             if trigger.filter and not matches(trigger.filter, payload):
                 continue
             runs.append(self.new_run(job, event.payload, event_id=event.id, name=event.name))
-        return runs
+        return Routing(runs, cancels)
 
     async def send_event(
         self,
@@ -255,9 +315,9 @@ class Engine:
         text = self._payload(payload, f"the payload of event {name!r}")
         event = EventRecord(event_id or new_id("evt", now), name, text, now, source, deliver_at)
         delayed = deliver_at is not None and deliver_at > now
-        runs = [] if delayed else self.route(event)
-        inserted = await self.store.insert_event(event, runs=runs, deliver=not delayed, now=now)
-        if not inserted:  # sent before: hand back the event as it was stored then
+        routing = Routing() if delayed else self.route(event)
+        runs = await self.store.insert_event(event, routing=routing, deliver=not delayed, now=now)
+        if runs is None:  # sent before: hand back the event as it was stored then
             return (await self.store.get_event(event.id)) or event, [], False
         if (runs or delayed) and self._on_enqueue is not None:
             self._on_enqueue()
@@ -286,9 +346,10 @@ class Engine:
         )
         me = asyncio.current_task()
         assert me is not None  # noqa: S101 -- always called from a task
+        deadline = self._deadline(job, run)
         self.leases.hold(run.id, me)
         try:
-            outcome = await attempt.execute(IO)
+            outcome = await self._attempt_until(attempt, job, deadline)
         except asyncio.CancelledError:
             if self.leases.release(run.id):
                 me.uncancel()
@@ -296,6 +357,11 @@ class Engine:
             raise
         if self.leases.release(run.id) or attempt.lost:
             return Outcome(RunStatus.RUNNING)
+        if outcome.status is RunStatus.WAITING and deadline is not None:
+            # wake in time to end it at its deadline, whatever it waits for
+            outcome.wake_at = (
+                deadline if outcome.wake_at is None else min(outcome.wake_at, deadline)
+            )
         try:
             await self.store.end_attempt(
                 run_id=run.id,
@@ -317,6 +383,30 @@ class Engine:
         if outcome.status.is_terminal:
             await self._callback(job, run.id, outcome.status)
         return outcome
+
+    def _deadline(self, job: Job, run: RunRecord) -> float | None:
+        timeout = None if job.flow is None else job.flow.timeout
+        if timeout is None:
+            return None
+        return (run.started_at or self.clock.now()) + timeout
+
+    async def _attempt_until(self, attempt: Attempt, job: Job, deadline: float | None) -> Outcome:
+        """Execute the attempt, ending it ``timed_out`` at ``deadline`` (epoch seconds)."""
+        if deadline is None:
+            return await attempt.execute(IO)
+        left = deadline - self.clock.now()
+        if left > 0:
+            try:
+                async with asyncio.timeout(left):
+                    return await attempt.execute(IO)
+            except TimeoutError:
+                pass
+        assert job.flow is not None and job.flow.timeout is not None  # noqa: S101 -- has deadline
+        error = TimeoutError(
+            f"run {attempt.run.id} of job {job.id!r} did not finish within its timeout of "
+            f"{job.flow.timeout:g}s; raise `timeout=` in define_job if it needs longer"
+        )
+        return Outcome(RunStatus.TIMED_OUT, error=error_info(error))
 
     async def _callback(self, job: Job, run_id: str, status: RunStatus) -> None:
         callback = job.on_success if status is RunStatus.SUCCEEDED else job.on_failure
@@ -346,6 +436,7 @@ class Engine:
                     limit=1,
                     job_ids=list(self.jobs),
                     run_id=run_id,
+                    family=True,  # and the child runs it invoked: nobody else may run them
                 )
             if claimed:
                 await self.execute(claimed[0])

@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid as _uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from ._invoke import invoke
 from ._models import EventRecord, KvWrite, to_datetime
 from ._runner import Attempt
 from ._serde import dumps, loads
 from ._sync import Bridged, SyncBridge, SyncProxy
 from .events import check_event_name, delivery_time
 from .filters import validate_filter
+from .jobs import Job
 from .retry import NO_RETRY, Retry
+from .triggers import DynamicSchedule, register_schedules
 
 T = TypeVar("T")
 
@@ -344,6 +347,68 @@ class IO(Bridged):
         )
         event = await self._attempt.wait_for_event(key, name, flt, timeout, params)
         return None if event is None else dict(event)
+
+    async def invoke(
+        self, key: str, job: Job | str, payload: Any = None, *, wait: bool = True
+    ) -> Any:
+        """Start a run of ``job`` (a Job or its id; defined on the same Client).
+
+        With ``wait`` (the default) the run suspends — holding no worker slot — until the
+        child run ends, and returns its output; a child that does not succeed raises
+        ``TaskFailed``. Without ``wait`` it returns the child's run id at once. The child
+        is created exactly once, however often this run is replayed.
+        """
+        return await invoke(self._attempt, key, job, [payload], wait=wait, batch=False)
+
+    async def batch_invoke(
+        self, key: str, job: Job | str, payloads: Sequence[Any], *, wait: bool = True
+    ) -> list[Any]:
+        """Start one run of ``job`` per payload; with ``wait``, return all their outputs
+        (in order) once every one has ended, raising ``TaskFailed`` if any did not succeed;
+        without, return their run ids."""
+        if isinstance(payloads, (str, bytes)) or not isinstance(payloads, Sequence):
+            raise TypeError(f"io.batch_invoke({key!r}): payloads must be a list")
+        if not payloads:
+            return []
+        result: list[Any] = await invoke(
+            self._attempt, key, job, list(payloads), wait=wait, batch=True
+        )
+        return result
+
+    async def register_schedule(
+        self,
+        key: str,
+        schedule: DynamicSchedule,
+        schedule_key: str,
+        *,
+        cron: str | None = None,
+        interval: int | None = None,
+        timezone: str = "UTC",
+    ) -> None:
+        """``schedule.register(schedule_key, ...)`` as a task: done once per run and key."""
+        specs = schedule.specs(schedule_key, cron=cron, interval=interval, timezone=timezone)
+        store, clock = self._attempt.services.store, self._attempt.services.clock
+
+        async def register() -> None:
+            await register_schedules(store, specs, clock.now())
+
+        params = {"schedule": schedule.id, "key": schedule_key, "cron": cron, "interval": interval}
+        await self._op(key, "register schedule", register, params, kind="schedule")
+
+    async def unregister_schedule(
+        self, key: str, schedule: DynamicSchedule, schedule_key: str
+    ) -> bool:
+        """``schedule.unregister(schedule_key)`` as a task: done once per run and key."""
+        store = self._attempt.services.store
+
+        async def unregister() -> bool:
+            return bool(await store.remove_schedules(schedule.ids(schedule_key)))
+
+        params = {"schedule": schedule.id, "key": schedule_key}
+        removed: bool = await self._op(
+            key, "unregister schedule", unregister, params, kind="schedule"
+        )
+        return removed
 
     async def background_fetch(
         self,

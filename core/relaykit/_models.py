@@ -8,10 +8,11 @@ into datetimes and Python values.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final, TypedDict, final
+from typing import Any, Final, NamedTuple, TypedDict, final
 
 
 class RunStatus(StrEnum):
@@ -121,10 +122,43 @@ class RunRecord:
     event_id: str | None = None
     event_name: str | None = None
     environment: str = "development"
+    # flow control (see relaykit.flow): claimed by priority, then due time; ``groups`` are the
+    # concurrency and throttle groups the run counts against
+    priority: int = 0
+    groups: tuple[RunGroup, ...] = ()
+    idempotency_key: str | None = None
+    cancel_key: str | None = None
+    debounce_key: str | None = None
+    # a run started by ``io.invoke``: its parent is woken when it ends
+    parent_run_id: str | None = None
+    parent_task_key: str | None = None
+    root_run_id: str | None = None
+    # how long ``idempotency_key`` holds (seconds after creation)
+    idempotency_ttl: float = 86_400.0
 
     def evolve(self, **changes: Any) -> RunRecord:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+class RunGroup(NamedTuple):
+    """A group a run counts against: at most ``limit`` of its runs running at once or, with
+    ``period``, at most ``limit`` of them started per ``period`` seconds."""
+
+    name: str
+    limit: int
+    period: float | None = None
+
+
+class Routing(NamedTuple):
+    """What delivering an event does: the runs it starts and the ``cancel_key``s of the
+    queued or waiting runs it cancels (``cancel_on``)."""
+
+    runs: Sequence[RunRecord] = ()
+    cancels: Sequence[str] = ()
+
+
+NO_ROUTING: Final = Routing()
 
 
 @final

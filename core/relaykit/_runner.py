@@ -252,6 +252,7 @@ class Attempt:
         *,
         kv: Sequence[KvWrite] = (),
         events: Sequence[EventRecord] = (),
+        runs: Sequence[RunRecord] = (),
     ) -> None:
         """Write a finished task (with pending logs and effects) in one transaction."""
         self._pending.pop(rec.key, None)
@@ -264,13 +265,14 @@ class Attempt:
                 logs=logs,
                 kv=kv,
                 events=events,
+                runs=runs,
             )
         except StoreError as exc:  # lease lost, or the database failed: stop, write nothing
-            self._give_up(exc)
+            self.give_up(exc)
         self._recorded[rec.key] = rec
         self._observer.task_ended(self.run.id, rec)
 
-    def _give_up(self, exc: StoreError) -> NoReturn:
+    def give_up(self, exc: StoreError) -> NoReturn:
         """The attempt cannot record anything more: it ends without an outcome, and the run is
         replayed once its lease expires (by this worker or another)."""
         if not isinstance(exc, LeaseLost):
@@ -317,7 +319,7 @@ class Attempt:
         now = self._clock.now()
         if rec is not None:
             if rec.status is TaskStatus.ERRORED:
-                raise _task_failed(full, rec)
+                raise task_failed(full, rec)
             if rec.next_attempt_at is not None and rec.next_attempt_at > now:
                 self.suspend(rec.next_attempt_at)
         # A task paused by its child's wait (waiting, no error) resumes the same attempt; a
@@ -381,7 +383,7 @@ class Attempt:
         except (ControlFlow, RunError):
             raise  # a broken rule inside a task is the run's failure, not the task's
         except StoreError as exc:  # relaykit's own database failed (e.g. io.store reads)
-            self._give_up(exc)
+            self.give_up(exc)
         except Exception as exc:
             rec.failures += 1
             policy = getattr(exc, "retry_policy", None) or retry
@@ -419,7 +421,7 @@ class Attempt:
             rec.ended_at = now
             rec.next_attempt_at = None
             await self.commit(rec)
-            raise _task_failed(rec.key, rec) from exc
+            raise task_failed(rec.key, rec) from exc
         rec.status = TaskStatus.WAITING
         rec.next_attempt_at = now + delay
         self.remember(rec)
@@ -528,7 +530,7 @@ class Attempt:
                 run_id=self.run.id, owner=self.services.owner, task=rec
             )
         except StoreError as exc:
-            self._give_up(exc)
+            self.give_up(exc)
         if ok:
             self._recorded[rec.key] = rec
             self._observer.task_ended(self.run.id, rec)
@@ -562,7 +564,7 @@ def _default_name(fn: Callable[..., Any], key: str) -> str:
     return key if not name or name == "<lambda>" else str(name)
 
 
-def _task_failed(full: str, rec: TaskRecord) -> TaskFailed:
+def task_failed(full: str, rec: TaskRecord) -> TaskFailed:
     err = rec.error
     cause_type = err["type"] if err else "Error"
     cause_message = err["message"] if err else ""

@@ -11,6 +11,7 @@ from typing import Any, final
 import pydantic
 
 from .errors import InvalidJobDefinition
+from .flow import Flow
 from .triggers import InvokeTrigger, Trigger
 
 RunFunction = Callable[[Any, Any, Any], Any]
@@ -38,11 +39,34 @@ class Job:
     trigger: Trigger
     run: RunFunction
     integrations: Mapping[str, Any] = field(default_factory=dict)
-    concurrency_limit: int | None = None
+    flow: Flow | None = None
     enabled: bool = True
     is_async: bool = True
     on_success: Callback | None = None
     on_failure: Callback | None = None
+    client: Any = field(default=None, repr=False)
+
+    @property
+    def concurrency_limit(self) -> int | None:
+        """The job's own limit of running runs (None: unlimited)."""
+        flow = self.flow
+        limits = [] if flow is None else [c for c in flow.concurrency if isinstance(c, int)]
+        return min(limits) if limits else None
+
+    async def invoke(
+        self, payload: Any = None, *, idempotency_key: str | None = None, is_test: bool = False
+    ) -> str:
+        """Queue a run of this job (for any worker) and return its id.
+
+        A run with the same ``idempotency_key`` created in the last 24 hours is returned
+        instead of a new one.
+        """
+        if self.client is None:
+            raise InvalidJobDefinition(f"job {self.id!r} was not defined by a Client")
+        run_id: str = await self.client.enqueue(
+            self, payload, idempotency_key=idempotency_key, is_test=is_test
+        )
+        return run_id
 
     @property
     def schema(self) -> type[pydantic.BaseModel] | None:
@@ -72,10 +96,11 @@ def make_job(
     trigger: Trigger | None,
     run: RunFunction,
     integrations: Mapping[str, Any] | None,
-    concurrency_limit: int | None,
     enabled: bool,
     on_success: Callback | None = None,
     on_failure: Callback | None = None,
+    flow: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> Job:
     """Validate a job definition and build the Job (``client.define_job`` calls this)."""
     if not isinstance(id, str) or not slugify(id):
@@ -90,14 +115,7 @@ def make_job(
     if not callable(run):
         raise InvalidJobDefinition(f"job {slug!r}: run must be a function, got {run!r}")
     _check_signature(slug, run)
-    if concurrency_limit is not None and (
-        isinstance(concurrency_limit, bool)
-        or not isinstance(concurrency_limit, int)
-        or concurrency_limit < 1
-    ):
-        raise InvalidJobDefinition(
-            f"job {slug!r}: concurrency_limit must be a positive integer, got {concurrency_limit!r}"
-        )
+    built = Flow.build(slug, **(flow or {}))
     for label, callback in (("on_success", on_success), ("on_failure", on_failure)):
         if callback is not None and not callable(callback):
             raise InvalidJobDefinition(f"job {slug!r}: {label} must be callable, got {callback!r}")
@@ -108,11 +126,12 @@ def make_job(
         trigger=trigger or InvokeTrigger(),
         run=run,
         integrations=dict(integrations or {}),
-        concurrency_limit=concurrency_limit,
+        flow=built if built != Flow(slug) else None,
         enabled=enabled,
         is_async=inspect.iscoroutinefunction(run),
         on_success=on_success,
         on_failure=on_failure,
+        client=client,
     )
 
 

@@ -91,6 +91,8 @@ class Scheduler:
             "ts": _iso(slot),
             "last_ts": None if due.last_fire_at is None else _iso(due.last_fire_at),
         }
+        if due.spec.id.startswith("dynamic:"):  # dynamic:<schedule>:<job>:<key>
+            payload["key"] = due.spec.id.split(":", 3)[3]
         run = self._engine.new_run(
             job,
             dumps(payload, what="a schedule payload"),

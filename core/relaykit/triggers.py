@@ -6,7 +6,7 @@ These are declarations; the engine's scheduler and event router act on them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pydantic
 from croniter import croniter
 
+from ._models import ScheduleSpec
 from .errors import InvalidJobDefinition
 from .filters import validate_filter
 
@@ -101,7 +102,92 @@ class InvokeTrigger:
         return "invoke"
 
 
-Trigger = EventTrigger | CronTrigger | IntervalTrigger | InvokeTrigger
+@final
+@dataclass(frozen=True, slots=True, eq=False)
+class DynamicSchedule:
+    """Schedules added and removed at run time — one per user, tenant, repository... — each
+    under its own key. Made by ``client.define_schedule(id)``; use it as a job's trigger.
+
+    ``await schedule.register(key, cron="0 9 * * *")`` (or ``interval=seconds``) starts runs
+    of every job it triggers on that schedule, with payload ``{"ts", "last_ts", "key"}``;
+    registering a key again replaces its schedule; ``await schedule.unregister(key)`` stops
+    it. Inside a run, use ``io.register_schedule`` / ``io.unregister_schedule`` (tasks).
+    """
+
+    id: str
+    client: Any = field(repr=False)
+    kind: Literal["dynamic"] = "dynamic"
+
+    @property
+    def schema(self) -> Schema:
+        """Scheduled runs get ``{"ts", "last_ts", "key"}``; no schema."""
+        return None
+
+    def describe(self) -> str:
+        """A one-line description for listings."""
+        return f"dynamic schedule: {self.id}"
+
+    def specs(
+        self, key: str, *, cron: str | None, interval: int | None, timezone: str
+    ) -> list[ScheduleSpec]:
+        """The stored schedules ``key`` stands for: one per job this schedule triggers."""
+        where = f"schedule {self.id!r}.register({key!r})"
+        _check_schedule_key(where, key)
+        if (cron is None) == (interval is None):
+            raise InvalidJobDefinition(f"{where}: give exactly one of cron= or interval=")
+        if cron is not None:
+            trigger = cron_trigger(cron, timezone)
+            kind, spec = "cron", trigger.expr
+        else:
+            kind, spec = "interval", str(interval_trigger(seconds=interval).seconds)  # type: ignore[arg-type]
+        jobs = [j.id for j in self.client.jobs.values() if j.trigger is self]
+        if not jobs:  # a schedule nobody listens to would fire into the void
+            raise InvalidJobDefinition(
+                f"{where}: no job uses this schedule; define one with trigger=<the schedule>"
+            )
+        return [ScheduleSpec(self.schedule_id(j, key), j, kind, spec, timezone) for j in jobs]
+
+    def schedule_id(self, job_id: str, key: str) -> str:
+        """The stored schedule's id for one job and key."""
+        return f"dynamic:{self.id}:{job_id}:{key}"
+
+    async def register(
+        self,
+        key: str,
+        *,
+        cron: str | None = None,
+        interval: int | None = None,
+        timezone: str = "UTC",
+    ) -> None:
+        """Run this schedule's jobs on ``cron`` (5 fields, in ``timezone``) or every
+        ``interval`` seconds, under ``key``; replaces what ``key`` had."""
+        specs = self.specs(key, cron=cron, interval=interval, timezone=timezone)
+        await register_schedules(await self.client.open(), specs, self.client.clock.now())
+
+    async def unregister(self, key: str) -> bool:
+        """Stop ``key``'s schedule; False when it was not registered."""
+        _check_schedule_key(f"schedule {self.id!r}.unregister({key!r})", key)
+        store = await self.client.open()
+        return bool(await store.remove_schedules(self.ids(key)))
+
+    def ids(self, key: str) -> list[str]:
+        """The stored schedules' ids for ``key`` (one per job this schedule triggers)."""
+        return [self.schedule_id(j.id, key) for j in self.client.jobs.values() if j.trigger is self]
+
+
+async def register_schedules(store: Any, specs: Sequence[ScheduleSpec], now: float) -> None:
+    """Store dynamic schedules (first fire: their next slot after ``now``)."""
+    from .scheduler import next_slot_after
+
+    await store.sync_schedules(specs, first_fire=lambda spec: next_slot_after(spec, now))
+
+
+def _check_schedule_key(where: str, key: Any) -> None:
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise InvalidJobDefinition(f"{where}: the key must be a non-empty string (<= 200 chars)")
+
+
+Trigger = EventTrigger | CronTrigger | IntervalTrigger | InvokeTrigger | DynamicSchedule
 
 
 def event_trigger(

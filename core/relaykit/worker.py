@@ -129,8 +129,12 @@ class Worker:
         timeout = engine.poll_interval
         if free > 0:
             due = await store.next_wakeup(job_ids=job_ids)
-            if due is not None:
-                timeout = min(timeout, max(0.0, due - clock.now()))
+            now = clock.now()
+            # Work due already but not claimed is held back by a concurrency or throttle
+            # limit: a run ending here, or a NOTIFY, wakes us; otherwise look again after a
+            # poll interval rather than spin.
+            if due is not None and due > now:
+                timeout = min(timeout, due - now)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         return False

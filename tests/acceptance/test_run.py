@@ -278,3 +278,25 @@ def test_readme_quickstart_command_as_written(rk: Relaykit, quickstart: str) -> 
     assert done.returncode == 0, done.describe()
     assert "status: succeeded" in done.stdout, done.describe()
     assert "Welcome, ada!" in done.stdout, done.describe()
+
+
+def test_the_orders_example_runs_its_children_end_to_end(rk: Relaykit, tmp_path: Path) -> None:
+    (tmp_path / "examples").mkdir(exist_ok=True)
+    shutil.copy(REPO / "examples" / "orders.py", tmp_path / "examples" / "orders.py")
+    payload = '{"order_id": "A-1", "customer": "ada", "items": ["mug", "tea"]}'
+    done = rk("run", "examples/orders.py", "fulfil-order", "--payload", payload, "--json")
+    run = done.run_object(exit_code=0)
+    assert run["status"] == "succeeded"
+    assert run["output"] == {
+        "boxes": ["A-1/mug", "A-1/tea"],
+        "receipt": {"order_id": "A-1", "charged": 1000},
+    }
+    assert [t["key"] for t in run["tasks"]] == ["pack", "charge"]
+    # one run per child, all executed by the same `relaykit run` process
+    listed = rk("runs", "list", "--json").json()
+    assert sorted(r["job"] for r in listed) == [
+        "charge",
+        "fulfil-order",
+        "pack-item",
+        "pack-item",
+    ]

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 from tests.pg import database_name, execute, server_url
 
+import relaykit
 from relaykit import Client
 
 RELAYKIT = Path(sys.executable).parent / "relaykit"
@@ -79,7 +80,15 @@ async def work(run_id: str, sleep_ms: int) -> int:
 @client.define_job(id="work", version="1.0.0")
 async def job(payload: Any, io: relaykit.IO, ctx: Context) -> int:
     return int(await io.run_task("work", work, ctx.run.id, int(payload["sleep_ms"])))
+
+
+@client.define_job(id="limited", version="1.0.0", concurrency_limit=LIMITS)
+async def limited(payload: Any, io: relaykit.IO, ctx: Context) -> int:
+    return int(await io.run_task("work", work, ctx.run.id, int(payload["sleep_ms"])))
 '''
+# The flow limits of the "limited" job: the app and the enqueuing test define them alike.
+LIMITS_SOURCE = 'relaykit.flow.Concurrency(key="user", limit=1), 3'
+APP = APP.replace("LIMITS", f"[{LIMITS_SOURCE}]")
 
 
 @dataclass(frozen=True)
@@ -150,23 +159,44 @@ def assert_no_overlap(
             )
 
 
-async def _enqueue(url: str, count: int, sleep_ms: int) -> list[str]:
+async def _enqueue(url: str, count: int, sleep_ms: int, job_id: str, users: int) -> list[str]:
     client = Client("multiworker", database_url=url)
 
-    @client.define_job(id="work", version="1.0.0")
-    async def job(payload: object, io: object, ctx: object) -> None:  # never executed here
+    async def never(payload: object, io: object, ctx: object) -> None:
         raise AssertionError("the test process executes no run")
 
+    client.define_job(id="work", version="1.0.0", run=never)
+    limits: list[relaykit.flow.ConcurrencyOption] = [relaykit.Concurrency(key="user", limit=1), 3]
+    client.define_job(id="limited", version="1.0.0", run=never, concurrency_limit=limits)
     engine = await client.engine()
+    job = client.get_job(job_id)
     try:
-        return [(await engine.create_run(job, {"sleep_ms": sleep_ms})).id for _ in range(count)]
+        return [
+            (await engine.create_run(job, {"sleep_ms": sleep_ms, "user": i % users})).id
+            for i in range(count)
+        ]
     finally:
         await engine.close()
         await client.close()
 
 
-def enqueue(url: str, count: int, *, sleep_ms: int) -> list[str]:
-    return asyncio.run(_enqueue(url, count, sleep_ms))
+def enqueue(
+    url: str, count: int, *, sleep_ms: int, job_id: str = "work", users: int = 1
+) -> list[str]:
+    return asyncio.run(_enqueue(url, count, sleep_ms, job_id, users))
+
+
+def peak_overlap(spans: list[Interval]) -> int:
+    """The most executions in progress at one moment."""
+    edges = sorted(
+        [(iv.start, 1) for iv in spans] + [(iv.end or iv.start, -1) for iv in spans],
+        key=lambda e: (e[0], e[1]),  # an end before a start at the same instant
+    )
+    peak = current = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
 
 
 @contextmanager
@@ -352,3 +382,29 @@ def test_workers_survive_their_database_connections_being_dropped(
     runs = intervals(read_log(log))
     assert set(runs) == set(ids)
     assert_no_overlap(runs, killed=None, killed_at=0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_concurrency_limits_hold_across_three_worker_processes(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    users = 6
+    # 120 runs of 100 ms, 3 at a time: about 4 s of work, long enough for every worker
+    # process to start (on a loaded machine one can take a second) and take part
+    ids = enqueue(postgres_url, 120, sleep_ms=100, job_id="limited", users=users)
+    user_of = {run_id: i % users for i, run_id in enumerate(ids)}
+    with workers(tmp_path, postgres_url, WORKERS) as procs:
+        wait_all(procs, tmp_path, timeout=120)
+    assert statuses(postgres_url) == {"succeeded": 120}
+
+    runs = intervals(read_log(tmp_path / "attempts.log"))
+    spans = [iv for ivs in runs.values() for iv in ivs]
+    assert len(spans) == 120
+    # at most 3 at once overall, across processes (reached: the limit, not a trickle) ...
+    assert peak_overlap(spans) == 3
+    # ... and never two runs of one user at once
+    for user in range(users):
+        mine = [iv for run_id, ivs in runs.items() if user_of[run_id] == user for iv in ivs]
+        assert peak_overlap(mine) == 1, f"user {user}: two runs at once"
+    assert len(attempts_by_pid(runs)) >= 2  # the runs were spread over the processes

@@ -25,6 +25,7 @@ from relaykit._models import (
     EventWait,
     KvWrite,
     LogRecord,
+    Routing,
     RunRecord,
     TaskRecord,
     TaskStatus,
@@ -559,7 +560,7 @@ def test_record_task_writes_its_effects_in_the_same_transaction(backend: Backend
             "logs": [g.key for g in await store.load_logs("r1")],
             "count": await store.kv_get("job:j", "count"),
             "gone": await store.kv_get("run:r1", "gone"),
-            "event-again": await store.insert_event(event),
+            "event-again": await store.insert_event(event) is not None,
         }
 
     assert asyncio.run(backend.run(go)) == {
@@ -587,7 +588,8 @@ def test_a_fenced_off_task_writes_none_of_its_effects(backend: Backend) -> None:
             "tasks": await store.load_tasks("r1"),
             "logs": await store.load_logs("r1"),
             "kv": await store.kv_get("job:j", "count"),
-            "event-is-new": await store.insert_event(EventRecord("evt-1", "x", "null", 3.0)),
+            "event-is-new": await store.insert_event(EventRecord("evt-1", "x", "null", 3.0))
+            is not None,
         }
 
     assert asyncio.run(backend.run(go)) == {
@@ -618,7 +620,7 @@ def test_insert_event_stores_an_id_once(backend: Backend) -> None:
     async def go(store: Store) -> tuple[bool, bool, list[str]]:
         first = await store.insert_event(EventRecord("e1", "a", "1", 1.0))
         again = await store.insert_event(EventRecord("e1", "b", "2", 2.0))
-        return first, again, [e.payload for e in await store.list_events()]
+        return first is not None, again is not None, [e.payload for e in await store.list_events()]
 
     assert asyncio.run(backend.run(go)) == (True, False, ["1"])
 
@@ -697,20 +699,20 @@ def test_insert_event_with_deliver_stores_it_once_and_creates_its_runs_once(
 ) -> None:
     async def go(store: Store) -> dict[str, Any]:
         first = await store.insert_event(
-            _event("e1"), runs=[_run("started")], deliver=True, now=NOW + 1
+            _event("e1"), routing=Routing([_run("started")]), deliver=True, now=NOW + 1
         )
         again = await store.insert_event(
-            _event("e1", payload="{}"), runs=[_run("again")], deliver=True, now=NOW + 2
+            _event("e1", payload="{}"), routing=Routing([_run("again")]), deliver=True, now=NOW + 2
         )
         return {
-            "inserted": (first, again),
+            "inserted": ([r.id for r in first or []], again),
             "event": await store.get_event("e1"),
             "missing": await store.get_event("nope"),
             "runs": [r.id for r in await store.list_runs()],
         }
 
     got = asyncio.run(backend.run(go))
-    assert got["inserted"] == (True, False)
+    assert got["inserted"] == (["started"], None)
     assert got["event"] == _event("e1", status="delivered")
     assert got["missing"] is None
     assert got["runs"] == ["started"]
@@ -774,9 +776,9 @@ def test_a_wait_is_resolved_by_the_first_matching_event_only(backend: Backend) -
 def test_a_pending_event_is_routed_once_when_due(backend: Backend) -> None:
     routed: list[str] = []
 
-    def route(event: EventRecord) -> list[RunRecord]:
+    def route(event: EventRecord) -> Routing:
         routed.append(event.id)
-        return [_run(f"run-of-{event.id}")]
+        return Routing([_run(f"run-of-{event.id}")])
 
     async def go(store: Store) -> dict[str, Any]:
         await _waiting(store, "waiter", EventWait("w", "order.paid", None))
@@ -812,8 +814,8 @@ def test_deliver_due_events_takes_at_most_limit_oldest_first(backend: Backend) -
     async def go(store: Store) -> list[list[str]]:
         for i, at in enumerate([NOW + 3, NOW + 1, NOW + 2]):
             await store.insert_event(_event(f"e{i}", deliver_at=at))
-        first = await store.deliver_due_events(now=NOW + 10, route=lambda e: [], limit=2)
-        rest = await store.deliver_due_events(now=NOW + 10, route=lambda e: [], limit=2)
+        first = await store.deliver_due_events(now=NOW + 10, route=lambda e: Routing(), limit=2)
+        rest = await store.deliver_due_events(now=NOW + 10, route=lambda e: Routing(), limit=2)
         return [first, rest]
 
     assert asyncio.run(backend.run(go)) == [["e1", "e2"], ["e0"]]
@@ -828,7 +830,7 @@ def test_cancel_event_withdraws_only_a_pending_event(backend: Backend) -> None:
             "twice": await store.cancel_event("delayed"),
             "sent": await store.cancel_event("sent"),
             "missing": await store.cancel_event("nope"),
-            "delivered": await store.deliver_due_events(now=NOW + 99, route=lambda e: []),
+            "delivered": await store.deliver_due_events(now=NOW + 99, route=lambda e: Routing()),
             "wakeup": await store.next_wakeup(job_ids=["j"]),
         }
         got["statuses"] = [(e.id, e.status) for e in await store.list_events()]
@@ -1054,7 +1056,7 @@ def test_pending_events_count_for_next_wakeup_and_unfinished_work(backend: Backe
         await look(NOW + 60)
         await store.insert_event(_event("sent"))  # pending, due at its timestamp
         await look(NOW)
-        await store.deliver_due_events(now=NOW, route=lambda e: [])
+        await store.deliver_due_events(now=NOW, route=lambda e: Routing())
         await look(NOW)
         seen.append(await store.next_wakeup(job_ids=[]))  # events are not any job's
         await store.cancel_event("later")
@@ -1516,9 +1518,9 @@ def test_concurrent_deliverers_deliver_each_event_exactly_once(postgres_url: str
     """Four deliverers (each its own store and pool) route 120 due events at once."""
     routed: list[str] = []
 
-    def route(event: EventRecord) -> list[RunRecord]:
+    def route(event: EventRecord) -> Routing:
         routed.append(event.id)
-        return [_run(f"run-of-{event.id}")]
+        return Routing([_run(f"run-of-{event.id}")])
 
     async def deliverer(store: Store) -> list[str]:
         mine: list[str] = []

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from relaykit import Client, Worker, cron_trigger, interval_trigger
+import pytest
+
+from relaykit import Client, InvalidJobDefinition, Worker, cron_trigger, interval_trigger
 from relaykit.testing import ManualClock
+from relaykit.triggers import DynamicSchedule
 
 START = 1_782_900_000.0  # 2026-07-01T10:00:00Z, a Wednesday (summer time in Paris)
 
@@ -127,3 +130,58 @@ def test_disabled_scheduled_jobs_do_not_fire(db_url: str) -> None:
     _take_turns([client], clock, step=60, turns=3)
     assert _slots(client, "off") == []
     asyncio.run(client.close())
+
+
+def test_dynamic_schedules_register_and_unregister_per_key(db_url: str) -> None:
+    clock = ManualClock(start=START)
+
+    def define(client: Client) -> None:
+        digest = client.define_schedule("digest")
+
+        @client.define_job(id="send-digest", version="1.0.0", trigger=digest)
+        async def send_digest(payload: Any, io: Any, ctx: Any) -> Any:
+            return payload
+
+        @client.define_job(id="onboard", version="1.0.0")
+        async def onboard(payload: Any, io: Any, ctx: Any) -> None:
+            # registering inside a run is a task: a replay does not register it again
+            await io.register_schedule("schedule", digest, payload["user"], interval=60)
+            if payload.get("stop"):
+                await io.unregister_schedule("stop", digest, payload["user"])
+
+    a, b = _app(db_url, clock, define), _app(db_url, clock, define)
+    schedule = a.jobs["send-digest"].trigger
+    assert isinstance(schedule, DynamicSchedule)
+    unused = a.define_schedule("unused")
+
+    async def setup() -> None:
+        await a.run("onboard", {"user": "ada"})
+        await schedule.register("bob", cron="*/2 * * * *")
+
+    asyncio.run(setup())
+    _take_turns([a, b], clock, step=30, turns=8)  # 4 minutes
+    slots = _slots(a, "send-digest")
+    by_key = {k: [s["ts"][11:19] for s in slots if s["key"] == k] for k in ("ada", "bob")}
+    assert by_key == {
+        "ada": ["10:01:00", "10:02:00", "10:03:00", "10:04:00"],
+        "bob": ["10:02:00", "10:04:00"],
+    }
+
+    async def stop() -> bool:
+        removed: bool = await schedule.unregister("bob")
+        await a.run("onboard", {"user": "ada", "stop": True})
+        return removed
+
+    assert asyncio.run(stop()) is True
+    _take_turns([a, b], clock, step=30, turns=8)
+    assert len(_slots(a, "send-digest")) == 6  # nothing fired after both keys stopped
+    with pytest.raises(InvalidJobDefinition, match="seconds must be an integer >= 1"):
+        asyncio.run(schedule.register("x", interval=0))
+    with pytest.raises(InvalidJobDefinition, match="not a valid 5-field cron expression"):
+        asyncio.run(schedule.register("x", cron="61 * * * *"))
+    with pytest.raises(InvalidJobDefinition, match="exactly one of cron= or interval="):
+        asyncio.run(schedule.register("x", cron="* * * * *", interval=5))
+    with pytest.raises(InvalidJobDefinition, match="no job uses this schedule"):
+        asyncio.run(unused.register("x", interval=5))
+    asyncio.run(a.close())
+    asyncio.run(b.close())

@@ -31,11 +31,53 @@ MIGRATION_LOCK: Final = 0x726C6B6D6967
 
 # -- runs -------------------------------------------------------------------------------------
 
+RUN_MARKS: Final = ", ".join(["%s"] * len(RUN_COLS.split(",")))
 # A queued (or waiting) run wakes listening workers; NOTIFY is delivered at commit.
 CREATE_RUN: Final = (
-    f"WITH ins AS (INSERT INTO runs ({RUN_COLS}) VALUES ({', '.join(['%s'] * 18)}) "
+    f"WITH ins AS (INSERT INTO runs ({RUN_COLS}) VALUES ({RUN_MARKS}) "
     "RETURNING job_id, status) "
     f"SELECT {NOTIFY} FROM ins WHERE status IN ('queued', 'waiting')"
+)
+INSERT_RUN_GROUP: Final = (
+    "INSERT INTO run_groups (run_id, grp, lim, period) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (run_id, grp) DO NOTHING"
+)
+# Idempotency, race-safe without a lock of our own: the key row is the arbiter. The upsert
+# inserts the key, or takes over an expired one, and then RETURNs our run id; on a live key
+# it returns nothing — yet it still locks that row (ON CONFLICT DO UPDATE locks the row it
+# conflicts with even when its WHERE is false). A concurrent creator with the same key blocks
+# in its own upsert until we commit (or roll back), then sees our live row and returns our run.
+CLAIM_IDEMPOTENCY_KEY: Final = (
+    "INSERT INTO idempotency_keys (job_id, key, run_id, expires_at) "
+    "VALUES (%(job)s, %(key)s, %(id)s, %(expires)s) ON CONFLICT (job_id, key) DO UPDATE SET "
+    "run_id = excluded.run_id, expires_at = excluded.expires_at "
+    "WHERE idempotency_keys.expires_at <= %(now)s RETURNING run_id"
+)
+# A new statement, so it sees the committed key row locked above and the run created with it.
+IDEMPOTENT_RUN: Final = (
+    f"SELECT {RUN_COLS} FROM runs WHERE id = "
+    "(SELECT run_id FROM idempotency_keys WHERE job_id = %(job)s AND key = %(key)s)"
+)
+# Point a key (whose row this transaction holds) at another run: the one a debounce key led
+# to, or a new run when the key's run no longer exists.
+MOVE_IDEMPOTENCY_KEY: Final = (
+    "UPDATE idempotency_keys SET run_id = %(id)s, expires_at = %(expires)s "
+    "WHERE job_id = %(job)s AND key = %(key)s"
+)
+# Debounce: triggers with one (job, key) take a transaction-level advisory lock (two-int
+# key space, apart from the bigint locks below), so two of them never both find no queued
+# run and both insert one. The update re-checks ``status``/``attempt`` on the row itself: a
+# claim that took the run meanwhile makes it match nothing (after waiting for that claim to
+# commit), and the trigger creates a new run instead of changing a started one.
+DEBOUNCE_LOCK_CLASS: Final = 0x726C6B64  # "rlkd"
+DEBOUNCE_LOCK: Final = "SELECT pg_advisory_xact_lock(%s, %s)"
+_DEBOUNCED: Final = (
+    "job_id = %(job)s AND debounce_key = %(key)s AND status = 'queued' AND attempt = 0"
+)
+DEBOUNCE_RUN: Final = (
+    "UPDATE runs SET payload = %(payload)s, next_attempt_at = %(due)s "
+    f"WHERE {_DEBOUNCED} AND id = (SELECT id FROM runs WHERE {_DEBOUNCED} "
+    f"ORDER BY created_at, id LIMIT 1) RETURNING {RUN_COLS}"
 )
 GET_RUN: Final = f"SELECT {RUN_COLS} FROM runs WHERE id = %s"
 LIST_RUNS: Final = (
@@ -45,19 +87,73 @@ _RUNNABLE: Final = (
     "((status IN ('queued', 'waiting') AND next_attempt_at <= %(now)s) "
     "OR (status = 'running' AND lease_expires_at < %(now)s))"
 )
-# Rows another worker is claiming right now are skipped, never waited for.
-_CLAIM: Final = f"""
-UPDATE runs SET status = 'running', lease_owner = %(owner)s,
-    lease_expires_at = %(lease_until)s, attempt = attempt + 1,
-    started_at = COALESCE(started_at, %(now)s)
-WHERE id IN (
-    SELECT id FROM runs WHERE job_id = ANY(%(jobs)s) {{only}} AND {_RUNNABLE}
-    ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+_ONLY: Final = {
+    "all": "",
+    "run": "AND id = %(run_id)s",
+    "family": "AND (id = %(run_id)s OR root_run_id = %(run_id)s)",
+}
+_CLAIM_SET: Final = (
+    "status = 'running', lease_owner = %(owner)s, lease_expires_at = %(lease_until)s, "
+    "attempt = attempt + 1, started_at = COALESCE(started_at, %(now)s)"
 )
-RETURNING {RUN_COLS}
+_ORDER: Final = "priority DESC, next_attempt_at"
+# Claiming, fast path: one statement, as before flow control. The best ``limit`` runnable
+# runs are locked (rows another worker is claiming right now are skipped, never waited for)
+# and claimed — unless one of them is limited (in a concurrency or throttle group): then
+# nothing is claimed and the first column says so, and the caller claims through
+# ``CLAIM_LIMITED`` under the claim lock. The first column comes back even when no run does.
+_CLAIM_FAST: Final = f"""
+WITH cand AS MATERIALIZED (
+    SELECT id, limited FROM runs WHERE job_id = ANY(%(jobs)s) {{only}} AND {_RUNNABLE}
+    ORDER BY {_ORDER} LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE runs SET {_CLAIM_SET}
+    WHERE id IN (SELECT id FROM cand) AND NOT EXISTS (SELECT FROM cand WHERE limited)
+    RETURNING {RUN_COLS}
+)
+SELECT COALESCE((SELECT bool_or(limited) FROM cand), false), claimed.*
+FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 """
-CLAIM_RUNS: Final = _CLAIM.format(only="")
-CLAIM_RUN: Final = _CLAIM.format(only="AND id = %(run_id)s")
+CLAIM_FAST: Final = {k: _CLAIM_FAST.format(only=v) for k, v in _ONLY.items()}
+# Claiming limited runs is serialized by this transaction-level advisory lock: under it a
+# claim counts each group's busy runs, admits runs within the limits and commits before the
+# next claim counts. Only claims that involve a limited run take it; the lock must be its own
+# statement, taken before the one that counts (a READ COMMITTED statement's snapshot is taken
+# when it starts, so counting in the statement that waited for the lock could miss the runs
+# the previous holder just claimed). The value is arbitrary; it spells "rlkclm".
+CLAIM_LOCK: Final = 0x726C6B636C6D
+TAKE_CLAIM_LOCK: Final = "SELECT pg_advisory_xact_lock(%s)"
+# Under the claim lock, one statement (one snapshot): ``busy`` counts, for every group of a
+# runnable limited run, its running runs (a throttle: runs started within its period); the
+# best ``cap`` runnable runs not held back by a full group are locked; each comes back once
+# per group (once, with NULLs, when it has none) with the group's busy count, for
+# ``admit`` to take them in order without exceeding a limit (it also counts the ones it takes).
+_CLAIM_LIMITED: Final = f"""
+WITH busy AS (
+    SELECT g.grp, count(*) AS n FROM run_groups g JOIN runs x ON x.id = g.run_id
+    WHERE g.grp IN (
+        SELECT w.grp FROM runs r JOIN run_groups w ON w.run_id = r.id
+        WHERE r.limited AND r.job_id = ANY(%(jobs)s) {{only}} AND {_RUNNABLE}
+    ) AND CASE WHEN g.period IS NULL
+        THEN x.status = 'running' AND x.lease_expires_at >= %(now)s
+        ELSE x.started_at > %(now)s - g.period END
+    GROUP BY g.grp
+), cand AS MATERIALIZED (
+    SELECT id, limited, started_at IS NOT NULL AS started, priority, next_attempt_at
+    FROM runs WHERE job_id = ANY(%(jobs)s) {{only}} AND {_RUNNABLE}
+    AND (NOT limited OR NOT EXISTS (
+        SELECT FROM run_groups g JOIN busy b ON b.grp = g.grp WHERE g.run_id = runs.id
+        AND b.n >= g.lim AND (g.period IS NULL OR runs.started_at IS NULL)
+    ))
+    ORDER BY {_ORDER} LIMIT %(cap)s FOR UPDATE SKIP LOCKED
+)
+SELECT c.id, c.limited, c.started, g.grp, g.lim, g.period, COALESCE(b.n, 0)
+FROM cand c LEFT JOIN run_groups g ON c.limited AND g.run_id = c.id
+LEFT JOIN busy b ON b.grp = g.grp
+ORDER BY c.priority DESC, c.next_attempt_at, c.id
+"""
+CLAIM_LIMITED: Final = {k: _CLAIM_LIMITED.format(only=v) for k, v in _ONLY.items()}
+CLAIM_ADMITTED: Final = f"UPDATE runs SET {_CLAIM_SET} WHERE id = ANY(%(ids)s) RETURNING {RUN_COLS}"
 RENEW_LEASES: Final = (
     "UPDATE runs SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' "
     "AND id = ANY(%s) RETURNING id"
@@ -68,7 +164,7 @@ RELEASE_RUNS: Final = (
     "AND status = 'running' AND id = ANY(%s) RETURNING job_id) "
     f"SELECT {NOTIFY} FROM (SELECT DISTINCT job_id FROM released) AS j"
 )
-# Cancelling takes three statements in one transaction: the tasks and event waits are read
+# Cancelling takes two statements in one transaction: the tasks and event waits are read
 # after the run row is locked (and any end_attempt that held it has committed), so none that
 # attempt wrote is left behind.
 CANCEL_RUN: Final = (
@@ -77,12 +173,64 @@ CANCEL_RUN: Final = (
     "WHERE id = %(id)s AND status IN "
     "('queued', 'running', 'waiting', 'waiting_for_connection')"
 )
-# A run that ended leaves no task waiting forever.
-CANCEL_LEFTOVER_TASKS: Final = (
-    "UPDATE tasks SET status = 'canceled', ended_at = %(ended)s, next_attempt_at = NULL "
-    "WHERE run_id = %(id)s AND status IN ('waiting', 'running')"
+# ``cancel_on``: first the runs that invoked the runs to cancel are locked (ancestor first, as
+# LOCK_PARENT), then the queued and waiting runs with one of the keys, in id order (two
+# deliveries cancelling overlapping runs cannot deadlock); a run a claim took meanwhile is
+# left alone (FOR UPDATE re-checks its status once that claim commits).
+LOCK_CANCEL_PARENTS: Final = (
+    "SELECT id FROM runs WHERE id IN (SELECT parent_run_id FROM runs "
+    "WHERE cancel_key = ANY(%(keys)s) AND status IN ('queued', 'waiting')) "
+    "AND status IN ('queued', 'running', 'waiting', 'waiting_for_connection') "
+    "ORDER BY id FOR NO KEY UPDATE"
 )
-DROP_EVENT_WAITS: Final = "DELETE FROM event_waits WHERE run_id = %(id)s"
+CANCEL_BY_KEYS: Final = (
+    "WITH c AS (SELECT id FROM runs WHERE cancel_key = ANY(%(keys)s) "
+    "AND status IN ('queued', 'waiting') ORDER BY id FOR UPDATE) "
+    "UPDATE runs SET status = 'canceled', ended_at = %(now)s, next_attempt_at = NULL "
+    "FROM c WHERE runs.id = c.id RETURNING runs.id"
+)
+# Closing runs that just ended (their rows locked by this transaction), in two statements.
+# CLOSE_RUNS, after the runs' rows were locked so it sees every task and wait their attempts
+# wrote: the child runs they were waiting for (a waiting ``invoke`` task) are canceled —
+# the caller closes those in turn — their concurrency-group rows go (only running runs count),
+# no task of theirs waits forever, their event waits go; and the runs that invoked them are
+# locked (FOR NO KEY UPDATE: what the parent's own end_attempt or record_task holds it with).
+# Those parents come back for WAKE_PARENTS, a new statement and so a new snapshot taken once
+# the locks are held: it sees every sibling that ended in a transaction that held a parent
+# before, so of two children ending at once the one that commits last wakes the parent; and a
+# parent's end_attempt that waited for the lock sees the child ended (DUE_IF_MATCHED).
+CLOSE_RUNS: Final = (
+    "WITH orphans AS (UPDATE runs SET status = 'canceled', ended_at = %(now)s, "
+    "next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL "
+    "WHERE parent_run_id = ANY(%(ids)s) AND ended_at IS NULL AND (parent_run_id, "
+    "parent_task_key) IN (SELECT run_id, key FROM tasks WHERE run_id = ANY(%(ids)s) "
+    "AND kind = 'invoke' AND status = 'waiting') RETURNING id), "
+    "released AS (DELETE FROM run_groups WHERE run_id = ANY(%(ids)s) AND period IS NULL), "
+    "leftover AS (UPDATE tasks SET status = 'canceled', ended_at = %(now)s, "
+    "next_attempt_at = NULL WHERE run_id = ANY(%(ids)s) AND status IN ('waiting', 'running')), "
+    "dropped AS (DELETE FROM event_waits WHERE run_id = ANY(%(ids)s)), "
+    "parents AS (SELECT id FROM runs WHERE id IN (SELECT parent_run_id FROM runs "
+    "WHERE id = ANY(%(ids)s)) AND status IN ('queued', 'running', 'waiting', "
+    "'waiting_for_connection') ORDER BY id FOR NO KEY UPDATE) "
+    "SELECT 'orphan', id FROM orphans UNION ALL SELECT 'parent', id FROM parents"
+)
+# A waiting parent is woken when the last child its task waits for has ended.
+WAKE_PARENTS: Final = (
+    "WITH woken AS (UPDATE runs p SET next_attempt_at = %(now)s WHERE p.id = ANY(%(parents)s) "
+    "AND p.status = 'waiting' AND EXISTS (SELECT 1 FROM runs c WHERE c.id = ANY(%(ids)s) "
+    "AND c.parent_run_id = p.id AND NOT EXISTS (SELECT 1 FROM runs s "
+    "WHERE s.parent_run_id = p.id AND s.parent_task_key = c.parent_task_key "
+    "AND s.ended_at IS NULL)) RETURNING job_id) "
+    f"SELECT {NOTIFY} FROM (SELECT DISTINCT job_id FROM woken) AS j"
+)
+# A child run's end (or cancel) locks its parent first, before its own row, so that locks are
+# taken ancestor before descendant everywhere — as a parent that ends (locking its row) and
+# cancels the children it waited for (CLOSE_RUNS) takes them: the two never deadlock.
+LOCK_PARENT: Final = (
+    "SELECT id FROM runs WHERE id = (SELECT parent_run_id FROM runs WHERE id = %(id)s) "
+    "AND status IN ('queued', 'running', 'waiting', 'waiting_for_connection') "
+    "FOR NO KEY UPDATE"
+)
 _PENDING_DUE: Final = "COALESCE(deliver_at, timestamp)"
 NEXT_WAKEUP: Final = (
     "SELECT LEAST("
@@ -113,12 +261,23 @@ _ENDED_CTE: Final = (
 )
 _ENDED_SELECT: Final = f"SELECT CASE WHEN %(wakes)s::boolean THEN {NOTIFY} END FROM ended"
 END_ATTEMPT: Final = f"WITH {_ENDED_CTE} {_ENDED_SELECT}"
-# A run that ended (no tasks or logs to write) as one statement: the leftover tasks canceled
-# and the event waits dropped with it.
+# A run that ended (no tasks or logs to write) as one statement, the common case: the
+# leftover tasks canceled, the event waits and concurrency-group rows dropped with it. Only
+# for a run that no run invoked and that waits for no child run (the statement matches
+# nothing otherwise, and the caller takes the general path, CLOSE_RUNS and WAKE_PARENTS).
 END_ATTEMPT_ENDED: Final = (
-    f"WITH {_ENDED_CTE}, leftover AS ({CANCEL_LEFTOVER_TASKS} AND EXISTS (SELECT FROM ended)), "
-    f"dropped AS ({DROP_EVENT_WAITS} AND EXISTS (SELECT FROM ended)) "
-    f"{_ENDED_SELECT}"
+    "WITH ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, "
+    "error = %(error)s, ended_at = %(ended)s, next_attempt_at = %(wake_at)s, "
+    "lease_owner = NULL, lease_expires_at = NULL WHERE id = %(id)s AND lease_owner = %(owner)s "
+    "AND status = 'running' AND parent_run_id IS NULL AND NOT EXISTS (SELECT FROM tasks "
+    "WHERE run_id = %(id)s AND kind = 'invoke' AND status = 'waiting') RETURNING job_id), "
+    "leftover AS (UPDATE tasks SET status = 'canceled', ended_at = %(ended)s, "
+    "next_attempt_at = NULL WHERE run_id = %(id)s AND status IN ('waiting', 'running') "
+    "AND EXISTS (SELECT FROM ended)), "
+    "dropped AS (DELETE FROM event_waits WHERE run_id = %(id)s AND EXISTS (SELECT FROM ended)), "
+    "released AS (DELETE FROM run_groups WHERE run_id = %(id)s AND period IS NULL "
+    "AND EXISTS (SELECT FROM ended)) "
+    "SELECT FROM ended"
 )
 INSERT_EVENT_WAIT: Final = (
     "INSERT INTO event_waits (run_id, task_key, event_name, filter) VALUES (%s, %s, %s, %s) "
@@ -126,10 +285,14 @@ INSERT_EVENT_WAIT: Final = (
 )
 # A separate statement after the run row is locked: an event that resolved one of the run's
 # waits while the attempt ran (and committed before the lock was granted) is seen here, and
-# makes the run due at once.
+# makes the run due at once — as does an ``invoke`` task waiting for child runs that have all
+# ended (a child ending meanwhile held this row first: see WAKE_PARENTS).
 DUE_IF_MATCHED: Final = (
-    "WITH due AS (UPDATE runs SET next_attempt_at = %(now)s WHERE id = %(id)s AND EXISTS "
-    "(SELECT 1 FROM event_waits WHERE run_id = %(id)s AND event_id IS NOT NULL) "
+    "WITH due AS (UPDATE runs SET next_attempt_at = %(now)s WHERE id = %(id)s AND (EXISTS "
+    "(SELECT 1 FROM event_waits WHERE run_id = %(id)s AND event_id IS NOT NULL) OR EXISTS "
+    "(SELECT 1 FROM tasks t WHERE t.run_id = %(id)s AND t.kind = 'invoke' "
+    "AND t.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM runs c "
+    "WHERE c.parent_run_id = %(id)s AND c.parent_task_key = t.key AND c.ended_at IS NULL))) "
     f"RETURNING job_id) SELECT {NOTIFY} FROM due"
 )
 
@@ -244,6 +407,7 @@ RECORD_FIRE: Final = (
     "INSERT INTO schedule_fires (schedule_id, fire_at, run_id) VALUES (%s, %s, %s) "
     "ON CONFLICT (schedule_id, fire_at) DO NOTHING"
 )
+REMOVE_SCHEDULES: Final = "UPDATE schedules SET active = false WHERE active AND id = ANY(%s)"
 MOVE_SCHEDULE: Final = "UPDATE schedules SET next_fire_at = %s, last_fire_at = %s WHERE id = %s"
 _KV_SET: Final = (
     "INSERT INTO kv (scope, name, value, updated_at) VALUES (%s, %s, %s, %s) "

@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .._models import (
+    NO_ROUTING,
     ErrorInfo,
     EventMatch,
     EventRecord,
     EventWait,
     KvWrite,
     LogRecord,
+    Routing,
     RunRecord,
     RunStatus,
     ScheduleFire,
@@ -55,8 +57,10 @@ class Store(Protocol):
 
     # -- runs ---------------------------------------------------------------------------------
 
-    async def create_run(self, run: RunRecord) -> None:
-        """Insert a new run."""
+    async def create_run(self, run: RunRecord) -> RunRecord:
+        """Insert a new run and return it — or, instead, the existing run its live
+        ``idempotency_key`` leads to, or the queued run with its ``debounce_key`` (which takes
+        the new payload and due time)."""
         ...
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -78,11 +82,17 @@ class Store(Protocol):
         limit: int,
         job_ids: Sequence[str],
         run_id: str | None = None,
+        family: bool = False,
     ) -> list[RunRecord]:
-        """Lease up to ``limit`` runnable runs of ``job_ids`` (or just ``run_id``) to ``owner``.
+        """Lease up to ``limit`` runnable runs of ``job_ids`` (or just ``run_id``; with
+        ``family`` also the runs it invoked, and theirs) to ``owner``, highest ``priority``
+        first, then by due time.
 
         Runnable: queued or waiting with a due ``next_attempt_at``, or running with an expired
-        lease (its worker died). Claiming sets status ``running`` and increments ``attempt``.
+        lease (its worker died). A run in a concurrency group that has ``limit`` runs running,
+        or a throttle group that started ``limit`` runs within its period, is not claimed (a
+        throttle holds back only a run's first start). Claiming sets status ``running`` and
+        increments ``attempt``. Concurrent callers never exceed a limit together.
         """
         ...
 
@@ -113,12 +123,14 @@ class Store(Protocol):
         """Finish an attempt in one transaction: write ``tasks``, ``logs`` and new
         ``event_waits``, then set the run's status. ``waiting`` keeps the run alive until
         ``wake_at`` (None: until woken) — or makes it due at once when one of its event waits
-        was matched meanwhile; a terminal status ends it and drops its event waits. Raises
+        was matched or one of the child runs it waits for ended meanwhile; a terminal status
+        ends it, drops its event waits and wakes the run that invoked it. Raises
         ``LeaseLost`` when ``owner`` lost the run."""
         ...
 
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        """Cancel a run that has not ended (its waiting tasks too); return it as it is now."""
+        """Cancel a run that has not ended (its waiting tasks too, and wake the run that
+        invoked it); return it as it is now."""
         ...
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
@@ -154,12 +166,14 @@ class Store(Protocol):
         logs: Sequence[LogRecord] = (),
         kv: Sequence[KvWrite] = (),
         events: Sequence[EventRecord] = (),
+        runs: Sequence[RunRecord] = (),
     ) -> None:
         """Write one task outcome with its side effects in exactly one transaction.
 
         Events in ``events`` are stored (once per id) as pending, for the delivery loop to
-        route. A completed task of kind ``event`` consumes its event wait. Raises
-        ``LeaseLost`` (writing nothing) when ``owner`` no longer holds the running run.
+        route; ``runs`` (child runs of ``io.invoke``) are created. A completed task of kind
+        ``event`` consumes its event wait. Raises ``LeaseLost`` (writing nothing) when
+        ``owner`` no longer holds the running run.
         """
         ...
 
@@ -175,15 +189,18 @@ class Store(Protocol):
         self,
         event: EventRecord,
         *,
-        runs: Sequence[RunRecord] = (),
+        routing: Routing = NO_ROUTING,
         deliver: bool = False,
         now: float = 0.0,
-    ) -> bool:
-        """Store an event unless one with its id exists; True when inserted.
+    ) -> list[RunRecord] | None:
+        """Store an event unless one with its id exists (then return None).
 
-        With ``deliver`` the event is routed in the same transaction: ``runs`` (the runs it
-        starts) are created and every matching event wait is resolved (its run made due at
-        ``now``). Without it the event stays pending for ``deliver_due_events``.
+        With ``deliver`` the event is routed in the same transaction: the queued and waiting
+        runs whose ``cancel_key`` is in ``routing.cancels`` are canceled, ``routing.runs``
+        (the runs it starts) are created and every matching event wait is resolved (its run
+        made due at ``now``). Without it the event stays pending for ``deliver_due_events``.
+        Returns the runs that stand for ``routing.runs`` (a debounced or idempotent run may
+        be an existing one).
         """
         ...
 
@@ -191,10 +208,10 @@ class Store(Protocol):
         self,
         *,
         now: float,
-        route: Callable[[EventRecord], Sequence[RunRecord]],
+        route: Callable[[EventRecord], Routing],
         limit: int = 100,
     ) -> list[str]:
-        """Route pending events due by ``now`` (``route`` says which runs each starts), each in
+        """Route pending events due by ``now`` (``route`` says what each does), each in
         one transaction with its runs and resolved waits; return their ids. Concurrent
         callers never deliver an event twice."""
         ...
@@ -218,6 +235,11 @@ class Store(Protocol):
     ) -> None:
         """Make the stored schedules match ``specs``: add new ones (first due at
         ``first_fire(spec)``), re-time those whose spec changed, keep the others' timing."""
+        ...
+
+    async def remove_schedules(self, schedule_ids: Sequence[str]) -> int:
+        """Stop the given schedules (registering one again revives it); return how many
+        were active."""
         ...
 
     async def fire_due_schedules(

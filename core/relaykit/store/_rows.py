@@ -15,12 +15,43 @@ from .._models import EventRecord, LogRecord, RunRecord, RunStatus, TaskRecord, 
 RUN_COLS: Final = (
     "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
     "attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, "
-    "environment"
+    "environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, "
+    "parent_task_key, root_run_id"
 )
+RUN_MARKS: Final = ", ".join(["?"] * len(RUN_COLS.split(",")))
 TASK_COLS: Final = (
     "key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, "
     "next_attempt_at, properties, icon, parent"
 )
+
+
+def admit(
+    candidates: Sequence[tuple[str, bool, bool]],
+    groups: Sequence[tuple[str, str, int, float | None]],
+    busy: dict[str, int],
+    limit: int,
+) -> list[str]:
+    """Which candidate runs a claim may take, in order, without exceeding any group's limit.
+
+    ``candidates`` are (run id, limited, started before) by priority; ``groups`` the
+    (run id, group, limit, period) rows of the limited ones; ``busy`` how many runs each group
+    has running (or, for a throttle, started within its period) now. A throttle limits
+    starts, so a run that started before passes its throttle groups.
+    """
+    of: dict[str, list[tuple[str, int, float | None]]] = {}
+    for run_id, grp, lim, period in groups:
+        of.setdefault(run_id, []).append((grp, lim, period))
+    taken: list[str] = []
+    for run_id, limited, started in candidates:
+        if len(taken) >= limit:
+            break
+        mine = [g for g in of.get(run_id, ()) if not (started and g[2] is not None)]
+        if limited and any(busy.get(grp, 0) >= lim for grp, lim, _ in mine):
+            continue
+        for grp, _, _ in mine:
+            busy[grp] = busy.get(grp, 0) + 1
+        taken.append(run_id)
+    return taken
 
 
 def dump_json(value: Any) -> str | None:
@@ -49,6 +80,13 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
         event_id=row[15],
         event_name=row[16],
         environment=row[17],
+        priority=row[18],
+        idempotency_key=row[20],
+        cancel_key=row[21],
+        debounce_key=row[22],
+        parent_run_id=row[23],
+        parent_task_key=row[24],
+        root_run_id=row[25],
     )
 
 
@@ -89,6 +127,14 @@ def run_params(run: RunRecord, flag: Callable[[bool], Any] = int) -> tuple[Any, 
         run.event_id,
         run.event_name,
         run.environment,
+        run.priority,
+        flag(bool(run.groups)),
+        run.idempotency_key,
+        run.cancel_key,
+        run.debounce_key,
+        run.parent_run_id,
+        run.parent_task_key,
+        run.root_run_id,
     )
 
 

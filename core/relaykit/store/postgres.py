@@ -3,7 +3,9 @@ worker processes on any number of machines.
 
 psycopg 3 (async) with a connection pool; every statement runs in autocommit unless a method
 needs several statements to be atomic. Workers claim runs with ``FOR UPDATE SKIP LOCKED``, so
-two workers never wait for, or take, the same run. Task writes are fenced in the statement that
+two workers never wait for, or take, the same run; claims that involve runs under a
+concurrency or throttle limit also take one advisory lock, so that workers never exceed a limit
+together (``claim_runs``). Task writes are fenced in the statement that
 makes them: the run row is locked ``FOR SHARE`` while the task is written, so a write lands only
 while its worker still holds the run, and a claim or cancel that wins the race makes the write
 fail with ``LeaseLost`` instead of slipping in after it. Times are epoch seconds in double
@@ -18,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import zlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Final, final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -27,12 +31,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .._models import (
+    NO_ROUTING,
     ErrorInfo,
     EventMatch,
     EventRecord,
     EventWait,
     KvWrite,
     LogRecord,
+    Routing,
     RunRecord,
     RunStatus,
     ScheduleFire,
@@ -45,6 +51,7 @@ from ..filters import matches
 from . import _postgres_sql as sql
 from ._postgres_sql import WAKEUP_CHANNEL, Conn
 from ._rows import (
+    admit,
     dump_json,
     event_body,
     log_params,
@@ -304,9 +311,18 @@ class PostgresStore:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    async def create_run(self, run: RunRecord) -> None:
-        """Insert a new run; a queued or waiting one wakes listening workers."""
-        await self._rowcount(sql.CREATE_RUN, run_params(run, bool))
+    async def create_run(self, run: RunRecord) -> RunRecord:
+        """Insert a new run — or find the run its idempotency or debounce key leads to — and
+        return the run that stands for it; a new queued or waiting run wakes listening
+        workers. One statement for a run without flow-control keys or groups."""
+        if not (run.groups or run.idempotency_key or run.debounce_key):
+            await self._rowcount(sql.CREATE_RUN, run_params(run, bool))
+            return run
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                return await _insert_run(conn, run)
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
@@ -336,22 +352,51 @@ class PostgresStore:
         limit: int,
         job_ids: Sequence[str],
         run_id: str | None = None,
+        family: bool = False,
     ) -> list[RunRecord]:
-        """Lease runnable runs to ``owner``; runs locked by another claimer are skipped."""
+        """Lease runnable runs to ``owner`` by priority then due time, within every
+        concurrency and throttle limit; runs locked by another claimer are skipped.
+
+        Unlimited runs are claimed as before flow control, in one statement that takes no
+        lock but the rows' own: many workers claim side by side. Only when a limited run is
+        among the best candidates does the claim count the groups' busy runs, and it does that
+        under one transaction-level advisory lock (``sql.CLAIM_LOCK``), so the count and the
+        claim it admits commit before another claim counts — two workers can never together
+        exceed a limit. One lock for all groups, rather than one per group: a claim does not
+        know its candidates' groups before it has selected them, and taking several locks as
+        they are found could deadlock; the locked section is two short statements.
+        """
         if not job_ids or limit < 1:
             return []
-        rows = await self._fetchall(
-            sql.CLAIM_RUNS if run_id is None else sql.CLAIM_RUN,
-            {
-                "owner": owner,
-                "lease_until": lease_until,
-                "now": now,
-                "limit": limit,
-                "run_id": run_id,
-                "jobs": list(job_ids),
-            },
-        )
-        return [run_from_row(r) for r in rows]
+        only = "all" if run_id is None else "family" if family else "run"
+        args = {
+            "owner": owner,
+            "lease_until": lease_until,
+            "now": now,
+            "limit": limit,
+            "cap": limit * 2,
+            "run_id": run_id,
+            "jobs": list(job_ids),
+        }
+        try:
+            async with (await self._db()).connection() as conn:
+                cur = await conn.execute(sql.CLAIM_FAST[only], args)
+                rows = await cur.fetchall()
+                if not rows[0][0]:  # no limited candidate: claimed in that one statement
+                    runs = [run_from_row(r[1:]) for r in rows if r[1] is not None]
+                    return sorted(runs, key=_claim_order)
+                async with conn.transaction():
+                    await conn.execute(sql.TAKE_CLAIM_LOCK, (sql.CLAIM_LOCK,))
+                    cur = await conn.execute(sql.CLAIM_LIMITED[only], args)
+                    ids = _admitted(await cur.fetchall(), limit)
+                    if not ids:
+                        return []
+                    cur = await conn.execute(sql.CLAIM_ADMITTED, {**args, "ids": ids})
+                    claimed = [run_from_row(r) for r in await cur.fetchall()]
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+        order = {rid: i for i, rid in enumerate(ids)}
+        return sorted(claimed, key=lambda r: order[r.id])
 
     async def renew_leases(
         self, *, owner: str, run_ids: Sequence[str], lease_until: float
@@ -384,9 +429,10 @@ class PostgresStore:
     ) -> None:
         """Write the attempt's last records and the run's new status in one transaction
         (one statement for an ended run with none). A run that ended leaves no task waiting
-        and drops its event waits; a waiting run stores its new event waits, and is due at
-        once when one of its waits was matched meanwhile. A run that will wake at a time
-        wakes listening workers."""
+        and drops its event waits, and wakes the run that invoked it; a waiting run stores its
+        new event waits, and is due at once when one of its waits was matched meanwhile or
+        the child runs one of its tasks waits for have all ended. A run that will wake at a
+        time wakes listening workers."""
         ended = None if status is RunStatus.WAITING else now
         args = {
             "status": status.value,
@@ -403,10 +449,12 @@ class PostgresStore:
         try:
             async with (await self._db()).connection() as conn:
                 if ended is not None and not (tasks or logs):
-                    if (await conn.execute(sql.END_ATTEMPT_ENDED, args)).rowcount == 0:
-                        raise LeaseLost(lost)
-                    return
+                    # one statement, unless the run has a parent or children (or lost its lease)
+                    if (await conn.execute(sql.END_ATTEMPT_ENDED, args)).rowcount:
+                        return
                 async with conn.transaction():
+                    if ended is not None:
+                        await conn.execute(sql.LOCK_PARENT, args)
                     if (await conn.execute(sql.END_ATTEMPT, args)).rowcount == 0:
                         raise LeaseLost(lost)
                     async with conn.cursor() as cur:
@@ -420,8 +468,7 @@ class PostgresStore:
                                 sql.INSERT_LOG, [log_params(run_id, g) for g in logs]
                             )
                         if ended is not None:
-                            await cur.execute(sql.CANCEL_LEFTOVER_TASKS, args)
-                            await cur.execute(sql.DROP_EVENT_WAITS, args)
+                            await _close_runs(conn, [run_id], now)
                         else:
                             if event_waits:
                                 await cur.executemany(
@@ -436,14 +483,15 @@ class PostgresStore:
             raise self._unusable(exc) from exc
 
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        """Cancel a run that has not ended, its waiting tasks and its event waits."""
-        args = {"now": now, "ended": now, "id": run_id}
+        """Cancel a run that has not ended, its waiting tasks and its event waits, and wake
+        the run that invoked it."""
+        args = {"now": now, "id": run_id}
         try:
             async with (await self._db()).connection() as conn:
                 async with conn.transaction():
+                    await conn.execute(sql.LOCK_PARENT, args)
                     if (await conn.execute(sql.CANCEL_RUN, args)).rowcount:
-                        await conn.execute(sql.CANCEL_LEFTOVER_TASKS, args)
-                        await conn.execute(sql.DROP_EVENT_WAITS, args)
+                        await _close_runs(conn, [run_id], now)
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
         return await self.get_run(run_id)
@@ -485,12 +533,14 @@ class PostgresStore:
         logs: Sequence[LogRecord] = (),
         kv: Sequence[KvWrite] = (),
         events: Sequence[EventRecord] = (),
+        runs: Sequence[RunRecord] = (),
     ) -> None:
-        """Write one task outcome (and its effects) in exactly one transaction, fenced."""
+        """Write one task outcome (and its effects, and the child runs it starts) in exactly
+        one transaction, fenced."""
         params = (run_id, owner, *task_params(run_id, task))
         lost = f"run {run_id}: lease lost; task {task.key!r} was not recorded"
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
-        if not (logs or kv or events or consumes_wait):
+        if not (logs or kv or events or runs or consumes_wait):
             if await self._rowcount(sql.UPSERT_TASK, params) == 0:
                 raise LeaseLost(lost)
             return
@@ -501,6 +551,8 @@ class PostgresStore:
                 if consumes_wait:
                     await conn.execute(sql.CONSUME_EVENT_WAIT, (run_id, task.key))
                 await sql.write_effects(conn, run_id, task, logs, kv, events)
+                for run in runs:
+                    await _insert_run(conn, run)
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
 
@@ -531,67 +583,85 @@ class PostgresStore:
         self,
         event: EventRecord,
         *,
-        runs: Sequence[RunRecord] = (),
+        routing: Routing = NO_ROUTING,
         deliver: bool = False,
         now: float = 0.0,
-    ) -> bool:
-        """Store an event once; with ``deliver``, route it in the same transaction."""
+    ) -> list[RunRecord] | None:
+        """Store an event once (None when it was stored before); with ``deliver``, route it in
+        the same transaction and return the runs that stand for ``routing.runs``."""
         try:
             async with (await self._db()).connection() as conn:
                 if not deliver:
                     cur = await conn.execute(sql.INSERT_EVENT, sql.event_params(event))
-                    return cur.rowcount == 1
+                    return [] if cur.rowcount == 1 else None
                 async with conn.transaction():
                     cur = await conn.execute(sql.INSERT_EVENT_TO_DELIVER, sql.event_params(event))
                     if cur.rowcount != 1:
-                        return False
-                    await self._deliver(conn, event, runs, now)
-                return True
+                        return None
+                    return await self._deliver(conn, event, routing, now)
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
 
     @staticmethod
     async def _deliver(
-        conn: Conn, event: EventRecord, runs: Sequence[RunRecord], now: float
-    ) -> None:
-        """Route ``event`` inside the caller's transaction: mark it delivered, create its
-        runs, resolve the open waits it matches and make their runs due."""
+        conn: Conn, event: EventRecord, routing: Routing, now: float
+    ) -> list[RunRecord]:
+        """Route ``event`` inside the caller's transaction: mark it delivered, cancel the
+        queued and waiting runs with its cancel keys, create its runs, resolve the open waits
+        it matches and make their runs due. Returns the runs that stand for ``routing.runs``."""
         await conn.execute(sql.MARK_DELIVERED, (now, event.id))
         async with conn.cursor() as cur:
-            if runs:
-                await cur.executemany(sql.CREATE_RUN, [run_params(r, bool) for r in runs])
-            payload = json.loads(event.payload)
+            if routing.cancels:
+                keys = {"keys": list(routing.cancels), "now": now}
+                await cur.execute(sql.LOCK_CANCEL_PARENTS, keys)
+                await cur.execute(sql.CANCEL_BY_KEYS, keys)
+                canceled = [r[0] for r in await cur.fetchall()]
+                if canceled:
+                    await _close_runs(conn, canceled, now)
+            plain = [run_params(r, bool) for r in routing.runs if not _has_flow_keys(r)]
+            if plain:  # the common case: batched
+                await cur.executemany(sql.CREATE_RUN, plain)
+            runs = [await _insert_run(conn, r) if _has_flow_keys(r) else r for r in routing.runs]
+            await PostgresStore._resolve_waits(cur, event, now)
+        return runs
 
-            def matching(rows: list[tuple[Any, ...]]) -> list[tuple[str, str]]:
-                return [
-                    (run_id, key)
-                    for run_id, key, flt in rows
-                    if flt is None or matches(json.loads(flt), payload)
-                ]
+    @staticmethod
+    async def _resolve_waits(
+        cur: psycopg.AsyncCursor[tuple[Any, ...]], event: EventRecord, now: float
+    ) -> None:
+        """Resolve the open waits ``event`` matches and make their runs due."""
+        payload = json.loads(event.payload)
 
-            await cur.execute(sql.OPEN_WAITS, (event.name,))
-            candidates = matching(await cur.fetchall())
-            if not candidates:
-                return
-            run_ids = sorted({run_id for run_id, _ in candidates})
-            await cur.execute(sql.LOCK_RUNS, (run_ids,))
-            # Read again under the locks: another delivery may have resolved a wait, the run
-            # may have ended (its waits dropped) or added waits meanwhile.
-            await cur.execute(sql.LOCK_OPEN_WAITS, (event.name, run_ids))
-            resolved = matching(await cur.fetchall())
-            if not resolved:
-                return
-            body = json.dumps(event_body(event))
-            await cur.executemany(
-                sql.RESOLVE_WAIT, [(event.id, body, run_id, key) for run_id, key in resolved]
-            )
-            await cur.execute(sql.WAKE_RESOLVED, (now, sorted({r for r, _ in resolved})))
+        def matching(rows: list[tuple[Any, ...]]) -> list[tuple[str, str]]:
+            return [
+                (run_id, key)
+                for run_id, key, flt in rows
+                if flt is None or matches(json.loads(flt), payload)
+            ]
+
+        await cur.execute(sql.OPEN_WAITS, (event.name,))
+        candidates = matching(await cur.fetchall())
+        if not candidates:
+            return
+        run_ids = sorted({run_id for run_id, _ in candidates})
+        await cur.execute(sql.LOCK_RUNS, (run_ids,))
+        # Read again under the locks: another delivery may have resolved a wait, the run
+        # may have ended (its waits dropped) or added waits meanwhile.
+        await cur.execute(sql.LOCK_OPEN_WAITS, (event.name, run_ids))
+        resolved = matching(await cur.fetchall())
+        if not resolved:
+            return
+        body = json.dumps(event_body(event))
+        await cur.executemany(
+            sql.RESOLVE_WAIT, [(event.id, body, run_id, key) for run_id, key in resolved]
+        )
+        await cur.execute(sql.WAKE_RESOLVED, (now, sorted({r for r, _ in resolved})))
 
     async def deliver_due_events(
         self,
         *,
         now: float,
-        route: Callable[[EventRecord], Sequence[RunRecord]],
+        route: Callable[[EventRecord], Routing],
         limit: int = 100,
     ) -> list[str]:
         """Route pending events that are due, each claimed (``FOR UPDATE SKIP LOCKED``) in
@@ -654,6 +724,12 @@ class PostgresStore:
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
 
+    async def remove_schedules(self, schedule_ids: Sequence[str]) -> int:
+        """Deactivate schedules; return how many were active."""
+        if not schedule_ids:
+            return 0
+        return await self._rowcount(sql.REMOVE_SCHEDULES, (list(schedule_ids),))
+
     async def fire_due_schedules(
         self,
         *,
@@ -675,7 +751,7 @@ class PostgresStore:
                     slot, run, following = planned
                     fired = await conn.execute(sql.RECORD_FIRE, (sid, slot, run.id))
                     if fired.rowcount:
-                        await conn.execute(sql.CREATE_RUN, run_params(run, bool))
+                        await _insert_run(conn, run)
                         created.append(run.id)
                     await conn.execute(sql.MOVE_SCHEDULE, (following, slot, sid))
         except _CONNECTION_ERRORS as exc:
@@ -726,6 +802,102 @@ class PostgresStore:
                     raise
                 self._listener = conn
             return self._listener
+
+
+def _has_flow_keys(run: RunRecord) -> bool:
+    """Whether creating ``run`` takes more than one INSERT (``_insert_run``)."""
+    return bool(run.groups or run.idempotency_key or run.debounce_key)
+
+
+async def _close_runs(conn: Conn, run_ids: list[str], now: float) -> None:
+    """After runs ended (their rows locked by the caller's transaction): cancel the child
+    runs they were waiting for (and theirs), leave no task of theirs waiting, drop their
+    event waits and concurrency-group rows, and wake the runs that invoked them once the
+    last child their task waits for has ended (``sql.CLOSE_RUNS``, ``sql.WAKE_PARENTS``)."""
+    cur = await conn.execute(sql.CLOSE_RUNS, {"ids": run_ids, "now": now})
+    rows = await cur.fetchall()
+    orphans = [run_id for kind, run_id in rows if kind == "orphan"]
+    parents = [run_id for kind, run_id in rows if kind == "parent"]
+    if orphans:
+        await _close_runs(conn, orphans, now)
+    if parents:
+        await conn.execute(sql.WAKE_PARENTS, {"ids": run_ids, "parents": parents, "now": now})
+
+
+async def _insert_run(conn: Conn, run: RunRecord) -> RunRecord:
+    """Insert ``run`` — unless a live idempotency key leads to an existing run, or a queued
+    run with its debounce key takes its payload and due time — and return the run that
+    stands for it. Inside a transaction when the run has flow-control keys or groups.
+
+    The idempotency key is settled first, by the key row itself (see
+    ``sql.CLAIM_IDEMPOTENCY_KEY``): of concurrent creators with one key, exactly one inserts
+    and the others wait for its commit and return its run. Debounced triggers are serialized
+    per (job, key) by an advisory lock (``sql.DEBOUNCE_LOCK``).
+    """
+    if not _has_flow_keys(run):
+        await conn.execute(sql.CREATE_RUN, run_params(run, bool))
+        return run
+    key = {
+        "job": run.job_id,
+        "key": run.idempotency_key,
+        "id": run.id,
+        "expires": run.created_at + run.idempotency_ttl,
+        "now": run.created_at,
+    }
+    if run.idempotency_key is not None:
+        cur = await conn.execute(sql.CLAIM_IDEMPOTENCY_KEY, key)
+        if not await cur.fetchall():  # a live key, now locked by this transaction
+            cur = await conn.execute(sql.IDEMPOTENT_RUN, key)
+            row = await cur.fetchone()
+            if row is not None:
+                return run_from_row(row)
+            await conn.execute(sql.MOVE_IDEMPOTENCY_KEY, key)  # its run is gone: take it
+    if run.debounce_key is not None:
+        # the (job, key) pair hashed to the lock's second int4 (signed); two keys sharing a
+        # hash only wait for each other a moment
+        lock = zlib.crc32(f"{run.job_id}\x00{run.debounce_key}".encode())
+        await conn.execute(sql.DEBOUNCE_LOCK, (sql.DEBOUNCE_LOCK_CLASS, lock - (lock >> 31 << 32)))
+        cur = await conn.execute(
+            sql.DEBOUNCE_RUN,
+            {
+                "payload": run.payload,
+                "due": run.next_attempt_at,
+                "job": run.job_id,
+                "key": run.debounce_key,
+            },
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            found = run_from_row(row)
+            if run.idempotency_key is not None:  # the key leads to the run that stands for it
+                await conn.execute(sql.MOVE_IDEMPOTENCY_KEY, {**key, "id": found.id})
+            return found
+    await conn.execute(sql.CREATE_RUN, run_params(run, bool))
+    if run.groups:
+        async with conn.cursor() as cur:
+            await cur.executemany(sql.INSERT_RUN_GROUP, [(run.id, *g) for g in run.groups])
+    return run
+
+
+def _admitted(rows: Sequence[tuple[Any, ...]], limit: int) -> list[str]:
+    """The runs a limited claim may take: ``sql.CLAIM_LIMITED``'s rows (a candidate per
+    group it is in, in claim order, with the group's busy count) through ``admit``."""
+    candidates: list[tuple[str, bool, bool]] = []
+    groups: list[tuple[str, str, int, float | None]] = []
+    busy: dict[str, int] = {}
+    for run_id, limited, started, grp, lim, period, n in rows:
+        if not candidates or candidates[-1][0] != run_id:
+            candidates.append((run_id, bool(limited), bool(started)))
+        if grp is not None:
+            groups.append((run_id, grp, lim, period))
+            busy[grp] = n
+    return admit(candidates, groups, busy, limit)
+
+
+def _claim_order(run: RunRecord) -> tuple[int, float]:
+    """The order runs are claimed in: priority, then due time (none last, as in SQL)."""
+    due = run.next_attempt_at
+    return (-run.priority, math.inf if due is None else due)
 
 
 def _describe(conninfo: str) -> str:

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any, Final, final
 
 from .._models import (
+    NO_ROUTING,
     ErrorInfo,
     EventMatch,
     EventRecord,
     EventWait,
     KvWrite,
     LogRecord,
+    Routing,
     RunRecord,
     RunStatus,
     ScheduleFire,
@@ -33,7 +35,9 @@ from ..filters import matches
 from . import migrations
 from ._rows import (
     RUN_COLS,
+    RUN_MARKS,
     TASK_COLS,
+    admit,
     dump_json,
     event_body,
     log_params,
@@ -232,17 +236,54 @@ class SqliteStore:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    async def create_run(self, run: RunRecord) -> None:
-        """Insert a new run."""
-        self._insert_run(self._db, run)
+    async def create_run(self, run: RunRecord) -> RunRecord:
+        """Insert a new run (or find the one its idempotency or debounce key leads to)."""
+        if not (run.groups or run.idempotency_key or run.debounce_key):
+            self._insert_run(self._db, run)  # one statement: no transaction needed
+            return run
+        with self._transaction() as db:
+            return self._insert_run(db, run)
 
     @staticmethod
-    def _insert_run(db: sqlite3.Connection, run: RunRecord) -> None:
-        db.execute(
-            f"INSERT INTO runs ({RUN_COLS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            run_params(run),
-        )
+    def _insert_run(db: sqlite3.Connection, run: RunRecord) -> RunRecord:
+        """Insert ``run`` — unless a live idempotency key leads to an existing run, or a
+        queued run with its debounce key takes its payload and due time — and return the run
+        that stands for it. Call inside a transaction when the run has flow-control keys."""
+        if run.idempotency_key is not None:
+            row = db.execute(
+                f"SELECT {RUN_COLS} FROM runs WHERE id = (SELECT run_id FROM idempotency_keys "
+                "WHERE job_id = ? AND key = ? AND expires_at > ?)",
+                (run.job_id, run.idempotency_key, run.created_at),
+            ).fetchone()
+            if row is not None:
+                return run_from_row(row)
+            db.execute(
+                "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?) ON CONFLICT (job_id, key) "
+                "DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at",
+                (run.job_id, run.idempotency_key, run.id, run.created_at + run.idempotency_ttl),
+            )
+        if run.debounce_key is not None:
+            row = db.execute(
+                f"UPDATE runs SET payload = ?, next_attempt_at = ? WHERE id = (SELECT id FROM "
+                "runs WHERE job_id = ? AND debounce_key = ? AND status = 'queued' "
+                f"AND attempt = 0 LIMIT 1) RETURNING {RUN_COLS}",
+                (run.payload, run.next_attempt_at, run.job_id, run.debounce_key),
+            ).fetchone()
+            if row is not None:
+                existing = run_from_row(row)
+                if run.idempotency_key is not None:  # the key leads to the run standing for it
+                    db.execute(
+                        "UPDATE idempotency_keys SET run_id = ? WHERE job_id = ? AND key = ?",
+                        (existing.id, run.job_id, run.idempotency_key),
+                    )
+                return existing
+        db.execute(f"INSERT INTO runs ({RUN_COLS}) VALUES ({RUN_MARKS})", run_params(run))
+        if run.groups:
+            db.executemany(
+                "INSERT OR IGNORE INTO run_groups VALUES (?, ?, ?, ?)",
+                [(run.id, *g) for g in run.groups],
+            )
+        return run
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
@@ -276,35 +317,54 @@ class SqliteStore:
         limit: int,
         job_ids: Sequence[str],
         run_id: str | None = None,
+        family: bool = False,
     ) -> list[RunRecord]:
-        """Lease runnable runs to ``owner`` (one UPDATE ... RETURNING)."""
+        """Lease runnable runs to ``owner`` by priority then due time, within every
+        concurrency and throttle limit (one write transaction: SQLite serializes writers)."""
         if not job_ids or limit < 1:
             return []
-        only = "AND id = :run_id" if run_id is not None else ""
-        # Named and positional parameters cannot be mixed: bind the job ids by name too.
+        # Named and positional parameters cannot be mixed: bind the lists by name too.
         names = {f"j{i}": j for i, j in enumerate(job_ids)}
-        jobs = ", ".join(f":{n}" for n in names)
-        rows = self._db.execute(
-            f"""
-            UPDATE runs SET status = 'running', lease_owner = :owner,
-                lease_expires_at = :lease_until, attempt = attempt + 1,
-                started_at = COALESCE(started_at, :now)
-            WHERE id IN (
-                SELECT id FROM runs WHERE job_id IN ({jobs}) {only} AND {_RUNNABLE}
-                ORDER BY next_attempt_at LIMIT :limit
-            )
-            RETURNING {RUN_COLS}
-            """,
-            {
-                "owner": owner,
-                "lease_until": lease_until,
-                "now": now,
-                "limit": limit,
-                "run_id": run_id,
-                **names,
-            },
-        ).fetchall()
-        return [run_from_row(r) for r in rows]
+        only = ""
+        if run_id is not None:
+            only = "AND (id = :run_id OR root_run_id = :run_id)" if family else "AND id = :run_id"
+        with self._transaction() as db:
+            busy = _busy_groups(db, now)
+            skip = ""
+            if busy:
+                names["busy"] = json.dumps(busy)
+                # a run in a group at its limit waits; a throttle holds back only a first start
+                skip = (
+                    "AND (limited = 0 OR NOT EXISTS (SELECT 1 FROM run_groups g WHERE "
+                    "g.run_id = runs.id AND (g.period IS NULL OR runs.started_at IS NULL) "
+                    "AND g.lim <= (SELECT value FROM json_each(:busy) WHERE key = g.grp)))"
+                )
+            rows = db.execute(
+                f"SELECT id, limited, started_at IS NOT NULL FROM runs WHERE job_id IN "
+                f"({', '.join(f':j{i}' for i in range(len(job_ids)))}) {only} AND {_RUNNABLE} "
+                f"{skip} ORDER BY priority DESC, next_attempt_at LIMIT :cap",
+                {"now": now, "run_id": run_id, "cap": limit * 2, **names},
+            ).fetchall()
+            limited = [r[0] for r in rows if r[1]]
+            if limited:
+                marks = ", ".join("?" * len(limited))
+                groups = db.execute(
+                    f"SELECT run_id, grp, lim, period FROM run_groups WHERE run_id IN ({marks})",
+                    limited,
+                ).fetchall()
+                ids = admit([(r[0], bool(r[1]), bool(r[2])) for r in rows], groups, busy, limit)
+            else:
+                ids = [r[0] for r in rows[:limit]]
+            if not ids:
+                return []
+            claimed = db.execute(
+                "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
+                "attempt = attempt + 1, started_at = COALESCE(started_at, ?) "
+                f"WHERE id IN ({', '.join('?' * len(ids))}) RETURNING {RUN_COLS}",
+                (owner, lease_until, now, *ids),
+            ).fetchall()
+        order = {run_id: i for i, run_id in enumerate(ids)}
+        return sorted((run_from_row(r) for r in claimed), key=lambda r: order[r.id])
 
     async def renew_leases(
         self, *, owner: str, run_ids: Sequence[str], lease_until: float
@@ -360,23 +420,23 @@ class SqliteStore:
             for t in tasks:
                 _write_task_unfenced(db, run_id, t)
             if ended is not None:  # a run that ended leaves no task waiting forever
-                db.execute(
-                    "UPDATE tasks SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
-                    "WHERE run_id = ? AND status IN ('waiting', 'running')",
-                    (now, run_id),
-                )
-                db.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,))
+                _close_run(db, run_id, now)
             else:
                 db.executemany(
                     "INSERT OR IGNORE INTO event_waits (run_id, task_key, event_name, filter) "
                     "VALUES (?, ?, ?, ?)",
                     [(run_id, w.task_key, w.event_name, w.filter) for w in event_waits],
                 )
-                # an event that matched while the attempt ran makes the run due at once
+                # an event that matched, or a child run that ended, while the attempt ran
+                # makes the run due at once
                 db.execute(
-                    "UPDATE runs SET next_attempt_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM "
-                    "event_waits WHERE run_id = ? AND event_id IS NOT NULL)",
-                    (now, run_id, run_id),
+                    "UPDATE runs SET next_attempt_at = :now WHERE id = :id AND (EXISTS (SELECT 1 "
+                    "FROM event_waits WHERE run_id = :id AND event_id IS NOT NULL) OR EXISTS "
+                    "(SELECT 1 FROM tasks t WHERE t.run_id = :id AND t.kind = 'invoke' "
+                    "AND t.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM runs c WHERE "
+                    "c.parent_run_id = :id AND c.parent_task_key = t.key "
+                    "AND c.ended_at IS NULL)))",
+                    {"now": now, "id": run_id},
                 )
             if logs:
                 db.executemany(_INSERT_LOG, [log_params(run_id, g) for g in logs])
@@ -391,12 +451,7 @@ class SqliteStore:
                 (now, run_id),
             )
             if cur.rowcount:
-                db.execute(
-                    "UPDATE tasks SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
-                    "WHERE run_id = ? AND status IN ('waiting', 'running')",
-                    (now, run_id),
-                )
-                db.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,))
+                _close_run(db, run_id, now)
         return await self.get_run(run_id)
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
@@ -465,11 +520,12 @@ class SqliteStore:
         logs: Sequence[LogRecord] = (),
         kv: Sequence[KvWrite] = (),
         events: Sequence[EventRecord] = (),
+        runs: Sequence[RunRecord] = (),
     ) -> None:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
         params = (*task_params(run_id, task), run_id, owner)
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
-        if not (logs or kv or events or consumes_wait):
+        if not (logs or kv or events or runs or consumes_wait):
             if self._db.execute(_UPSERT_TASK, params).rowcount == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
             return
@@ -498,6 +554,8 @@ class SqliteStore:
                     "deliver_at, sent_by_run) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     _event_params(e),
                 )
+            for run in runs:
+                self._insert_run(db, run)
 
     # -- events and key-value store -----------------------------------------------------------
 
@@ -526,10 +584,10 @@ class SqliteStore:
         self,
         event: EventRecord,
         *,
-        runs: Sequence[RunRecord] = (),
+        routing: Routing = NO_ROUTING,
         deliver: bool = False,
         now: float = 0.0,
-    ) -> bool:
+    ) -> list[RunRecord] | None:
         """Store an event once; with ``deliver``, route it in the same transaction."""
         with self._transaction() as db:
             inserted = db.execute(
@@ -537,19 +595,26 @@ class SqliteStore:
                 "sent_by_run, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
                 _event_params(event),
             ).rowcount
-            if inserted and deliver:
-                self._deliver(db, event, runs, now)
-        return bool(inserted)
+            if not inserted:
+                return None
+            return self._deliver(db, event, routing, now) if deliver else []
 
     def _deliver(
-        self, db: sqlite3.Connection, event: EventRecord, runs: Sequence[RunRecord], now: float
-    ) -> None:
+        self, db: sqlite3.Connection, event: EventRecord, routing: Routing, now: float
+    ) -> list[RunRecord]:
         db.execute(
             "UPDATE events SET status = 'delivered', delivered_at = ? WHERE id = ?",
             (now, event.id),
         )
-        for run in runs:
-            self._insert_run(db, run)
+        for key in routing.cancels:
+            canceled = db.execute(
+                "UPDATE runs SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
+                "WHERE cancel_key = ? AND status IN ('queued', 'waiting') RETURNING id",
+                (now, key),
+            ).fetchall()
+            for (run_id,) in canceled:
+                _close_run(db, run_id, now)
+        runs = [self._insert_run(db, run) for run in routing.runs]
         waits = db.execute(
             "SELECT run_id, task_key, filter FROM event_waits WHERE event_name = ? "
             "AND event_id IS NULL",
@@ -568,12 +633,13 @@ class SqliteStore:
                 "UPDATE runs SET next_attempt_at = ? WHERE id = ? AND status = 'waiting'",
                 (now, run_id),
             )
+        return runs
 
     async def deliver_due_events(
         self,
         *,
         now: float,
-        route: Callable[[EventRecord], Sequence[RunRecord]],
+        route: Callable[[EventRecord], Routing],
         limit: int = 100,
     ) -> list[str]:
         """Route pending events that are due, each in its own transaction."""
@@ -586,14 +652,14 @@ class SqliteStore:
         ).fetchall()
         for row in rows:
             event = EventRecord(*row)
-            runs = route(event)
+            routing = route(event)
             with self._transaction() as db:
                 # BEGIN IMMEDIATE serializes writers: re-check it is still pending
                 still = db.execute(
                     "SELECT 1 FROM events WHERE id = ? AND status = 'pending'", (event.id,)
                 ).fetchone()
                 if still:
-                    self._deliver(db, event, runs, now)
+                    self._deliver(db, event, routing, now)
                     delivered.append(event.id)
         return delivered
 
@@ -641,6 +707,17 @@ class SqliteStore:
                     "active = 1",
                     (spec.id, spec.job_id, spec.kind, spec.spec, spec.timezone, first_fire(spec)),
                 )
+
+    async def remove_schedules(self, schedule_ids: Sequence[str]) -> int:
+        """Deactivate schedules; return how many were active."""
+        if not schedule_ids:
+            return 0
+        marks = ", ".join("?" * len(schedule_ids))
+        cur = self._db.execute(
+            f"UPDATE schedules SET active = 0 WHERE active = 1 AND id IN ({marks})",
+            tuple(schedule_ids),
+        )
+        return cur.rowcount
 
     async def fire_due_schedules(
         self,
@@ -690,6 +767,57 @@ _UPSERT_TASK_UNFENCED: Final = _UPSERT_TASK.replace(
     "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')",
     "WHERE true",
 )
+
+
+def _close_run(db: sqlite3.Connection, run_id: str, now: float) -> None:
+    """After a run ended: the children it was waiting for are canceled (and theirs), no task
+    of it waits forever, its event waits go, and the run that invoked it (if any) is woken
+    to take its result."""
+    orphans = db.execute(
+        "UPDATE runs SET status = 'canceled', ended_at = :now, next_attempt_at = NULL, "
+        "lease_owner = NULL, lease_expires_at = NULL WHERE parent_run_id = :id "
+        "AND ended_at IS NULL AND parent_task_key IN (SELECT key FROM tasks "
+        "WHERE run_id = :id AND kind = 'invoke' AND status = 'waiting') RETURNING id",
+        {"now": now, "id": run_id},
+    ).fetchall()
+    for (child,) in orphans:
+        _close_run(db, child, now)
+    db.execute("DELETE FROM run_groups WHERE run_id = ? AND period IS NULL", (run_id,))
+    db.execute(
+        "UPDATE tasks SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
+        "WHERE run_id = ? AND status IN ('waiting', 'running')",
+        (now, run_id),
+    )
+    db.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,))
+    # the parent is woken when the last child its task waits for has ended
+    db.execute(
+        "UPDATE runs SET next_attempt_at = :now WHERE status = 'waiting' AND id = "
+        "(SELECT parent_run_id FROM runs WHERE id = :id) AND NOT EXISTS (SELECT 1 FROM runs s "
+        "JOIN runs me ON me.id = :id WHERE s.parent_run_id = me.parent_run_id "
+        "AND s.parent_task_key = me.parent_task_key AND s.ended_at IS NULL)",
+        {"now": now, "id": run_id},
+    )
+
+
+def _busy_groups(db: sqlite3.Connection, now: float) -> dict[str, int]:
+    """How many runs each group has running (a throttle: started within its period)."""
+    # Throttle rows older than their period count for nothing any more: drop them, so the
+    # table (scanned here on every claim) holds only live windows.
+    db.execute(
+        "DELETE FROM run_groups WHERE period IS NOT NULL AND EXISTS (SELECT 1 FROM runs x "
+        "WHERE x.id = run_groups.run_id AND x.started_at <= :now - run_groups.period)",
+        {"now": now},
+    )
+    rows = db.execute(
+        "SELECT g.grp, COUNT(*) FROM runs x JOIN run_groups g ON g.run_id = x.id "
+        "WHERE x.status = 'running' AND x.limited = 1 AND x.lease_expires_at >= :now "
+        "AND g.period IS NULL GROUP BY g.grp "
+        "UNION ALL SELECT g.grp, COUNT(*) FROM run_groups g JOIN runs x "
+        "ON x.id = g.run_id WHERE g.period IS NOT NULL AND x.started_at > :now - g.period "
+        "GROUP BY g.grp",
+        {"now": now},
+    ).fetchall()
+    return {g: n for g, n in rows}
 
 
 def _write_task_unfenced(db: sqlite3.Connection, run_id: str, task: TaskRecord) -> None:
