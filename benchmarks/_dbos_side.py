@@ -1,13 +1,16 @@
 """The DBOS half of the task-overhead benchmark, run as a subprocess by task_overhead.py.
 
     python benchmarks/_dbos_side.py --workload one-run --sqlite-mode normal --db PATH
+    python benchmarks/_dbos_side.py --workload one-run --database-url postgresql://...
 
 Measures DBOS Transact's per-step and per-workflow overhead on a SQLite system database, with
 the same workloads as ``_relaykit_side.py``: ``one-run`` is one workflow of N sequential no-op
 steps; ``many-runs`` is R workflows of K no-op steps each, each started (``DBOS.start_workflow``)
 and awaited (``get_result``) before the next. Steps and workflows are synchronous, DBOS's usual
 form. ``--sqlite-mode normal`` puts DBOS's own connections in WAL mode with synchronous=NORMAL;
-``default`` leaves DBOS's pragmas alone. Prints one JSON line; DBOS's logs go to stderr.
+``default`` leaves DBOS's pragmas alone. With ``--database-url`` (a PostgreSQL database, used
+by task_overhead_postgres.py) that database is DBOS's system database and ``--db`` and
+``--sqlite-mode`` are ignored. Prints one JSON line; DBOS's logs go to stderr.
 """
 
 from __future__ import annotations
@@ -70,12 +73,17 @@ def _pragmas(dbos: DBOS) -> tuple[str, int]:
 
 
 def bench(workload: str, mode: str, db: str, runs: int, per_run: int) -> dict[str, Any]:
-    """Launch DBOS, warm up, time ``runs`` workflows of ``per_run`` steps, destroy DBOS."""
+    """Launch DBOS, warm up, time ``runs`` workflows of ``per_run`` steps, destroy DBOS.
+
+    ``db`` is a SQLite file, or a PostgreSQL URL (then ``mode`` is ignored)."""
+    postgres = "://" in db
+    if postgres:
+        mode = "postgres"
     if mode == "normal":
         sa.event.listen(sa.Engine, "connect", _set_wal_normal)
     config: DBOSConfig = {
         "name": "bench",
-        "system_database_url": f"sqlite:///{db}",
+        "system_database_url": db if postgres else f"sqlite:///{db}",
         "log_level": "WARNING",  # DBOS logs to stderr (a StreamHandler); keep them short
     }
     dbos = DBOS(config=config)
@@ -86,7 +94,7 @@ def bench(workload: str, mode: str, db: str, runs: int, per_run: int) -> dict[st
         for _ in range(runs):
             _run(per_run)
         seconds = time.perf_counter() - started
-        journal, synchronous = _pragmas(dbos)
+        journal, synchronous = ("", -1) if postgres else _pragmas(dbos)
     finally:
         DBOS.destroy()
     if mode == "normal":
@@ -114,17 +122,21 @@ def main() -> None:
     """Parse arguments, run one workload, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workload", choices=["one-run", "many-runs"], required=True)
-    parser.add_argument("--sqlite-mode", choices=["normal", "default"], required=True)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--sqlite-mode", choices=["normal", "default"], default="default")
+    parser.add_argument("--db", help="SQLite file")
+    parser.add_argument("--database-url", help="a PostgreSQL URL, instead of --db")
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--tasks-per-run", type=int, default=3)
     args = parser.parse_args()
+    db = args.database_url or args.db
+    if not db:
+        parser.error("one of --db and --database-url is needed")
     if args.workload == "one-run":
         runs, per_run = 1, args.tasks
     else:
         runs, per_run = args.runs, args.tasks_per_run
-    print(json.dumps(bench(args.workload, args.sqlite_mode, args.db, runs, per_run)))
+    print(json.dumps(bench(args.workload, args.sqlite_mode, db, runs, per_run)))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """The relaykit half of the task-overhead benchmark, run as a subprocess by task_overhead.py.
 
     python benchmarks/_relaykit_side.py --workload one-run --sqlite-mode normal --db PATH
+    python benchmarks/_relaykit_side.py --workload one-run --database-url postgresql://...
 
 Workloads (the same as ``_dbos_side.py``): ``one-run`` is one run of N sequential no-op tasks;
 ``many-runs`` is R runs of K no-op tasks each, run one after another with ``client.run``.
 ``one-run`` also measures the resume cost (the replay of a run suspended after N completed
-tasks) and counts the write transactions per task from SQLite's statement trace. Prints one
-JSON line.
+tasks) and counts the write transactions per task from SQLite's statement trace. With
+``--database-url`` (a PostgreSQL database, used by task_overhead_postgres.py) only the timing
+is done: the SQLite-specific extras are skipped and ``--db``/``--sqlite-mode`` are ignored.
+Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -29,9 +32,16 @@ async def noop() -> None:
     """The task body: nothing, so only relaykit's own cost is measured."""
 
 
-def _client(db: str, mode: str, clock: ManualClock | None = None) -> Client:
+def _url(db: str, mode: str) -> str:
+    """``db`` itself when it is a URL (PostgreSQL), else a SQLite URL for the file ``db``."""
+    if "://" in db:
+        return db
     query = "" if mode == "default" else f"?synchronous={mode}"
-    client = Client("bench", database_url=f"sqlite:///{db}{query}", clock=clock)
+    return f"sqlite:///{db}{query}"
+
+
+def _client(db: str, mode: str, clock: ManualClock | None = None) -> Client:
+    client = Client("bench", database_url=_url(db, mode), clock=clock)
 
     @client.define_job(id="one-run", version="1.0.0")
     async def one_run(payload: Any, io: Any, ctx: Any) -> int:
@@ -53,14 +63,19 @@ async def one_run(db: str, mode: str, tasks: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     assert result.status is RunStatus.SUCCEEDED, result.error
     await client.close()
-    resume = await _resume_cost(db, mode, tasks)
-    writes = await _transactions_per_task(db, mode, tasks)
-    return {
+    timing = {
         "tasks": tasks,
         "runs": 1,
         "seconds": seconds,
         "us_per_task": seconds / tasks * 1e6,
         "runs_per_s": 1 / seconds,
+    }
+    if "://" in db:  # PostgreSQL: the timing only
+        return timing
+    resume = await _resume_cost(db, mode, tasks)
+    writes = await _transactions_per_task(db, mode, tasks)
+    return {
+        **timing,
         "resume_us_per_task": resume / tasks * 1e6,
         **writes,
     }
@@ -155,16 +170,20 @@ def main() -> None:
     """Parse arguments, run one workload, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workload", choices=["one-run", "many-runs"], required=True)
-    parser.add_argument("--sqlite-mode", choices=["normal", "full", "default"], required=True)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--sqlite-mode", choices=["normal", "full", "default"], default="default")
+    parser.add_argument("--db", help="SQLite file")
+    parser.add_argument("--database-url", help="a PostgreSQL URL, instead of --db")
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--tasks-per-run", type=int, default=3)
     args = parser.parse_args()
+    db = args.database_url or args.db
+    if not db:
+        parser.error("one of --db and --database-url is needed")
     if args.workload == "one-run":
-        data = asyncio.run(one_run(args.db, args.sqlite_mode, args.tasks))
+        data = asyncio.run(one_run(db, args.sqlite_mode, args.tasks))
     else:
-        data = asyncio.run(many_runs(args.db, args.sqlite_mode, args.runs, args.tasks_per_run))
+        data = asyncio.run(many_runs(db, args.sqlite_mode, args.runs, args.tasks_per_run))
     print(
         json.dumps(
             {"peer": "relaykit", "workload": args.workload, "sqlite_mode": args.sqlite_mode, **data}

@@ -493,9 +493,13 @@ async def apply_migrations(conn: Conn) -> tuple[int, list[int]]:
     current = await schema_version(conn)
     if current > known_version():
         return current, []
+    # every version not yet recorded, not only those above the highest: a database made from
+    # a development branch may have a later version and miss an earlier one
+    cur = await conn.execute("SELECT version FROM schema_migrations")
+    done = {row[0] for row in await cur.fetchall()}
     applied = []
     for version, name, sql in migrations.load("postgres"):
-        if version <= current:
+        if version in done:
             continue
         await conn.execute(sql.encode())  # bytes: a multi-statement script, no parameters
         await conn.execute(

@@ -220,9 +220,11 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
             )
-            current = self._version()
+            # every version not yet recorded, not only those above the highest: a database
+            # made from a development branch may have a later version and miss an earlier one
+            done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
             for version, name, sql in migrations.load("sqlite"):
-                if version <= current:
+                if version in done:
                     continue
                 for statement in _statements(sql):
                     db.execute(statement)
