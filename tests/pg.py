@@ -37,6 +37,9 @@ DATA_TABLES: Final = (
     "event_waits",
     "schedules",
     "schedule_fires",
+    "api_keys",
+    "users",
+    "sessions",
 )
 
 T = TypeVar("T")
