@@ -39,6 +39,9 @@ DATA_TABLES: Final = (
     "schedule_fires",
     "run_groups",
     "idempotency_keys",
+    "api_keys",
+    "users",
+    "sessions",
 )
 
 T = TypeVar("T")

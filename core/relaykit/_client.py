@@ -411,6 +411,14 @@ class Client:
         store = await self.open()
         return await store.cancel_event(event_id)
 
+    def asgi_app(self) -> Any:
+        """The HTTP API (``/api/v1``) and dashboard as an ASGI app (a Starlette app), to run
+        with ``relaykit serve`` or mount: ``app.mount("/relaykit", client.asgi_app())``."""
+        # Imported here so that `import relaykit` never loads Starlette or Jinja2.
+        from .server import create_app
+
+        return create_app(self)
+
     def worker(self, **options: Any) -> Any:
         """A ``Worker`` for this client (see ``relaykit.worker.Worker`` for options)."""
         from .worker import Worker

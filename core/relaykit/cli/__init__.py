@@ -6,9 +6,11 @@ import click
 
 from .. import __version__
 from ._admin import db_group, jobs_command
+from ._keys import keys_group, users_group
 from ._run import run_command
 from ._runs import runs_group
 from ._send import send_command
+from ._serve import dev_command, serve_command
 from ._worker import worker_command
 
 
@@ -27,6 +29,10 @@ cli.add_command(send_command)
 cli.add_command(runs_group)
 cli.add_command(jobs_command)
 cli.add_command(db_group)
+cli.add_command(serve_command)
+cli.add_command(dev_command)
+cli.add_command(keys_group)
+cli.add_command(users_group)
 
 
 def main() -> None:

@@ -81,7 +81,8 @@ DEBOUNCE_RUN: Final = (
 )
 GET_RUN: Final = f"SELECT {RUN_COLS} FROM runs WHERE id = %s"
 LIST_RUNS: Final = (
-    f"SELECT {RUN_COLS} FROM runs WHERE {{where}} ORDER BY created_at DESC, id DESC LIMIT %s"
+    f"SELECT {RUN_COLS} FROM runs WHERE {{where}} ORDER BY created_at DESC, id DESC "
+    "LIMIT %s OFFSET %s"
 )
 _RUNNABLE: Final = (
     "((status IN ('queued', 'waiting') AND next_attempt_at <= %(now)s) "
@@ -508,3 +509,26 @@ async def apply_migrations(conn: Conn) -> tuple[int, list[int]]:
         )
         applied.append(version)
     return current, applied
+
+
+# -- HTTP API and dashboard: API keys, users, sessions, key-value writes ----------------------
+
+API_KEY_COLS: Final = "id, name, key_hash, created_at, revoked_at"  # ApiKeyRecord's order
+SESSION_COLS: Final = "token_hash, kind, subject, created_at, expires_at"  # SessionRecord's
+CREATE_API_KEY: Final = f"INSERT INTO api_keys ({API_KEY_COLS}) VALUES (%s, %s, %s, %s, %s)"
+GET_API_KEY: Final = f"SELECT {API_KEY_COLS} FROM api_keys WHERE id = %s"
+LIST_API_KEYS: Final = f"SELECT {API_KEY_COLS} FROM api_keys ORDER BY created_at, id"
+REVOKE_API_KEY: Final = "UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL"
+CREATE_USER: Final = (
+    "INSERT INTO users (name, password_hash, created_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (name) DO NOTHING"
+)
+GET_USER: Final = "SELECT name, password_hash, created_at FROM users WHERE name = %s"
+DROP_EXPIRED_SESSIONS: Final = "DELETE FROM sessions WHERE expires_at <= %s"
+CREATE_SESSION: Final = f"INSERT INTO sessions ({SESSION_COLS}) VALUES (%s, %s, %s, %s, %s)"
+GET_SESSION: Final = (
+    f"SELECT {SESSION_COLS} FROM sessions WHERE token_hash = %s AND expires_at > %s"
+)
+TAKE_SESSION: Final = f"DELETE FROM sessions WHERE token_hash = %s RETURNING {SESSION_COLS}"
+KV_SET: Final = _KV_SET
+KV_DELETE: Final = _KV_DELETE

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from .._access import ApiKeyRecord, SessionRecord, UserRecord
 from .._models import (
     NO_ROUTING,
     ErrorInfo,
@@ -68,9 +69,14 @@ class Store(Protocol):
         ...
 
     async def list_runs(
-        self, *, job_id: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
+        """Runs, newest first (skipping the first ``offset``)."""
         ...
 
     async def claim_runs(
@@ -257,4 +263,48 @@ class Store(Protocol):
 
     async def kv_get(self, scope: str, name: str) -> str | None:
         """A key-value store entry's JSON text, or None."""
+        ...
+
+    # -- HTTP API and dashboard: API keys, users, sessions, key-value writes ------------------
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        """Store a new API key (its hash only)."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """One API key by id (revoked ones too), or None."""
+        ...
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """All API keys, oldest first."""
+        ...
+
+    async def revoke_api_key(self, key_id: str, *, now: float) -> bool:
+        """Revoke a key; False when there is no such unrevoked key."""
+        ...
+
+    async def create_user(self, user: UserRecord) -> bool:
+        """Store a new dashboard user; False (nothing changed) when the name is taken."""
+        ...
+
+    async def get_user(self, name: str) -> UserRecord | None:
+        """One user, or None."""
+        ...
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Store a session or a one-time login token (dropping expired ones)."""
+        ...
+
+    async def get_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
+        """The session with this token hash unless it expired by ``now``."""
+        ...
+
+    async def take_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
+        """Delete the session with this token hash and return it unless it had expired by
+        ``now``: single-use login tokens and logging out. Of two concurrent callers at most
+        one gets it."""
+        ...
+
+    async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
+        """Write (JSON text) or, with None, delete one key-value store entry."""
         ...

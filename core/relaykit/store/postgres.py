@@ -30,6 +30,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from .._access import ApiKeyRecord, SessionRecord, UserRecord
 from .._models import (
     NO_ROUTING,
     ErrorInfo,
@@ -330,9 +331,14 @@ class PostgresStore:
         return run_from_row(rows[0]) if rows else None
 
     async def list_runs(
-        self, *, job_id: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
+        """Runs, newest first (skipping the first ``offset``)."""
         where, args = ["true"], []
         if job_id is not None:
             where.append("job_id = %s")
@@ -340,7 +346,9 @@ class PostgresStore:
         if status is not None:
             where.append("status = %s")
             args.append(status)
-        rows = await self._fetchall(sql.LIST_RUNS.format(where=" AND ".join(where)), (*args, limit))
+        rows = await self._fetchall(
+            sql.LIST_RUNS.format(where=" AND ".join(where)), (*args, limit, offset)
+        )
         return [run_from_row(r) for r in rows]
 
     async def claim_runs(
@@ -802,6 +810,70 @@ class PostgresStore:
                     raise
                 self._listener = conn
             return self._listener
+
+    # -- HTTP API and dashboard: API keys, users, sessions, key-value writes ------------------
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        """Store a new API key (its hash only)."""
+        await self._rowcount(
+            sql.CREATE_API_KEY, (key.id, key.name, key.key_hash, key.created_at, key.revoked_at)
+        )
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """One API key by id, or None."""
+        rows = await self._fetchall(sql.GET_API_KEY, (key_id,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """All API keys, oldest first."""
+        return [ApiKeyRecord(*r) for r in await self._fetchall(sql.LIST_API_KEYS)]
+
+    async def revoke_api_key(self, key_id: str, *, now: float) -> bool:
+        """Revoke a key; False when there is no such unrevoked key."""
+        return await self._rowcount(sql.REVOKE_API_KEY, (now, key_id)) == 1
+
+    async def create_user(self, user: UserRecord) -> bool:
+        """Store a new user; False when the name is taken."""
+        params = (user.name, user.password_hash, user.created_at)
+        return await self._rowcount(sql.CREATE_USER, params) == 1
+
+    async def get_user(self, name: str) -> UserRecord | None:
+        """One user, or None."""
+        rows = await self._fetchall(sql.GET_USER, (name,))
+        return UserRecord(*rows[0]) if rows else None
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Store a session or login token, dropping expired ones on the way."""
+        s = session
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                await conn.execute(sql.DROP_EXPIRED_SESSIONS, (s.created_at,))
+                await conn.execute(
+                    sql.CREATE_SESSION,
+                    (s.token_hash, s.kind, s.subject, s.created_at, s.expires_at),
+                )
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+
+    async def get_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
+        """An unexpired session, or None."""
+        rows = await self._fetchall(sql.GET_SESSION, (token_hash, now))
+        return SessionRecord(*rows[0]) if rows else None
+
+    async def take_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
+        """Delete a session and return it unless it had expired."""
+        rows = await self._fetchall(sql.TAKE_SESSION, (token_hash,))
+        if not rows:
+            return None
+        found = SessionRecord(*rows[0])
+        return found if found.expires_at > now else None
+
+    async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
+        """Write or (with None) delete one key-value entry."""
+        if value is None:
+            await self._rowcount(sql.KV_DELETE, (scope, name))
+        else:
+            await self._rowcount(sql.KV_SET, (scope, name, value, now))
 
 
 def _has_flow_keys(run: RunRecord) -> bool:

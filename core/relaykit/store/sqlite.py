@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, final
 
+from .._access import ApiKeyRecord, SessionRecord, UserRecord
 from .._models import (
     NO_ROUTING,
     ErrorInfo,
@@ -293,9 +294,14 @@ class SqliteStore:
         return None if row is None else run_from_row(row)
 
     async def list_runs(
-        self, *, job_id: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
+        """Runs, newest first (skipping the first ``offset``)."""
         where, args = ["1 = 1"], []
         if job_id is not None:
             where.append("job_id = ?")
@@ -305,8 +311,8 @@ class SqliteStore:
             args.append(status)
         rows = self._db.execute(
             f"SELECT {RUN_COLS} FROM runs WHERE {' AND '.join(where)} "
-            "ORDER BY created_at DESC, id DESC LIMIT ?",
-            (*args, limit),
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (*args, limit, offset),
         ).fetchall()
         return [run_from_row(r) for r in rows]
 
@@ -764,6 +770,102 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    # -- HTTP API and dashboard: API keys, users, sessions, key-value writes ------------------
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        """Store a new API key (its hash only)."""
+        self._db.execute(
+            "INSERT INTO api_keys (id, name, key_hash, created_at, revoked_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key.id, key.name, key.key_hash, key.created_at, key.revoked_at),
+        )
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """One API key by id, or None."""
+        row = self._db.execute(
+            f"SELECT {_API_KEY_COLS} FROM api_keys WHERE id = ?", (key_id,)
+        ).fetchone()
+        return None if row is None else ApiKeyRecord(*row)
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """All API keys, oldest first."""
+        rows = self._db.execute(
+            f"SELECT {_API_KEY_COLS} FROM api_keys ORDER BY created_at, id"
+        ).fetchall()
+        return [ApiKeyRecord(*r) for r in rows]
+
+    async def revoke_api_key(self, key_id: str, *, now: float) -> bool:
+        """Revoke a key; False when there is no such unrevoked key."""
+        cur = self._db.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now, key_id),
+        )
+        return cur.rowcount == 1
+
+    async def create_user(self, user: UserRecord) -> bool:
+        """Store a new user; False when the name is taken."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
+            (user.name, user.password_hash, user.created_at),
+        )
+        return cur.rowcount == 1
+
+    async def get_user(self, name: str) -> UserRecord | None:
+        """One user, or None."""
+        row = self._db.execute(
+            "SELECT name, password_hash, created_at FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else UserRecord(*row)
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Store a session or login token, dropping expired ones on the way."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (session.created_at,))
+            db.execute(
+                f"INSERT INTO sessions ({_SESSION_COLS}) VALUES (?, ?, ?, ?, ?)",
+                (
+                    session.token_hash,
+                    session.kind,
+                    session.subject,
+                    session.created_at,
+                    session.expires_at,
+                ),
+            )
+
+    async def get_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
+        """An unexpired session, or None."""
+        row = self._db.execute(
+            f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = ? AND expires_at > ?",
+            (token_hash, now),
+        ).fetchone()
+        return None if row is None else SessionRecord(*row)
+
+    async def take_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
+        """Delete a session and return it unless it had expired."""
+        row = self._db.execute(
+            f"DELETE FROM sessions WHERE token_hash = ? RETURNING {_SESSION_COLS}",
+            (token_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        found = SessionRecord(*row)
+        return found if found.expires_at > now else None
+
+    async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
+        """Write or (with None) delete one key-value entry."""
+        if value is None:
+            self._db.execute("DELETE FROM kv WHERE scope = ? AND name = ?", (scope, name))
+            return
+        self._db.execute(
+            "INSERT INTO kv (scope, name, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (scope, name, value, now),
+        )
+
+
+_API_KEY_COLS: Final = "id, name, key_hash, created_at, revoked_at"  # ApiKeyRecord's order
+_SESSION_COLS: Final = "token_hash, kind, subject, created_at, expires_at"  # SessionRecord's
 
 _UPSERT_TASK_UNFENCED: Final = _UPSERT_TASK.replace(
     "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')",

@@ -1,0 +1,186 @@
+"""``relaykit serve APP`` and ``relaykit dev APP``: the HTTP API, the dashboard and a worker
+(which also fires schedules and delivers events) in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._client import Client
+from ..worker import Worker
+from ._app import load_client
+from ._common import CliError, database_option, reports_errors, stderr
+from ._reload import restart, watch, watched_root
+from ._render import ProgressPrinter
+
+
+async def serve(
+    client: Client,
+    *,
+    host: str,
+    port: int,
+    run_worker: bool,
+    concurrency: int,
+    progress: bool,
+    reload_root: Path | None = None,
+) -> bool:
+    """Serve ``client``'s API and dashboard (and run a worker) until SIGINT/SIGTERM, or until
+    a ``.py`` file under ``reload_root`` changes: True in that case (restart the process)."""
+    # Imported here: every other command starts without loading the HTTP stack.
+    import uvicorn
+
+    from ..server._auth import Access
+
+    sock = _listen(host, port)  # a port in use is one error line, before anything starts
+    await client.open()  # a database that cannot be opened is one error line, no banner
+    app = client.asgi_app()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = _server_class(uvicorn.Server)(config)
+    observer = ProgressPrinter(stderr, show_run=True) if progress else None
+    worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
+    token = await Access(client.store, client.clock).login_link_token()
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}"
+    # click.echo, not rich: the link must stay on one line for terminals to make it clickable.
+    click.echo(f"relaykit: dashboard {url}/  (API {url}/api/v1, store {client.store.url})")
+    click.echo(f"relaykit: one-time login link {url}/login/link?token={token}", err=False)
+    worker_task = None if worker is None else asyncio.create_task(worker.run())
+    changed: list[Path] = []
+
+    def on_change(path: Path) -> None:
+        click.echo(f"relaykit: {path} changed; restarting", err=True)
+        changed.append(path)
+        server.should_exit = True
+
+    watcher = None if reload_root is None else asyncio.create_task(watch(reload_root, on_change))
+    try:
+        await server.serve(sockets=[sock])  # returns on SIGINT/SIGTERM (uvicorn's handlers)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if worker is not None and worker_task is not None:
+            worker.stop()  # running attempts finish or are handed back before a restart
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+        await client.close()
+    return bool(changed)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (uvicorn listens on it), or a one-line CliError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once (dev reload)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port "
+            "or --host, or stop the process using it"
+        ) from exc
+    return sock
+
+
+def _server_class(base: Any) -> Any:
+    """uvicorn's ``Server`` that, once stopped by SIGINT/SIGTERM, does not raise the signal
+    again: uvicorn re-raises it after shutting down, which would kill the process before the
+    worker hands its runs back and the store is closed. We exit normally (code 0) instead."""
+
+    class Server(base):  # type: ignore[misc]  # base is uvicorn.Server (Any: imported lazily)
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def _options(fn: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(
+        [
+            click.argument("app"),
+            click.option("--host", default="127.0.0.1", show_default=True, help="Bind address."),
+            click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 10_000),
+                default=10,
+                show_default=True,
+                help="Runs the worker executes at once.",
+            ),
+            database_option,
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@click.command("serve")
+@_options
+@click.option("--no-worker", is_flag=True, help="Serve HTTP only (workers run elsewhere).")
+@reports_errors
+def serve_command(
+    app: str, host: str, port: int, concurrency: int, database: str | None, no_worker: bool
+) -> None:
+    """Serve APP's HTTP API and dashboard, with a worker, until stopped."""
+    client = load_client(app)
+    if database:
+        client.use_database(database)
+    asyncio.run(
+        serve(
+            client,
+            host=host,
+            port=port,
+            run_worker=not no_worker,
+            concurrency=concurrency,
+            progress=False,
+        )
+    )
+
+
+@click.command("dev")
+@_options
+@click.option("--no-reload", is_flag=True, help="Do not restart when a .py file changes.")
+@reports_errors
+def dev_command(
+    app: str, host: str, port: int, concurrency: int, database: str | None, no_reload: bool
+) -> None:
+    """Develop APP: worker, scheduler, HTTP API and dashboard in one process, printing each
+    task as it ends and restarting when a .py file beside APP changes (SQLite at
+    .relaykit/relaykit.db unless --database/RELAYKIT_DATABASE_URL)."""
+    client = load_client(app)
+    if database:
+        client.use_database(database)
+    root = None if no_reload else watched_root(app)
+    again = asyncio.run(
+        serve(
+            client,
+            host=host,
+            port=port,
+            run_worker=True,
+            concurrency=concurrency,
+            progress=True,
+            reload_root=root,
+        )
+    )
+    if again:
+        restart()

@@ -1,0 +1,71 @@
+"""relaykit's HTTP layer: the JSON API under ``/api/v1`` and the dashboard, as one ASGI app.
+
+``client.asgi_app()`` builds it (importing this package only then, so ``import relaykit``
+never loads Starlette); ``relaykit serve``/``relaykit dev`` run it with a worker. Mount it in
+your own app with ``app.mount("/relaykit", client.asgi_app())``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Router
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from ._api import api_routes
+from ._auth import Access, NewKey
+from ._dashboard import dashboard_routes, make_templates
+from ._state import ServerState
+
+if TYPE_CHECKING:
+    from .._client import Client
+
+
+def create_app(client: Client) -> Starlette:
+    """The ASGI app serving ``client``'s API and dashboard.
+
+    It opens the client's store on first use; it does not execute runs (run a worker, or use
+    ``relaykit serve``/``relaykit dev``, which run both).
+    """
+    app = Starlette(
+        exception_handlers={HTTPException: _http_error},
+        routes=[
+            Mount("/api/v1", app=Router(api_routes(), default=_api_not_found)),
+            Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
+            *dashboard_routes(),
+        ],
+    )
+    app.state.relaykit = ServerState(client)
+    app.state.templates = make_templates()
+    return app
+
+
+async def _api_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """No API route matched: a JSON 404 like every other API error."""
+    path = scope.get("path", "")
+    body = {"error": {"code": "not_found", "message": f"no API route {path!r}; see openapi.json"}}
+    await JSONResponse(body, status_code=404)(scope, receive, send)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405: a JSON error body under ``/api/``, plain text elsewhere."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 -- registered for HTTPException only
+    root = str(request.scope.get("root_path", ""))
+    path = request.url.path.removeprefix(root) if root else request.url.path
+    # Mount rewrites the scope in place, so under /api/v1 the root path ends with it.
+    if not (path.startswith("/api/") or root.endswith("/api/v1")):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"error": {"code": code, "message": f"{exc.detail}: {request.method} {path}"}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+__all__ = ["Access", "NewKey", "create_app"]

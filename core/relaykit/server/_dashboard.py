@@ -1,0 +1,421 @@
+"""The dashboard: server-rendered pages (Jinja2) for jobs, runs, run detail and events.
+
+Pages need a session: log in with a user (``relaykit users create``), an API key, or the
+one-time link ``relaykit dev``/``serve`` print. Without one a page answers 401 with the login
+form; every form carries a CSRF token tied to the session (403 without it), checked before
+anything changes. Live regions (``data-live``) are refreshed by ``static/app.js``, which
+re-fetches the page about once a second and swaps them in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .._models import RunStatus
+from ..errors import PayloadTooLarge, RelaykitError
+from ._auth import SESSION_SECONDS, Principal
+from ._state import ServerState
+from ._views import event_json, job_json, log_json, run_json, task_tree
+
+SESSION_COOKIE: Final = "relaykit_session"
+LOGIN_CSRF_COOKIE: Final = "relaykit_login_csrf"
+PAGE_SIZE: Final = 25
+# Pages load only their own script and stylesheet (timeline bars and tree indentation are
+# inline style attributes), and may not be framed: a framed page could be clicked through.
+_PAGE_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+_STATUSES: Final = [s.value for s in RunStatus]
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "…"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    return f"{math.floor(value / 60)} min {value % 60:.0f} s"
+
+
+def make_templates() -> jinja2.Environment:
+    """The template environment (templates shipped in ``relaykit/server/templates``)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("relaykit.server", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pretty"] = _pretty
+    env.filters["seconds"] = _seconds
+    return env
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.relaykit
+    return state
+
+
+def _base(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _render(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    env: jinja2.Environment = request.app.state.templates
+    principal: Principal | None = getattr(request.state, "principal", None)
+    html = env.get_template(template).render(
+        base=_base(request),
+        principal=principal,
+        csrf=principal.csrf_token() if principal else "",
+        path=request.url.path,
+        statuses=_STATUSES,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
+
+
+async def _principal(request: Request) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    state = _state(request)
+    await state.client.open()
+    principal = None if not token else await state.access.session(token)
+    request.state.principal = principal
+    return principal
+
+
+def _login_page(
+    request: Request, status: int, error: str | None = None, nxt: str | None = None
+) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    if nxt is None:  # back to the page asked for after logging in, unless it was a login URL
+        asked = request.url.path
+        nxt = "" if asked.removeprefix(_base(request)).startswith("/login") else asked
+    response = _render(request, "login.html", status, login_csrf=token, error=error, next=nxt)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path=_base(request) or "/"
+    )
+    return response
+
+
+PageFn = Callable[[Request, ServerState], Awaitable[Response]]
+ActionFn = Callable[[Request, ServerState, Any], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def page(fn: PageFn) -> Handler:
+    """A GET page that needs a session (the login form with 401 without one)."""
+
+    async def handle(request: Request) -> Response:
+        if await _principal(request) is None:
+            return _login_page(request, 401)
+        response: Response = await fn(request, _state(request))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    handle.__name__ = fn.__name__
+    return handle
+
+
+def action(fn: ActionFn) -> Handler:
+    """A form POST that needs a session (401) and its CSRF token (403), checked before
+    ``fn`` changes anything."""
+
+    async def handle(request: Request) -> Response:
+        principal = await _principal(request)
+        if principal is None:
+            return HTMLResponse("not logged in: log in to the dashboard first", status_code=401)
+        form = await request.form()
+        if not principal.check_csrf(str(form.get("csrf", ""))):
+            return HTMLResponse(
+                "missing or wrong CSRF token: reload the page and try again", status_code=403
+            )
+        response: Response = await fn(request, _state(request), form)
+        return response
+
+    handle.__name__ = fn.__name__
+    return handle
+
+
+def _path_id(request: Request, name: str) -> str:
+    """A run or job id from the path; one no id can be (control characters, which PostgreSQL
+    text cannot even hold) becomes "" and so finds nothing."""
+    value = str(request.path_params[name])
+    return value if value.isprintable() else ""
+
+
+def _redirect(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(_base(request) + path, status_code=303)
+
+
+def _with_session(request: Request, response: Response, token: str) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_SECONDS),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path=_base(request) or "/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=_base(request) or "/")
+    return response
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+async def login_form(request: Request) -> Response:
+    """GET /login."""
+    if await _principal(request) is not None:
+        return _redirect(request, "/runs")
+    return _login_page(request, 200)
+
+
+async def login(request: Request) -> Response:
+    """POST /login: a user name and password, or an API key."""
+    state = _state(request)
+    await state.client.open()
+    request.state.principal = None
+    form = await request.form()
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf", ""))):
+        return HTMLResponse("missing or wrong CSRF token: reload the login page", status_code=403)
+    api_key = str(form.get("api_key", "")).strip()
+    username = str(form.get("username", "")).strip()
+    subject = None
+    if api_key:
+        found = await state.access.check_key(api_key)
+        subject = found.subject if found else None
+    elif username and await state.access.check_user(username, str(form.get("password", ""))):
+        subject = f"user:{username}"
+    if subject is None:
+        return _login_page(
+            request, 401, "wrong user name, password or API key", str(form.get("next", ""))
+        )
+    token = await state.access.start_session(subject)
+    response = RedirectResponse(_safe_next(request, str(form.get("next", ""))), status_code=303)
+    return _with_session(request, response, token)
+
+
+def _safe_next(request: Request, nxt: str) -> str:
+    """Where to go after logging in: a path on this dashboard, never another site (browsers
+    read ``//host`` and ``/\\host`` as other sites)."""
+    base = _base(request)
+    rest = nxt[len(base) :] if nxt.startswith(base) else ""
+    if not rest.startswith("/") or rest[1:2] in ("/", "\\") or not rest.isprintable():
+        return base + "/runs"
+    return base + rest
+
+
+async def login_link(request: Request) -> Response:
+    """GET /login/link?token=...: the one-time link printed by ``relaykit dev``/``serve``."""
+    state = _state(request)
+    await state.client.open()
+    token = await state.access.use_login_token(request.query_params.get("token", ""))
+    if token is None:
+        request.state.principal = None
+        return _login_page(
+            request, 401, error="this login link was used already or expired; log in below"
+        )
+    return _with_session(request, _redirect(request, "/runs"), token)
+
+
+@action
+async def logout(request: Request, state: ServerState, form: Any) -> Response:
+    """POST /logout."""
+    await state.access.end_session(request.cookies.get(SESSION_COOKIE, ""))
+    response = _redirect(request, "/login")
+    response.delete_cookie(SESSION_COOKIE, path=_base(request) or "/")
+    return response
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    """GET /: the runs page."""
+    return _redirect(request, "/runs")
+
+
+@page
+async def jobs_page(request: Request, state: ServerState) -> Response:
+    """GET /jobs: every job with its trigger, version, state and latest runs."""
+    jobs = []
+    for job in state.client.jobs.values():
+        recent = await state.store.list_runs(job_id=job.id, limit=5)
+        jobs.append({**job_json(job), "recent": [run_json(r) for r in recent]})
+    return _render(request, "jobs.html", jobs=jobs)
+
+
+async def _job_page(
+    request: Request, state: ServerState, job_id: str, *, error: str | None, payload: str
+) -> Response:
+    job = state.client.jobs.get(job_id)
+    if job is None:
+        return _render(request, "not_found.html", 404, what=f"job {job_id!r}")
+    recent = await state.store.list_runs(job_id=job.id, limit=10)
+    return _render(
+        request,
+        "job.html",
+        400 if error else 200,
+        job=job_json(job),
+        runs=[run_json(r) for r in recent],
+        error=error,
+        payload=payload,
+    )
+
+
+@page
+async def job_page(request: Request, state: ServerState) -> Response:
+    """GET /jobs/{job_id}: a job, its test-run form and its recent runs."""
+    return await _job_page(request, state, _path_id(request, "job_id"), error=None, payload="{}")
+
+
+@action
+async def test_run(request: Request, state: ServerState, form: Any) -> Response:
+    """POST /jobs/{job_id}/test: queue a test run with the form's JSON payload."""
+    job_id = _path_id(request, "job_id")
+    text = str(form.get("payload", "")).strip() or "null"
+    if job_id not in state.client.jobs:
+        return _render(request, "not_found.html", 404, what=f"job {job_id!r}")
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        return await _job_page(
+            request, state, job_id, error=f"the payload is not valid JSON: {exc}", payload=text
+        )
+    try:
+        run_id = await state.client.enqueue(job_id, payload, is_test=True)
+    except (PayloadTooLarge, RelaykitError) as exc:
+        return await _job_page(request, state, job_id, error=str(exc), payload=text)
+    return _redirect(request, f"/runs/{run_id}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+@page
+async def runs_page(request: Request, state: ServerState) -> Response:
+    """GET /runs: runs newest first, filtered by job and status, a page at a time."""
+    job = request.query_params.get("job") or None
+    if job is not None and not job.isprintable():
+        job = None
+    status = request.query_params.get("status") or None
+    if status not in (None, *_STATUSES):
+        status = None
+    try:
+        page_no = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page_no = 1
+    runs = await state.store.list_runs(
+        job_id=job, status=status, limit=PAGE_SIZE + 1, offset=(page_no - 1) * PAGE_SIZE
+    )
+
+    def link(n: int) -> str:
+        query = {k: v for k, v in (("job", job), ("status", status)) if v}
+        return "?" + urlencode({**query, "page": n})
+
+    return _render(
+        request,
+        "runs.html",
+        runs=[run_json(r) for r in runs[:PAGE_SIZE]],
+        job=job,
+        status=status,
+        job_ids=sorted(state.client.jobs),
+        page=page_no,
+        prev_link=link(page_no - 1) if page_no > 1 else None,
+        next_link=link(page_no + 1) if len(runs) > PAGE_SIZE else None,
+    )
+
+
+@page
+async def run_page(request: Request, state: ServerState) -> Response:
+    """GET /runs/{run_id}: the task tree and timeline, payload, output, error and logs."""
+    run_id = _path_id(request, "run_id")
+    run = await state.store.get_run(run_id)
+    if run is None:
+        return _render(request, "not_found.html", 404, what=f"run {run_id!r}")
+    tasks = await state.store.load_tasks(run_id)
+    logs = await state.store.load_logs(run_id)
+    now = time.time()
+    return _render(
+        request,
+        "run.html",
+        run=run_json(run),
+        ended=run.status.is_terminal,
+        duration=None if run.started_at is None else (run.ended_at or now) - run.started_at,
+        rows=task_tree(run, tasks, now),
+        logs=[log_json(g) for g in logs],
+        job_known=run.job_id in state.client.jobs,
+    )
+
+
+@action
+async def cancel_run(request: Request, state: ServerState, form: Any) -> Response:
+    """POST /runs/{run_id}/cancel."""
+    run_id = _path_id(request, "run_id")
+    run = await state.store.get_run(run_id)
+    if run is None:
+        return _render(request, "not_found.html", 404, what=f"run {run_id!r}")
+    if not run.status.is_terminal:
+        await state.client.cancel_run(run_id)
+    return _redirect(request, f"/runs/{run_id}")
+
+
+@action
+async def replay_run(request: Request, state: ServerState, form: Any) -> Response:
+    """POST /runs/{run_id}/replay: a new run with the same payload."""
+    run_id = _path_id(request, "run_id")
+    run = await state.store.get_run(run_id)
+    if run is None or run.job_id not in state.client.jobs:
+        return _render(request, "not_found.html", 404, what=f"run {run_id!r} or its job")
+    new_id = await state.client.replay_run(run_id)
+    return _redirect(request, f"/runs/{new_id}")
+
+
+@page
+async def events_page(request: Request, state: ServerState) -> Response:
+    """GET /events: the newest events."""
+    events = await state.store.list_events(limit=100)
+    return _render(request, "events.html", events=[event_json(e) for e in events])
+
+
+def dashboard_routes() -> list[Route]:
+    """The dashboard's routes (relative to the app's root)."""
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/login/link", login_link, methods=["GET"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/jobs", jobs_page, methods=["GET"]),
+        Route("/jobs/{job_id}", job_page, methods=["GET"]),
+        Route("/jobs/{job_id}/test", test_run, methods=["POST"]),
+        Route("/runs", runs_page, methods=["GET"]),
+        Route("/runs/{run_id}", run_page, methods=["GET"]),
+        Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+        Route("/runs/{run_id}/replay", replay_run, methods=["POST"]),
+        Route("/events", events_page, methods=["GET"]),
+    ]

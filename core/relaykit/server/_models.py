@@ -1,0 +1,49 @@
+"""Request bodies of the JSON API (pydantic models; their JSON Schemas go into the OpenAPI
+document, so the document and the validation cannot drift apart). Strict: ``false`` is not a
+number and ``1`` is not a string, exactly as the JSON Schema says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: An event id a client picks: printable ASCII without spaces (it is used in URLs).
+EVENT_ID_PATTERN = r"^[!-~]{1,200}$"
+
+
+class SendEventBody(BaseModel):
+    """``POST /api/v1/events``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="SendEvent")
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The event name.")
+    payload: Any = Field(default=None, description="Any JSON value.")
+    id: str | None = Field(
+        default=None,
+        pattern=EVENT_ID_PATTERN,
+        description="Deduplication id: sending the same id again does nothing.",
+    )
+    deliver_after: float | None = Field(
+        default=None,
+        ge=0,
+        le=366 * 86400,
+        allow_inf_nan=False,
+        description="Deliver the event this many seconds from now.",
+    )
+
+
+class TestRunBody(BaseModel):
+    """``POST /api/v1/jobs/{job_id}/runs`` (an empty body means a null payload)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="TestRun")
+
+    payload: Any = Field(default=None, description="The run's payload (any JSON value).")
+
+
+class KvBody(BaseModel):
+    """``PUT /api/v1/kv/{namespace}/{owner}/{name}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="KvValue")
+
+    value: Any = Field(description="Any JSON value.")

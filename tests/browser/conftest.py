@@ -1,0 +1,118 @@
+"""Browser tests: a real ``relaykit serve`` process (API, dashboard and worker) on a free port
+and a real SQLite file, driven by real headless Chromium through Playwright.
+
+Chromium is the system's (``apt-get install chromium``; ``.ci/run`` installs it when missing);
+Playwright never downloads a browser of its own here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from tests.http_app import PASSWORD
+from tests.serving import free_port
+
+CHROMIUM = os.environ.get("RELAYKIT_TEST_CHROMIUM", "/usr/bin/chromium")
+APP = str(Path(__file__).resolve().parents[1] / "http_app.py")
+
+
+def _relaykit() -> str:
+    exe = Path(sys.executable).with_name("relaykit")
+    return str(exe) if exe.exists() else shutil.which("relaykit") or "relaykit"
+
+
+@dataclass
+class Server:
+    """A running ``relaykit serve``: its base URL and the one-time login link it printed."""
+
+    url: str
+    login_link: str
+    database: str
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"relaykit serve exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"relaykit serve did not listen on port {port}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """``relaykit serve tests/http_app.py`` with a user ``ada`` made by ``relaykit users``."""
+    database = f"sqlite:///{tmp_path / 'relaykit.db'}"
+    made = subprocess.run(
+        [_relaykit(), "users", "create", "ada", "--password-stdin", "--database", database],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [_relaykit(), "serve", APP, "--port", str(port), "--database", database],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        link = re.search(r"one-time login link (\S+)", lines[1])
+        assert link, lines
+        _wait_for_port(port, proc)
+        yield Server(f"http://127.0.0.1:{port}", link.group(1), database)
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless system Chromium, for one module at a time: Playwright's sync API keeps an
+    event loop running on this thread while it is open, and every other test module calls
+    ``asyncio.run``, which refuses to start inside a running loop."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) and page."""
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
