@@ -37,6 +37,7 @@ DATA_TABLES: Final = (
     "event_waits",
     "schedules",
     "schedule_fires",
+    "connections",
 )
 
 T = TypeVar("T")

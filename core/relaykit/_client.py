@@ -16,6 +16,7 @@ from ._attempt_types import Observer
 from ._clock import Clock, SystemClock, new_owner_id
 from ._engine import Engine
 from ._models import RunResult, RunStatus
+from ._plugins import Plugins
 from ._serde import loads
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .events import delivery_time
@@ -78,6 +79,8 @@ class Client:
             raise ConfigurationError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
         self.max_payload_bytes = max_payload_bytes
         self._jobs: dict[str, Job] = {}
+        self.plugins = Plugins()
+        """This client's plugins (a pluggy ``PluginManager``, loaded on first use)."""
         self._listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -157,6 +160,7 @@ class Client:
                 enabled=enabled,
                 on_success=on_success,
                 on_failure=on_failure,
+                plugins=self.plugins,
             )
             if job.id in self._jobs:
                 raise DuplicateJob(

@@ -6,12 +6,15 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import pydantic
 
 from .errors import InvalidJobDefinition
 from .triggers import InvokeTrigger, Trigger
+
+if TYPE_CHECKING:
+    from ._plugins import Plugins
 
 RunFunction = Callable[[Any, Any, Any], Any]
 Callback = Callable[[Any], Any]
@@ -43,6 +46,8 @@ class Job:
     is_async: bool = True
     on_success: Callback | None = None
     on_failure: Callback | None = None
+    plugins: Plugins | None = field(default=None, repr=False)
+    """The defining client's plugins (integration tasks run through their hooks)."""
 
     @property
     def schema(self) -> type[pydantic.BaseModel] | None:
@@ -76,6 +81,7 @@ def make_job(
     enabled: bool,
     on_success: Callback | None = None,
     on_failure: Callback | None = None,
+    plugins: Plugins | None = None,
 ) -> Job:
     """Validate a job definition and build the Job (``client.define_job`` calls this)."""
     if not isinstance(id, str) or not slugify(id):
@@ -113,6 +119,7 @@ def make_job(
         is_async=inspect.iscoroutinefunction(run),
         on_success=on_success,
         on_failure=on_failure,
+        plugins=plugins,
     )
 
 

@@ -6,6 +6,7 @@ import click
 
 from .. import __version__
 from ._admin import db_group, jobs_command
+from ._plugins import connect_command, connections_group, plugins_command
 from ._run import run_command
 from ._runs import runs_group
 from ._send import send_command
@@ -27,6 +28,9 @@ cli.add_command(send_command)
 cli.add_command(runs_group)
 cli.add_command(jobs_command)
 cli.add_command(db_group)
+cli.add_command(plugins_command)
+cli.add_command(connect_command)
+cli.add_command(connections_group)
 
 
 def main() -> None:
