@@ -42,6 +42,7 @@ DATA_TABLES: Final = (
     "api_keys",
     "users",
     "sessions",
+    "connections",
 )
 
 T = TypeVar("T")

@@ -4,15 +4,20 @@ Define a job with ``Client.define_job``; build its run function from ``io`` task
 memoized and retried, so a run survives crashes, deploys and long waits.
 """
 
+from ._auth import Credentials, OAuth2
 from ._client import Client
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
+from ._integration import Integration, task
 from ._io import IO, KeyValueStore, Logger, Status
 from ._models import RunResult, RunStatus, TaskResult, TaskStatus
+from ._plugins import PluginInfo, Plugins, TaskCall, hookimpl
 from .errors import (
     DuplicateJob,
     DuplicateTaskKey,
     FetchError,
+    IntegrationError,
     InvalidJobDefinition,
+    MissingConnection,
     NonDeterministicRun,
     NonRetriable,
     PayloadTooLarge,
@@ -38,19 +43,26 @@ __all__ = [
     "Concurrency",
     "ConcurrencyLimit",
     "Context",
+    "Credentials",
     "Debounce",
     "DuplicateJob",
     "DuplicateTaskKey",
     "EventInfo",
     "FetchError",
+    "Integration",
+    "IntegrationError",
     "InvalidJobDefinition",
     "Job",
     "JobInfo",
     "KeyValueStore",
     "Logger",
+    "MissingConnection",
     "NonDeterministicRun",
     "NonRetriable",
+    "OAuth2",
     "PayloadTooLarge",
+    "PluginInfo",
+    "Plugins",
     "RelaykitError",
     "Retry",
     "RetryAfter",
@@ -59,6 +71,7 @@ __all__ = [
     "RunStatus",
     "SerializationError",
     "Status",
+    "TaskCall",
     "TaskFailed",
     "TaskInfo",
     "TaskResult",
@@ -71,6 +84,8 @@ __all__ = [
     "cron_trigger",
     "current_task",
     "event_trigger",
+    "hookimpl",
     "interval_trigger",
     "invoke_trigger",
+    "task",
 ]

@@ -16,6 +16,7 @@ from ._attempt_types import Observer
 from ._clock import Clock, SystemClock, new_owner_id
 from ._engine import Engine
 from ._models import RunResult, RunStatus
+from ._plugins import Plugins
 from ._serde import loads
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .events import delivery_time
@@ -81,6 +82,8 @@ class Client:
         self._jobs: dict[str, Job] = {}
         self._limits: dict[str, ConcurrencyLimit] = {}
         self._schedules: dict[str, DynamicSchedule] = {}
+        self.plugins = Plugins()
+        """This client's plugins (a pluggy ``PluginManager``, loaded on first use)."""
         self._listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -163,6 +166,7 @@ class Client:
                 on_failure=on_failure,
                 flow=flow,
                 client=self,
+                plugins=self.plugins,
             )
             if job.id in self._jobs:
                 raise DuplicateJob(

@@ -8,7 +8,7 @@ import math
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._invoke import invoke
 from ._models import EventRecord, KvWrite, to_datetime
@@ -22,6 +22,11 @@ from .retry import NO_RETRY, Retry
 from .triggers import DynamicSchedule, register_schedules
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from ._integration import Integration
+
+    IntegrationT = TypeVar("IntegrationT", bound=Integration)
 
 _UUID_NAMESPACE = _uuid.UUID("6f1c1f0e-5b4c-4a57-9a43-9d0c6f2f7a11")
 
@@ -170,6 +175,18 @@ class IO(Bridged):
         self._attempt = attempt
         self.logger = Logger(attempt)
         self.store = Stores(attempt)
+
+    def __getattr__(self, name: str) -> Any:
+        """``io.<name>``: the job's integration declared as ``name``, bound to this run."""
+        from ._integration import bind_named
+
+        return bind_named(self._attempt, name)
+
+    def use(self, integration: IntegrationT) -> IntegrationT:
+        """The typed ``io.<name>``: ``integration`` (declared on the job) bound to this run."""
+        from ._integration import bind_declared
+
+        return bind_declared(self._attempt, integration)
 
     def sync_facade(self) -> SyncProxy:
         """The same ``io`` for a plain ``def`` run function (blocking methods)."""

@@ -81,6 +81,13 @@ class SyncProxy:
                 return self._bridge.call(attr, *args, **kwargs)
 
             return blocking
+        if inspect.ismethod(attr):
+            # A plain method may hand out an async object (``io.use(github)``): bridge it too.
+            @functools.wraps(attr)
+            def bridged(*args: Any, **kwargs: Any) -> Any:
+                return wrap(attr(*args, **kwargs), self._bridge)
+
+            return bridged
         return wrap(attr, self._bridge)
 
     def __repr__(self) -> str:

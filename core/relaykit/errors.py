@@ -20,6 +20,8 @@ The tree::
     │   └── SerializationError         a task output / run output that is not JSON-serializable
     ├── TaskFailed                     a task exhausted its retries (user code may catch it)
     ├── NonRetriable                   raise inside a task: fail it now, no more attempts
+    │   └── MissingConnection          an integration has no credentials (token or connection)
+    ├── IntegrationError               an integration task failed with a secret in its message
     ├── RetryAfter                     raise inside a task: retry it after exactly ``seconds``
     └── FetchError                     ``io.background_fetch`` got a status with no retry rule
 
@@ -163,3 +165,16 @@ class FetchError(RelaykitError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class MissingConnection(NonRetriable):
+    """An integration has no credentials; pass token=, set its token variable, or run
+    `relaykit connect ID`."""
+
+    def __init__(self, message: str | None = None, *, integration_id: str | None = None) -> None:
+        super().__init__(message)
+        self.integration_id = integration_id
+
+
+class IntegrationError(RelaykitError):
+    """An integration task failed; its message held a secret, which was redacted."""

@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from ._admin import db_group, jobs_command
 from ._keys import keys_group, users_group
+from ._plugins import connect_command, connections_group, plugins_command
 from ._run import run_command
 from ._runs import runs_group
 from ._send import send_command
@@ -33,6 +34,9 @@ cli.add_command(serve_command)
 cli.add_command(dev_command)
 cli.add_command(keys_group)
 cli.add_command(users_group)
+cli.add_command(plugins_command)
+cli.add_command(connect_command)
+cli.add_command(connections_group)
 
 
 def main() -> None:

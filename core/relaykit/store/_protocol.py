@@ -7,7 +7,7 @@ with ``LeaseLost`` when that worker no longer holds the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from .._access import ApiKeyRecord, SessionRecord, UserRecord
@@ -26,6 +26,7 @@ from .._models import (
     ScheduleSpec,
     TaskRecord,
 )
+from ._connections import ConnectionRecord
 
 
 class Store(Protocol):
@@ -307,4 +308,39 @@ class Store(Protocol):
 
     async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
         """Write (JSON text) or, with None, delete one key-value store entry."""
+
+    # -- connections (issue 5: integration credentials, stored encrypted) ---------------------
+
+    async def get_connection(self, integration_id: str) -> ConnectionRecord | None:
+        """The connection of the integration with this id, or None."""
+        ...
+
+    async def put_connection(self, connection: ConnectionRecord) -> None:
+        """Insert or replace a connection."""
+        ...
+
+    async def delete_connection(self, integration_id: str) -> bool:
+        """Remove a connection; True when there was one."""
+        ...
+
+    async def list_connections(self) -> list[ConnectionRecord]:
+        """Every connection, by integration id."""
+        ...
+
+    async def refresh_connection(
+        self,
+        integration_id: str,
+        refresh: Callable[[ConnectionRecord], Awaitable[ConnectionRecord | None]],
+        *,
+        clock: Callable[[], float],
+        lock_seconds: float = 60.0,
+    ) -> ConnectionRecord | None:
+        """Call ``refresh`` with the current connection while no other refresher of it runs, in
+        this process or any other (single flight), and store what it returns.
+
+        ``refresh`` sees the row as it is once the lock is held, so a refresher that waited
+        finds the token another one just refreshed and returns None (nothing to store).
+        Returns the connection as stored afterwards, or None when there is none. A lock whose
+        holder died is taken over after ``lock_seconds`` (by ``clock``'s time).
+        """
         ...

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, Final, final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -50,6 +50,7 @@ from .._models import (
 from ..errors import LeaseLost, SchemaTooNew, StoreError
 from ..filters import matches
 from . import _postgres_sql as sql
+from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
 from ._postgres_sql import WAKEUP_CHANNEL, Conn
 from ._rows import (
     admit,
@@ -875,6 +876,62 @@ class PostgresStore:
         else:
             await self._rowcount(sql.KV_SET, (scope, name, value, now))
 
+    # -- connections (issue 5: integration credentials, stored encrypted) ---------------------
+
+    async def get_connection(self, integration_id: str) -> ConnectionRecord | None:
+        """The connection of the integration with this id, or None."""
+        rows = await self._fetchall(
+            f"SELECT {CONNECTION_COLS} FROM connections WHERE integration_id = %s",
+            (integration_id,),
+        )
+        return connection_from_row(rows[0]) if rows else None
+
+    async def put_connection(self, connection: ConnectionRecord) -> None:
+        """Insert or replace a connection."""
+        await self._rowcount(_PUT_CONNECTION, _connection_params(connection))
+
+    async def delete_connection(self, integration_id: str) -> bool:
+        """Remove a connection; True when there was one."""
+        query = "DELETE FROM connections WHERE integration_id = %s"
+        return await self._rowcount(query, (integration_id,)) > 0
+
+    async def list_connections(self) -> list[ConnectionRecord]:
+        """Every connection, by integration id."""
+        rows = await self._fetchall(
+            f"SELECT {CONNECTION_COLS} FROM connections ORDER BY integration_id"
+        )
+        return [connection_from_row(r) for r in rows]
+
+    async def refresh_connection(
+        self,
+        integration_id: str,
+        refresh: Callable[[ConnectionRecord], Awaitable[ConnectionRecord | None]],
+        *,
+        clock: Callable[[], float],
+        lock_seconds: float = 60.0,
+    ) -> ConnectionRecord | None:
+        """Run ``refresh`` holding the row ``FOR UPDATE``: other refreshers of this connection,
+        in any process, wait for the commit and then see the new token. (``clock`` and
+        ``lock_seconds`` are not needed: a dead holder's transaction ends with its session.)"""
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    f"SELECT {CONNECTION_COLS} FROM connections WHERE integration_id = %s "
+                    "FOR UPDATE",
+                    (integration_id,),
+                )
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                current = connection_from_row(row)
+                fresh = await refresh(current)
+                if fresh is None:
+                    return current
+                await conn.execute(_PUT_CONNECTION, _connection_params(fresh))
+                return fresh
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+
 
 def _has_flow_keys(run: RunRecord) -> bool:
     """Whether creating ``run`` takes more than one INSERT (``_insert_run``)."""
@@ -1000,3 +1057,14 @@ def _redact(url: str) -> str:
 
 
 __all__ = ["WAKEUP_CHANNEL", "PostgresStore"]
+
+
+_PUT_CONNECTION: Final = (
+    f"INSERT INTO connections ({CONNECTION_COLS}) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (integration_id) DO UPDATE SET credentials = excluded.credentials, "
+    "expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+)
+
+
+def _connection_params(c: ConnectionRecord) -> tuple[Any, ...]:
+    return (c.integration_id, c.credentials, c.expires_at, c.updated_at)

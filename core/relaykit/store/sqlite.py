@@ -7,9 +7,11 @@ one file; SQLite's WAL and ``busy_timeout`` serialize their writers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, final
@@ -34,6 +36,7 @@ from .._models import (
 from ..errors import LeaseLost, SchemaTooNew, StoreError
 from ..filters import matches
 from . import migrations
+from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
 from ._rows import (
     RUN_COLS,
     RUN_MARKS,
@@ -863,14 +866,92 @@ class SqliteStore:
             (scope, name, value, now),
         )
 
+    # -- connections (issue 5: integration credentials, stored encrypted) ---------------------
 
-_API_KEY_COLS: Final = "id, name, key_hash, created_at, revoked_at"  # ApiKeyRecord's order
-_SESSION_COLS: Final = "token_hash, kind, subject, created_at, expires_at"  # SessionRecord's
+    async def get_connection(self, integration_id: str) -> ConnectionRecord | None:
+        """The connection of the integration with this id, or None."""
+        row = self._db.execute(
+            f"SELECT {CONNECTION_COLS} FROM connections WHERE integration_id = ?",
+            (integration_id,),
+        ).fetchone()
+        return None if row is None else connection_from_row(row)
+
+    async def put_connection(self, connection: ConnectionRecord) -> None:
+        """Insert or replace a connection."""
+        with self._transaction() as db:
+            db.execute(_PUT_CONNECTION, _connection_params(connection))
+
+    async def delete_connection(self, integration_id: str) -> bool:
+        """Remove a connection; True when there was one."""
+        with self._transaction() as db:
+            cur = db.execute("DELETE FROM connections WHERE integration_id = ?", (integration_id,))
+        return cur.rowcount > 0
+
+    async def list_connections(self) -> list[ConnectionRecord]:
+        """Every connection, by integration id."""
+        rows = self._db.execute(
+            f"SELECT {CONNECTION_COLS} FROM connections ORDER BY integration_id"
+        ).fetchall()
+        return [connection_from_row(r) for r in rows]
+
+    async def refresh_connection(
+        self,
+        integration_id: str,
+        refresh: Callable[[ConnectionRecord], Awaitable[ConnectionRecord | None]],
+        *,
+        clock: Callable[[], float],
+        lock_seconds: float = 60.0,
+    ) -> ConnectionRecord | None:
+        """Run ``refresh`` holding the connection's lock row (``lock_owner``/``lock_until``,
+        claimed in a ``BEGIN IMMEDIATE`` transaction); other refreshers poll until it is
+        released. SQLite's own write lock is not held over ``refresh``'s network call: this
+        store runs on the event loop's thread, so every other write would stall behind it."""
+        owner = uuid.uuid4().hex
+        while True:
+            with self._transaction() as db:
+                row = db.execute(
+                    f"SELECT {CONNECTION_COLS}, lock_owner, lock_until FROM connections "
+                    "WHERE integration_id = ?",
+                    (integration_id,),
+                ).fetchone()
+                if row is None:
+                    return None
+                now = clock()
+                free = row[4] is None or row[5] is None or row[5] < now
+                if free:
+                    db.execute(
+                        "UPDATE connections SET lock_owner = ?, lock_until = ? "
+                        "WHERE integration_id = ?",
+                        (owner, now + lock_seconds, integration_id),
+                    )
+            if free:
+                break
+            await asyncio.sleep(_LOCK_POLL_SECONDS)
+        try:
+            current = connection_from_row(row)
+            fresh = await refresh(current)
+        finally:
+            with self._transaction() as db:
+                db.execute(
+                    "UPDATE connections SET lock_owner = NULL, lock_until = NULL "
+                    "WHERE integration_id = ? AND lock_owner = ?",
+                    (integration_id, owner),
+                )
+        if fresh is None:
+            return current
+        with self._transaction() as db:
+            db.execute(_PUT_CONNECTION, _connection_params(fresh))
+        return fresh
+
 
 _UPSERT_TASK_UNFENCED: Final = _UPSERT_TASK.replace(
     "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')",
     "WHERE true",
 )
+
+
+_API_KEY_COLS: Final = "id, name, key_hash, created_at, revoked_at"  # ApiKeyRecord's order
+_SESSION_COLS: Final = "token_hash, kind, subject, created_at, expires_at"  # SessionRecord's
 
 
 def _close_run(db: sqlite3.Connection, run_id: str, now: float) -> None:
@@ -933,3 +1014,15 @@ def _statements(sql: str) -> list[str]:
     # Migration files hold plain DDL: no ';' inside literals, comments on lines of their own.
     code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     return [s.strip() for s in code.split(";") if s.strip()]
+
+
+_LOCK_POLL_SECONDS: Final = 0.05
+_PUT_CONNECTION: Final = (
+    f"INSERT INTO connections ({CONNECTION_COLS}) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (integration_id) DO UPDATE SET credentials = excluded.credentials, "
+    "expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+)
+
+
+def _connection_params(c: ConnectionRecord) -> tuple[Any, ...]:
+    return (c.integration_id, c.credentials, c.expires_at, c.updated_at)

@@ -1,0 +1,60 @@
+"""The hooks a relaykit plugin may implement; each is a documented function and nothing else.
+
+A plugin is a module (usually a separately installed distribution found through the entry-point
+group ``relaykit``) whose functions are marked with ``@relaykit.hookimpl``::
+
+    import relaykit
+
+    @relaykit.hookimpl
+    def relaykit_register_integrations(register):
+        register(Weather)
+
+relaykit's own behaviour (running a task's function) is registered through these same hooks, so a
+plugin composes with it exactly as with any other plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._integration import Integration
+    from ._plugins import TaskCall
+
+hookspec = pluggy.HookspecMarker("relaykit")
+
+
+@hookspec
+def relaykit_register_integrations(register: Callable[[type[Integration]], None]) -> None:
+    """Register the ``Integration`` subclasses this plugin provides.
+
+    Call ``register(cls)`` once per class. They are listed by ``relaykit plugins`` and can be
+    looked up by their ``slug`` with ``client.plugins.integration(slug)`` (e.g. by
+    ``relaykit connect NAME``).
+    """
+
+
+@hookspec(firstresult=True)
+def relaykit_wrap_task(task: TaskCall) -> Awaitable[Any]:  # type: ignore[empty-body]
+    """Wrap one execution of a task's function (tracing, redaction, metrics).
+
+    Called once per execution (every attempt; never for a replayed, already completed task).
+    relaykit's built-in implementation is the innermost one: it returns the awaitable that
+    executes the task (``task.execute()``). Implement this hook as a pluggy *new-style wrapper*
+    and return an awaitable that awaits the inner one::
+
+        @relaykit.hookimpl(wrapper=True)
+        def relaykit_wrap_task(task):
+            inner = yield                       # the awaitable of the inner implementations
+            async def traced():
+                with tracer.start_as_current_span(task.name):
+                    return await inner          # the task's output, or its exception
+            return traced()
+
+    What the outer awaitable returns is recorded as the task's output, and what it raises is
+    the task's error, so a wrapper may also redact both. ``task`` is read-only; its
+    ``params`` are already redacted. A wrapper must await ``inner`` exactly once.
+    """
