@@ -9,7 +9,9 @@ against the real API must agree with the vendor's official description: for each
 - every query parameter is declared by the operation and the required ones are present;
 - a JSON request body validates against the operation's request-body schema (a form body: every
   field is a declared ``formData`` parameter or schema property);
-- the response status is declared, and a JSON response body validates against its schema.
+- the response status is declared, and a JSON response body validates against its schema
+  (for APIs that answer errors with HTTP 200 and ``ok: false``, such as Slack's, optionally
+  against the operation's error response: ``OpenAPISpec(..., ok_false_response="default")``).
 
 Supported descriptions: OpenAPI 3.0 (``nullable``, ``readOnly``/``writeOnly`` through
 ``openapi-schema-validator``), OpenAPI 3.1 and Swagger 2.0 (``in: body`` / ``formData``
@@ -209,15 +211,28 @@ class OpenAPISpec:
         *,
         name: str = "spec",
         multi_segment: Iterable[str] = (),
+        ok_false_response: str | None = None,
+        credential_params: Iterable[str] = (),
     ) -> None:
         """Wrap a parsed description; ``name`` appears in failure messages.
 
         ``multi_segment`` names path parameters whose values may contain slashes when they end
         the path (GitHub: ``ref``, ``path``); OpenAPI cannot say so itself. Elsewhere a
         parameter is one path segment, so a misspelt path is not taken for a longer value.
+
+        ``ok_false_response`` is for APIs that report errors in a 2xx body (Slack: HTTP 200
+        with ``{"ok": false, "error": ...}``, whose description declares the error schema as
+        the ``default`` response): a 2xx JSON object whose ``ok`` is ``false`` is checked
+        against that response instead of the success schema it would otherwise fail.
+        ``credential_params`` names parameters that carry the credential, which the client
+        sends in the ``Authorization`` header instead (Slack's ``token``, declared required in
+        the query of some methods but refused there from apps created since 2021): a missing
+        one is not a mismatch. The description alone cannot say either.
         """
         self.document = document
         self.name = name
+        self.ok_false_response = ok_false_response
+        self.credential_params = frozenset(credential_params)
         if str(document.get("swagger", "")).startswith("2."):
             self.version = "2.0"
             self.base_path = str(document.get("basePath", "")).rstrip("/")
@@ -255,11 +270,24 @@ class OpenAPISpec:
         ]
 
     @classmethod
-    def load(cls, path: Path, *, multi_segment: Iterable[str] = ()) -> OpenAPISpec:
-        """Load a ``.json`` or ``.json.gz`` description from a file."""
+    def load(
+        cls,
+        path: Path,
+        *,
+        multi_segment: Iterable[str] = (),
+        ok_false_response: str | None = None,
+        credential_params: Iterable[str] = (),
+    ) -> OpenAPISpec:
+        """Load a ``.json`` or ``.json.gz`` description from a file (options: see ``__init__``)."""
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as fh:
-            return cls(json.load(fh), name=path.name, multi_segment=multi_segment)
+            return cls(
+                json.load(fh),
+                name=path.name,
+                multi_segment=multi_segment,
+                ok_false_response=ok_false_response,
+                credential_params=credential_params,
+            )
 
     # -- references -------------------------------------------------------------------------
 
@@ -378,7 +406,12 @@ class OpenAPISpec:
             problems += self._check_value(f"query parameter {name!r}", value, param, ptr)
         sent_names = {name.removesuffix("[]") for name, _ in sent}
         for (name, place), (param, _) in by_place.items():
-            if place == "query" and param.get("required") and name not in sent_names:
+            if (
+                place == "query"
+                and param.get("required")
+                and name not in sent_names
+                and name not in self.credential_params
+            ):
                 problems.append(f"required query parameter {name!r} is missing")
         return problems
 
@@ -438,7 +471,7 @@ class OpenAPISpec:
         problems += [
             f"required form field {n!r} is missing"
             for n, p in form.items()
-            if p.get("required") and n not in sent
+            if p.get("required") and n not in sent and n not in self.credential_params
         ]
         return problems
 
@@ -449,6 +482,16 @@ class OpenAPISpec:
             return [f"{label} is not valid JSON ({exc})"]
         problem = self._validate(instance, pointer, writing=writing)
         return [f"{label} does not match the schema {pointer}: {problem}"] if problem else []
+
+    def _reports_error_in_body(self, interaction: Interaction) -> bool:
+        """A 2xx JSON object with ``ok: false``, when ``ok_false_response`` is set."""
+        if self.ok_false_response is None or not 200 <= interaction.status < 300:
+            return False
+        try:
+            body = json.loads(interaction.response_body)
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("ok") is False
 
     def _check_response(
         self, op: Mapping[str, Any], pointer: str, interaction: Interaction
@@ -461,6 +504,13 @@ class OpenAPISpec:
         )
         if key is None:
             return [f"response status {status} is not declared (declared: {list(responses)})"]
+        if self._reports_error_in_body(interaction):
+            key = str(self.ok_false_response)
+            if key not in responses:
+                return [
+                    f"the {status} body says ok: false but the operation declares no {key!r} "
+                    f"response for errors (declared: {list(responses)})"
+                ]
         response, r_ptr = self._follow(responses[key], f"{pointer}/responses/{key}")
         body = interaction.response_body
         media = _media_type(interaction.response_headers.get("content-type"))

@@ -389,3 +389,100 @@ def test_subset_document_keeps_operations_and_what_they_reference() -> None:
     assert set(subset["components"]["responses"]) == {"issue"}
     with pytest.raises(KeyError, match="PUT /nowhere is not an operation of the document"):
         subset_document(OAS30, [("PUT", "/nowhere")])
+
+
+SLACK_LIKE: dict[str, Any] = {
+    "swagger": "2.0",
+    "info": {"title": "slack", "version": "1"},
+    "host": "slack.com",
+    "basePath": "/api",
+    "paths": {
+        "/users.info": {
+            "get": {
+                "parameters": [
+                    # Declared required in the query; clients send it as a bearer header.
+                    {"name": "token", "in": "query", "type": "string", "required": True},
+                    {"name": "user", "in": "query", "type": "string"},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "schema": {
+                            "type": "object",
+                            "required": ["ok", "user"],
+                            "properties": {"ok": {"enum": [True]}, "user": {"type": "object"}},
+                        },
+                    },
+                    "default": {
+                        "description": "error",
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["ok", "error"],
+                            "properties": {
+                                "ok": {"enum": [False]},
+                                "error": {"enum": ["user_not_found", "invalid_auth"]},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+        "/auth.test": {
+            "get": {"responses": {"200": {"description": "ok", "schema": {"type": "object"}}}}
+        },
+    },
+}
+USERS_INFO = "https://slack.com/api/users.info?user=W1"
+
+
+def slack_spec(**options: Any) -> OpenAPISpec:
+    return OpenAPISpec(SLACK_LIKE, name="slack-like.json", **options)
+
+
+def test_ok_false_bodies_are_checked_against_the_error_response(tmp_path: Path) -> None:
+    spec = slack_spec(ok_false_response="default", credential_params=["token"])
+    error = exchange("GET", USERS_INFO, status=200, response={"ok": False, "error": "invalid_auth"})
+    success = exchange("GET", USERS_INFO, status=200, response={"ok": True, "user": {}})
+    assert spec.check(one(tmp_path, error)) == []
+    assert spec.check(one(tmp_path, success)) == []
+    # The error schema still binds: a code it does not list is a mismatch.
+    unknown = exchange("GET", USERS_INFO, status=200, response={"ok": False, "error": "nope"})
+    [problem] = spec.check(one(tmp_path, unknown))
+    assert "response body (200) does not match the schema" in problem
+    assert "/responses/default/schema" in problem
+    assert "'nope' is not one of ['user_not_found', 'invalid_auth']" in problem
+
+
+def test_without_the_option_an_ok_false_body_fails_the_success_schema(tmp_path: Path) -> None:
+    error = exchange("GET", USERS_INFO, status=200, response={"ok": False, "error": "invalid_auth"})
+    problems = slack_spec(credential_params=["token"]).check(one(tmp_path, error))
+    assert len(problems) == 1
+    assert "/responses/200/schema" in problems[0]
+
+
+def test_an_ok_false_body_needs_a_declared_error_response(tmp_path: Path) -> None:
+    spec = slack_spec(ok_false_response="default")
+    item = exchange(
+        "GET", "https://slack.com/api/auth.test", status=200, response={"ok": False, "error": "x"}
+    )
+    assert spec.check(one(tmp_path, item)) == [
+        "the 200 body says ok: false but the operation declares no 'default' response for "
+        "errors (declared: ['200'])"
+    ]
+
+
+def test_only_2xx_bodies_are_rerouted_by_ok_false(tmp_path: Path) -> None:
+    # A 429 has no response of its own here, so it is checked against `default` as before.
+    spec = slack_spec(ok_false_response="default", credential_params=["token"])
+    item = exchange("GET", USERS_INFO, status=429, response={"ok": False, "error": "ratelimited"})
+    [problem] = spec.check(one(tmp_path, item))
+    assert "response body (429) does not match the schema" in problem
+
+
+def test_credential_parameters_sent_as_a_header_are_not_missing(tmp_path: Path) -> None:
+    item = exchange("GET", USERS_INFO, status=200, response={"ok": True, "user": {}})
+    assert slack_spec().check(one(tmp_path, item)) == [
+        "required query parameter 'token' is missing"
+    ]
+    assert slack_spec(credential_params=["token"]).check(one(tmp_path, item)) == []

@@ -1,0 +1,131 @@
+"""Every error relaykit-slack raises, in one place.
+
+The tree (the bases are relaykit's public errors, so the core's retry rules apply unchanged)::
+
+    relaykit.RelaykitError
+    ├── EventRejected              an Events API request failed verification (signature, age, body)
+    ├── SlackServerError           5xx, 408, or ``ok: false`` with a transient code (retriable)
+    ├── relaykit.NonRetriable
+    │   ├── SlackAPIError          ``ok: false`` with a code retrying will not change, or a 4xx
+    │   └── SlackOAuthError        ``oauth.v2.access`` answered ``ok: false``
+    └── relaykit.RetryAfter
+        ├── SlackRateLimited       HTTP 429 / ``ratelimited``; ``seconds`` until a retry
+        └── FileNotSharedYet       an uploaded file is not shared yet; poll again later
+
+The API errors carry ``status``, ``method`` (Slack's method name, ``chat.postMessage``),
+``url`` and Slack's ``error`` code (``channel_not_found``); ``missing_scope`` errors also carry
+``needed`` and ``provided`` scopes.
+"""
+
+from __future__ import annotations
+
+from relaykit import NonRetriable, RelaykitError, RetryAfter
+
+
+class EventRejected(RelaykitError):
+    """The Events API request was rejected; answer 401 and check the app's signing secret."""
+
+    retriable = False
+
+
+class _APIErrorFields:
+    """The request and response facts every Slack API error carries."""
+
+    status: int
+    method: str
+    url: str
+    error: str | None
+    needed: str | None
+    provided: str | None
+
+    def _set_fields(
+        self,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        error: str | None,
+        needed: str | None = None,
+        provided: str | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.url = url
+        self.error = error
+        self.needed = needed
+        self.provided = provided
+
+
+class SlackServerError(_APIErrorFields, RelaykitError):
+    """Slack failed in a way that may pass (a 5xx, or a transient error code); retried."""
+
+    retriable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        error: str | None,
+        needed: str | None = None,
+        provided: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._set_fields(
+            status=status, method=method, url=url, error=error, needed=needed, provided=provided
+        )
+
+
+class SlackAPIError(_APIErrorFields, NonRetriable):
+    """Slack rejected the call in a way that retrying will not fix (bad channel, auth, scope)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        error: str | None,
+        needed: str | None = None,
+        provided: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._set_fields(
+            status=status, method=method, url=url, error=error, needed=needed, provided=provided
+        )
+
+
+class SlackRateLimited(_APIErrorFields, RetryAfter):
+    """Slack's rate limit was hit; retry after ``seconds`` (its ``Retry-After`` header)."""
+
+    def __init__(
+        self,
+        seconds: float,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        error: str | None,
+    ) -> None:
+        super().__init__(seconds, message)
+        self._set_fields(status=status, method=method, url=url, error=error)
+
+
+class SlackOAuthError(NonRetriable):
+    """Slack refused to issue a token; start the OAuth flow again (the code is single-use)."""
+
+    def __init__(self, message: str, *, error: str | None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class FileNotSharedYet(RetryAfter):
+    """The uploaded file has no shares yet; Slack shares it asynchronously, so ask again."""
+
+    def __init__(self, seconds: float, message: str, *, file_id: str) -> None:
+        super().__init__(seconds, message)
+        self.file_id = file_id
