@@ -1,0 +1,99 @@
+"""Every error relaykit-openai raises, in one place.
+
+The tree (the bases are relaykit's public errors, so the core's retry rules apply unchanged)::
+
+    relaykit.RelaykitError
+    ├── OpenAITransientError        5xx, 408, 409, a 429 without a delay hint, a timeout or a
+    │                               dropped connection: retried with the task's backoff
+    ├── relaykit.NonRetriable
+    │   ├── OpenAIRequestError      a 4xx that retrying will not change (400, 401, 403, 404, 422)
+    │   │   └── OpenAIQuotaExceeded a 429 ``insufficient_quota``: the account is out of credit
+    │   └── OpenAIJobFailed         a background response, file or batch ended in failure
+    └── relaykit.RetryAfter
+        └── OpenAIRateLimited       a rate limit with a known reset; ``seconds`` until a retry
+
+The API errors carry ``status`` (``None`` for a timeout or connection error), ``method``,
+``url``, OpenAI's ``request_id``, and the error body's ``code``, ``type`` and ``openai_message``.
+"""
+
+from __future__ import annotations
+
+from typing import Required, TypedDict, Unpack
+
+from relaykit import NonRetriable, RelaykitError, RetryAfter
+
+
+class ErrorFields(TypedDict, total=False):
+    """The request and response facts every OpenAI API error carries (keyword arguments)."""
+
+    status: Required[int | None]
+    method: Required[str]
+    url: Required[str]
+    request_id: str | None
+    code: str | None
+    type: str | None
+    openai_message: str | None
+
+
+class _APIErrorFields:
+    """Sets ``ErrorFields`` as attributes, ``None`` where the response did not say."""
+
+    status: int | None
+    method: str
+    url: str
+    request_id: str | None
+    code: str | None
+    type: str | None
+    openai_message: str | None
+
+    def _set_fields(self, fields: ErrorFields) -> None:
+        self.status = fields["status"]
+        self.method = fields["method"]
+        self.url = fields["url"]
+        self.request_id = fields.get("request_id")
+        self.code = fields.get("code")
+        self.type = fields.get("type")
+        self.openai_message = fields.get("openai_message")
+
+
+class OpenAITransientError(_APIErrorFields, RelaykitError):
+    """OpenAI failed in a way that may pass (server error, timeout); the task will be retried."""
+
+    retriable = True
+
+    def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
+        super().__init__(message)
+        self._set_fields(fields)
+
+
+class OpenAIRequestError(_APIErrorFields, NonRetriable):
+    """OpenAI rejected the request in a way that retrying will not fix."""
+
+    def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
+        super().__init__(message)
+        self._set_fields(fields)
+
+
+class OpenAIQuotaExceeded(OpenAIRequestError):
+    """The OpenAI account has no quota left (``insufficient_quota``); add credit, then replay."""
+
+
+class OpenAIRateLimited(_APIErrorFields, RetryAfter):
+    """OpenAI's rate limit was hit; retry after ``seconds`` (from its reset headers)."""
+
+    def __init__(self, seconds: float, message: str, **fields: Unpack[ErrorFields]) -> None:
+        super().__init__(seconds, message)
+        self._set_fields(fields)
+
+
+class OpenAIJobFailed(NonRetriable):
+    """A background response, uploaded file or batch ended in failure; see ``result``.
+
+    ``kind`` is ``"response"``, ``"file"`` or ``"batch"``; ``result`` the object OpenAI returned
+    (a JSON dict), so the failure's details are kept in the task's error.
+    """
+
+    def __init__(self, message: str, *, kind: str, result: dict[str, object]) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.result = result
