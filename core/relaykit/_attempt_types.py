@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from ._clock import Clock
 from ._models import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
+from ._plugins import Plugins
 from .errors import TaskFailed
 from .store import Store
 
@@ -27,6 +28,15 @@ class Suspend(ControlFlow):
     def __init__(self, wake_at: float | None) -> None:
         super().__init__(wake_at)
         self.wake_at = wake_at
+
+
+class WaitForConnection(Suspend):
+    """A task's integration has no credentials: the run waits (``waiting_for_connection``)
+    until a connection is added, without a wake time."""
+
+    def __init__(self, integration_id: str | None) -> None:
+        super().__init__(None)
+        self.integration_id = integration_id
 
 
 class Abort(ControlFlow):
@@ -86,6 +96,8 @@ class Services:
     rng: _random.Random
     # (job or id, payload, parent run, task key) -> the child run to store (``io.invoke``)
     spawn: Callable[[Any, Any, RunRecord, str], RunRecord]
+    # the client's plugins: every task execution goes through their relaykit_wrap_task hooks
+    plugins: Plugins
 
 
 def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:

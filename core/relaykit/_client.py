@@ -166,7 +166,6 @@ class Client:
                 on_failure=on_failure,
                 flow=flow,
                 client=self,
-                plugins=self.plugins,
             )
             if job.id in self._jobs:
                 raise DuplicateJob(
@@ -288,6 +287,7 @@ class Client:
             on_enqueue=self._notify,
             http_transport=self._http_transport,
             max_payload_bytes=self.max_payload_bytes,
+            plugins=self.plugins,
         )
 
     def remove_listener(self, listener: Callable[[], None]) -> None:

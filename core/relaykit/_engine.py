@@ -22,6 +22,7 @@ from ._attempt_types import NullObserver, Observer, Outcome, Services, error_inf
 from ._clock import Clock, new_id
 from ._io import IO
 from ._models import EventRecord, Routing, RunRecord, RunResult, RunStatus
+from ._plugins import Plugins
 from ._runner import Attempt
 from ._serde import dumps
 from .errors import LeaseLost, PayloadTooLarge, StoreError, UnknownJob, UnknownRun
@@ -105,6 +106,7 @@ class Engine:
         on_enqueue: Callable[[], None] | None = None,
         http_transport: httpx2.AsyncBaseTransport | None = None,
         max_payload_bytes: int = 1_048_576,
+        plugins: Plugins | None = None,
     ) -> None:
         self.store = store
         self.jobs = jobs
@@ -129,6 +131,7 @@ class Engine:
             http=self._http_client,
             rng=random.Random(),  # noqa: S311 -- jitter and io.random, not cryptography
             spawn=self.spawn,
+            plugins=plugins or Plugins(entry_points=False),
         )
 
     def _http_client(self) -> httpx2.AsyncClient:
@@ -443,7 +446,8 @@ class Engine:
             run = await self.store.get_run(run_id)
             if run is None:
                 raise UnknownRun(f"run {run_id} does not exist; was the database reset?")
-            if run.status.is_terminal:
+            if run.status.is_terminal or run.status is RunStatus.WAITING_FOR_CONNECTION:
+                # a run waiting for a connection needs someone to add one: hand it back
                 return await self.result(run_id)
             if claimed:
                 continue

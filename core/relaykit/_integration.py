@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec
 import httpx2
 
 from ._auth import Connections, Credentials, OAuth2, redact_json
-from ._context import current_task
-from ._plugins import Plugins, TaskCall
+from ._plugins import Plugins
 from ._serde import dumps, return_hint
 from ._sync import Bridged
 from .errors import IntegrationError, MissingConnection, NonRetriable, RelaykitError, RetryAfter
@@ -341,25 +340,10 @@ class Integration(Bridged, ABC):
                 raise _scrubbed(self.classify_error(exc) or exc, secrets) from None
             return _redact_value(value, secrets)
 
-        async def run() -> Any:
-            info = current_task()
-            task_call = TaskCall(
-                run_id=info.run_id,
-                job_id=attempt.job.id,
-                key=info.key,
-                name=info.name,
-                attempt=info.attempt,
-                params=text,
-                integration=self.id,
-                icon=spec.icon,
-                properties=props,
-                _execute=execute,
-            )
-            return await binding.plugins.wrap_task(task_call)
-
+        # the runner sends every task execution (this one too) through the wrap_task hooks
         return await attempt.task(
             key,
-            run,
+            execute,
             kind="integration",
             name=spec.name,
             retry=spec.retry,
@@ -482,7 +466,7 @@ def bind_declared(attempt: Attempt, integration: IntegrationT) -> IntegrationT:
             f"job {job.id!r} does not declare integration {integration.id!r}; add "
             f"integrations={{{integration.id!r}: {integration.id}}} to its define_job"
         )
-    bound = integration.bind(attempt, job.plugins or Plugins(entry_points=False))
+    bound = integration.bind(attempt, attempt.services.plugins)
     assert isinstance(bound, type(integration))  # noqa: S101 -- bind copies the instance
     return bound
 

@@ -26,6 +26,7 @@ from ._attempt_types import (
     Outcome,
     Services,
     Suspend,
+    WaitForConnection,
     error_info,
 )
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, _current
@@ -41,11 +42,13 @@ from ._models import (
     TaskStatus,
     to_datetime,
 )
+from ._plugins import TaskCall
 from ._serde import dumps, restore, return_hint
 from ._sync import is_async_callable, run_in_thread
 from .errors import (
     DuplicateTaskKey,
     LeaseLost,
+    MissingConnection,
     NonDeterministicRun,
     NonRetriable,
     RelaykitError,
@@ -121,6 +124,10 @@ class Attempt:
             return Outcome(RunStatus.INVALID_PAYLOAD, error=error_info(exc))
         try:
             result = await self._call_run_function(payload, make_io(self))
+        except WaitForConnection:
+            self.suspended = True
+            await self._drain()
+            return self._finish(Outcome(RunStatus.WAITING_FOR_CONNECTION))
         except Suspend as sig:
             self._suspend_at(sig.wake_at)
             await self._drain()
@@ -374,7 +381,26 @@ class Attempt:
             self._inflight.add(me)
         self._observer.task_started(self.run.id, rec.key, rec.name, rec.attempts)
         try:
-            return await self._call(fn, args)
+            return await self.services.plugins.wrap_task(
+                TaskCall(
+                    run_id=self.run.id,
+                    job_id=self.job.id,
+                    key=rec.key,
+                    name=rec.name,
+                    attempt=rec.attempts,
+                    params=rec.params,
+                    integration=(rec.properties or {}).get("integration"),
+                    icon=rec.icon,
+                    properties=rec.properties,
+                    _execute=lambda: self._call(fn, args),
+                )
+            )
+        except MissingConnection as exc:
+            # no credentials: the run waits for a connection instead of failing
+            rec.status = TaskStatus.WAITING
+            rec.error = error_info(exc, task=rec.key)
+            self.remember(rec)
+            raise WaitForConnection(exc.integration_id) from exc
         except Suspend:
             # A child of this task must wait: this task is paused, not failed.
             rec.status = TaskStatus.WAITING

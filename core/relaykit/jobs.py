@@ -6,16 +6,13 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 import pydantic
 
 from .errors import InvalidJobDefinition
 from .flow import Flow
 from .triggers import InvokeTrigger, Trigger
-
-if TYPE_CHECKING:
-    from ._plugins import Plugins
 
 RunFunction = Callable[[Any, Any, Any], Any]
 Callback = Callable[[Any], Any]
@@ -71,9 +68,6 @@ class Job:
         )
         return run_id
 
-    plugins: Plugins | None = field(default=None, repr=False)
-    """The defining client's plugins (integration tasks run through their hooks)."""
-
     @property
     def schema(self) -> type[pydantic.BaseModel] | None:
         """The pydantic model that validates this job's payload, if any."""
@@ -107,7 +101,6 @@ def make_job(
     on_failure: Callback | None = None,
     flow: Mapping[str, Any] | None = None,
     client: Any = None,
-    plugins: Plugins | None = None,
 ) -> Job:
     """Validate a job definition and build the Job (``client.define_job`` calls this)."""
     if not isinstance(id, str) or not slugify(id):
@@ -139,7 +132,6 @@ def make_job(
         on_success=on_success,
         on_failure=on_failure,
         client=client,
-        plugins=plugins,
     )
 
 

@@ -239,7 +239,7 @@ def test_missing_credentials_name_the_fix(
         return await io.tracker.get_thing("get", path="/things/1")
 
     result = run_client.run_sync("nocreds")
-    assert result.status is RunStatus.FAILED
+    assert result.status is RunStatus.WAITING_FOR_CONNECTION  # not failed: it waits
     task = result.tasks[0]
     assert task.error is not None and task.error["type"] == MissingConnection.__name__
     assert message in task.error["message"]
@@ -270,6 +270,61 @@ def test_a_stored_connection_is_used_and_raw_run_task_gets_the_client(
     assert result.status is RunStatus.SUCCEEDED, result.error
     assert result.output == {"id": 1, "name": "thing at /raw"}
     assert result.tasks[0].name == "tracker.raw"
+
+
+def test_a_run_waiting_for_a_connection_resumes_when_one_is_added(
+    run_client: Client, api: Api, monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    monkeypatch.setenv("RELAYKIT_SECRET_KEY", KEY)
+    monkeypatch.delenv("TRACKER_TOKEN", raising=False)
+    tracker = Tracker(id="tracker", transport=httpx2.MockTransport(api))
+    effects: Counter[str] = Counter()
+
+    @run_client.define_job(id="patient", version="1.0.0", integrations={"tracker": tracker})
+    async def patient(payload: Any, io: IO, ctx: Context) -> Any:
+        await io.run_task("before", lambda: effects.update(["before"]))
+        thing = await io.tracker.get_thing("get", path="/things/7")
+        return thing.name
+
+    async def go() -> tuple[relaykit.RunResult, relaykit.RunResult]:
+        run_id = await run_client.enqueue("patient")
+        await relaykit.Worker(run_client, exit_when_idle=True).run()
+        waiting = await run_client.get_run(run_id)
+        store = await run_client.open()
+        await Connections(store, clock=clock.now).save("tracker", Credentials(TOKEN))
+        await relaykit.Worker(run_client, exit_when_idle=True).run()
+        return waiting, await run_client.get_run(run_id)
+
+    waiting, done = asyncio.run(go())
+    assert waiting.status is RunStatus.WAITING_FOR_CONNECTION
+    assert [t.status for t in waiting.tasks] == [TaskStatus.COMPLETED, TaskStatus.WAITING]
+    assert done.status is RunStatus.SUCCEEDED, done.error
+    assert done.output == "thing at /things/7"
+    assert effects == Counter({"before": 1})  # the task before it ran once
+    assert api.hits == {"/things/7": 1}
+
+
+def test_the_wrap_hook_sees_every_task_not_only_integration_tasks(run_client: Client) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    class Tracing:
+        @relaykit.hookimpl(wrapper=True)
+        def relaykit_wrap_task(self, task: TaskCall) -> Any:
+            seen.append((task.key, task.integration))
+            return (yield)
+
+    run_client.plugins.register(Tracing(), name="tracing")
+
+    @run_client.define_job(id="plain", version="1.0.0")
+    async def plain(payload: Any, io: IO, ctx: Context) -> int:
+        async def two() -> int:
+            return 2
+
+        return int(await io.run_task("two", two)) + int(await io.random("r", min=0, max=0))
+
+    result = run_client.run_sync("plain")
+    assert result.status is RunStatus.SUCCEEDED and result.output == 2
+    assert seen == [("two", None), ("r", None)]
 
 
 def test_the_wrap_hook_runs_once_per_execution_and_not_on_replay(

@@ -18,6 +18,8 @@ RUN_COLS: Final = (
     "environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, "
     "parent_task_key, root_run_id"
 )
+#: The statuses an attempt ends with that keep the run alive (not ended).
+SUSPENDED: Final = frozenset({RunStatus.WAITING, RunStatus.WAITING_FOR_CONNECTION})
 RUN_MARKS: Final = ", ".join(["?"] * len(RUN_COLS.split(",")))
 TASK_COLS: Final = (
     "key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, "

@@ -53,6 +53,7 @@ from . import _postgres_sql as sql
 from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
 from ._postgres_sql import WAKEUP_CHANNEL, Conn
 from ._rows import (
+    SUSPENDED,
     admit,
     dump_json,
     event_body,
@@ -442,7 +443,7 @@ class PostgresStore:
         new event waits, and is due at once when one of its waits was matched meanwhile or
         the child runs one of its tasks waits for have all ended. A run that will wake at a
         time wakes listening workers."""
-        ended = None if status is RunStatus.WAITING else now
+        ended = None if status in SUSPENDED else now
         args = {
             "status": status.value,
             "output": output,
@@ -887,8 +888,19 @@ class PostgresStore:
         return connection_from_row(rows[0]) if rows else None
 
     async def put_connection(self, connection: ConnectionRecord) -> None:
-        """Insert or replace a connection."""
-        await self._rowcount(_PUT_CONNECTION, _connection_params(connection))
+        """Insert or replace a connection, and make the runs waiting for one due."""
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                await conn.execute(_PUT_CONNECTION, _connection_params(connection))
+                # runs that waited for a connection try again (one still missing its own goes
+                # back to waiting when its task meets the missing credentials again)
+                await conn.execute(
+                    "UPDATE runs SET status = 'queued', next_attempt_at = %s "
+                    f"WHERE status = 'waiting_for_connection' RETURNING {sql.NOTIFY}",
+                    (connection.updated_at,),
+                )
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
 
     async def delete_connection(self, integration_id: str) -> bool:
         """Remove a connection; True when there was one."""

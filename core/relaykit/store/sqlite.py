@@ -40,6 +40,7 @@ from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
 from ._rows import (
     RUN_COLS,
     RUN_MARKS,
+    SUSPENDED,
     TASK_COLS,
     admit,
     dump_json,
@@ -419,7 +420,7 @@ class SqliteStore:
     ) -> None:
         """Write the attempt's last records and the run's new status in one transaction."""
         with self._transaction() as db:
-            ended = None if status is RunStatus.WAITING else now
+            ended = None if status in SUSPENDED else now
             cur = db.execute(
                 "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, "
                 "next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
@@ -880,6 +881,13 @@ class SqliteStore:
         """Insert or replace a connection."""
         with self._transaction() as db:
             db.execute(_PUT_CONNECTION, _connection_params(connection))
+            # runs that waited for a connection try again (one still missing its own goes
+            # back to waiting when its task meets the missing credentials again)
+            db.execute(
+                "UPDATE runs SET status = 'queued', next_attempt_at = ? "
+                "WHERE status = 'waiting_for_connection'",
+                (connection.updated_at,),
+            )
 
     async def delete_connection(self, integration_id: str) -> bool:
         """Remove a connection; True when there was one."""
