@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.pg import execute
 
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
@@ -202,6 +203,9 @@ def test_a_database_path_that_is_a_directory(
         "sqlite://host/relaykit.db",  # two slashes: a host, not a path
         "sqlite:///relaykit.db?colour=blue",  # an unknown option
         "postgresql://nobody@127.0.0.1:1/relaykit",  # nothing listens there
+        "postgresql://postgres@127.0.0.1:5432/relaykit_no_such_db",  # no such database
+        "postgresql://relaykit_no_such_role@127.0.0.1:5432/postgres",  # no such user
+        "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=bogus",  # a bad option
     ],
 )
 def test_a_database_url_that_cannot_be_used(
@@ -211,6 +215,21 @@ def test_a_database_url_that_cannot_be_used(
 
     assert url.split("?")[0] in done.error_line()
     recorded.assert_unchanged(rk)
+
+
+def test_a_postgresql_schema_from_a_newer_relaykit_is_refused_and_left_alone(
+    rk: Relaykit, app: str, postgres_url: str
+) -> None:
+    execute(postgres_url, "INSERT INTO schema_migrations VALUES (999, 'from the future', 0)")
+    before = execute(postgres_url, "SELECT version FROM schema_migrations ORDER BY version")
+
+    done = rk("run", app, "pipeline", "--payload", '{"n": 1}', "--database", postgres_url)
+
+    assert "schema version 999" in done.error_line() and "upgrade relaykit" in done.error_line()
+    assert done.returncode != 0
+    assert execute(postgres_url, "SELECT version FROM schema_migrations ORDER BY version") == before
+    assert execute(postgres_url, "SELECT count(*) FROM runs") == [(0,)]
+    execute(postgres_url, "DELETE FROM schema_migrations WHERE version = 999")
 
 
 def test_the_database_from_the_environment_that_cannot_be_opened(rk: Relaykit, app: str) -> None:
