@@ -7,10 +7,11 @@ memoized and retried, so a run survives crashes, deploys and long waits.
 from ._auth import Credentials, OAuth2
 from ._client import Client
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
-from ._integration import Integration, task
+from ._integration import Integration, TaskMethod, task
 from ._io import IO, KeyValueStore, Logger, Status
 from ._models import RunResult, RunStatus, TaskResult, TaskStatus
 from ._plugins import PluginInfo, Plugins, TaskCall, hookimpl
+from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
 from .errors import (
     DuplicateJob,
     DuplicateTaskKey,
@@ -27,6 +28,7 @@ from .errors import (
     TaskFailed,
     UnknownJob,
     UnknownRun,
+    WebhookRejected,
 )
 from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
 from .jobs import Job
@@ -74,11 +76,17 @@ __all__ = [
     "TaskCall",
     "TaskFailed",
     "TaskInfo",
+    "TaskMethod",
     "TaskResult",
     "TaskStatus",
     "Throttle",
     "UnknownJob",
     "UnknownRun",
+    "WebhookEvent",
+    "WebhookRejected",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookSecrets",
     "Worker",
     "__version__",
     "cron_trigger",

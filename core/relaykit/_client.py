@@ -15,9 +15,11 @@ import pydantic
 from ._attempt_types import Observer
 from ._clock import Clock, SystemClock, new_owner_id
 from ._engine import Engine
+from ._integration import Integration
 from ._models import RunResult, RunStatus
 from ._plugins import Plugins
 from ._serde import loads
+from ._webhooks import StoredWebhookSecrets, WebhookSecrets
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .events import delivery_time
 from .flow import ConcurrencyLimit, FlowOptions
@@ -414,6 +416,20 @@ class Client:
         canceled already, or never sent."""
         store = await self.open()
         return await store.cancel_event(event_id)
+
+    def webhook_secrets(self, integration_id: str, source_id: str) -> WebhookSecrets:
+        """The stored secrets of one webhook source (``/webhooks/{integration_id}/{source_id}``),
+        encrypted with ``RELAYKIT_SECRET_KEY``; open the client first."""
+        return StoredWebhookSecrets(self.store, integration_id, source_id, clock=self.clock.now)
+
+    def find_integration(self, integration_id: str) -> Integration | None:
+        """The integration instance with this id among the jobs' ``integrations`` (what
+        ``/webhooks/{integration_id}/...`` reaches), or None."""
+        for job in self._jobs.values():
+            for integration in job.integrations.values():
+                if isinstance(integration, Integration) and integration.id == integration_id:
+                    return integration
+        return None
 
     def asgi_app(self) -> Any:
         """The HTTP API (``/api/v1``) and dashboard as an ASGI app (a Starlette app), to run

@@ -30,7 +30,15 @@ from ._auth import Connections, Credentials, OAuth2, redact_json
 from ._plugins import Plugins
 from ._serde import dumps, return_hint
 from ._sync import Bridged
-from .errors import IntegrationError, MissingConnection, NonRetriable, RelaykitError, RetryAfter
+from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
+from .errors import (
+    IntegrationError,
+    MissingConnection,
+    NonRetriable,
+    RelaykitError,
+    RetryAfter,
+    WebhookRejected,
+)
 from .retry import Retry
 
 if TYPE_CHECKING:
@@ -231,7 +239,27 @@ class Integration(Bridged, ABC):
             return NonRetriable(f"{summary}: {response.text[:200]}")
         return None
 
+    async def handle_webhook(
+        self, request: WebhookRequest, secrets: WebhookSecrets
+    ) -> WebhookResponse:
+        """Verify and parse one delivery to ``/webhooks/{id}/{source_id}``.
+
+        Return the response and the events to send; raise ``WebhookRejected(status, message)``
+        for a bad delivery (401 a bad or missing signature, 400 a malformed one). ``secrets``
+        are this source's stored secrets. The default has no webhooks: 404.
+        """
+        raise WebhookRejected(
+            404, f"integration {self.id!r} ({type(self).__name__}) does not receive webhooks"
+        )
+
     # -- helpers for subclasses --------------------------------------------------------------
+
+    def now(self) -> float:
+        """The current time: the run's clock when bound (a test's ``ManualClock``), else the
+        system's. Use it for delays computed from a vendor's reset times."""
+        if self._binding is not None:
+            return self._binding.attempt.services.clock.now()
+        return time.time()
 
     def http_client(
         self,
@@ -450,7 +478,16 @@ def _redact_value(value: Any, secrets: frozenset[str]) -> Any:
     return json.loads(redact_json(text, secrets) or "null")
 
 
-__all__ = ["Integration", "TaskMethod", "rate_limit_delay", "task"]
+__all__ = [
+    "Integration",
+    "TaskMethod",
+    "WebhookEvent",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookSecrets",
+    "rate_limit_delay",
+    "task",
+]
 
 
 IntegrationT = TypeVar("IntegrationT", bound=Integration)

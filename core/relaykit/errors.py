@@ -23,6 +23,7 @@ The tree::
     │   └── MissingConnection          an integration has no credentials (token or connection)
     ├── IntegrationError               an integration task failed with a secret in its message
     ├── RetryAfter                     raise inside a task: retry it after exactly ``seconds``
+    ├── WebhookRejected                a webhook delivery refused (``status``: 401, 400, 404)
     └── FetchError                     ``io.background_fetch`` got a status with no retry rule
 
 Suspension is *not* in this tree: it derives from ``BaseException`` (see ``_internal``), so a
@@ -178,3 +179,18 @@ class MissingConnection(NonRetriable):
 
 class IntegrationError(RelaykitError):
     """An integration task failed; its message held a secret, which was redacted."""
+
+
+class WebhookRejected(RelaykitError):
+    """The webhook delivery was rejected; check the webhook's secret and content type.
+
+    ``Integration.handle_webhook`` raises it; the webhook route answers ``status`` (401 a bad
+    or missing signature, 400 a malformed delivery, 404 no webhooks here) with a JSON error and
+    stores nothing.
+    """
+
+    retriable = False
+
+    def __init__(self, status: int = 400, message: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -1,4 +1,5 @@
-"""relaykit's HTTP layer: the JSON API under ``/api/v1`` and the dashboard, as one ASGI app.
+"""relaykit's HTTP layer: the JSON API under ``/api/v1``, webhooks under ``/webhooks`` and the
+dashboard, as one ASGI app.
 
 ``client.asgi_app()`` builds it (importing this package only then, so ``import relaykit``
 never loads Starlette); ``relaykit serve``/``relaykit dev`` run it with a worker. Mount it in
@@ -21,6 +22,7 @@ from ._api import api_routes
 from ._auth import Access, NewKey
 from ._dashboard import dashboard_routes, make_templates
 from ._state import ServerState
+from ._webhooks import webhook_routes
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -36,6 +38,7 @@ def create_app(client: Client) -> Starlette:
         exception_handlers={HTTPException: _http_error},
         routes=[
             Mount("/api/v1", app=Router(api_routes(), default=_api_not_found)),
+            *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
             *dashboard_routes(),
         ],

@@ -1,9 +1,16 @@
 """relaykit-github: GitHub for relaykit jobs.
 
+``GitHub`` is the integration (``io.github.create_issue(...)``, ``github.triggers.repo(...)``,
+verified webhooks), registered with relaykit through the ``relaykit`` entry point.
+
 The REST calls (``create_issue``, ``get_ref``, ...) are plain async functions over an
 ``httpx2.AsyncClient`` from ``create_client``; webhook deliveries are verified with
 ``parse_delivery``; the payloads of common events have typed models.
 """
+
+import collections.abc
+
+import relaykit
 
 from ._client import API_URL, API_VERSION, create_client
 from ._contents import create_or_update_file, get_content
@@ -22,6 +29,7 @@ from ._git import (
     update_ref,
 )
 from ._http import classify, paginate, raise_for_status
+from ._integration import WEBHOOK_SECRET, GitHub
 from ._issues import (
     add_issue_assignees,
     add_issue_comment_reaction,
@@ -67,11 +75,22 @@ from .errors import GitHubRateLimited, GitHubRequestError, GitHubServerError, We
 
 __version__ = "0.1.0"
 
+
+@relaykit.hookimpl
+def relaykit_register_integrations(
+    register: collections.abc.Callable[[type[relaykit.Integration]], None],
+) -> None:
+    """relaykit's plugin hook: this package provides the ``GitHub`` integration."""
+    register(GitHub)
+
+
 __all__ = [
     "API_URL",
     "API_VERSION",
     "PAYLOAD_MODELS",
+    "WEBHOOK_SECRET",
     "Comment",
+    "GitHub",
     "GitHubRateLimited",
     "GitHubRequestError",
     "GitHubServerError",
@@ -124,6 +143,7 @@ __all__ = [
     "parse_delivery",
     "parse_payload",
     "raise_for_status",
+    "relaykit_register_integrations",
     "sign",
     "update_org_webhook",
     "update_ref",

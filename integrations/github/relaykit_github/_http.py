@@ -87,7 +87,8 @@ def classify(response: httpx2.Response, *, now: float) -> Exception | None:
         kind, seconds = _rate_limit_delay(response, github_message or "", now)
         if kind:
             message = f"{what} ({kind} rate limit; retrying in {seconds:g}s){detail}"
-            return GitHubRateLimited(seconds, message, kind=kind, **fields)
+            reset_at = _float_header(response, "x-ratelimit-reset") if kind == "primary" else None
+            return GitHubRateLimited(seconds, message, kind=kind, reset_at=reset_at, **fields)
     if status >= 500 or status in _RETRIABLE_4XX:
         return GitHubServerError(f"{what}{detail}", **fields)
     hint = {

@@ -78,7 +78,11 @@ class GitHubRateLimited(_APIErrorFields, RetryAfter):
         method: str,
         url: str,
         github_message: str | None,
+        reset_at: float | None = None,
     ) -> None:
         super().__init__(seconds, message)
         self.kind = kind
+        #: A primary limit's ``x-ratelimit-reset`` (epoch seconds), to measure the wait on
+        #: another clock than the one ``seconds`` was computed with (a run's).
+        self.reset_at = reset_at
         self._set_fields(status, method, url, github_message)

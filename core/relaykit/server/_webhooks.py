@@ -1,0 +1,102 @@
+"""``POST /webhooks/{integration_id}/{source_id}``: deliveries from vendors (GitHub, Slack).
+
+No API key: the integration authenticates each delivery by its signature, with the secret
+stored for the source. The route only verifies and stores: ``handle_webhook``'s events are sent
+(deduplicated by id, so a redelivery starts nothing twice) and runs start later on a worker, so
+the vendor gets its answer within its timeout. A refused delivery stores nothing. Errors are
+``{"error": {"code": ..., "message": ...}}`` like the API's.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._webhooks import WebhookRequest, WebhookResponse
+from ..errors import ConfigurationError, PayloadTooLarge, WebhookRejected
+from ._api import ApiError
+from ._state import ServerState
+
+_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 413: "payload_too_large"}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:  # a sender may omit or understate Content-Length
+            raise _too_large(len(body), limit)
+    return bytes(body)
+
+
+def _too_large(size: int, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the delivery is {size:,} bytes, over the limit of {limit:,}; raise "
+        "Client(max_payload_bytes=...) to accept it",
+    )
+
+
+async def receive_webhook(request: Request) -> Response:
+    """Verify one delivery with its integration, send its events, answer as it says."""
+    state: ServerState = request.app.state.relaykit
+    client = state.client
+    integration_id = request.path_params["integration_id"]
+    source_id = request.path_params["source_id"]
+    try:
+        integration = client.find_integration(integration_id)
+        if integration is None:
+            raise ApiError(
+                404,
+                "not_found",
+                f"no integration {integration_id!r}: no job declares one with that id",
+            )
+        body = await _read_body(request, client.max_payload_bytes)
+        await client.open()
+        delivery = WebhookRequest(
+            integration_id=integration_id,
+            source_id=source_id,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            received_at=client.clock.now(),
+        )
+        secrets = client.webhook_secrets(integration_id, source_id)
+        try:
+            answer = await integration.handle_webhook(delivery, secrets)
+        except WebhookRejected as exc:
+            raise ApiError(exc.status, _CODES.get(exc.status, "rejected"), exc.message) from exc
+        except ConfigurationError as exc:  # e.g. RELAYKIT_SECRET_KEY unset: the server's fault
+            raise ApiError(500, "misconfigured", exc.message) from exc
+        if not isinstance(answer, WebhookResponse):
+            raise ApiError(
+                500,
+                "bad_integration",
+                f"{type(integration).__name__}.handle_webhook returned {answer!r}, "
+                "not a WebhookResponse",
+            )
+        for event in answer.events:
+            try:
+                await client.send_event(event.name, event.payload, id=event.id, source=event.source)
+            except PayloadTooLarge as exc:
+                raise ApiError(413, "payload_too_large", exc.message) from exc
+    except ApiError as exc:
+        return exc.response()
+    if answer.body is None:
+        return Response(status_code=answer.status)
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+def webhook_routes() -> list[Route]:
+    """The webhook route (outside ``/api/v1``: it takes no API key)."""
+    return [
+        Route(
+            "/webhooks/{integration_id}/{source_id:path}",
+            receive_webhook,
+            methods=["POST"],
+        )
+    ]

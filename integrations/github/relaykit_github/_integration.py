@@ -1,0 +1,258 @@
+"""``GitHub``: the relaykit integration over this package's REST functions and webhooks.
+
+Every API function becomes a task method (``await io.github.create_issue("key", owner=...,
+repo=..., title=...)``): memoized by key, retried by the engine with GitHub's rate-limit rules
+(``GitHubRateLimited`` is a ``RetryAfter``; a 4xx other than a rate limit is
+``NonRetriable``). Deliveries to ``/webhooks/<id>/<owner>/<repo>`` (or ``/<org>``) are verified
+with the secret ``register_webhooks`` stored, and sent as events named ``github.<event>``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
+
+import httpx2
+
+from relaykit import (
+    Client,
+    Credentials,
+    Integration,
+    NonRetriable,
+    RetryAfter,
+    TaskFailed,
+    TaskMethod,
+    WebhookEvent,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSecrets,
+    task,
+)
+
+from . import _contents, _git, _issues, _pulls, _repos
+from ._client import API_URL, create_client
+from ._http import RESET_MARGIN
+from ._triggers import Triggers, repo_filter
+from ._webhooks import generate_webhook_secret, parse_delivery, verify_signature
+from .errors import GitHubRateLimited
+from .errors import WebhookRejected as DeliveryRejected
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The secret's name among a webhook source's stored secrets.
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 -- a name, not a secret
+
+
+def _api_task(
+    fn: Callable[Concatenate[httpx2.AsyncClient, P], Awaitable[R]],
+) -> TaskMethod[GitHub, P, R]:
+    """A task method calling the API function ``fn`` with the task's client; its recorded
+    params are ``fn``'s keyword arguments (the signature is ``fn``'s, after the client)."""
+
+    async def method(self: GitHub, client: httpx2.AsyncClient, /, *a: P.args, **k: P.kwargs) -> R:
+        return await fn(client, *a, **k)
+
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    head = [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+        inspect.Parameter("client", inspect.Parameter.POSITIONAL_ONLY),
+    ]
+    # inspect.signature (and so the recorded params) honours __signature__; mypy does not
+    # know the attribute.
+    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        head + params, return_annotation=typing.get_type_hints(fn).get("return", Any)
+    )
+    method.__name__ = method.__qualname__ = fn.__name__
+    # A code object of its own: the engine caches return hints per code object, and every
+    # wrapper made here would otherwise share one (and the first wrapper's hint).
+    method.__code__ = method.__code__.replace(
+        co_name=fn.__name__, co_qualname=f"GitHub.{fn.__name__}"
+    )
+    method.__doc__ = fn.__doc__
+    # Resolved here, in the API module's namespace: the engine restores outputs by this hint.
+    method.__annotations__ = {"return": typing.get_type_hints(fn).get("return", Any)}
+    method.__module__ = fn.__module__
+    redact = ("secret",) if "secret" in inspect.signature(fn).parameters else ()
+    return task(name=f"github.{fn.__name__}", icon="github", redact=redact)(method)
+
+
+class GitHub(Integration):
+    """GitHub's REST API and webhooks for relaykit jobs.
+
+    ``GitHub(id="github")`` reads its token from ``$GITHUB_TOKEN`` when a task runs (or pass
+    ``token=``, or ``token_env=`` for another variable, or ``relaykit connect github``).
+    ``base_url`` points at GitHub Enterprise Server (``https://HOST/api/v3``). Use
+    ``github.triggers.repo(...)``/``.org(...)`` as job triggers and ``register_webhooks`` to
+    point GitHub at the server.
+    """
+
+    slug: ClassVar[str] = "github"
+    name: ClassVar[str] = "GitHub"
+    icon: ClassVar[str] = "github"
+    docs_url: ClassVar[str | None] = "https://docs.github.com/en/rest"
+    auth_modes: ClassVar[tuple[str, ...]] = ("token",)
+    token_env: ClassVar[str | None] = "GITHUB_TOKEN"  # noqa: S105 -- a variable name, not a token
+
+    def __init__(
+        self,
+        id: str = "github",
+        *,
+        token: str | None = None,
+        token_env: str | None = None,
+        base_url: str = API_URL,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(id, token=token, token_env=token_env, transport=transport)
+        self.base_url = base_url
+        self.triggers = Triggers(self)
+
+    def create_client(self, credentials: Credentials) -> httpx2.AsyncClient:
+        """The package's authenticated client (no transport retries: the engine retries)."""
+        return create_client(
+            credentials.access_token, base_url=self.base_url, transport=self.transport
+        )
+
+    def classify_error(self, exc: Exception) -> BaseException | None:
+        """GitHub's errors already say how to retry; a primary rate limit's wait is measured
+        on the run's clock, and a failed nested task fails its parent at once."""
+        if isinstance(exc, GitHubRateLimited) and exc.reset_at is not None:
+            seconds = max(math.ceil(exc.reset_at - self.now()) + RESET_MARGIN, 0.0)
+            return RetryAfter(seconds, str(exc))
+        if isinstance(exc, TaskFailed):
+            return NonRetriable(str(exc))
+        return super().classify_error(exc)
+
+    # -- issues, comments, reactions ------------------------------------------------------------
+    create_issue = _api_task(_issues.create_issue)
+    get_issue = _api_task(_issues.get_issue)
+    add_issue_assignees = _api_task(_issues.add_issue_assignees)
+    add_issue_labels = _api_task(_issues.add_issue_labels)
+    create_issue_comment = _api_task(_issues.create_issue_comment)
+    add_issue_comment_reaction = _api_task(_issues.add_issue_comment_reaction)
+
+    @task(name="github.create_issue_comment_with_reaction", icon="github")
+    async def create_issue_comment_with_reaction(
+        self,
+        client: httpx2.AsyncClient,
+        *,
+        owner: str,
+        repo: str,
+        issue_number: int,
+        body: str,
+        reaction: str,
+    ) -> dict[str, Any]:
+        """Comment on an issue and react to the new comment, as two nested tasks (``comment``,
+        ``reaction``): a retried reaction never posts the comment twice."""
+        comment = await self.create_issue_comment(
+            "comment", owner=owner, repo=repo, issue_number=issue_number, body=body
+        )
+        added = await self.add_issue_comment_reaction(
+            "reaction", owner=owner, repo=repo, comment_id=int(comment["id"]), content=reaction
+        )
+        return {"comment": comment, "reaction": added}
+
+    # -- repositories and webhooks --------------------------------------------------------------
+    get_repo = _api_task(_repos.get_repo)
+    list_repo_webhooks = _api_task(_repos.list_repo_webhooks)
+    create_repo_webhook = _api_task(_repos.create_repo_webhook)
+    update_repo_webhook = _api_task(_repos.update_repo_webhook)
+    list_org_webhooks = _api_task(_repos.list_org_webhooks)
+    create_org_webhook = _api_task(_repos.create_org_webhook)
+    update_org_webhook = _api_task(_repos.update_org_webhook)
+
+    # -- git data -------------------------------------------------------------------------------
+    create_blob = _api_task(_git.create_blob)
+    get_blob = _api_task(_git.get_blob)
+    create_commit = _api_task(_git.create_commit)
+    get_commit = _api_task(_git.get_commit)
+    get_ref = _api_task(_git.get_ref)
+    list_matching_refs = _api_task(_git.list_matching_refs)
+    create_ref = _api_task(_git.create_ref)
+    update_ref = _api_task(_git.update_ref)
+    create_tag = _api_task(_git.create_tag)
+    get_tag = _api_task(_git.get_tag)
+    create_tree = _api_task(_git.create_tree)
+    get_tree = _api_task(_git.get_tree)
+
+    # -- pull requests and contents -------------------------------------------------------------
+    create_pull = _api_task(_pulls.create_pull)
+    get_pull = _api_task(_pulls.get_pull)
+    list_pulls = _api_task(_pulls.list_pulls)
+    merge_pull = _api_task(_pulls.merge_pull)
+    get_content = _api_task(_contents.get_content)
+    create_or_update_file = _api_task(_contents.create_or_update_file)
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    async def handle_webhook(
+        self, request: WebhookRequest, secrets: WebhookSecrets
+    ) -> WebhookResponse:
+        """Verify a delivery's signature (401), read it (400), answer ``ping`` with 200 and
+        no event, else send ``github.<event>[.<action>]`` with id ``github:<delivery id>``."""
+        secret = await secrets.get(WEBHOOK_SECRET) or ""
+        try:
+            verify_signature(request.body, request.headers.get("x-hub-signature-256"), secret)
+        except DeliveryRejected as exc:
+            raise WebhookRejected(401, exc.message) from None
+        try:
+            delivery = parse_delivery(request.headers, request.body, secret)
+        except DeliveryRejected as exc:
+            raise WebhookRejected(400, exc.message) from None
+        if delivery.event == "ping":
+            return WebhookResponse(200, {"ok": True, "zen": delivery.payload.get("zen")})
+        event = WebhookEvent(
+            id=f"github:{delivery.id}",
+            name=f"github.{delivery.name}",
+            payload=delivery.payload,
+            source="github",
+        )
+        return WebhookResponse(200, {"ok": True}, (event,))
+
+    async def register_webhooks(
+        self,
+        url_base: str,
+        *,
+        client: Client,
+        owner: str | None = None,
+        repo: str | None = None,
+        org: str | None = None,
+        events: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Point a repository's (``owner``/``repo``) or an organization's (``org``) webhook at
+        ``{url_base}/webhooks/{id}/{owner}/{repo}`` (or ``/{org}``), with a new secret stored
+        for it (``client.webhook_secrets``; ``RELAYKIT_SECRET_KEY`` must be set).
+
+        The hook whose ``config.url`` is that URL is updated, else one is created; ``events``
+        default to ``["*"]`` (every event: the triggers filter). Returns GitHub's hook.
+        """
+        if org is None and not (owner and repo):
+            raise ValueError("register_webhooks: pass owner= and repo=, or org=")
+        source = org if org is not None else f"{owner}/{repo}"
+        url = f"{url_base.rstrip('/')}/webhooks/{self.id}/{source}"
+        secret = generate_webhook_secret()
+        chosen = events or ["*"]
+        await client.open()
+        where: dict[str, Any] = {"org": org} if org is not None else {"owner": owner, "repo": repo}
+        async with self.create_client(await self.credentials()) as http:
+            listing = _repos.list_org_webhooks if org is not None else _repos.list_repo_webhooks
+            hooks = await listing(http, **where)
+            found = next((h for h in hooks if h.get("config", {}).get("url") == url), None)
+            if found is None:
+                create = _repos.create_org_webhook if org else _repos.create_repo_webhook
+                hook = await create(http, **where, url=url, events=chosen, secret=secret)
+            else:
+                update = _repos.update_org_webhook if org else _repos.update_repo_webhook
+                hook = await update(
+                    http, **where, hook_id=int(found["id"]), url=url, events=chosen, secret=secret
+                )
+        # Stored only once GitHub accepted it: a failed call leaves the old secret working.
+        await client.webhook_secrets(self.id, source).set(WEBHOOK_SECRET, secret)
+        return hook
+
+
+__all__ = ["WEBHOOK_SECRET", "GitHub", "repo_filter"]

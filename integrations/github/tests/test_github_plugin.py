@@ -1,0 +1,80 @@
+"""relaykit-github as a relaykit plugin: its hook registers ``GitHub``, its distribution
+declares the entry point, and ``GitHub`` describes itself and its task methods."""
+
+from __future__ import annotations
+
+import tomllib
+import typing
+from pathlib import Path
+
+import relaykit_github
+from relaykit import Plugins
+from relaykit_github import GitHub
+
+PACKAGE = Path(__file__).resolve().parents[1]
+ROOT = PACKAGE.parents[1]
+
+
+def test_the_hook_registers_github() -> None:
+    plugins = Plugins(entry_points=False)
+    plugins.register(relaykit_github)
+    assert plugins.errors == []
+    assert plugins.integration("github") is GitHub
+
+
+def test_the_distribution_declares_the_entry_point_and_the_root_extra() -> None:
+    project = tomllib.loads((PACKAGE / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["relaykit"] == {"github": "relaykit_github"}
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert extras["github"] == ["relaykit-github"]
+    assert not any("relaykit-" in dep for dep in extras["dev"])
+
+
+def test_every_api_function_is_a_task_method() -> None:
+    functions = {
+        name
+        for name in relaykit_github.__all__
+        if name.startswith(("create_", "get_", "list_", "add_", "update_", "merge_"))
+        and name != "create_client"
+    }
+    tasks = {name for name in functions if hasattr(GitHub, name)}
+    assert tasks == functions
+    method = GitHub.create_issue
+    assert list(method.signature.parameters)[2:] == [
+        "owner",
+        "repo",
+        "title",
+        "body",
+        "assignees",
+        "labels",
+        "milestone",
+    ]
+    # A webhook's secret is recorded as [redacted] in the task's params.
+    assert GitHub.create_repo_webhook.redact == {"secret"}
+    assert GitHub.create_issue.redact == frozenset()
+
+
+def test_metadata_and_the_default_token_variable() -> None:
+    github = GitHub()
+    assert (github.id, GitHub.slug, GitHub.name, GitHub.token_env) == (
+        "github",
+        "github",
+        "GitHub",
+        "GITHUB_TOKEN",
+    )
+    trigger = github.triggers.org(event="push", org="octo-org")
+    assert (trigger.names, trigger.source) == (("github.push",), "github")
+    assert trigger.filter == {"organization": {"login": ["octo-org"]}}
+
+
+def test_each_task_method_declares_its_api_function_return_type() -> None:
+    # The engine restores a task's output by this type, caching it per code object: each
+    # method needs its own, or every method would take the first one's type.
+    for name in ("create_issue", "add_issue_labels", "list_pulls", "get_content"):
+        method = getattr(GitHub, name)
+        api = getattr(relaykit_github, name)
+        assert typing.get_type_hints(method.fn)["return"] == typing.get_type_hints(api)["return"]
+    codes = {GitHub.create_issue.fn.__code__, GitHub.add_issue_labels.fn.__code__}
+    assert len(codes) == 2
