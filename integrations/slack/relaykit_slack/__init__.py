@@ -1,10 +1,19 @@
 """relaykit-slack: Slack for relaykit jobs.
 
-The Web API calls (``post_message``, ``upload_file``, ...) are plain async functions over an
-``httpx2.AsyncClient`` from ``create_client``; Events API requests are verified and read with
-``parse_request``; ``normalize_oauth_v2_response`` turns Slack's token response into a
-standard OAuth 2.0 token.
+``Slack(id="slack")`` is the integration: declare it on a job (``integrations={"slack":
+slack}``) and call its tasks on ``io.slack`` (``post_message``, ``upload_file``, ...); start
+jobs from Slack events with ``slack.triggers.events("app_mention")``. The plugin hook below
+registers it with relaykit (entry point ``relaykit: slack = "relaykit_slack"``).
+
+Underneath, the Web API calls (``post_message``, ``upload_file``, ...) are plain async
+functions over an ``httpx2.AsyncClient`` from ``create_client``; Events API requests are
+verified and read with ``parse_request``; ``normalize_oauth_v2_response`` turns Slack's token
+response into a standard OAuth 2.0 token.
 """
+
+import typing as _typing
+
+import relaykit
 
 from ._chat import add_reaction, delete_message, post_message, update_message
 from ._client import API_URL, create_client
@@ -47,6 +56,7 @@ from ._http import (
     paginate,
     raise_for_slack,
 )
+from ._integration import AUTHORIZE_URL, BOT_SCOPES, SHARE_ATTEMPTS, TOKEN_URL, Slack
 from ._oauth import normalize_oauth_v2_response
 from ._payloads import (
     EVENT_MODELS,
@@ -63,6 +73,7 @@ from ._payloads import (
     UrlVerificationRequest,
     parse_event,
 )
+from ._triggers import SlackTriggers
 from ._users import get_user_info, lookup_user_by_email
 from .errors import (
     EventRejected,
@@ -75,13 +86,24 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+
+@relaykit.hookimpl
+def relaykit_register_integrations(register: _typing.Any) -> None:
+    """Make ``Slack`` known to relaykit (``relaykit plugins``, ``relaykit connect slack``)."""
+    register(Slack)
+
+
 __all__ = [
     "API_URL",
+    "AUTHORIZE_URL",
+    "BOT_SCOPES",
     "EVENT_MODELS",
     "EVENT_PREFIX",
     "RATE_LIMIT_CODES",
     "RETRIABLE_CODES",
+    "SHARE_ATTEMPTS",
     "TIMESTAMP_TOLERANCE",
+    "TOKEN_URL",
     "AppMentionEvent",
     "AppRateLimited",
     "AppRateLimitedNotice",
@@ -94,6 +116,7 @@ __all__ = [
     "ReactionAddedEvent",
     "ReactionItem",
     "ReactionRemovedEvent",
+    "Slack",
     "SlackAPIError",
     "SlackEvent",
     "SlackModel",
@@ -101,6 +124,7 @@ __all__ = [
     "SlackRateLimited",
     "SlackRequest",
     "SlackServerError",
+    "SlackTriggers",
     "UrlVerification",
     "UrlVerificationRequest",
     "__version__",
@@ -129,6 +153,7 @@ __all__ = [
     "parse_request",
     "post_message",
     "raise_for_slack",
+    "relaykit_register_integrations",
     "require_file_shared",
     "sign",
     "update_message",

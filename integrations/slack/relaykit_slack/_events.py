@@ -3,7 +3,8 @@
 An HTTP endpoint (relaykit's ``/webhooks/slack/events``, or a user's own route) calls
 ``parse_request(headers, raw_body, signing_secret, now=time.time())`` and answers:
 
-- ``EventRejected``     -> 401 (bad or missing signature, stale timestamp, non-JSON body);
+- ``EventRejected``     -> its ``status``: 401 (bad or missing signature, stale timestamp), 400
+  (a signed body that is not a JSON object or not a known, well-formed request);
 - ``UrlVerification``   -> 200 with ``result.response_body()`` (``{"challenge": ...}``);
 - ``EventCallback``     -> store the event (deduplicated by ``result.id``) and answer 200;
 - ``AppRateLimited``    -> log it and answer 200.
@@ -142,9 +143,11 @@ def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError:
-        raise EventRejected("the request body is not JSON (Events API requests are)") from None
+        raise EventRejected(
+            "the request body is not JSON (Events API requests are)", status=400
+        ) from None
     if not isinstance(data, dict):
-        raise EventRejected("the request body is not a JSON object")
+        raise EventRejected("the request body is not a JSON object", status=400)
     return data
 
 
@@ -189,7 +192,7 @@ def parse_request(
             envelope = EventEnvelope.model_validate(data)
             event_type = envelope.event.get("type")
             if not isinstance(event_type, str):
-                raise EventRejected("the event_callback's event has no type")
+                raise EventRejected("the event_callback's event has no type", status=400)
             return EventCallback(
                 id=envelope.event_id,
                 name=event_name(envelope.event),
@@ -199,5 +202,7 @@ def parse_request(
                 retry_reason=lower.get("x-slack-retry-reason"),
             )
     except ValidationError as exc:
-        raise EventRejected(f"malformed {kind} request: {exc.errors()[0]['msg']}") from None
-    raise EventRejected(f"unknown Events API request type {kind!r}")
+        raise EventRejected(
+            f"malformed {kind} request: {exc.errors()[0]['msg']}", status=400
+        ) from None
+    raise EventRejected(f"unknown Events API request type {kind!r}", status=400)

@@ -3,7 +3,8 @@
 The tree (the bases are relaykit's public errors, so the core's retry rules apply unchanged)::
 
     relaykit.RelaykitError
-    ├── EventRejected              an Events API request failed verification (signature, age, body)
+    ├── EventRejected              an Events API request failed verification; ``status`` is
+    │                              401 (signature, age: not from Slack) or 400 (malformed body)
     ├── SlackServerError           5xx, 408, or ``ok: false`` with a transient code (retriable)
     ├── relaykit.NonRetriable
     │   ├── SlackAPIError          ``ok: false`` with a code retrying will not change, or a 4xx
@@ -23,9 +24,17 @@ from relaykit import NonRetriable, RelaykitError, RetryAfter
 
 
 class EventRejected(RelaykitError):
-    """The Events API request was rejected; answer 401 and check the app's signing secret."""
+    """The Events API request was rejected; answer 401 and check the app's signing secret.
+
+    ``status`` is the HTTP status to answer: 401 when the request is not proven to come from
+    Slack (signature, timestamp, no secret), 400 when it is signed but malformed.
+    """
 
     retriable = False
+
+    def __init__(self, message: str | None = None, *, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _APIErrorFields:

@@ -419,6 +419,38 @@ CASES: dict[tuple[str, str], list[Exchange]] = {
     ],
 }
 
+# The jobs of test_slack_integration.py: the same calls, made as tasks of a relaykit run.
+JOB_MESSAGE = {"channel": CHANNEL, "text": "Deploy finished"}
+CASES |= {
+    ("test_slack_integration", "test_a_posted_message_is_memoized_across_a_replay"): [
+        Exchange("POST", "chat.postMessage", json=JOB_MESSAGE)
+    ],
+    ("test_slack_integration", "test_ok_false_fails_the_task_without_a_retry"): [
+        Exchange(
+            "POST",
+            "chat.postMessage",
+            json=JOB_MESSAGE,
+            response={"ok": False, "error": "channel_not_found"},
+        )
+    ],
+    ("test_slack_integration", "test_a_rate_limit_is_retried_after_retry_after"): [
+        Exchange(
+            "POST",
+            "chat.postMessage",
+            json=JOB_MESSAGE,
+            status=429,
+            response={"ok": False, "error": "rate_limited"},
+            headers={"retry-after": "30"},
+        ),
+        Exchange("POST", "chat.postMessage", json=JOB_MESSAGE),
+    ],
+    ("test_slack_integration", "test_upload_file_is_two_subtasks_and_records_no_bytes"): [
+        *UPLOAD_FLOW,
+        Exchange("GET", "files.info", query="file=F0S43PZDF", transform=_not_shared),
+        Exchange("GET", "files.info", query="file=F0S43PZDF"),
+    ],
+}
+
 STATUS_TEXT = {200: "OK", 429: "Too Many Requests"}
 
 

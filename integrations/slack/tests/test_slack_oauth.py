@@ -11,7 +11,7 @@ import pytest
 from tests.spec_check import Interaction, OpenAPISpec
 
 from relaykit import NonRetriable
-from relaykit_slack import SlackOAuthError, normalize_oauth_v2_response
+from relaykit_slack import Slack, SlackOAuthError, normalize_oauth_v2_response
 from tests.make_slack_cassettes import OPERATIONS_FILE
 
 SPEC = OpenAPISpec.load(OPERATIONS_FILE, ok_false_response="default")
@@ -138,3 +138,28 @@ def test_refusals_raise_a_clear_non_retriable_error(
     with pytest.raises(SlackOAuthError, match=re.escape(message)) as caught:
         normalize_oauth_v2_response(body, now=NOW)
     assert isinstance(caught.value, NonRetriable)
+
+
+def test_slack_builds_credentials_from_a_user_only_install() -> None:
+    # What the core's token hook should do (see docs/integrations/slack.md): the core alone
+    # finds no top-level access_token in a user-scopes-only install and refuses it.
+    user_token = "xoxp-" + "1234-5678-abcdefghijkl"
+    response: dict[str, Any] = {
+        "ok": True,
+        "app_id": "A0KRD7HC3",
+        "authed_user": {
+            "id": "U1234",
+            "scope": "chat:write,search:read",
+            "access_token": user_token,
+            "token_type": "user",
+            "refresh_token": "xoxe-" + "1-refresh-abcdefghijkl",
+            "expires_in": 43200,
+        },
+        "team": {"id": "T9TK3CUKW", "name": "Slack Softball Team"},
+    }
+    credentials = Slack.credentials_from_oauth_response(response, now=NOW)
+    assert credentials.access_token == user_token
+    assert (credentials.token_type, credentials.scope) == ("Bearer", "chat:write search:read")
+    assert credentials.expires_at == NOW + 43200
+    with pytest.raises(SlackOAuthError, match="invalid_code"):
+        Slack.credentials_from_oauth_response({"ok": False, "error": "invalid_code"}, now=NOW)
