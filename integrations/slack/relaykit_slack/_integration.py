@@ -18,14 +18,23 @@ from typing import Any
 import httpx2
 
 import relaykit
-from relaykit import Credentials, NonRetriable, OAuth2, Retry
+from relaykit import (
+    Credentials,
+    NonRetriable,
+    OAuth2,
+    Retry,
+    WebhookEvent,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSecrets,
+)
 
 from . import _chat, _conversations, _files, _users
 from ._client import API_URL, JSONObject, create_client
 from ._events import EventCallback, UrlVerification, parse_request
 from ._oauth import normalize_oauth_v2_response
 from ._triggers import SOURCE, SlackTriggers
-from ._webhook_types import WebhookEvent, WebhookRejected, WebhookResponse
 from .errors import EventRejected
 
 AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
@@ -120,8 +129,10 @@ class Slack(relaykit.Integration):
 
     # -- Events API --------------------------------------------------------------------------
 
-    async def handle_webhook(self, request: Any, secrets: Any) -> Any:
-        """Verify and read one Events API request (``request``: the core's ``WebhookRequest``).
+    async def handle_webhook(
+        self, request: WebhookRequest, secrets: WebhookSecrets
+    ) -> WebhookResponse:
+        """Verify and read one Events API request .
 
         ``url_verification`` answers 200 with ``{"challenge": ...}``; an ``event_callback``
         becomes one event ``slack.<type>`` with id ``slack:<event_id>`` (Slack's retries of it

@@ -1,44 +1,32 @@
 """``Slack.handle_webhook`` on signed, unsigned, expired and malformed Events API deliveries,
 and ``slack.triggers.events`` starting runs from the events it returns (a real ``Client``).
 
-MERGE: ``Request`` and ``Secrets`` below are minimal stand-ins for the core's
-``relaykit.WebhookRequest`` and ``WebhookSecrets`` (the shared webhook interface), which are
-being added to the core in parallel. Once they exist, build ``relaykit.WebhookRequest(...)``
-here instead, use the core's stored secrets, and catch ``relaykit.WebhookRejected``.
+``Secrets`` is an in-memory ``WebhookSecrets`` (the store-backed one is exercised through the
+real route by the core's webhook tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from relaykit import Client, RelaykitError
+from relaykit import Client, RelaykitError, WebhookRejected, WebhookRequest
 from relaykit_slack import Slack, sign
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_531_420_618.0
 
 
-@dataclass(frozen=True)
-class Request:
-    """MERGE: stand-in for ``relaykit.WebhookRequest`` (the same fields)."""
-
-    headers: Mapping[str, str]
-    body: bytes
-    received_at: float = NOW
-    integration_id: str = "slack"
-    source_id: str = "events"
-
-
 @dataclass
 class Secrets:
-    """MERGE: stand-in for the core's ``WebhookSecrets`` of one source."""
+    """An in-memory ``WebhookSecrets`` of one source."""
 
     values: dict[str, str] = field(default_factory=dict)
 
@@ -49,7 +37,9 @@ class Secrets:
         self.values[name] = value
 
 
-def delivery(body: dict[str, Any] | bytes, *, secret: str = SECRET, at: float = NOW) -> Request:
+def delivery(
+    body: dict[str, Any] | bytes, *, secret: str = SECRET, at: float = NOW
+) -> WebhookRequest:
     """A request as Slack sends it: the raw body, signed at ``at``."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {
@@ -57,7 +47,9 @@ def delivery(body: dict[str, Any] | bytes, *, secret: str = SECRET, at: float = 
         "x-slack-request-timestamp": str(int(at)),
         "x-slack-signature": sign(secret, int(at), raw),
     }
-    return Request(headers=headers, body=raw)
+    return WebhookRequest(
+        integration_id="slack", source_id="events", headers=headers, body=raw, received_at=NOW
+    )
 
 
 MENTION = {
@@ -79,14 +71,14 @@ MENTION = {
 }
 
 
-def handle(slack: Slack, request: Request, secrets: Secrets | None = None) -> Any:
+def handle(slack: Slack, request: WebhookRequest, secrets: Secrets | None = None) -> Any:
     return asyncio.run(slack.handle_webhook(request, secrets or Secrets()))
 
 
-def rejected(slack: Slack, request: Request, secrets: Secrets | None = None) -> Any:
+def rejected(slack: Slack, request: WebhookRequest, secrets: Secrets | None = None) -> Any:
     with pytest.raises(RelaykitError) as caught:
         handle(slack, request, secrets)
-    assert type(caught.value).__name__.endswith("WebhookRejected")  # MERGE: the core's class
+    assert isinstance(caught.value, WebhookRejected)
     return caught.value
 
 
@@ -128,9 +120,9 @@ def test_the_secret_may_come_from_the_sources_stored_secrets(
 
 def test_an_unsigned_delivery_is_rejected_with_401() -> None:
     request = delivery(MENTION)
-    unsigned = Request(
+    unsigned = dataclasses.replace(
+        request,
         headers={k: v for k, v in request.headers.items() if k != "x-slack-signature"},
-        body=request.body,
     )
     error = rejected(Slack(signing_secret=SECRET), unsigned)
     assert error.status == 401
