@@ -14,6 +14,7 @@ missing): authorization URLs with PKCE (S256), the code exchange and the refresh
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, final
@@ -106,6 +107,10 @@ class OAuth2:
     client_secret: str | None = field(default=None, repr=False)
     client_id_env: str | None = None
     client_secret_env: str | None = None
+    token_response: Callable[[Mapping[str, Any], float], Mapping[str, Any]] | None = None
+    """Rewrites a provider's non-standard token response (JSON, and the time it arrived)
+    into a standard one, for the code exchange and every refresh (e.g. Slack's
+    ``oauth.v2.access``)."""
 
     def client_credentials(self, environ: Mapping[str, str]) -> tuple[str, str | None]:
         """(client id, client secret), reading the environment variables when named."""
@@ -138,7 +143,7 @@ def _oauth_client(
 ) -> AsyncOAuth2Client:
     client_id, secret = oauth.client_credentials(environ)
     # No transport retries: the engine owns retries (the refresh runs inside a task).
-    return AsyncOAuth2Client(
+    client = AsyncOAuth2Client(
         client_id=client_id,
         client_secret=secret,
         scope=" ".join(oauth.scopes) or None,
@@ -147,6 +152,17 @@ def _oauth_client(
         transport=transport or httpx2.AsyncHTTPTransport(retries=0),
         timeout=30.0,
     )
+    rewrite = oauth.token_response
+    if rewrite is not None:
+
+        def standard(response: httpx2.Response) -> httpx2.Response:
+            # authlib's compliance hooks: the response is parsed after this returns
+            fixed = rewrite(response.json(), time.time())
+            return httpx2.Response(response.status_code, json=fixed, request=response.request)
+
+        client.register_compliance_hook("access_token_response", standard)
+        client.register_compliance_hook("refresh_token_response", standard)
+    return client
 
 
 def authorization_request(

@@ -90,6 +90,8 @@ class Slack(relaykit.Integration):
         scopes=(",".join(BOT_SCOPES),),
         client_id_env="SLACK_CLIENT_ID",
         client_secret_env="SLACK_CLIENT_SECRET",  # noqa: S106 -- a variable name, not a secret
+        # Slack's oauth.v2.access answers ok/bot-token/authed_user: made standard for authlib
+        token_response=lambda response, now: normalize_oauth_v2_response(response, now=now),
     )
 
     def __init__(
