@@ -1,7 +1,11 @@
 """relaykit-openai: OpenAI for relaykit jobs.
 
-The calls (``create_chat_completion``, ``create_response``, ``create_batch``, ...) are plain
-async functions over the ``openai.AsyncOpenAI`` client from ``create_client`` (SDK retries off:
+``OpenAI`` is the integration: declare ``OpenAI(id="openai")`` on a job and call
+``io.openai.create_chat_completion(key, ...)``; each call is a memoized, retried task. It is
+registered with relaykit through the ``relaykit`` entry point (``relaykit plugins``).
+
+Underneath, the calls (``create_chat_completion``, ``create_batch``, ...) are plain async
+functions over the ``openai.AsyncOpenAI`` client from ``create_client`` (SDK retries off:
 relaykit owns retries). Each returns a JSON-able dict; failures are classified into relaykit's
 ``RetryAfter`` / ``NonRetriable`` errors; ``response_status``, ``file_status`` and
 ``batch_status`` are the polling steps of durable waits.
@@ -27,24 +31,31 @@ from ._generate import (
     response_status,
     retrieve_response,
 )
+from ._integration import MAX_POLLS, OpenAI, relaykit_register_integrations
 from ._models import list_models, retrieve_model, usage_properties
 from .errors import (
     OpenAIJobFailed,
     OpenAIQuotaExceeded,
     OpenAIRateLimited,
     OpenAIRequestError,
+    OpenAIStillRunning,
     OpenAITransientError,
+    OpenAIWaitTimedOut,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "API_URL",
+    "MAX_POLLS",
+    "OpenAI",
     "OpenAIJobFailed",
     "OpenAIQuotaExceeded",
     "OpenAIRateLimited",
     "OpenAIRequestError",
+    "OpenAIStillRunning",
     "OpenAITransientError",
+    "OpenAIWaitTimedOut",
     "__version__",
     "batch_results",
     "batch_status",
@@ -61,6 +72,7 @@ __all__ = [
     "list_models",
     "parse_duration",
     "rate_limit_delay",
+    "relaykit_register_integrations",
     "response_status",
     "retrieve_batch",
     "retrieve_file",

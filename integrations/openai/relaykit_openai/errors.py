@@ -8,9 +8,12 @@ The tree (the bases are relaykit's public errors, so the core's retry rules appl
     ├── relaykit.NonRetriable
     │   ├── OpenAIRequestError      a 4xx that retrying will not change (400, 401, 403, 404, 422)
     │   │   └── OpenAIQuotaExceeded a 429 ``insufficient_quota``: the account is out of credit
-    │   └── OpenAIJobFailed         a background response, file or batch ended in failure
+    │   ├── OpenAIJobFailed         a background response, file or batch ended in failure
+    │   └── OpenAIWaitTimedOut      a durable wait polled ``max_polls`` times without an end
     └── relaykit.RetryAfter
-        └── OpenAIRateLimited       a rate limit with a known reset; ``seconds`` until a retry
+        ├── OpenAIRateLimited       a rate limit with a known reset; ``seconds`` until a retry
+        └── OpenAIStillRunning      a durable wait's poll found the job unfinished: the run
+                                    suspends (no worker slot held) and polls again later
 
 The API errors carry ``status`` (``None`` for a timeout or connection error), ``method``,
 ``url``, OpenAI's ``request_id``, and the error body's ``code``, ``type`` and ``openai_message``.
@@ -97,3 +100,33 @@ class OpenAIJobFailed(NonRetriable):
         super().__init__(message)
         self.kind = kind
         self.result = result
+
+
+class OpenAIStillRunning(RetryAfter):
+    """A background response, file or batch is not done yet: poll again in ``seconds``.
+
+    Raised by the ``wait_for_*`` tasks; the engine persists the next poll time and suspends the
+    run, so a wait of hours holds no worker. ``kind`` (``"response"``, ``"file"``,
+    ``"batch"``) and ``object_id`` name what is awaited.
+    """
+
+    def __init__(self, seconds: float, *, kind: str, object_id: str) -> None:
+        super().__init__(
+            seconds, f"OpenAI {kind} {object_id} has not finished; checking again in {seconds:g}s"
+        )
+        self.kind = kind
+        self.object_id = object_id
+
+
+class OpenAIWaitTimedOut(NonRetriable):
+    """A ``wait_for_*`` task polled ``max_polls`` times and the job had still not ended.
+
+    The job itself goes on at OpenAI; replay the run (or wait again with a larger
+    ``max_polls`` or ``poll_every``) to pick its result up.
+    """
+
+    def __init__(self, message: str, *, kind: str, object_id: str, polls: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.object_id = object_id
+        self.polls = polls

@@ -28,7 +28,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -350,6 +350,43 @@ CASES: dict[tuple[str, str], list[Exchange]] = {
             example=("/models/{model}", "get", ""),
             patch={"id": "gpt-5.4"},
         )
+    ],
+}
+
+
+# The integration's tests run jobs; their Idempotency-Key holds the run's random id, so the
+# cassettes leave it out (vcrpy does not match on headers) and the tests read what was sent.
+CHAT = Exchange(
+    "POST", "/chat/completions", CHAT_JSON, example=("/chat/completions", "post", "Default")
+)
+CASES |= {
+    ("test_openai_integration", "test_chat_completion_is_memoized_across_a_replay"): [CHAT],
+    ("test_openai_integration", "test_token_usage_is_shown_as_task_properties"): [CHAT],
+    ("test_openai_integration", "test_a_wait_gives_up_after_max_polls"): [
+        CASES[("test_openai_files", "test_file_status_until_processed")][0]
+    ]
+    * 2,
+    ("test_openai_integration", "test_rate_limit_is_retried_after_the_reset"): [
+        CASES[("test_openai_chat", "test_rate_limit_waits_for_the_exhausted_limit")][0],
+        CHAT,
+    ],
+    ("test_openai_integration", "test_insufficient_quota_fails_without_a_retry"): CASES[
+        ("test_openai_chat", "test_insufficient_quota_is_not_retried")
+    ],
+    ("test_openai_integration", "test_background_response_is_a_durable_wait"): [
+        replace(e, idempotency_key=None)
+        for e in CASES[("test_openai_responses", "test_background_response_until_finished")]
+    ],
+    ("test_openai_integration", "test_run_batch"): [
+        replace(
+            CASES[("test_openai_files", "test_create_file")][0],
+            multipart=("batch", "nightly.jsonl", BATCH_INPUT),
+            patch={"filename": "nightly.jsonl", "purpose": "batch", "status": "uploaded"},
+            idempotency_key=None,
+        ),
+        *CASES[("test_openai_files", "test_file_status_until_processed")],
+        replace(CASES[("test_openai_files", "test_create_batch")][0], idempotency_key=None),
+        *CASES[("test_openai_files", "test_batch_status_then_results")],
     ],
 }
 
