@@ -252,6 +252,11 @@ class Integration(Bridged, ABC):
             404, f"integration {self.id!r} ({type(self).__name__}) does not receive webhooks"
         )
 
+    def task_properties(self, output: Any) -> Mapping[str, Any]:
+        """Properties to show on a completed task, read from its output (token usage,
+        counts); merged over the task's own. Default: none."""
+        return {}
+
     # -- helpers for subclasses --------------------------------------------------------------
 
     def now(self) -> float:
@@ -379,6 +384,7 @@ class Integration(Bridged, ABC):
             icon=spec.icon,
             params=text,
             hint=spec.hint,
+            output_properties=self.task_properties,
         )
 
     async def credentials(self) -> Credentials:

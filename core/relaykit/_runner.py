@@ -15,7 +15,7 @@ import contextvars
 import inspect
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import pydantic
@@ -314,8 +314,13 @@ class Attempt:
         hint: Any = None,
         kv: Sequence[KvWrite] = (),
         events: Sequence[EventRecord] = (),
+        output_properties: Callable[[Any], Mapping[str, Any]] | None = None,
     ) -> Any:
-        """Run ``fn(*args)`` once per run and key: memoized, retried, committed."""
+        """Run ``fn(*args)`` once per run and key: memoized, retried, committed.
+
+        ``output_properties(output)`` adds properties known only from the output (an
+        integration's token usage); they are written with the completed task.
+        """
         full, parent = self.enter(key)
         name = name or _default_name(fn, key)
         if params is None:
@@ -357,6 +362,13 @@ class Attempt:
             fresh.output = None
             fresh.failures += 1
             await self._fail(fresh, exc)
+        if output_properties is not None:
+            try:
+                extra = dict(output_properties(value))
+            except Exception:  # properties are for display: never fail a task over them
+                _log.exception("task %r: reading properties from its output failed", full)
+                extra = {}
+            fresh.properties = {**(fresh.properties or {}), **extra}
         fresh.status = TaskStatus.COMPLETED
         fresh.ended_at = self._clock.now()
         fresh.error = None

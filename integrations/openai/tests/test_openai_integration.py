@@ -111,12 +111,6 @@ def test_chat_completion_is_memoized_across_a_replay(
     assert API_KEY.encode() not in stored  # ...and the key is not
 
 
-@pytest.mark.xfail(
-    "task_properties" not in vars(relaykit.Integration),
-    reason="the core does not yet merge Integration.task_properties(output) into a completed "
-    "task's properties (see the package README)",
-    strict=True,
-)
 def test_token_usage_is_shown_as_task_properties(
     cassette: Any, client: Client, transport: Recording
 ) -> None:
