@@ -791,6 +791,11 @@ class PostgresStore:
             async for _ in conn.notifies(timeout=max(0.0, timeout), stop_after=1):
                 pass
         except (*_CONNECTION_ERRORS, StoreError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # the wait was cancelled (a worker stopping, a loop shutting down) and the
+                # driver reported it as a connection error: stop, do not sleep and retry
+                raise asyncio.CancelledError from exc
             if not self._opened:
                 return  # closed while waiting
             _log.warning(
