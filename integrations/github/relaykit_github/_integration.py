@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
@@ -21,6 +22,7 @@ from relaykit import (
     Client,
     Credentials,
     Integration,
+    MissingConnection,
     NonRetriable,
     RetryAfter,
     TaskFailed,
@@ -34,6 +36,7 @@ from relaykit import (
 )
 
 from . import _contents, _git, _issues, _pulls, _repos
+from ._app import AppAuth, installation_token
 from ._client import API_URL, create_client
 from ._http import RESET_MARGIN
 from ._triggers import Triggers, repo_filter
@@ -89,14 +92,20 @@ class GitHub(Integration):
     ``base_url`` points at GitHub Enterprise Server (``https://HOST/api/v3``). Use
     ``github.triggers.repo(...)``/``.org(...)`` as job triggers and ``register_webhooks`` to
     point GitHub at the server.
+
+    As a GitHub App: ``GitHub(app_id=..., installation_id=..., private_key=PEM)`` (or the key
+    read from ``$GITHUB_APP_PRIVATE_KEY``, or ``private_key_env=`` another variable). Each task
+    then uses an installation token, obtained with a JWT signed by the key and cached in the
+    process until a minute before it expires.
     """
 
     slug: ClassVar[str] = "github"
     name: ClassVar[str] = "GitHub"
     icon: ClassVar[str] = "github"
     docs_url: ClassVar[str | None] = "https://docs.github.com/en/rest"
-    auth_modes: ClassVar[tuple[str, ...]] = ("token",)
+    auth_modes: ClassVar[tuple[str, ...]] = ("token", "app")
     token_env: ClassVar[str | None] = "GITHUB_TOKEN"  # noqa: S105 -- a variable name, not a token
+    private_key_env: ClassVar[str] = "GITHUB_APP_PRIVATE_KEY"
 
     def __init__(
         self,
@@ -106,10 +115,58 @@ class GitHub(Integration):
         token_env: str | None = None,
         base_url: str = API_URL,
         transport: httpx2.AsyncBaseTransport | None = None,
+        app_id: int | str | None = None,
+        installation_id: int | str | None = None,
+        private_key: str | None = None,
+        private_key_env: str | None = None,
     ) -> None:
         super().__init__(id, token=token, token_env=token_env, transport=transport)
         self.base_url = base_url
         self.triggers = Triggers(self)
+        app_given = (app_id, installation_id, private_key, private_key_env)
+        self._app_mode = any(v is not None for v in app_given)
+        if self._app_mode and (token is not None or token_env is not None):
+            raise ValueError(
+                f"GitHub(id={id!r}): pass a token (token=/token_env=) or a GitHub App "
+                "(app_id=, installation_id=, private_key=/private_key_env=), not both"
+            )
+        self._app_id = None if app_id is None else str(app_id)
+        self._installation_id = None if installation_id is None else str(installation_id)
+        self._private_key = private_key
+        self._private_key_env = private_key_env
+
+    async def credentials(self) -> Credentials:
+        """The token's credentials, or as a GitHub App the installation's (cached) token."""
+        if not self._app_mode:
+            return await super().credentials()
+        return await installation_token(
+            self._app_auth(), base_url=self.base_url, transport=self.transport, now=self.now()
+        )
+
+    def _app_auth(self) -> AppAuth:
+        """The app's identity, or ``MissingConnection`` naming what to set."""
+        env = self._private_key_env or type(self).private_key_env
+        missing = []
+        if not self._app_id:
+            missing.append("app_id= (the app's id, on its settings page)")
+        if not self._installation_id:
+            missing.append(
+                "installation_id= (in the installation's URL, or GET /app/installations)"
+            )
+        if not self._private_key and not os.environ.get(env):
+            missing.append(f"private_key= (the app's .pem) or the environment variable {env}")
+        if missing:
+            raise MissingConnection(
+                f"integration {self.id!r} is a GitHub App without credentials: set "
+                + "; ".join(missing),
+                integration_id=self.id,
+            )
+        literal = self._private_key
+
+        def read_key() -> str:
+            return literal or os.environ.get(env, "")
+
+        return AppAuth(self._app_id or "", self._installation_id or "", read_key)
 
     def create_client(self, credentials: Credentials) -> httpx2.AsyncClient:
         """The package's authenticated client (no transport retries: the engine retries)."""

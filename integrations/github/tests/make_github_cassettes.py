@@ -75,6 +75,7 @@ OPERATIONS = [
     ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("GET", "/repos/{owner}/{repo}/contents/{path}"),
     ("PUT", "/repos/{owner}/{repo}/contents/{path}"),
+    ("POST", "/app/installations/{installation_id}/access_tokens"),
 ]
 
 STATUS_TEXT = {200: "OK", 201: "Created", 403: "Forbidden", 404: "Not Found"}
@@ -249,6 +250,56 @@ def _integration_cases() -> dict[tuple[str, str], list[Exchange]]:
                 status=201,
                 example=_ex("/orgs/{org}/hooks", "post", 201),
             ),
+        ],
+    }
+
+
+# The installation test_github_app_auth authenticates as, and its tokens' expiry times: the
+# test's clock starts at 1700000000 (2023-11-14T22:13:20Z); a token lasts an hour.
+INSTALLATION_ID = 42
+FIRST_TOKEN_EXPIRES = "2023-11-14T23:13:20Z"
+SECOND_TOKEN_EXPIRES = "2023-11-15T00:13:20Z"
+
+
+def _installation_token(expires_at: str) -> Callable[[Any], None]:
+    """The example token as a recording would hold it (the scrubber redacts ``token``: the test
+    puts a real-looking one back at replay), expiring at ``expires_at``."""
+
+    def edit(body: Any) -> None:
+        body["token"] = "<redacted>"
+        body["expires_at"] = expires_at
+
+    return edit
+
+
+def _app_cases() -> dict[tuple[str, str], list[Exchange]]:
+    """The exchanges of test_github_app_auth: an installation token, then API calls with it."""
+    m = "test_github_app_auth"
+    template = "/app/installations/{installation_id}/access_tokens"
+
+    def exchange(expires_at: str) -> Exchange:
+        return Exchange(
+            "POST",
+            f"/app/installations/{INSTALLATION_ID}/access_tokens",
+            status=201,
+            example=_ex(template, "post", 201),
+            edit=_installation_token(expires_at),
+        )
+
+    issue = Exchange(
+        "GET", f"{REPO}/issues/1347", example=_ex(f"{T}/issues/{{issue_number}}", "get", 200)
+    )
+    return {
+        (m, "test_two_tasks_share_one_installation_token"): [
+            exchange(FIRST_TOKEN_EXPIRES),
+            issue,
+            issue,
+        ],
+        (m, "test_the_installation_token_is_refreshed_before_it_expires"): [
+            exchange(FIRST_TOKEN_EXPIRES),
+            issue,
+            exchange(SECOND_TOKEN_EXPIRES),
+            issue,
         ],
     }
 
@@ -591,6 +642,7 @@ CASES: dict[tuple[str, str], list[Exchange]] = {
     ],
 }
 CASES |= _integration_cases()
+CASES |= _app_cases()
 
 
 def _resolve(document: Any, node: Any) -> Any:
