@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._api import api_routes
 from ._auth import Access, NewKey
+from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
 from ._state import ServerState
 from ._webhooks import webhook_routes
@@ -41,6 +42,7 @@ def create_app(client: Client) -> Starlette:
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
             *dashboard_routes(),
+            *connection_routes(),
         ],
     )
     app.state.relaykit = ServerState(client)
