@@ -45,14 +45,10 @@ async def create_repo_webhook(
     insecure_ssl: bool | None = None,
 ) -> JSONObject:
     """Create a repository webhook delivering ``events`` to ``url``, signed with ``secret``."""
-    payload = _fields(
-        name="web",
-        config=_hook_config(url, secret, content_type, insecure_ssl),
-        events=events,
-        active=active,
+    hooks = f"{_repo(owner, repo)}/hooks"
+    return await _create_hook(
+        client, hooks, url, events, secret, content_type, active, insecure_ssl
     )
-    result: JSONObject = await _call(client, "POST", f"{_repo(owner, repo)}/hooks", json=payload)
-    return result
 
 
 async def update_repo_webhook(
@@ -68,12 +64,8 @@ async def update_repo_webhook(
     active: bool | None = None,
 ) -> JSONObject:
     """Update a repository webhook; only the arguments given are changed."""
-    payload = _fields(
-        config=_hook_config(url, secret, content_type, None), events=events, active=active
-    )
     path = f"{_repo(owner, repo)}/hooks/{_seg(hook_id)}"
-    result: JSONObject = await _call(client, "PATCH", path, json=payload)
-    return result
+    return await _update_hook(client, path, url, secret, content_type, events, active)
 
 
 async def list_org_webhooks(
@@ -95,14 +87,10 @@ async def create_org_webhook(
     insecure_ssl: bool | None = None,
 ) -> JSONObject:
     """Create an organization webhook delivering ``events`` to ``url``, signed with ``secret``."""
-    payload = _fields(
-        name="web",
-        config=_hook_config(url, secret, content_type, insecure_ssl),
-        events=events,
-        active=active,
+    hooks = f"/orgs/{_seg(org)}/hooks"
+    return await _create_hook(
+        client, hooks, url, events, secret, content_type, active, insecure_ssl
     )
-    result: JSONObject = await _call(client, "POST", f"/orgs/{_seg(org)}/hooks", json=payload)
-    return result
 
 
 async def update_org_webhook(
@@ -117,9 +105,44 @@ async def update_org_webhook(
     active: bool | None = None,
 ) -> JSONObject:
     """Update an organization webhook; only the arguments given are changed."""
+    path = f"/orgs/{_seg(org)}/hooks/{_seg(hook_id)}"
+    return await _update_hook(client, path, url, secret, content_type, events, active)
+
+
+# Repository and organization webhooks take the same bodies; only their paths differ.
+
+
+async def _create_hook(
+    client: httpx2.AsyncClient,
+    hooks: str,
+    url: str,
+    events: list[str],
+    secret: str | None,
+    content_type: str,
+    active: bool,
+    insecure_ssl: bool | None,
+) -> JSONObject:
+    payload = _fields(
+        name="web",
+        config=_hook_config(url, secret, content_type, insecure_ssl),
+        events=events,
+        active=active,
+    )
+    result: JSONObject = await _call(client, "POST", hooks, json=payload)
+    return result
+
+
+async def _update_hook(
+    client: httpx2.AsyncClient,
+    path: str,
+    url: str | None,
+    secret: str | None,
+    content_type: str | None,
+    events: list[str] | None,
+    active: bool | None,
+) -> JSONObject:
     payload = _fields(
         config=_hook_config(url, secret, content_type, None), events=events, active=active
     )
-    path = f"/orgs/{_seg(org)}/hooks/{_seg(hook_id)}"
     result: JSONObject = await _call(client, "PATCH", path, json=payload)
     return result
