@@ -84,15 +84,16 @@ async def _round(url: str, tasks: int, r: int, order: list[str]) -> dict[str, fl
                     started_at=now,
                     attempt=1,
                     lease_owner=OWNER,
+                    epoch=1,
                     lease_expires_at=now + 3600,
                 )
             )
 
             async def via_psycopg(i: int, run_id: str = run_id) -> None:
-                await store.record_task(run_id=run_id, owner=OWNER, task=_task(f"t{i}", now))
+                await store.record_task(run_id=run_id, epoch=1, task=_task(f"t{i}", now))
 
             async def via_asyncpg(i: int, run_id: str = run_id) -> None:
-                params = (run_id, OWNER, *task_params(run_id, _task(f"t{i}", now)))
+                params = (run_id, 1, *task_params(run_id, _task(f"t{i}", now)))
                 status = await pool.execute(upsert, *params)
                 assert status == "INSERT 0 1", status
 

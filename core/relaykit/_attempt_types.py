@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random as _random
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -98,6 +98,9 @@ class Services:
     spawn: Callable[[Any, Any, RunRecord, str], RunRecord]
     # the client's plugins: every task execution goes through their relaykit_wrap_task hooks
     plugins: Plugins
+    # (run id) -> raises LeaseLost unless the attempt still holds the run: called before
+    # every task's function runs, so an attempt that lost its lease starts nothing more
+    ensure_lease: Callable[[str], Awaitable[None]]
 
 
 def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:

@@ -310,17 +310,23 @@ class Client:
         *,
         is_test: bool = False,
         observer: Observer | None = None,
+        on_created: Callable[[str], None] | None = None,
     ) -> RunResult:
         """Create a run and execute it in this process until it ends (waits included).
 
-        An invalid payload is not an exception: the result's status is ``invalid_payload``.
+        A run under flow control (limits, debounce, idempotency) is queued like any other and
+        executed here once its limits let it start, never beside a worker's attempt.
+        ``on_created(run_id)`` is called once the run is stored. An invalid payload is not an
+        exception: the result's status is ``invalid_payload``. Cancelling the call hands the
+        run back to the store for a worker to resume.
         """
         target = self.get_job(job)
         engine = await self.engine(observer=observer)
         try:
             run = await engine.create_run(target, _plain(payload), is_test=is_test, claim=True)
-            # a run under flow control is queued, not claimed: it starts when its limits allow
-            claimed = run if run.lease_owner == engine.owner else None
+            if on_created is not None:
+                on_created(run.id)
+            claimed = run if engine.claimed_here(run) else None
             return await engine.drive(run.id, claimed_run=claimed)
         finally:
             await engine.close()
@@ -369,9 +375,13 @@ class Client:
         return await self.get_run(run_id)
 
     async def replay_run(self, run_id: str) -> str:
-        """Start a new run of the same job with the same payload; return its id."""
-        old = await self.get_run(run_id)
-        return await self.enqueue(old.job, old.payload)
+        """Queue a new run of the same job with the same payload, test flag, priority and
+        limits as ``run_id``; return its id. Raises ``UnknownRun``."""
+        engine = await self.engine()
+        try:
+            return (await engine.replay(run_id)).id
+        finally:
+            await engine.close()
 
     async def send_event(
         self,

@@ -12,8 +12,9 @@ import inspect
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -35,51 +36,86 @@ from .triggers import EventTrigger
 _log = logging.getLogger("relaykit.engine")
 
 
-class LeaseKeeper:
-    """Renews the leases of the runs this engine is executing; cancels an attempt whose lease
-    was lost (expired and taken over, or the run was canceled)."""
+@dataclass(slots=True)
+class _Lease:
+    epoch: int
+    task: asyncio.Task[Any]
+    expires_at: float
+    lost: bool = False
 
-    def __init__(self, store: Store, owner: str, clock: Clock, ttl: float) -> None:
+
+class LeaseKeeper:
+    """Keeps the leases of the runs this engine is executing, each fenced by its epoch.
+
+    A background loop renews them every third of the TTL. Because that loop can be late (a
+    stalled event loop, a slow database), every task checks its lease with ``ensure`` before
+    its function runs: a lease that has (nearly) run out is renewed on the spot, and one that
+    cannot be renewed — another claim took the run, or it was canceled — stops the attempt
+    before it does anything. An attempt whose lease is lost is cancelled.
+    """
+
+    def __init__(self, store: Store, clock: Clock, ttl: float) -> None:
         self._store = store
-        self._owner = owner
         self._clock = clock
         self._ttl = ttl
-        self._held: dict[str, asyncio.Task[Any]] = {}
-        self._lost: set[str] = set()
+        self._held: dict[str, _Lease] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
-    def hold(self, run_id: str, task: asyncio.Task[Any]) -> None:
-        """Keep ``run_id``'s lease alive while ``task`` executes it."""
-        self._held[run_id] = task
+    def hold(self, run: RunRecord, task: asyncio.Task[Any]) -> None:
+        """Keep ``run``'s lease (under its epoch) alive while ``task`` executes it."""
+        expires = run.lease_expires_at or (self._clock.now() + self._ttl)
+        self._held[run.id] = _Lease(run.epoch, task, expires)
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.create_task(self._renew_forever(), name="relaykit-leases")
 
     def release(self, run_id: str) -> bool:
         """Stop renewing; return True when the lease had been lost meanwhile."""
-        self._held.pop(run_id, None)
-        if run_id in self._lost:
-            self._lost.discard(run_id)
-            return True
-        return False
+        lease = self._held.pop(run_id, None)
+        return lease is not None and lease.lost
+
+    async def ensure(self, run_id: str) -> None:
+        """Raise ``LeaseLost`` unless ``run_id`` is still held for at least a third of the
+        TTL (renewing it now, fenced by its epoch, when less is left)."""
+        lease = self._held.get(run_id)
+        if lease is None:
+            return
+        if lease.lost:
+            raise LeaseLost(f"run {run_id}: the lease of this attempt was lost")
+        now = self._clock.now()
+        if lease.expires_at - now > self._ttl / 3:
+            return
+        kept = await self._store.renew_leases(
+            leases={run_id: lease.epoch}, lease_until=now + self._ttl
+        )
+        if run_id not in kept:
+            lease.lost = True
+            raise LeaseLost(
+                f"run {run_id}: lease lost (another attempt took the run, or it was canceled "
+                "or released); this attempt stops"
+            )
+        lease.expires_at = now + self._ttl
 
     async def _renew_forever(self) -> None:
         while self._held:
             await asyncio.sleep(self._ttl / 3)
-            ids = list(self._held)
-            if not ids:
+            held = {run_id: lease.epoch for run_id, lease in self._held.items()}
+            if not held:
                 break
+            until = self._clock.now() + self._ttl
             try:
-                kept = await self._store.renew_leases(
-                    owner=self._owner, run_ids=ids, lease_until=self._clock.now() + self._ttl
-                )
+                kept = await self._store.renew_leases(leases=held, lease_until=until)
             except Exception as exc:  # a database hiccup: try again next period
                 _log.warning("renewing leases failed (%s); retrying in %.1fs", exc, self._ttl / 3)
                 continue
-            for run_id in ids:
-                task = self._held.get(run_id)
-                if run_id not in kept and task is not None:
-                    self._lost.add(run_id)
-                    task.cancel("relaykit: lease lost")
+            for run_id, epoch in held.items():
+                lease = self._held.get(run_id)
+                if lease is None or lease.epoch != epoch:
+                    continue
+                if run_id in kept:
+                    lease.expires_at = until
+                elif not lease.lost:
+                    lease.lost = True
+                    lease.task.cancel("relaykit: lease lost")
 
     async def close(self) -> None:
         """Stop the renewal loop."""
@@ -115,7 +151,10 @@ class Engine:
         self.environment = environment
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self.leases = LeaseKeeper(store, owner, clock, lease_seconds)
+        self.leases = LeaseKeeper(store, clock, lease_seconds)
+        # the runs this engine claimed and has not finished executing (id -> epoch): it never
+        # claims them again, even once their lease has expired
+        self._executing: dict[str, int] = {}
         self._on_enqueue = on_enqueue
         self.max_payload_bytes = max_payload_bytes
         self._http: httpx2.AsyncClient | None = None
@@ -132,6 +171,7 @@ class Engine:
             rng=random.Random(),  # noqa: S311 -- jitter and io.random, not cryptography
             spawn=self.spawn,
             plugins=plugins or Plugins(entry_points=False),
+            ensure_lease=self.leases.ensure,
         )
 
     def _http_client(self) -> httpx2.AsyncClient:
@@ -190,13 +230,63 @@ class Engine:
                 status=RunStatus.RUNNING,
                 started_at=now,
                 attempt=1,
+                epoch=1,
                 lease_owner=self.owner,
                 lease_expires_at=now + self.lease_seconds,
             )
-        stored = await self.store.create_run(run)
+            self._executing[run.id] = run.epoch
+        try:
+            stored = await self.store.create_run(run)
+        except BaseException:
+            self._executing.pop(run.id, None)
+            raise
         if self._on_enqueue is not None and not claim:
             self._on_enqueue()
         return stored
+
+    def claimed_here(self, run: RunRecord) -> bool:
+        """Whether ``run`` (as ``create_run`` returned it) is leased to this engine, to be
+        executed next; False for a queued run (flow control, or an existing run)."""
+        return self._executing.get(run.id) == run.epoch and run.lease_owner == self.owner
+
+    async def claim(
+        self,
+        *,
+        limit: int,
+        job_ids: Sequence[str] | None = None,
+        run_id: str | None = None,
+        family: bool = False,
+    ) -> list[RunRecord]:
+        """Lease runnable runs to this engine — never one it is still executing. Each
+        claimed run must then be passed to ``execute`` (or ``release``)."""
+        now = self.clock.now()
+        claimed = await self.store.claim_runs(
+            owner=self.owner,
+            now=now,
+            lease_until=now + self.lease_seconds,
+            limit=limit,
+            job_ids=list(self.jobs) if job_ids is None else job_ids,
+            run_id=run_id,
+            family=family,
+            exclude=list(self._executing),
+        )
+        for run in claimed:
+            self._executing[run.id] = run.epoch
+        return claimed
+
+    async def replay(self, run_id: str) -> RunRecord:
+        """Queue a new run of ``run_id``'s job with its payload, priority and limits (the
+        operation behind ``client.replay_run``, ``relaykit runs replay``, the API and the
+        dashboard)."""
+        now = self.clock.now()
+        new = await self.store.replay_run(run_id, new_id=new_id("run", now), now=now)
+        if new is None:
+            raise UnknownRun(
+                f"no run {run_id!r} in {self.store.url}; run `relaykit runs list` to see runs"
+            )
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return new
 
     def spawn(self, job: Job | str, payload: Any, parent: RunRecord, task_key: str) -> RunRecord:
         """A child run of ``parent`` started by its task ``task_key`` (not stored)."""
@@ -332,6 +422,13 @@ class Engine:
 
     async def execute(self, run: RunRecord) -> Outcome:
         """Execute one attempt of a run this engine has claimed, and record how it ended."""
+        try:
+            return await self._execute(run)
+        finally:
+            if self._executing.get(run.id) == run.epoch:
+                del self._executing[run.id]
+
+    async def _execute(self, run: RunRecord) -> Outcome:
         job = self.jobs[run.job_id]
         if run.attempt > 1:  # a first attempt has no history to load
             recorded = await self.store.load_tasks(run.id)
@@ -350,13 +447,19 @@ class Engine:
         me = asyncio.current_task()
         assert me is not None  # noqa: S101 -- always called from a task
         deadline = self._deadline(job, run)
-        self.leases.hold(run.id, me)
+        self.leases.hold(run, me)
         try:
             outcome = await self._attempt_until(attempt, job, deadline)
         except asyncio.CancelledError:
-            if self.leases.release(run.id):
+            if self.leases.release(run.id):  # the lease keeper stopped an attempt it lost
                 me.uncancel()
                 return Outcome(RunStatus.RUNNING)
+            # Cancelled from outside (a worker's shutdown, Ctrl-C in `relaykit run`): hand the
+            # run back at once, for anyone, rather than after its lease expires.
+            try:
+                await self.store.release_runs(leases={run.id: run.epoch}, now=self.clock.now())
+            except Exception as exc:  # its lease expires instead
+                _log.warning("run %s: handing it back failed (%s)", run.id, exc)
             raise
         if self.leases.release(run.id) or attempt.lost:
             return Outcome(RunStatus.RUNNING)
@@ -368,7 +471,7 @@ class Engine:
         try:
             await self.store.end_attempt(
                 run_id=run.id,
-                owner=self.owner,
+                epoch=run.epoch,
                 status=outcome.status,
                 now=self.clock.now(),
                 output=outcome.output,
@@ -428,19 +531,11 @@ class Engine:
         ``claimed_run`` is the run as returned by ``create_run(..., claim=True)``.
         """
         while True:
-            now = self.clock.now()
             if claimed_run is not None:
                 claimed, claimed_run = [claimed_run], None
             else:
-                claimed = await self.store.claim_runs(
-                    owner=self.owner,
-                    now=now,
-                    lease_until=now + self.lease_seconds,
-                    limit=1,
-                    job_ids=list(self.jobs),
-                    run_id=run_id,
-                    family=True,  # and the child runs it invoked: nobody else may run them
-                )
+                # and the child runs it invoked: nobody else may run them
+                claimed = await self.claim(limit=1, run_id=run_id, family=True)
             if claimed:
                 await self.execute(claimed[0])
             run = await self.store.get_run(run_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._attempt_types import error_info
+from ._attempt_types import Suspend, error_info
 from ._models import RunRecord, RunStatus, TaskRecord, TaskStatus
 from ._runner import task_failed
 from ._serde import dumps, restore
@@ -33,6 +33,22 @@ async def invoke(
     """Start one run of ``job`` per payload; with ``wait``, return their outputs (a list
     when ``batch``) once all have ended, raising ``TaskFailed`` if any did not succeed.
     Without ``wait``, return the new run id(s)."""
+    try:
+        return await _invoke(attempt, key, job, payloads, wait=wait, batch=batch)
+    except Suspend:
+        await attempt.park()  # as every suspension of a parallel branch does
+        raise
+
+
+async def _invoke(
+    attempt: Attempt,
+    key: str,
+    job: Job | str,
+    payloads: list[Any],
+    *,
+    wait: bool,
+    batch: bool,
+) -> Any:
     job_id = job if isinstance(job, str) else job.id
     full, parent = attempt.enter(key)
     name = f"invoke {job_id}"

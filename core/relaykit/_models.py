@@ -135,6 +135,9 @@ class RunRecord:
     root_run_id: str | None = None
     # how long ``idempotency_key`` holds (seconds after creation)
     idempotency_ttl: float = 86_400.0
+    # the attempt epoch: incremented by every claim; an attempt's writes name the epoch it was
+    # claimed with and are refused once it moved on (see docs/internals/execution-model.md)
+    epoch: int = 0
 
     def evolve(self, **changes: Any) -> RunRecord:
         """A copy with some fields changed."""

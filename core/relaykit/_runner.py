@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar, cast
 
 import pydantic
 
@@ -62,6 +63,7 @@ from .jobs import Job
 from .retry import Retry
 
 DEFAULT_RETRY = Retry()
+_M = TypeVar("_M", bound=Callable[..., Awaitable[Any]])
 _log = logging.getLogger("relaykit.engine")
 
 
@@ -74,6 +76,21 @@ def _is_retriable(exc: BaseException) -> bool:
     if isinstance(exc, NonRetriable):
         return False
     return bool(getattr(exc, "retriable", True))
+
+
+def _parks(method: _M) -> _M:
+    """An ``Attempt`` method whose suspension first parks its branch (``Attempt.park``)."""
+
+    @functools.wraps(method)
+    async def parked(self: Attempt, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except (Suspend, BaseExceptionGroup) as exc:
+            if any(isinstance(e, Suspend) for e in _leaves(exc)):
+                await self.park()
+            raise
+
+    return cast(_M, parked)
 
 
 class Attempt:
@@ -103,7 +120,12 @@ class Attempt:
         self._pending: dict[str, TaskRecord] = {}
         self._logs: list[LogRecord] = []
         self._log_seq: dict[str, int] = {}
-        self._inflight: set[asyncio.Task[Any]] = set()
+        # the branches (asyncio tasks other than the root) with tasks in flight (running their
+        # function or committing it), and those tasks' keys, outermost first
+        self._inflight: dict[asyncio.Task[Any], list[str]] = {}
+        # branches waiting, before they suspend, for the other branches' task functions
+        self._parked: set[asyncio.Task[Any]] = set()
+        self._changed: asyncio.Event | None = None
         self._root: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.suspended = False
@@ -124,24 +146,16 @@ class Attempt:
             return Outcome(RunStatus.INVALID_PAYLOAD, error=error_info(exc))
         try:
             result = await self._call_run_function(payload, make_io(self))
-        except WaitForConnection:
-            self.suspended = True
-            await self._drain()
-            return self._finish(Outcome(RunStatus.WAITING_FOR_CONNECTION))
-        except Suspend as sig:
-            self._suspend_at(sig.wake_at)
-            await self._drain()
-            return self._finish(Outcome(RunStatus.WAITING, wake_at=self.wake_at))
-        except Abort:
-            self.lost = True
-            return Outcome(RunStatus.RUNNING)
-        except Exception as exc:
-            await self._cancel_inflight()
-            return self._finish(Outcome(RunStatus.FAILED, error=error_info(exc)))
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise  # a lost lease or a shutdown: the engine handles it
+        except BaseException as exc:
+            return await self._ended_by(exc)
         finally:
             self.closed = True
         if self.lost:
             return Outcome(RunStatus.RUNNING)
+        if self.fatal is not None:  # user code caught a broken rule: the run fails anyway
+            return self._finish(Outcome(RunStatus.FAILED, error=error_info(self.fatal)))
         if self.suspended:  # user code swallowed the signal with a bare except: still waiting
             return self._finish(Outcome(RunStatus.WAITING, wake_at=self.wake_at))
         try:
@@ -149,6 +163,32 @@ class Attempt:
         except SerializationError as exc:
             return self._finish(Outcome(RunStatus.FAILED, error=error_info(exc)))
         return self._finish(Outcome(RunStatus.SUCCEEDED, output=output))
+
+    async def _ended_by(self, exc: BaseException) -> Outcome:
+        """The outcome of a run function that raised ``exc`` — one exception, or an exception
+        group from ``asyncio.TaskGroup`` / ``except*`` holding signals and errors together.
+
+        A lost lease wins (nothing more may be written), then a broken rule (the run fails
+        with it whatever user code did with it), then an error that escaped, then a wait for
+        a connection, then a suspension (the earliest wake time of all the branches)."""
+        leaves = list(_leaves(exc))
+        if self.lost or any(isinstance(e, Abort) for e in leaves):
+            self.lost = True
+            await self._cancel_inflight()
+            return Outcome(RunStatus.RUNNING)
+        errors = [e for e in leaves if not isinstance(e, ControlFlow)]
+        if self.fatal is not None or errors:
+            await self._cancel_inflight()
+            failure = self.fatal or (errors[0] if len(errors) == 1 else exc)
+            return self._finish(Outcome(RunStatus.FAILED, error=error_info(failure)))
+        self.suspended = True
+        for sig in leaves:
+            if isinstance(sig, Suspend):
+                self._suspend_at(sig.wake_at)
+        await self._drain()
+        if any(isinstance(e, WaitForConnection) for e in leaves):
+            return self._finish(Outcome(RunStatus.WAITING_FOR_CONNECTION))
+        return self._finish(Outcome(RunStatus.WAITING, wake_at=self.wake_at))
 
     async def _call_run_function(self, payload: Any, io: Any) -> Any:
         ctx = self._context()
@@ -198,6 +238,63 @@ class Attempt:
         self._suspend_at(wake_at)
         raise Suspend(wake_at)
 
+    async def park(self) -> None:
+        """Before a suspension leaves a parallel branch, wait until no other branch is in the
+        middle of a task's function.
+
+        ``asyncio.TaskGroup`` cancels the other branches as soon as one raises: a task function
+        cancelled half-way (an HTTP request sent, its answer not yet recorded) would run again
+        on the replay. Parked, the suspending branch lets them finish and commit first; they
+        start nothing new (``enter`` suspends them too). Parked branches do not wait for each
+        other, so nested suspensions cannot deadlock."""
+        me = asyncio.current_task()
+        if me is None or me is self._root:
+            return  # the root suspends at once; ``execute`` drains the branches
+        scope = _current.get()
+        mine = scope.key if scope is not None and scope.run_id == self.run.id else None
+
+        def busy(t: asyncio.Task[Any], keys: list[str]) -> bool:
+            # a task whose function encloses this branch (a sync task's nested call runs in
+            # a task of its own) waits for this branch: never wait for it
+            encloses = mine is not None and any(
+                mine == key or mine.startswith(f"{key}/") for key in keys
+            )
+            return t is not me and not t.done() and t not in self._parked and not encloses
+
+        self._parked.add(me)
+        self._poke()
+        try:
+            while any(busy(t, keys) for t, keys in self._inflight.items()):
+                if self._changed is None:
+                    self._changed = asyncio.Event()
+                await self._changed.wait()
+        finally:
+            self._parked.discard(me)
+
+    def _track(self, key: str) -> asyncio.Task[Any] | None:
+        """Note that the current branch has task ``key`` in flight (the root is not noted:
+        ``execute`` drains the branches itself)."""
+        me = asyncio.current_task()
+        if me is None or me is self._root:
+            return None
+        self._inflight.setdefault(me, []).append(key)
+        return me
+
+    def _untrack(self, me: asyncio.Task[Any] | None) -> None:
+        if me is None:
+            return
+        keys = self._inflight[me]
+        keys.pop()
+        if not keys:
+            del self._inflight[me]
+        if self._parked:
+            self._poke()
+
+    def _poke(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
     # -- keys, replay checks and commits ------------------------------------------------------
 
     def enter(self, key: str, *, while_suspended: bool = False) -> tuple[str, str | None]:
@@ -206,7 +303,7 @@ class Attempt:
         Once the attempt is suspending, nothing new starts (``Suspend``), except what
         ``while_suspended`` allows: a wait, which only records its deadline.
         """
-        if self.closed:
+        if self.closed or self.lost:
             raise Abort()
         if not isinstance(key, str) or not key or "/" in key:
             raise RelaykitError(
@@ -267,7 +364,7 @@ class Attempt:
         try:
             await self._store.record_task(
                 run_id=self.run.id,
-                owner=self.services.owner,
+                epoch=self.run.epoch,
                 task=rec,
                 logs=logs,
                 kv=kv,
@@ -280,8 +377,9 @@ class Attempt:
         self._observer.task_ended(self.run.id, rec)
 
     def give_up(self, exc: StoreError) -> NoReturn:
-        """The attempt cannot record anything more: it ends without an outcome, and the run is
-        replayed once its lease expires (by this worker or another)."""
+        """The attempt cannot record anything more: it ends without an outcome and starts
+        nothing new; the run is replayed by the attempt that took it or, after a store fault,
+        once its lease expires (by this worker or another)."""
         if not isinstance(exc, LeaseLost):
             _log.warning("run %s: the store failed (%s); the run resumes later", self.run.id, exc)
         self.lost = True
@@ -298,6 +396,7 @@ class Attempt:
 
     # -- tasks --------------------------------------------------------------------------------
 
+    @_parks
     async def task(
         self,
         key: str,
@@ -350,7 +449,42 @@ class Attempt:
             icon=icon,
             parent=parent,
         )
-        value = await self._attempt_task(fresh, fn, args, retry or DEFAULT_RETRY)
+        try:  # the last check before the function runs: is this attempt still the run's?
+            await self.services.ensure_lease(self.run.id)
+        except StoreError as exc:
+            self.give_up(exc)
+        # From here until its record is committed the task is in flight: a branch that
+        # suspends waits for it (``park``), so it is never cancelled half-way.
+        me = self._track(full)
+        try:
+            return await self._execute(
+                fresh,
+                fn,
+                args,
+                retry or DEFAULT_RETRY,
+                hint=hint,
+                kv=kv,
+                events=events,
+                output_properties=output_properties,
+            )
+        finally:
+            self._untrack(me)
+
+    async def _execute(
+        self,
+        fresh: TaskRecord,
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        retry: Retry,
+        *,
+        hint: Any,
+        kv: Sequence[KvWrite],
+        events: Sequence[EventRecord],
+        output_properties: Callable[[Any], Mapping[str, Any]] | None,
+    ) -> Any:
+        """Run a task's function (through the plugins' hooks), then commit its outcome."""
+        full = fresh.key
+        value = await self._attempt_task(fresh, fn, args, retry)
         try:
             fresh.output = dumps(value, what=f"the output of task {full!r}")
             restored = restore(
@@ -386,11 +520,6 @@ class Attempt:
             idempotency_key=f"{self.run.id}:{rec.key}",
         )
         token = _current.set(info)
-        me = asyncio.current_task()
-        tracked = me is not None and me is not self._root
-        if tracked:
-            assert me is not None  # noqa: S101 -- narrowed for mypy
-            self._inflight.add(me)
         self._observer.task_started(self.run.id, rec.key, rec.name, rec.attempts)
         try:
             return await self.services.plugins.wrap_task(
@@ -422,15 +551,31 @@ class Attempt:
             raise  # a broken rule inside a task is the run's failure, not the task's
         except StoreError as exc:  # relaykit's own database failed (e.g. io.store reads)
             self.give_up(exc)
+        except BaseExceptionGroup as group:  # a TaskGroup inside the task's function
+            await self._group_ended(rec, group, retry)
         except Exception as exc:
             rec.failures += 1
             policy = getattr(exc, "retry_policy", None) or retry
             await self._fail(rec, exc, policy)
         finally:
             _current.reset(token)
-            if tracked:
-                assert me is not None  # noqa: S101 -- narrowed for mypy
-                self._inflight.discard(me)
+
+    async def _group_ended(
+        self, rec: TaskRecord, group: BaseExceptionGroup[BaseException], retry: Retry
+    ) -> NoReturn:
+        """A task's function ended with an exception group: signals and broken rules pass
+        through; errors are the task's failure (retried); only suspensions pause it."""
+        if any(isinstance(e, (Abort, RunError)) for e in _leaves(group)):
+            raise group
+        failure = group.subgroup(lambda e: not isinstance(e, ControlFlow))
+        if failure is None:  # only suspensions: this task is paused, like a child's wait
+            rec.status = TaskStatus.WAITING
+            self.remember(rec)
+            raise group
+        if not isinstance(failure, Exception):  # KeyboardInterrupt and the like
+            raise group
+        rec.failures += 1
+        await self._fail(rec, failure, retry)
 
     async def _call(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
         if is_async_callable(fn):
@@ -465,6 +610,7 @@ class Attempt:
         self.remember(rec)
         self.suspend(rec.next_attempt_at)
 
+    @_parks
     async def wait_until(self, key: str, deadline: float, params: str) -> None:
         """A durable sleep until ``deadline`` (epoch seconds); suspends the run if not due."""
         # A wait has no side effect, so a parallel branch still records its deadline after
@@ -504,6 +650,7 @@ class Attempt:
         )
         await self.commit(done)
 
+    @_parks
     async def wait_for_event(
         self,
         key: str,
@@ -565,7 +712,7 @@ class Attempt:
     async def _expire(self, rec: TaskRecord) -> bool:
         try:
             ok = await self._store.expire_event_wait(
-                run_id=self.run.id, owner=self.services.owner, task=rec
+                run_id=self.run.id, epoch=self.run.epoch, task=rec
             )
         except StoreError as exc:
             self.give_up(exc)
@@ -595,6 +742,15 @@ class Attempt:
         self._log_keys.add(key)
         self._logs.append(rec)
         self._observer.logged(self.run.id, rec)
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside ``exc``, exception groups flattened (``exc`` itself otherwise)."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
 
 
 def _default_name(fn: Callable[..., Any], key: str) -> str:

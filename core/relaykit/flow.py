@@ -124,7 +124,8 @@ class Debounce:
 @final
 @dataclass(frozen=True, slots=True)
 class CancelOn:
-    """Cancel queued and waiting runs when event ``event`` has the run's value at ``match``."""
+    """Cancel the runs not yet ended (queued, waiting or running: a running one stops at its
+    next task boundary) when event ``event`` has the run's value at ``match``."""
 
     event: str
     match: str

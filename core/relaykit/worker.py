@@ -107,15 +107,8 @@ class Worker:
         free = self.concurrency - len(self._running)
         await engine.deliver_due_events()  # delayed events, and events sent by runs
         await scheduler.tick()  # cron and interval triggers
-        now = clock.now()
         if free > 0:
-            claimed = await store.claim_runs(
-                owner=engine.owner,
-                now=now,
-                lease_until=now + engine.lease_seconds,
-                limit=free,
-                job_ids=job_ids,
-            )
+            claimed = await engine.claim(limit=free, job_ids=job_ids)
             for run in claimed:
                 self._start(engine, run.id, engine.execute(run))
             if len(claimed) == free:
@@ -160,9 +153,8 @@ class Worker:
         _, pending = await asyncio.wait(tasks, timeout=grace)
         if not pending:
             return
-        ids = [rid for rid, t in self._running.items() if t in pending]
+        # A cancelled attempt hands its run back at once (``Engine.execute``), rather than
+        # after its lease expires.
         for t in pending:
             t.cancel()
         await asyncio.wait(pending)
-        # Hand the interrupted runs back at once rather than after their lease expires.
-        await engine.store.release_runs(owner=engine.owner, run_ids=ids, now=engine.clock.now())

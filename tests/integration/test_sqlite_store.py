@@ -103,17 +103,17 @@ def test_claim_leases_fences_and_takeover(tmp_path: Path) -> None:
             await store.claim_runs(owner="b", now=1005, lease_until=1015, limit=5, job_ids=["j"])
             == []
         )
-        await store.record_task(run_id="r1", owner="a", task=_task("t1"))
+        await store.record_task(run_id="r1", epoch=1, task=_task("t1"))
         # lease expired: b takes over, a's writes are fenced off
         taken = await store.claim_runs(
             owner="b", now=1012, lease_until=1022, limit=5, job_ids=["j"]
         )
         assert [r.attempt for r in taken] == [2]
         with pytest.raises(LeaseLost):
-            await store.record_task(run_id="r1", owner="a", task=_task("t2"))
+            await store.record_task(run_id="r1", epoch=1, task=_task("t2"))
         assert [t.key for t in await store.load_tasks("r1")] == ["t1"]
-        assert await store.renew_leases(owner="a", run_ids=["r1"], lease_until=2000) == set()
-        assert await store.renew_leases(owner="b", run_ids=["r1"], lease_until=2000) == {"r1"}
+        assert await store.renew_leases(leases={"r1": 1}, lease_until=2000) == set()
+        assert await store.renew_leases(leases={"r1": 2}, lease_until=2000) == {"r1"}
         await store.close()
 
     asyncio.run(go())

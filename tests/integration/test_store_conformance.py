@@ -26,6 +26,7 @@ from relaykit._models import (
     KvWrite,
     LogRecord,
     Routing,
+    RunGroup,
     RunRecord,
     TaskRecord,
     TaskStatus,
@@ -233,10 +234,11 @@ def test_renew_leases_returns_only_the_ids_still_held(backend: Backend) -> None:
     async def go(store: Store) -> tuple[set[str], set[str], list[float | None]]:
         for run_id, owner in [("r1", "a"), ("r2", "a"), ("r3", "b")]:
             await _claimed(store, run_id, owner=owner)
+        # r3 is named with an epoch it does not run under (another attempt's)
         held = await store.renew_leases(
-            owner="a", run_ids=["r1", "r2", "r3", "missing"], lease_until=NOW + 99
+            leases={"r1": 1, "r2": 1, "r3": 2, "missing": 1}, lease_until=NOW + 99
         )
-        none = await store.renew_leases(owner="a", run_ids=[], lease_until=NOW + 99)
+        none = await store.renew_leases(leases={}, lease_until=NOW + 99)
         runs = [await store.get_run(i) for i in ("r1", "r2", "r3")]
         return held, none, [r.lease_expires_at if r else None for r in runs]
 
@@ -245,12 +247,13 @@ def test_renew_leases_returns_only_the_ids_still_held(backend: Backend) -> None:
     assert expiries == [NOW + 99, NOW + 99, NOW + 11]
 
 
-def test_release_runs_hands_back_only_the_owners_runs(backend: Backend) -> None:
+def test_release_runs_hands_back_only_the_runs_held_under_the_epochs(backend: Backend) -> None:
     async def go(store: Store) -> tuple[RunRecord | None, RunRecord | None, list[RunRecord]]:
         await _claimed(store, "r1", owner="a")
         await _claimed(store, "r2", owner="b")
-        await store.release_runs(owner="a", run_ids=["r1", "r2"], now=NOW + 2)
-        await store.release_runs(owner="a", run_ids=[], now=NOW + 2)
+        # r2 is named with an epoch it does not run under: an older attempt's release
+        await store.release_runs(leases={"r1": 1, "r2": 0}, now=NOW + 2)
+        await store.release_runs(leases={}, now=NOW + 2)
         r1, r2 = await store.get_run("r1"), await store.get_run("r2")
         return r1, r2, await _claim(store, owner="c", now=NOW + 2)
 
@@ -276,7 +279,7 @@ def test_end_attempt_with_a_terminal_status_writes_everything(backend: Backend) 
         await _claimed(store, "r1")
         await store.end_attempt(
             run_id="r1",
-            owner="a",
+            epoch=1,
             status=RunStatus.FAILED,
             now=NOW + 3,
             output=None,
@@ -304,13 +307,13 @@ def test_end_attempt_waiting_keeps_the_run_until_its_wake_time(backend: Backend)
         wait = _task("nap", status=TaskStatus.WAITING, output=None)
         await store.end_attempt(
             run_id="timed",
-            owner="a",
+            epoch=1,
             status=RunStatus.WAITING,
             now=NOW + 2,
             wake_at=NOW + 60,
             tasks=[wait],
         )
-        await store.end_attempt(run_id="untimed", owner="a", status=RunStatus.WAITING, now=NOW)
+        await store.end_attempt(run_id="untimed", epoch=1, status=RunStatus.WAITING, now=NOW)
         return {
             "run": await store.get_run("timed"),
             "before": await _claim(store, owner="b", now=NOW + 59),
@@ -333,17 +336,17 @@ def test_a_run_that_ends_leaves_no_task_waiting(backend: Backend, with_records: 
         seen = {}
         for run_id, status in [("paused", RunStatus.WAITING), ("ended", RunStatus.FAILED)]:
             await _claimed(store, run_id)
-            await store.record_task(run_id=run_id, owner="a", task=_task("done"))
+            await store.record_task(run_id=run_id, epoch=1, task=_task("done"))
             for key in ("retrying", "parent"):
                 task = _task(key, status=TaskStatus.WAITING, output=None)
                 task.ended_at = None
                 if key == "parent":
                     task.status = TaskStatus.RUNNING
-                await store.record_task(run_id=run_id, owner="a", task=task)
+                await store.record_task(run_id=run_id, epoch=1, task=task)
             last = [_task("nap", status=TaskStatus.WAITING, output=None)]
             await store.end_attempt(
                 run_id=run_id,
-                owner="a",
+                epoch=1,
                 status=status,
                 now=NOW + 9,
                 wake_at=NOW + 60 if status is RunStatus.WAITING else None,
@@ -372,10 +375,10 @@ def test_a_run_that_ends_leaves_no_task_waiting(backend: Backend, with_records: 
 
 
 def test_end_attempt_is_fenced_and_a_lost_lease_writes_nothing(backend: Backend) -> None:
-    async def end(store: Store, owner: str, now: float) -> None:
+    async def end(store: Store, epoch: int, now: float) -> None:
         await store.end_attempt(
             run_id="r1",
-            owner=owner,
+            epoch=epoch,
             status=RunStatus.SUCCEEDED,
             now=now,
             output="1",
@@ -386,10 +389,10 @@ def test_end_attempt_is_fenced_and_a_lost_lease_writes_nothing(backend: Backend)
     async def go(store: Store) -> tuple[RunRecord | None, list[TaskRecord], list[LogRecord]]:
         await _claimed(store, "r1", owner="a")
         with pytest.raises(LeaseLost, match="r1"):
-            await end(store, "b", NOW + 2)  # a stranger
+            await end(store, 7, NOW + 2)  # an epoch the run never had
         assert await _claim(store, owner="b", now=NOW + 20)  # a's lease expired: b takes over
         with pytest.raises(LeaseLost, match="r1"):
-            await end(store, "a", NOW + 21)  # the previous owner
+            await end(store, 1, NOW + 21)  # the previous attempt (epoch 1)
         return await store.get_run("r1"), await store.load_tasks("r1"), await store.load_logs("r1")
 
     run, tasks, logs = asyncio.run(backend.run(go))
@@ -401,10 +404,10 @@ def test_end_attempt_is_fenced_and_a_lost_lease_writes_nothing(backend: Backend)
 def test_cancel_run_cancels_it_and_its_waiting_tasks(backend: Backend) -> None:
     async def go(store: Store) -> dict[str, Any]:
         await _claimed(store, "r1")
-        await store.record_task(run_id="r1", owner="a", task=_task("done"))
+        await store.record_task(run_id="r1", epoch=1, task=_task("done"))
         await store.end_attempt(
             run_id="r1",
-            owner="a",
+            epoch=1,
             status=RunStatus.WAITING,
             now=NOW + 2,
             wake_at=NOW + 60,
@@ -438,12 +441,12 @@ def test_cancel_run_stops_a_running_attempt_and_ignores_ended_runs(backend: Back
         await _claimed(store, "running")
         await _claimed(store, "ended")
         await store.end_attempt(
-            run_id="ended", owner="a", status=RunStatus.SUCCEEDED, now=NOW + 2, output="7"
+            run_id="ended", epoch=1, status=RunStatus.SUCCEEDED, now=NOW + 2, output="7"
         )
         before = await store.get_run("ended")
         running = await store.cancel_run("running", now=NOW + 3)
         with pytest.raises(LeaseLost):  # the worker executing it is fenced off
-            await store.record_task(run_id="running", owner="a", task=_task("t"))
+            await store.record_task(run_id="running", epoch=1, task=_task("t"))
         return running, before, await store.cancel_run("ended", now=NOW + 4)
 
     running, before, after = asyncio.run(backend.run(go))
@@ -478,7 +481,7 @@ def test_a_task_reads_back_exactly_as_written(backend: Backend) -> None:
 
     async def go(store: Store) -> list[TaskRecord]:
         await _claimed(store, "r1")
-        await store.record_task(run_id="r1", owner="a", task=task)
+        await store.record_task(run_id="r1", epoch=1, task=task)
         return await store.load_tasks("r1")
 
     assert asyncio.run(backend.run(go)) == [task]
@@ -489,27 +492,149 @@ def test_load_tasks_orders_by_start_then_key_bytewise(backend: Backend) -> None:
 
     async def go(store: Store) -> list[str]:
         await _claimed(store, "r1")
-        await store.record_task(run_id="r1", owner="a", task=_task("early", started=0.5))
+        await store.record_task(run_id="r1", epoch=1, task=_task("early", started=0.5))
         for key in keys:
-            await store.record_task(run_id="r1", owner="a", task=_task(key, started=1.0))
+            await store.record_task(run_id="r1", epoch=1, task=_task(key, started=1.0))
         return [t.key for t in await store.load_tasks("r1")]
 
     assert asyncio.run(backend.run(go)) == ["early", "A", "a", "a-y", "a/x", "b"]
 
 
-def test_record_task_is_fenced_on_the_lease_owner_and_running_status(backend: Backend) -> None:
+def test_record_task_is_fenced_on_the_attempt_epoch_and_running_status(backend: Backend) -> None:
     async def go(store: Store) -> list[TaskRecord]:
         await _claimed(store, "r1", owner="a")
         await store.create_run(_run("queued"))
         with pytest.raises(LeaseLost, match="'t1'"):
-            await store.record_task(run_id="r1", owner="b", task=_task("t1"))
+            await store.record_task(run_id="r1", epoch=2, task=_task("t1"))
         with pytest.raises(LeaseLost):
-            await store.record_task(run_id="queued", owner="a", task=_task("t1"))
+            await store.record_task(run_id="queued", epoch=1, task=_task("t1"))
         with pytest.raises(LeaseLost):
-            await store.record_task(run_id="missing", owner="a", task=_task("t1"))
+            await store.record_task(run_id="missing", epoch=1, task=_task("t1"))
         return await store.load_tasks("r1") + await store.load_tasks("queued")
 
     assert asyncio.run(backend.run(go)) == []
+
+
+def test_every_claim_starts_a_new_epoch_that_fences_out_the_earlier_attempts(
+    backend: Backend,
+) -> None:
+    """A -> A and A -> B -> A: whoever claims, an attempt's writes stop at the next claim, even
+    when the same worker claims the run again (a stalled loop let its own lease expire)."""
+
+    async def go(store: Store) -> dict[str, Any]:
+        first = await _claimed(store, "r1", owner="a")  # epoch 1
+        [again] = await _claim(store, owner="a", now=NOW + 20)  # a's own lease expired: epoch 2
+        with pytest.raises(LeaseLost):
+            await store.record_task(run_id="r1", epoch=first.epoch, task=_task("stale"))
+        await store.record_task(run_id="r1", epoch=again.epoch, task=_task("fresh"))
+        [by_b] = await _claim(store, owner="b", now=NOW + 40)  # epoch 3
+        [back_to_a] = await _claim(store, owner="a", now=NOW + 60)  # epoch 4, owner a again
+        for epoch in (first.epoch, again.epoch, by_b.epoch):
+            with pytest.raises(LeaseLost):
+                await store.record_task(run_id="r1", epoch=epoch, task=_task(f"old{epoch}"))
+            with pytest.raises(LeaseLost):
+                await store.end_attempt(
+                    run_id="r1", epoch=epoch, status=RunStatus.SUCCEEDED, now=NOW + 61
+                )
+        kept = await store.renew_leases(
+            leases={"r1": again.epoch}, lease_until=NOW + 99
+        ) | await store.renew_leases(leases={"r1": back_to_a.epoch}, lease_until=NOW + 99)
+        await store.end_attempt(
+            run_id="r1", epoch=back_to_a.epoch, status=RunStatus.SUCCEEDED, now=NOW + 62
+        )
+        run = await store.get_run("r1")
+        return {
+            "epochs": [first.epoch, again.epoch, by_b.epoch, back_to_a.epoch],
+            "owners": [first.lease_owner, again.lease_owner, by_b.lease_owner],
+            "tasks": [t.key for t in await store.load_tasks("r1")],
+            "kept": kept,
+            "end": (run.status, run.epoch, run.attempt) if run else None,
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "epochs": [1, 2, 3, 4],
+        "owners": ["a", "a", "b"],
+        "tasks": ["fresh"],
+        "kept": {"r1"},
+        "end": (RunStatus.SUCCEEDED, 4, 4),
+    }
+
+
+def test_a_claim_never_takes_a_run_its_caller_is_executing(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        await _claimed(store, "r1", owner="a")  # leased until NOW + 11
+        await _claimed(store, "r2", owner="a")
+        await store.create_run(_run("r3"))
+        expired = NOW + 30
+        mine = await store.claim_runs(
+            owner="a",
+            now=expired,
+            lease_until=expired + 10,
+            limit=10,
+            job_ids=["j"],
+            exclude=["r1", "r2"],
+        )
+        single = await store.claim_runs(
+            owner="a",
+            now=expired,
+            lease_until=expired + 10,
+            limit=10,
+            job_ids=["j"],
+            run_id="r1",
+            exclude=["r1"],
+        )
+        other = await _claim(store, owner="b", now=expired)
+        return {
+            "a": [r.id for r in mine],
+            "single": [r.id for r in single],
+            "b": sorted(r.id for r in other),
+        }
+
+    # a skips the two runs it still executes although their leases expired; b takes them
+    assert asyncio.run(backend.run(go)) == {"a": ["r3"], "single": [], "b": ["r1", "r2"]}
+
+
+def test_replay_run_queues_a_copy_under_the_same_limits(backend: Backend) -> None:
+    async def go(store: Store) -> tuple[RunRecord | None, RunRecord | None, list[str]]:
+        original = _run("r1").evolve(
+            priority=5,
+            groups=(RunGroup("job:j", 1), RunGroup("user:7", 2, 60.0)),
+            cancel_key="order-7",
+            idempotency_key="once",
+            is_test=True,
+            event_id="e1",
+            event_name="order.created",
+        )
+        await store.create_run(original)
+        copy = await store.replay_run("r1", new_id="r2", now=NOW + 5)
+        missing = await store.replay_run("nope", new_id="r3", now=NOW + 5)
+        # the copy counts against the group: with r1 running, r2 waits for its slot
+        await _claim(store, owner="a", now=NOW + 6, run_id="r1")
+        claimed = await _claim(store, owner="b", now=NOW + 6)
+        return copy, missing, [r.id for r in claimed]
+
+    copy, missing, claimed = asyncio.run(backend.run(go))
+    assert missing is None and claimed == []
+    assert copy is not None
+    assert (copy.id, copy.job_id, copy.payload, copy.status) == (
+        "r2",
+        "j",
+        '{"n": 1}',
+        RunStatus.QUEUED,
+    )
+    assert (copy.priority, copy.cancel_key, copy.is_test, copy.idempotency_key) == (
+        5,
+        "order-7",
+        True,
+        None,
+    )
+    assert (copy.event_id, copy.event_name, copy.created_at, copy.attempt, copy.epoch) == (
+        "e1",
+        "order.created",
+        NOW + 5,
+        0,
+        0,
+    )
 
 
 def test_record_task_updates_a_retried_task_in_place(backend: Backend) -> None:
@@ -518,10 +643,10 @@ def test_record_task_updates_a_retried_task_in_place(backend: Backend) -> None:
         first = _task("t", status=TaskStatus.WAITING, output=None, started=1.0, attempts=1)
         first.failures, first.next_attempt_at = 1, 5.0
         first.error = {"type": "E", "message": "boom", "task": "t", "traceback": None}
-        await store.record_task(run_id="r1", owner="a", task=first)
+        await store.record_task(run_id="r1", epoch=1, task=first)
         retried = _task("t", output='"ok"', started=9.0, attempts=2)
         retried.failures = 1
-        await store.record_task(run_id="r1", owner="a", task=retried)
+        await store.record_task(run_id="r1", epoch=1, task=retried)
         return await store.load_tasks("r1")
 
     [task] = asyncio.run(backend.run(go))
@@ -541,11 +666,11 @@ def test_record_task_writes_its_effects_in_the_same_transaction(backend: Backend
     async def go(store: Store) -> dict[str, Any]:
         await _claimed(store, "r1")
         await store.record_task(
-            run_id="r1", owner="a", task=_task("seed"), kv=[KvWrite("run:r1", "gone", '"x"')]
+            run_id="r1", epoch=1, task=_task("seed"), kv=[KvWrite("run:r1", "gone", '"x"')]
         )
         await store.record_task(
             run_id="r1",
-            owner="a",
+            epoch=1,
             task=_task("t1"),
             logs=[_log("l1"), _log("l2")],
             kv=[
@@ -578,7 +703,7 @@ def test_a_fenced_off_task_writes_none_of_its_effects(backend: Backend) -> None:
         with pytest.raises(LeaseLost):
             await store.record_task(
                 run_id="r1",
-                owner="b",
+                epoch=2,
                 task=_task("t1"),
                 logs=[_log("l1")],
                 kv=[KvWrite("job:j", "count", "1")],
@@ -603,10 +728,10 @@ def test_a_fenced_off_task_writes_none_of_its_effects(backend: Backend) -> None:
 def test_a_log_line_is_written_once_per_key(backend: Backend) -> None:
     async def go(store: Store) -> list[LogRecord]:
         await _claimed(store, "r1")
-        await store.record_task(run_id="r1", owner="a", task=_task("t1"), logs=[_log("l1", "a")])
-        await store.record_task(run_id="r1", owner="a", task=_task("t2"), logs=[_log("l1", "b")])
+        await store.record_task(run_id="r1", epoch=1, task=_task("t1"), logs=[_log("l1", "a")])
+        await store.record_task(run_id="r1", epoch=1, task=_task("t2"), logs=[_log("l1", "b")])
         await store.end_attempt(
-            run_id="r1", owner="a", status=RunStatus.SUCCEEDED, now=NOW, logs=[_log("l1", "c")]
+            run_id="r1", epoch=1, status=RunStatus.SUCCEEDED, now=NOW, logs=[_log("l1", "c")]
         )
         return await store.load_logs("r1")
 
@@ -647,7 +772,7 @@ def test_kv_get_reads_each_scope_separately(backend: Backend) -> None:
         await _claimed(store, "r1")
         await store.record_task(
             run_id="r1",
-            owner="a",
+            epoch=1,
             task=_task("t"),
             kv=[KvWrite("job:j", "k", '{"a": [1]}'), KvWrite("env:dev", "k", "2")],
         )
@@ -679,7 +804,7 @@ async def _waiting(
     await _claimed(store, run_id)
     await store.end_attempt(
         run_id=run_id,
-        owner="a",
+        epoch=1,
         status=RunStatus.WAITING,
         now=NOW,
         wake_at=wake_at,
@@ -866,7 +991,7 @@ def test_end_attempt_stores_waits_while_waiting_and_drops_them_when_the_run_ends
         # the next attempt ends waiting again: the waits it had are kept, new ones added
         await store.end_attempt(
             run_id="r1",
-            owner="b",
+            epoch=2,
             status=RunStatus.WAITING,
             now=NOW + 1,
             wake_at=NOW + 50,
@@ -874,7 +999,7 @@ def test_end_attempt_stores_waits_while_waiting_and_drops_them_when_the_run_ends
         )
         seen.append(_waits(backend))
         [_run2] = await _claim(store, owner="c", now=NOW + 50, run_id="r1")
-        await store.end_attempt(run_id="r1", owner="c", status=RunStatus.SUCCEEDED, now=NOW + 51)
+        await store.end_attempt(run_id="r1", epoch=3, status=RunStatus.SUCCEEDED, now=NOW + 51)
         seen.append(_waits(backend))
         return seen
 
@@ -891,7 +1016,7 @@ def test_a_failed_run_drops_its_waits(backend: Backend, with_records: bool) -> N
         assert await _claim(store, owner="b", now=NOW + 1, run_id="r1")
         await store.end_attempt(
             run_id="r1",
-            owner="b",
+            epoch=2,
             status=RunStatus.FAILED,
             now=NOW + 2,
             tasks=[_task("t")] if with_records else (),
@@ -932,7 +1057,7 @@ def test_a_wait_matched_while_the_run_was_running_makes_it_due_at_end_attempt(
         for run in running:
             await store.end_attempt(
                 run_id=run.id,
-                owner="b",
+                epoch=2,
                 status=RunStatus.WAITING,
                 now=NOW + 32,
                 wake_at=NOW + 900,
@@ -976,8 +1101,8 @@ def test_expire_event_wait_records_a_timeout_unless_an_event_matched_first(
         # "late" ends up matched while it runs (after its claim): the event wins the race
         await store.insert_event(_event("e2"), deliver=True, now=NOW + 41)
         return {
-            "late": await store.expire_event_wait(run_id="late", owner="b", task=_event_task()),
-            "quiet": await store.expire_event_wait(run_id="quiet", owner="b", task=_event_task()),
+            "late": await store.expire_event_wait(run_id="late", epoch=2, task=_event_task()),
+            "quiet": await store.expire_event_wait(run_id="quiet", epoch=2, task=_event_task()),
             "late-tasks": await store.load_tasks("late"),
             "quiet-tasks": await store.load_tasks("quiet"),
             "late-matches": await store.load_event_matches("late"),
@@ -995,7 +1120,7 @@ def test_expire_event_wait_is_fenced(backend: Backend) -> None:
     async def go(store: Store) -> list[TaskRecord]:
         await _claimed(store, "r1")
         with pytest.raises(LeaseLost):
-            await store.expire_event_wait(run_id="r1", owner="someone", task=_event_task())
+            await store.expire_event_wait(run_id="r1", epoch=99, task=_event_task())
         return await store.load_tasks("r1")
 
     assert asyncio.run(backend.run(go)) == []
@@ -1008,7 +1133,7 @@ def test_expire_event_wait_with_an_open_wait_is_fenced(backend: Backend) -> None
         await _waiting(store, "r1", EventWait("w", "order.paid", None), wake_at=NOW + 1)
         [_r] = await _claim(store, owner="b", now=NOW + 1)
         with pytest.raises(LeaseLost):
-            await store.expire_event_wait(run_id="r1", owner="zzz", task=_event_task())
+            await store.expire_event_wait(run_id="r1", epoch=99, task=_event_task())
 
     asyncio.run(backend.run(go))
     assert [w[1] for w in _waits(backend)] == ["w"]
@@ -1022,8 +1147,8 @@ def test_record_task_of_a_completed_event_task_consumes_its_wait(backend: Backen
         before = await store.load_event_matches("r1")
         waiting = _event_task("v")
         waiting.status = TaskStatus.WAITING
-        await store.record_task(run_id="r1", owner="b", task=waiting)  # not completed: kept
-        await store.record_task(run_id="r1", owner="b", task=_event_task(output='{"id": "e1"}'))
+        await store.record_task(run_id="r1", epoch=2, task=waiting)  # not completed: kept
+        await store.record_task(run_id="r1", epoch=2, task=_event_task(output='{"id": "e1"}'))
         return {"before": before, "after": await store.load_event_matches("r1")}
 
     got = asyncio.run(backend.run(go))
@@ -1037,7 +1162,7 @@ def test_a_fenced_off_event_task_keeps_its_wait(backend: Backend) -> None:
         await _waiting(store, "r1", EventWait("w", "order.paid", None))
         await store.insert_event(_event("e1"), deliver=True, now=NOW + 1)
         with pytest.raises(LeaseLost):
-            await store.record_task(run_id="r1", owner="a", task=_event_task())
+            await store.record_task(run_id="r1", epoch=1, task=_event_task())
 
     asyncio.run(backend.run(go))
     assert [(w[1], w[4]) for w in _waits(backend)] == [("w", "e1")]
@@ -1111,7 +1236,7 @@ def test_has_unfinished_work_counts_due_and_leased_runs(backend: Backend) -> Non
         await store.create_run(_run("r1"))
         assert await _claim(store, limit=1, run_id="r1")
         seen.append(await check())  # running: leased by a worker, even before expiry
-        await store.end_attempt(run_id="r1", owner="a", status=RunStatus.SUCCEEDED, now=NOW)
+        await store.end_attempt(run_id="r1", epoch=1, status=RunStatus.SUCCEEDED, now=NOW)
         seen += [await check(), await store.has_unfinished_work(job_ids=[], now=NOW + 999)]
         return seen
 
@@ -1369,10 +1494,11 @@ def test_a_task_write_racing_a_takeover_is_fenced_off(postgres_url: str) -> None
             await _claimed(store, "r1", owner="a")
             async with await psycopg.AsyncConnection.connect(postgres_url) as taker:
                 await taker.execute(
-                    "UPDATE runs SET lease_owner = 'b', attempt = attempt + 1 WHERE id = 'r1'"
+                    "UPDATE runs SET lease_owner = 'b', attempt = attempt + 1, epoch = epoch + 1 "
+                    "WHERE id = 'r1'"
                 )
                 write = asyncio.create_task(
-                    store.record_task(run_id="r1", owner="a", task=_task("t1"))
+                    store.record_task(run_id="r1", epoch=1, task=_task("t1"))
                 )
                 await asyncio.sleep(0.3)
                 waited = not write.done()
@@ -1467,15 +1593,17 @@ def test_workers_are_woken_by_new_due_and_released_runs(postgres_url: str) -> No
             assert isinstance(listener, PostgresStore)
             await listener.wait_for_wakeup(0)  # subscribe
             took = {"queued": await _woken(listener, 10, other.create_run(_run("r1")))}
-            leased = _run("r2", status=RunStatus.RUNNING).evolve(lease_owner="a", attempt=1)
+            leased = _run("r2", status=RunStatus.RUNNING).evolve(
+                lease_owner="a", attempt=1, epoch=1
+            )
             leased.lease_expires_at = NOW + 10
             took["created-leased"] = await _woken(listener, 1.0, other.create_run(leased))
             await _claim(other, run_id="r1")
             wait = other.end_attempt(
-                run_id="r1", owner="a", status=RunStatus.WAITING, now=NOW, wake_at=NOW + 60
+                run_id="r1", epoch=1, status=RunStatus.WAITING, now=NOW, wake_at=NOW + 60
             )
             took["waiting"] = await _woken(listener, 10, wait)
-            release = other.release_runs(owner="a", run_ids=["r2"], now=NOW)
+            release = other.release_runs(leases={"r2": 1}, now=NOW)
             took["released"] = await _woken(listener, 10, release)
             await other.create_run(_run("r3"))  # signalled while nobody waits: kept
             started = time.monotonic()
@@ -1642,7 +1770,7 @@ def test_deliveries_attempt_ends_and_cancels_in_parallel_never_deadlock(
                 for run_id in runs[::2]:
                     await store.end_attempt(
                         run_id=run_id,
-                        owner="b",
+                        epoch=2,
                         status=RunStatus.WAITING,
                         now=NOW + 2,
                         wake_at=NOW + 900,

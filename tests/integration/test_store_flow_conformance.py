@@ -12,10 +12,12 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
 from tests.pg import Backend
 
 from relaykit import RunStatus
 from relaykit._models import EventRecord, Routing, RunGroup, RunRecord, TaskRecord, TaskStatus
+from relaykit.errors import LeaseLost
 from relaykit.store import Store
 
 NOW = 1_000.0
@@ -70,13 +72,15 @@ async def _end(
     store: Store,
     run_id: str,
     *,
-    owner: str = "a",
     now: float = NOW + 2,
     status: RunStatus = RunStatus.SUCCEEDED,
     tasks: tuple[TaskRecord, ...] = (),
 ) -> None:
+    """End the attempt that holds ``run_id`` now (under the epoch its claim gave it)."""
+    run = await store.get_run(run_id)
+    assert run is not None
     await store.end_attempt(
-        run_id=run_id, owner=owner, status=status, now=now, output="null", tasks=tasks
+        run_id=run_id, epoch=run.epoch, status=status, now=now, output="null", tasks=tasks
     )
 
 
@@ -127,7 +131,7 @@ def test_a_run_holds_its_slot_only_while_it_runs(backend: Backend) -> None:
         await store.create_run(_run("b", due=NOW - 1, groups=ONE))
         got = [await _claim(store)]  # a
         await store.end_attempt(
-            run_id="a", owner="a", status=RunStatus.WAITING, now=NOW + 2, wake_at=NOW + 100
+            run_id="a", epoch=1, status=RunStatus.WAITING, now=NOW + 2, wake_at=NOW + 100
         )
         got.append(await _claim(store, now=NOW + 3))  # b: a waits
         got.append(await _claim(store, now=NOW + 100))  # a is due, but b runs
@@ -183,9 +187,9 @@ def test_concurrent_claimers_together_never_exceed_a_limit(backend: Backend) -> 
                     return seen
                 assert len(ids) == len(set(ids))
                 seen.append((sum(r.startswith("l") for r in ids), len(ids)))
-                for owner, mine in enumerate(got):
+                for mine in got:
                     for run_id in mine:
-                        await _end(stores[0], run_id, owner=f"w{owner}", now=now)
+                        await _end(stores[0], run_id, now=now)
                 now += 1
         finally:
             for s in stores:
@@ -370,7 +374,7 @@ def test_an_idempotent_debounced_trigger_keeps_its_key_on_the_run_that_stands_fo
 # -- cancel_on --------------------------------------------------------------------------------
 
 
-def test_an_event_cancels_the_queued_and_waiting_runs_with_its_cancel_keys(
+def test_an_event_cancels_every_unfinished_run_with_its_cancel_keys_running_ones_too(
     backend: Backend,
 ) -> None:
     async def go(store: Store) -> dict[str, Any]:
@@ -381,7 +385,7 @@ def test_an_event_cancels_the_queued_and_waiting_runs_with_its_cancel_keys(
         assert await _claim(store, limit=2) == ["waiting", "running"]
         await store.end_attempt(
             run_id="waiting",
-            owner="a",
+            epoch=1,
             status=RunStatus.WAITING,
             now=NOW + 1,
             wake_at=NOW + 50,
@@ -395,11 +399,20 @@ def test_an_event_cancels_the_queued_and_waiting_runs_with_its_cancel_keys(
             now=NOW + 2,
         )
         runs = {r.id: r for r in await store.list_runs()}
+        # the attempt executing "running" may write nothing more: it stops at its next task
+        with pytest.raises(LeaseLost):
+            await store.record_task(
+                run_id="running",
+                epoch=1,
+                task=TaskRecord("ship", "ship", "task", TaskStatus.COMPLETED, NOW + 3, attempts=1),
+            )
         return {
             "started": [r.id for r in started or []],
             "statuses": {k: r.status for k, r in sorted(runs.items())},
             "ended": runs["waiting"].ended_at,
+            "running lease": (runs["running"].lease_owner, runs["running"].ended_at),
             "nap": [(t.key, t.status) for t in await store.load_tasks("waiting")],
+            "shipped": await store.load_tasks("running"),
         }
 
     assert asyncio.run(backend.run(go)) == {
@@ -408,11 +421,13 @@ def test_an_event_cancels_the_queued_and_waiting_runs_with_its_cancel_keys(
             "new": RunStatus.QUEUED,
             "other": RunStatus.QUEUED,
             "queued": RunStatus.CANCELED,
-            "running": RunStatus.RUNNING,
+            "running": RunStatus.CANCELED,
             "waiting": RunStatus.CANCELED,
         },
         "ended": NOW + 2,
+        "running lease": (None, NOW + 2),
         "nap": [("nap", TaskStatus.CANCELED)],
+        "shipped": [],
     }
 
 
@@ -437,11 +452,11 @@ async def _parent_waiting_for(store: Store, *children: str) -> None:
     assert await _claim(store, run_id="p") == ["p"]
     await store.record_task(
         run_id="p",
-        owner="a",
+        epoch=1,
         task=_invoke_task(children=children),
         runs=[_child(c, "p") for c in children],
     )
-    await store.end_attempt(run_id="p", owner="a", status=RunStatus.WAITING, now=NOW + 1)
+    await store.end_attempt(run_id="p", epoch=1, status=RunStatus.WAITING, now=NOW + 1)
 
 
 async def _due(store: Store, run_id: str) -> float | None:
@@ -472,12 +487,12 @@ def test_a_child_that_ended_during_the_parents_attempt_makes_it_due_at_once(
         await store.create_run(_run("p"))
         assert await _claim(store, run_id="p") == ["p"]
         await store.record_task(
-            run_id="p", owner="a", task=_invoke_task(children=("c",)), runs=[_child("c", "p")]
+            run_id="p", epoch=1, task=_invoke_task(children=("c",)), runs=[_child("c", "p")]
         )
         # the child runs and ends before the parent's attempt does
         assert await _claim(store, owner="b", jobs=("child",), now=NOW + 2) == ["c"]
-        await _end(store, "c", owner="b", now=NOW + 3)
-        await store.end_attempt(run_id="p", owner="a", status=RunStatus.WAITING, now=NOW + 4)
+        await _end(store, "c", now=NOW + 3)
+        await store.end_attempt(run_id="p", epoch=1, status=RunStatus.WAITING, now=NOW + 4)
         return [await _due(store, "p"), await _claim(store, now=NOW + 4)]
 
     assert asyncio.run(backend.run(go)) == [NOW + 4, ["p"]]
@@ -509,9 +524,9 @@ def test_a_parent_that_ends_cancels_the_children_it_waited_for(backend: Backend)
         await store.create_run(_run("p"))
         assert await _claim(store, run_id="p") == ["p"]
         await store.record_task(
-            run_id="p", owner="a", task=_invoke_task(children=("c",)), runs=[_child("c", "p")]
+            run_id="p", epoch=1, task=_invoke_task(children=("c",)), runs=[_child("c", "p")]
         )
-        await store.end_attempt(run_id="p", owner="a", status=RunStatus.WAITING, now=NOW + 1)
+        await store.end_attempt(run_id="p", epoch=1, status=RunStatus.WAITING, now=NOW + 1)
         await store.cancel_run("p", now=NOW + 2)
         return {r.id: r.status for r in await store.list_runs()}
 
@@ -532,7 +547,7 @@ def test_children_ending_at_once_wake_their_parent(backend: Backend) -> None:
             for kid in kids:
                 assert await _claim(stores[0], owner=kid, run_id=kid, jobs=("child",)) == [kid]
             await asyncio.gather(
-                *(_end(s, kid, owner=kid, now=NOW + 5) for s, kid in zip(stores, kids, strict=True))
+                *(_end(s, kid, now=NOW + 5) for s, kid in zip(stores, kids, strict=True))
             )
             runs = await stores[0].list_runs()
             return await _due(stores[0], "p"), Counter(r.status for r in runs)

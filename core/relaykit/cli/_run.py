@@ -67,30 +67,33 @@ def run_command(
 
 
 async def _drive(client: Client, job_id: str, data: object) -> RunResult:
-    engine = await client.engine(observer=ProgressPrinter(stderr))
+    """``client.run`` with the CLI's live view; Ctrl-C / SIGTERM hand the run back."""
+    created: list[str] = []
+
+    def announce(run_id: str) -> None:
+        created.append(run_id)
+        stderr.print(f"[dim]run {run_id} of {job_id} created[/]")
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    assert task is not None  # noqa: S101 -- inside asyncio.run
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
     try:
-        run = await engine.create_run(client.get_job(job_id), data, claim=True)
-        stderr.print(f"[dim]run {run.id} of {job_id} created[/]")
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        assert task is not None  # noqa: S101 -- inside asyncio.run
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            return await engine.drive(run.id, claimed_run=run)
-        except asyncio.CancelledError:
-            await engine.store.release_runs(
-                owner=engine.owner, run_ids=[run.id], now=engine.clock.now()
-            )
-            stderr.print(f"interrupted: run {run.id} is saved; `relaykit worker` resumes it")
-            sys.exit(EXIT_INTERRUPTED)
-        except Exception as exc:  # the run exists: report it, then the error
-            stderr.print(f"relaykit: error while executing run {run.id}: {exc}")
-            return await engine.result(run.id)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(sig)
+        return await client.run(job_id, data, observer=ProgressPrinter(stderr), on_created=announce)
+    except asyncio.CancelledError:
+        if not created:
+            raise
+        stderr.print(f"interrupted: run {created[0]} is saved; `relaykit worker` resumes it")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if not created:
+            raise
+        # the run exists: report the error, then the run as it is stored
+        stderr.print(f"relaykit: error while executing run {created[0]}: {exc}")
+        return await client.get_run(created[0])
     finally:
-        await engine.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
         await client.close()

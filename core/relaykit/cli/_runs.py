@@ -7,7 +7,7 @@ import sys
 import click
 
 from .._clock import SystemClock, new_id
-from .._models import RunRecord, RunResult, RunStatus
+from .._models import RunResult, RunStatus
 from ..errors import UnknownRun
 from ..store import Store
 from ._common import (
@@ -115,22 +115,10 @@ def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Enqueue a new run of the same job with the same payload (a worker executes it)."""
 
     async def go(store: Store) -> str:
-        old = await store.get_run(run_id)
-        if old is None:
-            raise UnknownRun(f"no run {run_id!r} in {store.url}; see `relaykit runs list`")
         now = SystemClock().now()
-        new = RunRecord(
-            id=new_id("run", now),
-            job_id=old.job_id,
-            job_version=old.job_version,
-            status=RunStatus.QUEUED,
-            payload=old.payload,
-            created_at=now,
-            next_attempt_at=now,
-            is_test=old.is_test,
-            environment=old.environment,
-        )
-        await store.create_run(new)
+        new = await store.replay_run(run_id, new_id=new_id("run", now), now=now)
+        if new is None:
+            raise UnknownRun(f"no run {run_id!r} in {store.url}; see `relaykit runs list`")
         return new.id
 
     new_id_ = on_store(database, go)

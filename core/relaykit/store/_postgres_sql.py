@@ -28,6 +28,8 @@ NOTIFY_EVENT: Final = f"pg_notify('{WAKEUP_CHANNEL}', '')"
 # Held for the duration of a migration transaction, so concurrent workers never race
 # (the value is arbitrary; it spells "rlkmig").
 MIGRATION_LOCK: Final = 0x726C6B6D6967
+# The statuses of runs that have not ended.
+LIVE: Final = "('queued', 'running', 'waiting', 'waiting_for_connection')"
 
 # -- runs -------------------------------------------------------------------------------------
 
@@ -88,14 +90,15 @@ _RUNNABLE: Final = (
     "((status IN ('queued', 'waiting') AND next_attempt_at <= %(now)s) "
     "OR (status = 'running' AND lease_expires_at < %(now)s))"
 )
+# Which runs a claim may take; never one in ``exclude`` (those its caller is executing).
 _ONLY: Final = {
-    "all": "",
-    "run": "AND id = %(run_id)s",
-    "family": "AND (id = %(run_id)s OR root_run_id = %(run_id)s)",
+    "all": "AND NOT (id = ANY(%(exclude)s))",
+    "run": "AND id = %(run_id)s AND NOT (id = ANY(%(exclude)s))",
+    "family": "AND (id = %(run_id)s OR root_run_id = %(run_id)s) AND NOT (id = ANY(%(exclude)s))",
 }
 _CLAIM_SET: Final = (
     "status = 'running', lease_owner = %(owner)s, lease_expires_at = %(lease_until)s, "
-    "attempt = attempt + 1, started_at = COALESCE(started_at, %(now)s)"
+    "attempt = attempt + 1, epoch = epoch + 1, started_at = COALESCE(started_at, %(now)s)"
 )
 _ORDER: Final = "priority DESC, next_attempt_at"
 # Claiming, fast path: one statement, as before flow control. The best ``limit`` runnable
@@ -155,15 +158,32 @@ ORDER BY c.priority DESC, c.next_attempt_at, c.id
 """
 CLAIM_LIMITED: Final = {k: _CLAIM_LIMITED.format(only=v) for k, v in _ONLY.items()}
 CLAIM_ADMITTED: Final = f"UPDATE runs SET {_CLAIM_SET} WHERE id = ANY(%(ids)s) RETURNING {RUN_COLS}"
+# Leases are named by (run id, epoch) pairs, passed as two arrays.
+_HELD: Final = "(id, epoch) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
 RENEW_LEASES: Final = (
-    "UPDATE runs SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' "
-    "AND id = ANY(%s) RETURNING id"
+    f"UPDATE runs SET lease_expires_at = %s WHERE status = 'running' AND {_HELD} RETURNING id"
 )
 RELEASE_RUNS: Final = (
     "WITH released AS (UPDATE runs SET status = 'waiting', next_attempt_at = %s, "
-    "lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = %s "
-    "AND status = 'running' AND id = ANY(%s) RETURNING job_id) "
+    f"lease_owner = NULL, lease_expires_at = NULL WHERE status = 'running' AND {_HELD} "
+    "RETURNING job_id) "
     f"SELECT {NOTIFY} FROM (SELECT DISTINCT job_id FROM released) AS j"
+)
+# A replay copies what the job's definition derived when the run was created (priority,
+# groups, cancel key) so that it obeys the same limits, without needing the job's code.
+_REPLAY_COPY: Final = (
+    "job_id, job_version, payload, is_test, event_id, event_name, environment, priority, "
+    "limited, cancel_key"
+)
+REPLAY_RUN: Final = (
+    "WITH ins AS (INSERT INTO runs (id, status, created_at, next_attempt_at, "
+    f"{_REPLAY_COPY}) SELECT %(new)s, 'queued', %(now)s, %(now)s, {_REPLAY_COPY} FROM runs "
+    "WHERE id = %(id)s RETURNING job_id) "
+    f"SELECT {NOTIFY} FROM ins"
+)
+REPLAY_GROUPS: Final = (
+    "INSERT INTO run_groups (run_id, grp, lim, period) "
+    "SELECT %(new)s, grp, lim, period FROM run_groups WHERE run_id = %(id)s"
 )
 # Cancelling takes two statements in one transaction: the tasks and event waits are read
 # after the run row is locked (and any end_attempt that held it has committed), so none that
@@ -171,23 +191,23 @@ RELEASE_RUNS: Final = (
 CANCEL_RUN: Final = (
     "UPDATE runs SET status = 'canceled', ended_at = %(now)s, "
     "lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL "
-    "WHERE id = %(id)s AND status IN "
-    "('queued', 'running', 'waiting', 'waiting_for_connection')"
+    f"WHERE id = %(id)s AND status IN {LIVE}"
 )
 # ``cancel_on``: first the runs that invoked the runs to cancel are locked (ancestor first, as
-# LOCK_PARENT), then the queued and waiting runs with one of the keys, in id order (two
-# deliveries cancelling overlapping runs cannot deadlock); a run a claim took meanwhile is
-# left alone (FOR UPDATE re-checks its status once that claim commits).
+# LOCK_PARENT), then the runs not yet ended with one of the keys, in id order (two deliveries
+# cancelling overlapping runs cannot deadlock). A running run is canceled too: its attempt's
+# next fenced write (which needs status 'running') is refused, so it stops at its next task
+# boundary.
 LOCK_CANCEL_PARENTS: Final = (
     "SELECT id FROM runs WHERE id IN (SELECT parent_run_id FROM runs "
-    "WHERE cancel_key = ANY(%(keys)s) AND status IN ('queued', 'waiting')) "
-    "AND status IN ('queued', 'running', 'waiting', 'waiting_for_connection') "
-    "ORDER BY id FOR NO KEY UPDATE"
+    f"WHERE cancel_key = ANY(%(keys)s) AND status IN {LIVE}) "
+    f"AND status IN {LIVE} ORDER BY id FOR NO KEY UPDATE"
 )
 CANCEL_BY_KEYS: Final = (
     "WITH c AS (SELECT id FROM runs WHERE cancel_key = ANY(%(keys)s) "
-    "AND status IN ('queued', 'waiting') ORDER BY id FOR UPDATE) "
-    "UPDATE runs SET status = 'canceled', ended_at = %(now)s, next_attempt_at = NULL "
+    f"AND status IN {LIVE} ORDER BY id FOR UPDATE) "
+    "UPDATE runs SET status = 'canceled', ended_at = %(now)s, next_attempt_at = NULL, "
+    "lease_owner = NULL, lease_expires_at = NULL "
     "FROM c WHERE runs.id = c.id RETURNING runs.id"
 )
 # Closing runs that just ended (their rows locked by this transaction), in two statements.
@@ -211,8 +231,7 @@ CLOSE_RUNS: Final = (
     "next_attempt_at = NULL WHERE run_id = ANY(%(ids)s) AND status IN ('waiting', 'running')), "
     "dropped AS (DELETE FROM event_waits WHERE run_id = ANY(%(ids)s)), "
     "parents AS (SELECT id FROM runs WHERE id IN (SELECT parent_run_id FROM runs "
-    "WHERE id = ANY(%(ids)s)) AND status IN ('queued', 'running', 'waiting', "
-    "'waiting_for_connection') ORDER BY id FOR NO KEY UPDATE) "
+    f"WHERE id = ANY(%(ids)s)) AND status IN {LIVE} ORDER BY id FOR NO KEY UPDATE) "
     "SELECT 'orphan', id FROM orphans UNION ALL SELECT 'parent', id FROM parents"
 )
 # A waiting parent is woken when the last child its task waits for has ended.
@@ -229,7 +248,7 @@ WAKE_PARENTS: Final = (
 # cancels the children it waited for (CLOSE_RUNS) takes them: the two never deadlock.
 LOCK_PARENT: Final = (
     "SELECT id FROM runs WHERE id = (SELECT parent_run_id FROM runs WHERE id = %(id)s) "
-    "AND status IN ('queued', 'running', 'waiting', 'waiting_for_connection') "
+    f"AND status IN {LIVE} "
     "FOR NO KEY UPDATE"
 )
 _PENDING_DUE: Final = "COALESCE(deliver_at, timestamp)"
@@ -257,7 +276,7 @@ HAS_UNFINISHED_WORK: Final = (
 _ENDED_CTE: Final = (
     "ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, error = %(error)s, "
     "ended_at = %(ended)s, next_attempt_at = %(wake_at)s, lease_owner = NULL, "
-    "lease_expires_at = NULL WHERE id = %(id)s AND lease_owner = %(owner)s "
+    "lease_expires_at = NULL WHERE id = %(id)s AND epoch = %(epoch)s "
     "AND status = 'running' RETURNING job_id)"
 )
 _ENDED_SELECT: Final = f"SELECT CASE WHEN %(wakes)s::boolean THEN {NOTIFY} END FROM ended"
@@ -269,7 +288,7 @@ END_ATTEMPT: Final = f"WITH {_ENDED_CTE} {_ENDED_SELECT}"
 END_ATTEMPT_ENDED: Final = (
     "WITH ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, "
     "error = %(error)s, ended_at = %(ended)s, next_attempt_at = %(wake_at)s, "
-    "lease_owner = NULL, lease_expires_at = NULL WHERE id = %(id)s AND lease_owner = %(owner)s "
+    "lease_owner = NULL, lease_expires_at = NULL WHERE id = %(id)s AND epoch = %(epoch)s "
     "AND status = 'running' AND parent_run_id IS NULL AND NOT EXISTS (SELECT FROM tasks "
     "WHERE run_id = %(id)s AND kind = 'invoke' AND status = 'waiting') RETURNING job_id), "
     "leftover AS (UPDATE tasks SET status = 'canceled', ended_at = %(ended)s, "
@@ -312,13 +331,13 @@ ON CONFLICT (run_id, key) DO UPDATE SET
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
     icon = excluded.icon
 """
-# The hot path: one statement per completed task, parameters (run id, owner, *task row).
-# The fence locks the run row FOR SHARE, and only while this owner holds it: a claim
-# (FOR UPDATE) or cancel that commits first makes it select no row, so nothing is written;
-# one that comes later waits for this write to commit, so its worker reads the task.
+# The hot path: one statement per completed task, parameters (run id, epoch, *task row).
+# The fence locks the run row FOR SHARE, and only while it runs under this attempt's epoch: a
+# claim (FOR UPDATE) or cancel that commits first makes it select no row, so nothing is
+# written; one that comes later waits for this write to commit, so its worker reads the task.
 UPSERT_TASK: Final = f"""
 WITH fence AS (
-    SELECT 1 FROM runs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR SHARE
+    SELECT 1 FROM runs WHERE id = %s AND epoch = %s AND status = 'running' FOR SHARE
 )
 INSERT INTO tasks (run_id, {TASK_COLS}) SELECT {_TASK_VALUES} FROM fence
 {_TASK_ON_CONFLICT}
@@ -379,10 +398,11 @@ LOAD_EVENT_MATCHES: Final = (
     "SELECT task_key, event FROM event_waits WHERE run_id = %s AND event_id IS NOT NULL"
 )
 CONSUME_EVENT_WAIT: Final = "DELETE FROM event_waits WHERE run_id = %s AND task_key = %s"
-# expire_event_wait: the fence (the run row locked FOR SHARE while this owner holds it), then
+# expire_event_wait: the fence (the run row locked FOR SHARE while it runs under the
+# attempt's epoch), then
 # the wait dropped only while no event has resolved it.
 LEASE_FENCE: Final = (
-    "SELECT 1 FROM runs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR SHARE"
+    "SELECT 1 FROM runs WHERE id = %s AND epoch = %s AND status = 'running' FOR SHARE"
 )
 EXPIRE_EVENT_WAIT: Final = (
     "DELETE FROM event_waits WHERE run_id = %s AND task_key = %s AND event_id IS NULL"

@@ -1,13 +1,15 @@
 """The ``Store`` protocol: everything the engine asks of a database, in domain terms.
 
 The engine depends on this protocol only; ``SqliteStore`` and ``PostgresStore`` implement it.
-Every write that changes a run being executed is *fenced*: it names the lease owner and fails
-with ``LeaseLost`` when that worker no longer holds the run.
+Every write that changes a run being executed is *fenced*: it names the attempt's **epoch**
+(``RunRecord.epoch`` as its claim returned it) and fails with ``LeaseLost``, writing nothing,
+once the run is no longer running under that epoch — another claim took it (even by the same
+worker), or it was canceled or released.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from .._access import ApiKeyRecord, SessionRecord, UserRecord
@@ -90,34 +92,45 @@ class Store(Protocol):
         job_ids: Sequence[str],
         run_id: str | None = None,
         family: bool = False,
+        exclude: Collection[str] = (),
     ) -> list[RunRecord]:
         """Lease up to ``limit`` runnable runs of ``job_ids`` (or just ``run_id``; with
         ``family`` also the runs it invoked, and theirs) to ``owner``, highest ``priority``
-        first, then by due time.
+        first, then by due time; never a run in ``exclude`` (the runs the caller is still
+        executing: its own expired lease must not make it run them twice).
 
         Runnable: queued or waiting with a due ``next_attempt_at``, or running with an expired
-        lease (its worker died). A run in a concurrency group that has ``limit`` runs running,
-        or a throttle group that started ``limit`` runs within its period, is not claimed (a
-        throttle holds back only a run's first start). Claiming sets status ``running`` and
-        increments ``attempt``. Concurrent callers never exceed a limit together.
+        lease (its worker died or stalled). A run in a concurrency group that has ``limit`` runs
+        running, or a throttle group that started ``limit`` runs within its period, is not
+        claimed (a throttle holds back only a run's first start). Claiming sets status
+        ``running`` and increments ``attempt`` and ``epoch`` (which fences out every earlier
+        attempt). Concurrent callers never exceed a limit together.
         """
         ...
 
-    async def renew_leases(
-        self, *, owner: str, run_ids: Sequence[str], lease_until: float
-    ) -> set[str]:
-        """Extend ``owner``'s leases; return the ids it still holds."""
+    async def renew_leases(self, *, leases: Mapping[str, int], lease_until: float) -> set[str]:
+        """Extend the leases of runs still running under the given epochs (run id -> epoch);
+        return the ids renewed. A run missing from the answer is lost to its attempt."""
         ...
 
-    async def release_runs(self, *, owner: str, run_ids: Sequence[str], now: float) -> None:
-        """Give leased runs back (graceful shutdown): runnable again at once by anyone."""
+    async def release_runs(self, *, leases: Mapping[str, int], now: float) -> None:
+        """Give runs back (graceful shutdown, an interrupted ``relaykit run``): those still
+        running under the given epochs become runnable again at once, by anyone."""
+        ...
+
+    async def replay_run(self, run_id: str, *, new_id: str, now: float) -> RunRecord | None:
+        """Queue a new run ``new_id`` of the same job, version, payload, environment, test
+        flag and triggering event as ``run_id``, counting against the same concurrency and
+        throttle groups with the same priority and cancel key (not its idempotency or
+        debounce key: a replay is asked for explicitly). None when ``run_id`` does not exist.
+        """
         ...
 
     async def end_attempt(
         self,
         *,
         run_id: str,
-        owner: str,
+        epoch: int,
         status: RunStatus,
         now: float,
         output: str | None = None,
@@ -132,12 +145,13 @@ class Store(Protocol):
         ``wake_at`` (None: until woken) — or makes it due at once when one of its event waits
         was matched or one of the child runs it waits for ended meanwhile; a terminal status
         ends it, drops its event waits and wakes the run that invoked it. Raises
-        ``LeaseLost`` when ``owner`` lost the run."""
+        ``LeaseLost`` (writing nothing) when the run is no longer running under ``epoch``."""
         ...
 
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
         """Cancel a run that has not ended (its waiting tasks too, and wake the run that
-        invoked it); return it as it is now."""
+        invoked it); return it as it is now. A running run is canceled too: its attempt's
+        next write is refused, so it stops at its next task boundary."""
         ...
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
@@ -168,7 +182,7 @@ class Store(Protocol):
         self,
         *,
         run_id: str,
-        owner: str,
+        epoch: int,
         task: TaskRecord,
         logs: Sequence[LogRecord] = (),
         kv: Sequence[KvWrite] = (),
@@ -180,11 +194,11 @@ class Store(Protocol):
         Events in ``events`` are stored (once per id) as pending, for the delivery loop to
         route; ``runs`` (child runs of ``io.invoke``) are created. A completed task of kind
         ``event`` consumes its event wait. Raises ``LeaseLost`` (writing nothing) when
-        ``owner`` no longer holds the running run.
+        the run is no longer running under ``epoch``.
         """
         ...
 
-    async def expire_event_wait(self, *, run_id: str, owner: str, task: TaskRecord) -> bool:
+    async def expire_event_wait(self, *, run_id: str, epoch: int, task: TaskRecord) -> bool:
         """Record an event wait's timeout (``task`` completed with no event) unless an event
         matched it first; False (and nothing written) in that case. Fenced like
         ``record_task``."""
@@ -202,8 +216,9 @@ class Store(Protocol):
     ) -> list[RunRecord] | None:
         """Store an event unless one with its id exists (then return None).
 
-        With ``deliver`` the event is routed in the same transaction: the queued and waiting
-        runs whose ``cancel_key`` is in ``routing.cancels`` are canceled, ``routing.runs``
+        With ``deliver`` the event is routed in the same transaction: the runs not yet ended
+        whose ``cancel_key`` is in ``routing.cancels`` are canceled (a running one stops at
+        its next task boundary, as with ``cancel_run``), ``routing.runs``
         (the runs it starts) are created and every matching event wait is resolved (its run
         made due at ``now``). Without it the event stays pending for ``deliver_due_events``.
         Returns the runs that stand for ``routing.runs`` (a debounced or idempotent run may

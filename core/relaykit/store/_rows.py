@@ -16,7 +16,7 @@ RUN_COLS: Final = (
     "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
     "attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, "
     "environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, "
-    "parent_task_key, root_run_id"
+    "parent_task_key, root_run_id, epoch"
 )
 #: The statuses an attempt ends with that keep the run alive (not ended).
 SUSPENDED: Final = frozenset({RunStatus.WAITING, RunStatus.WAITING_FOR_CONNECTION})
@@ -89,6 +89,7 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
         parent_run_id=row[23],
         parent_task_key=row[24],
         root_run_id=row[25],
+        epoch=row[26],
     )
 
 
@@ -137,6 +138,7 @@ def run_params(run: RunRecord, flag: Callable[[bool], Any] = int) -> tuple[Any, 
         run.parent_run_id,
         run.parent_task_key,
         run.root_run_id,
+        run.epoch,
     )
 
 

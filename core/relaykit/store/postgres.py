@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Final, final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -363,6 +363,7 @@ class PostgresStore:
         job_ids: Sequence[str],
         run_id: str | None = None,
         family: bool = False,
+        exclude: Collection[str] = (),
     ) -> list[RunRecord]:
         """Lease runnable runs to ``owner`` by priority then due time, within every
         concurrency and throttle limit; runs locked by another claimer are skipped.
@@ -387,6 +388,7 @@ class PostgresStore:
             "cap": limit * 2,
             "run_id": run_id,
             "jobs": list(job_ids),
+            "exclude": list(exclude),
         }
         try:
             async with (await self._db()).connection() as conn:
@@ -408,26 +410,39 @@ class PostgresStore:
         order = {rid: i for i, rid in enumerate(ids)}
         return sorted(claimed, key=lambda r: order[r.id])
 
-    async def renew_leases(
-        self, *, owner: str, run_ids: Sequence[str], lease_until: float
-    ) -> set[str]:
-        """Extend leases still held by ``owner``; return those ids."""
-        if not run_ids:
+    async def renew_leases(self, *, leases: Mapping[str, int], lease_until: float) -> set[str]:
+        """Extend the leases of runs still running under the given epochs; return those ids."""
+        if not leases:
             return set()
-        rows = await self._fetchall(sql.RENEW_LEASES, (lease_until, owner, list(run_ids)))
+        rows = await self._fetchall(
+            sql.RENEW_LEASES, (lease_until, list(leases), list(leases.values()))
+        )
         return {r[0] for r in rows}
 
-    async def release_runs(self, *, owner: str, run_ids: Sequence[str], now: float) -> None:
-        """Make ``owner``'s running runs runnable again at once, and wake listening workers."""
-        if not run_ids:
+    async def release_runs(self, *, leases: Mapping[str, int], now: float) -> None:
+        """Make runs still running under the given epochs runnable again at once, and wake
+        listening workers."""
+        if not leases:
             return
-        await self._rowcount(sql.RELEASE_RUNS, (now, owner, list(run_ids)))
+        await self._rowcount(sql.RELEASE_RUNS, (now, list(leases), list(leases.values())))
+
+    async def replay_run(self, run_id: str, *, new_id: str, now: float) -> RunRecord | None:
+        """Queue a copy of ``run_id`` (same job, payload, groups, priority) as ``new_id``."""
+        args = {"id": run_id, "new": new_id, "now": now}
+        try:
+            async with (await self._db()).connection() as conn, conn.transaction():
+                if not (await conn.execute(sql.REPLAY_RUN, args)).rowcount:
+                    return None
+                await conn.execute(sql.REPLAY_GROUPS, args)
+        except _CONNECTION_ERRORS as exc:
+            raise self._unusable(exc) from exc
+        return await self.get_run(new_id)
 
     async def end_attempt(
         self,
         *,
         run_id: str,
-        owner: str,
+        epoch: int,
         status: RunStatus,
         now: float,
         output: str | None = None,
@@ -451,7 +466,7 @@ class PostgresStore:
             "ended": ended,
             "wake_at": wake_at,
             "id": run_id,
-            "owner": owner,
+            "epoch": epoch,
             "now": now,
             "wakes": status is RunStatus.WAITING and wake_at is not None,
         }
@@ -538,7 +553,7 @@ class PostgresStore:
         self,
         *,
         run_id: str,
-        owner: str,
+        epoch: int,
         task: TaskRecord,
         logs: Sequence[LogRecord] = (),
         kv: Sequence[KvWrite] = (),
@@ -547,7 +562,7 @@ class PostgresStore:
     ) -> None:
         """Write one task outcome (and its effects, and the child runs it starts) in exactly
         one transaction, fenced."""
-        params = (run_id, owner, *task_params(run_id, task))
+        params = (run_id, epoch, *task_params(run_id, task))
         lost = f"run {run_id}: lease lost; task {task.key!r} was not recorded"
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
         if not (logs or kv or events or runs or consumes_wait):
@@ -566,21 +581,21 @@ class PostgresStore:
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
 
-    async def expire_event_wait(self, *, run_id: str, owner: str, task: TaskRecord) -> bool:
+    async def expire_event_wait(self, *, run_id: str, epoch: int, task: TaskRecord) -> bool:
         """Record an event wait's timeout unless an event matched it first (fenced)."""
         lost = f"run {run_id}: lease lost; task {task.key!r} was not recorded"
         try:
             async with (await self._db()).connection() as conn, conn.transaction():
                 # The run row locked FOR SHARE: a delivery (which locks it FOR UPDATE before
                 # resolving its waits) either committed already or waits for this one.
-                if not await (await conn.execute(sql.LEASE_FENCE, (run_id, owner))).fetchall():
+                if not await (await conn.execute(sql.LEASE_FENCE, (run_id, epoch))).fetchall():
                     raise LeaseLost(lost)
                 gone = (await conn.execute(sql.EXPIRE_EVENT_WAIT, (run_id, task.key))).rowcount
                 if not gone:
                     cur = await conn.execute(sql.EVENT_WAIT_EXISTS, (run_id, task.key))
                     if await cur.fetchall():
                         return False  # an event resolved it first
-                params = (run_id, owner, *task_params(run_id, task))
+                params = (run_id, epoch, *task_params(run_id, task))
                 if (await conn.execute(sql.UPSERT_TASK, params)).rowcount == 0:
                     raise LeaseLost(lost)
                 return True
@@ -617,7 +632,8 @@ class PostgresStore:
         conn: Conn, event: EventRecord, routing: Routing, now: float
     ) -> list[RunRecord]:
         """Route ``event`` inside the caller's transaction: mark it delivered, cancel the
-        queued and waiting runs with its cancel keys, create its runs, resolve the open waits
+        runs not yet ended with its cancel keys (a running one stops at its next task
+        boundary), create its runs, resolve the open waits
         it matches and make their runs due. Returns the runs that stand for ``routing.runs``."""
         await conn.execute(sql.MARK_DELIVERED, (now, event.id))
         async with conn.cursor() as cur:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, final
@@ -60,11 +60,11 @@ _RUNNABLE: Final = (
     "OR (status = 'running' AND lease_expires_at < :now))"
 )
 # One statement, hence one implicit transaction: the task row is written only while the run is
-# running under this owner's lease (the fence), and a retry's earlier row is updated in place.
+# running under this attempt's epoch (the fence), and a retry's earlier row is updated in place.
 _UPSERT_TASK: Final = f"""
 INSERT INTO tasks (run_id, {TASK_COLS})
 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? AND status = 'running')
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
@@ -330,6 +330,7 @@ class SqliteStore:
         job_ids: Sequence[str],
         run_id: str | None = None,
         family: bool = False,
+        exclude: Collection[str] = (),
     ) -> list[RunRecord]:
         """Lease runnable runs to ``owner`` by priority then due time, within every
         concurrency and throttle limit (one write transaction: SQLite serializes writers)."""
@@ -340,6 +341,9 @@ class SqliteStore:
         only = ""
         if run_id is not None:
             only = "AND (id = :run_id OR root_run_id = :run_id)" if family else "AND id = :run_id"
+        if exclude:
+            names["exclude"] = json.dumps(list(exclude))
+            only += " AND id NOT IN (SELECT value FROM json_each(:exclude))"
         with self._transaction() as db:
             busy = _busy_groups(db, now)
             skip = ""
@@ -371,44 +375,47 @@ class SqliteStore:
                 return []
             claimed = db.execute(
                 "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
-                "attempt = attempt + 1, started_at = COALESCE(started_at, ?) "
+                "attempt = attempt + 1, epoch = epoch + 1, started_at = COALESCE(started_at, ?) "
                 f"WHERE id IN ({', '.join('?' * len(ids))}) RETURNING {RUN_COLS}",
                 (owner, lease_until, now, *ids),
             ).fetchall()
         order = {run_id: i for i, run_id in enumerate(ids)}
         return sorted((run_from_row(r) for r in claimed), key=lambda r: order[r.id])
 
-    async def renew_leases(
-        self, *, owner: str, run_ids: Sequence[str], lease_until: float
-    ) -> set[str]:
-        """Extend leases still held by ``owner``; return those ids."""
-        if not run_ids:
+    async def renew_leases(self, *, leases: Mapping[str, int], lease_until: float) -> set[str]:
+        """Extend the leases of runs still running under the given epochs; return those ids."""
+        if not leases:
             return set()
-        marks = ", ".join("?" * len(run_ids))
         rows = self._db.execute(
-            f"UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' "
-            f"AND id IN ({marks}) RETURNING id",
-            (lease_until, owner, *run_ids),
+            f"UPDATE runs SET lease_expires_at = ? WHERE status = 'running' AND {_HELD}"
+            " RETURNING id",
+            (lease_until, json.dumps(leases)),
         ).fetchall()
         return {r[0] for r in rows}
 
-    async def release_runs(self, *, owner: str, run_ids: Sequence[str], now: float) -> None:
-        """Make ``owner``'s running runs runnable again at once."""
-        if not run_ids:
+    async def release_runs(self, *, leases: Mapping[str, int], now: float) -> None:
+        """Make runs still running under the given epochs runnable again at once."""
+        if not leases:
             return
-        marks = ", ".join("?" * len(run_ids))
         self._db.execute(
             "UPDATE runs SET status = 'waiting', next_attempt_at = ?, lease_owner = NULL, "
-            f"lease_expires_at = NULL WHERE lease_owner = ? AND status = 'running' "
-            f"AND id IN ({marks})",
-            (now, owner, *run_ids),
+            f"lease_expires_at = NULL WHERE status = 'running' AND {_HELD}",
+            (now, json.dumps(leases)),
         )
+
+    async def replay_run(self, run_id: str, *, new_id: str, now: float) -> RunRecord | None:
+        """Queue a copy of ``run_id`` (same job, payload, groups, priority) as ``new_id``."""
+        with self._transaction() as db:
+            if not db.execute(_REPLAY_RUN, {"id": run_id, "new": new_id, "now": now}).rowcount:
+                return None
+            db.execute(_REPLAY_GROUPS, {"id": run_id, "new": new_id})
+        return await self.get_run(new_id)
 
     async def end_attempt(
         self,
         *,
         run_id: str,
-        owner: str,
+        epoch: int,
         status: RunStatus,
         now: float,
         output: str | None = None,
@@ -424,8 +431,8 @@ class SqliteStore:
             cur = db.execute(
                 "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, "
                 "next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
-                "WHERE id = ? AND lease_owner = ? AND status = 'running'",
-                (status.value, output, dump_json(error), ended, wake_at, run_id, owner),
+                "WHERE id = ? AND epoch = ? AND status = 'running'",
+                (status.value, output, dump_json(error), ended, wake_at, run_id, epoch),
             )
             if cur.rowcount == 0:
                 raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
@@ -458,8 +465,8 @@ class SqliteStore:
         with self._transaction() as db:
             cur = db.execute(
                 "UPDATE runs SET status = 'canceled', ended_at = ?, lease_owner = NULL, "
-                "lease_expires_at = NULL, next_attempt_at = NULL WHERE id = ? AND status IN "
-                "('queued', 'running', 'waiting', 'waiting_for_connection')",
+                "lease_expires_at = NULL, next_attempt_at = NULL "
+                f"WHERE id = ? AND status IN {_LIVE}",
                 (now, run_id),
             )
             if cur.rowcount:
@@ -527,7 +534,7 @@ class SqliteStore:
         self,
         *,
         run_id: str,
-        owner: str,
+        epoch: int,
         task: TaskRecord,
         logs: Sequence[LogRecord] = (),
         kv: Sequence[KvWrite] = (),
@@ -535,7 +542,7 @@ class SqliteStore:
         runs: Sequence[RunRecord] = (),
     ) -> None:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
-        params = (*task_params(run_id, task), run_id, owner)
+        params = (*task_params(run_id, task), run_id, epoch)
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
         if not (logs or kv or events or runs or consumes_wait):
             if self._db.execute(_UPSERT_TASK, params).rowcount == 0:
@@ -571,14 +578,14 @@ class SqliteStore:
 
     # -- events and key-value store -----------------------------------------------------------
 
-    async def expire_event_wait(self, *, run_id: str, owner: str, task: TaskRecord) -> bool:
+    async def expire_event_wait(self, *, run_id: str, epoch: int, task: TaskRecord) -> bool:
         """Record an event wait's timeout unless an event matched it first."""
         with self._transaction() as db:
             gone = db.execute(
                 "DELETE FROM event_waits WHERE run_id = ? AND task_key = ? AND event_id IS NULL "
-                "AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? "
+                "AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? "
                 "AND status = 'running')",
-                (run_id, task.key, run_id, owner),
+                (run_id, task.key, run_id, epoch),
             ).rowcount
             if not gone:
                 matched = db.execute(
@@ -588,7 +595,7 @@ class SqliteStore:
                 ).fetchone()
                 if matched:
                     return False
-            if db.execute(_UPSERT_TASK, (*task_params(run_id, task), run_id, owner)).rowcount:
+            if db.execute(_UPSERT_TASK, (*task_params(run_id, task), run_id, epoch)).rowcount:
                 return True
             raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
 
@@ -619,9 +626,11 @@ class SqliteStore:
             (now, event.id),
         )
         for key in routing.cancels:
+            # a running run too: its attempt's next write is refused (the status fence)
             canceled = db.execute(
-                "UPDATE runs SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
-                "WHERE cancel_key = ? AND status IN ('queued', 'waiting') RETURNING id",
+                "UPDATE runs SET status = 'canceled', ended_at = ?, next_attempt_at = NULL, "
+                "lease_owner = NULL, lease_expires_at = NULL WHERE cancel_key = ? "
+                f"AND status IN {_LIVE} RETURNING id",
                 (now, key),
             ).fetchall()
             for (run_id,) in canceled:
@@ -953,11 +962,29 @@ class SqliteStore:
 
 
 _UPSERT_TASK_UNFENCED: Final = _UPSERT_TASK.replace(
-    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND status = 'running')",
+    "WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? AND status = 'running')",
     "WHERE true",
 )
 
 
+# The runs that have not ended.
+_LIVE: Final = "('queued', 'running', 'waiting', 'waiting_for_connection')"
+# Runs named by a JSON object of run id -> attempt epoch (renewing and releasing leases).
+_HELD: Final = "(id, epoch) IN (SELECT key, value FROM json_each(?))"
+# A replay copies what the job's definition derived when the run was created (priority,
+# groups, cancel key) so that it obeys the same limits, without needing the job's code.
+_REPLAY_COPY: Final = (
+    "job_id, job_version, payload, is_test, event_id, event_name, environment, priority, "
+    "limited, cancel_key"
+)
+_REPLAY_RUN: Final = (
+    f"INSERT INTO runs (id, status, created_at, next_attempt_at, {_REPLAY_COPY}) "
+    f"SELECT :new, 'queued', :now, :now, {_REPLAY_COPY} FROM runs WHERE id = :id"
+)
+_REPLAY_GROUPS: Final = (
+    "INSERT INTO run_groups (run_id, grp, lim, period) "
+    "SELECT :new, grp, lim, period FROM run_groups WHERE run_id = :id"
+)
 _API_KEY_COLS: Final = "id, name, key_hash, created_at, revoked_at"  # ApiKeyRecord's order
 _SESSION_COLS: Final = "token_hash, kind, subject, created_at, expires_at"  # SessionRecord's
 
