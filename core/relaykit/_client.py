@@ -273,7 +273,12 @@ class Client:
         observer: Observer | None = None,
         on_enqueue: Callable[[], None] | None = None,
     ) -> Engine:
-        """An engine bound to the running event loop (close it when done)."""
+        """An engine bound to the running event loop (close it when done).
+
+        The installed plugins are imported first, in a thread, so no task's first call stalls
+        the loop importing a vendor SDK."""
+        if not self.plugins.loaded:
+            await asyncio.to_thread(self.plugins.load)
         store = await self.open()
         if on_enqueue is not None:
             self._listeners.append(on_enqueue)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, final
@@ -150,15 +151,30 @@ class Plugins:
         self._dists: dict[str, tuple[str, str]] = {}
         self._integrations: dict[str, type[Integration]] = {}
         self._owners: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
         self.errors: list[PluginProblem] = []
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the installed plugins have been imported already."""
+        return self._pm is not None
+
+    def load(self) -> None:
+        """Import and register the installed plugins now (once). Engines call this in a
+        thread when they start, before they claim anything: importing a plugin's vendor SDK
+        can take seconds, which must never stall an event loop that holds leases."""
+        _ = self.manager
 
     @property
     def manager(self) -> pluggy.PluginManager:
         """The pluggy ``PluginManager`` (loading the installed plugins the first time)."""
         if self._pm is None:
-            self._pm = make_plugin_manager()
-            if self._entry_points:
-                self._load_entry_points(self._pm)
+            with self._lock:  # ``load`` may run in a thread while the loop asks too
+                if self._pm is None:
+                    pm = make_plugin_manager()
+                    if self._entry_points:
+                        self._load_entry_points(pm)
+                    self._pm = pm
         return self._pm
 
     @property

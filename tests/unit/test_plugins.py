@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,54 @@ def test_register_takes_only_integration_classes() -> None:
     [problem] = plugins.errors
     assert problem.name == "bad"
     assert "register() takes an Integration subclass" in problem.error
+
+
+#: A plugin whose import takes a while (a vendor SDK, say), and that records where it ran.
+SLOW_PLUGIN = """
+import threading
+import time
+
+import relaykit
+
+STARTED = time.monotonic()
+time.sleep(0.5)
+ENDED = time.monotonic()
+IMPORTED_IN = threading.current_thread().name
+
+
+@relaykit.hookimpl
+def relaykit_register_integrations(register):
+    pass
+"""
+
+
+def test_an_engine_imports_the_plugins_in_a_thread_before_it_claims_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing a plugin must never stall the loop that keeps leases alive: the engine
+    imports them in a thread when it starts, not inside the first task's hook."""
+    modules = _install(tmp_path, monkeypatch, {"slow": SLOW_PLUGIN})
+    client = relaykit.Client("plugins", database_url=f"sqlite:///{tmp_path / 'rk.db'}")
+    ticks: list[float] = []
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def ticker() -> None:
+            while True:
+                ticks.append(loop.time())
+                await asyncio.sleep(0.02)
+
+        beat = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        engine = await client.engine()
+        assert client.plugins.loaded  # before anything is claimed or executed
+        beat.cancel()
+        await engine.close()
+        await client.close()
+
+    asyncio.run(go())
+    plugin = sys.modules[modules["slow"]]
+    assert plugin.IMPORTED_IN != "MainThread"
+    # the loop kept running while the plugin imported (loop.time() is time.monotonic())
+    assert any(plugin.STARTED < t < plugin.ENDED for t in ticks), (plugin.STARTED, ticks)
