@@ -168,11 +168,21 @@ class Attempt:
         """The outcome of a run function that raised ``exc`` — one exception, or an exception
         group from ``asyncio.TaskGroup`` / ``except*`` holding signals and errors together.
 
-        A lost lease wins (nothing more may be written), then a broken rule (the run fails
-        with it whatever user code did with it), then an error that escaped, then a wait for
-        a connection, then a suspension (the earliest wake time of all the branches)."""
+        A lost lease or a store fault wins (nothing more may be written), then a broken rule
+        (the run fails with it whatever user code did with it), then an error that escaped,
+        then a wait for a connection, then a suspension (the earliest wake time of all the
+        branches)."""
         leaves = list(_leaves(exc))
-        if self.lost or any(isinstance(e, Abort) for e in leaves):
+        # relaykit's own database failing (io.store read outside a task, say) is no verdict
+        # on the run: the attempt gives up and the run resumes once the store is back
+        if self.lost or any(isinstance(e, (Abort, StoreError)) for e in leaves):
+            store_errors = [e for e in leaves if isinstance(e, StoreError)]
+            if store_errors and not self.lost:
+                _log.warning(
+                    "run %s: the store failed (%s); the run resumes later",
+                    self.run.id,
+                    store_errors[0],
+                )
             self.lost = True
             await self._cancel_inflight()
             return Outcome(RunStatus.RUNNING)

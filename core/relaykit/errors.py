@@ -13,7 +13,10 @@ The tree::
     ├── AppLoadError                   an APP argument that cannot be imported or has no Client
     ├── StoreError                     the database cannot be opened or used
     │   ├── SchemaTooNew               the database was migrated by a newer relaykit
-    │   └── LeaseLost                  this worker no longer owns the run it is writing
+    │   ├── StoreUnavailable           the database failed while in use (disk full, I/O…)
+    │   │   └── StoreBusy              another process held the database's lock too long
+    │   ├── StoreCorrupt               the database file is damaged or not a database
+    │   └── LeaseLost                  this attempt no longer holds the run it is writing
     ├── RunError                       ends a run as ``failed`` when it escapes the run function
     │   ├── DuplicateTaskKey
     │   ├── NonDeterministicRun
@@ -100,8 +103,24 @@ class SchemaTooNew(StoreError):
     retriable = False
 
 
+class StoreUnavailable(StoreError):
+    """The database failed while in use (disk full, I/O error, lost connection); nothing was
+    written by the failed operation, and trying again later may succeed."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process held the database's write lock past the busy timeout; try again."""
+
+
+class StoreCorrupt(StoreError):
+    """The database file is damaged or is not a relaykit database."""
+
+    retriable = False
+
+
 class LeaseLost(StoreError):
-    """This worker no longer holds the run's lease (it expired, or the run was canceled)."""
+    """This attempt no longer holds the run: another claim took it (its lease expired), or it
+    was canceled or released. The attempt stops and writes nothing more."""
 
 
 class RunError(RelaykitError):

@@ -13,10 +13,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._attempt_types import Observer
-from .errors import StoreError
+from .errors import SchemaTooNew, StoreError
 from .scheduler import Scheduler
 
 _log = logging.getLogger("relaykit.worker")
+
+#: The longest pause between two tries while the store keeps failing (the pause doubles from
+#: the poll interval up to this).
+MAX_BACKOFF_SECONDS = 30.0
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -89,15 +93,27 @@ class Worker:
     async def _loop(self, engine: Engine) -> None:
         job_ids = [j.id for j in self.client.jobs.values() if j.enabled]
         scheduler = Scheduler(engine)
-        await scheduler.sync()
+        failures, synced = 0, False
         while not self._stopping.is_set():
             try:
+                if not synced:  # at start, and again if the store was away then
+                    await scheduler.sync()
+                    synced = True
                 if await self._step(engine, scheduler, job_ids):
                     return
+                failures = 0
             except StoreError as exc:  # the database is away: keep trying, it may come back
-                _log.warning("worker: the store failed (%s); retrying", exc)
+                if isinstance(exc, SchemaTooNew):
+                    raise
+                failures += 1
+                pause = min(engine.poll_interval * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+                _log.warning(
+                    "worker: the store failed (%s); retrying in %.1fs",
+                    " ".join(str(exc).split()),
+                    pause,
+                )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), engine.poll_interval)
+                    await asyncio.wait_for(self._stopping.wait(), pause)
 
     async def _step(self, engine: Engine, scheduler: Scheduler, job_ids: list[str]) -> bool:
         """One pass: deliver due events, fire schedules, claim runs, then sleep until there

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,3 +298,61 @@ def test_a_nan_task_output_never_breaks_the_json_output(rk: Relaykit, app: str) 
         assert run["status"] == "failed"
         assert "'measure'" in run["error"]["message"]
     assert rk.show(run["id"]) == run
+
+
+# -- store faults -----------------------------------------------------------------------------
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(
+            ("run", "{app}", "pipeline", "--payload", '{"n": 1}', "--detach"), id="detach"
+        ),
+        pytest.param(("runs", "cancel", "{queued}"), id="cancel"),
+        pytest.param(("runs", "replay", "{queued}"), id="replay"),
+    ],
+)
+def test_a_database_locked_past_its_busy_timeout_is_one_line_and_exit_1(
+    rk: Relaykit, app: str, recorded: Recorded, command: tuple[str, ...]
+) -> None:
+    queued = next(r["id"] for r in recorded.runs if r["status"] == "queued")
+    args = [a.replace("{app}", app).replace("{queued}", queued) for a in command]
+    url = "sqlite:///relaykit.db?busy_timeout=200"
+    with subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(rk.cwd / "relaykit.db"), "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as locker:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        done = rk(*args, "--database", url)
+        locker.communicate(timeout=30)
+
+    assert done.returncode == 1, done.describe()
+    assert done.stdout.strip() == ""
+    [line] = done.stderr.splitlines()
+    assert "relaykit.db" in line and "locked" in line and "Traceback" not in line
+    recorded.assert_unchanged(rk)
+
+
+def test_db_migrate_on_a_damaged_file_says_so_instead_of_up_to_date(rk: Relaykit, app: str) -> None:
+    for i in range(3):
+        rk.detach(app, "pipeline", {"n": i})
+    with (rk.cwd / "relaykit.db").open("r+b") as f:
+        f.seek(4096 * 3)  # a table page, not the header
+        f.write(b"\xff" * 64)
+
+    done = rk("db", "migrate", *DB)
+
+    line = done.error_line()
+    assert "relaykit.db" in line and "damaged" in line
+    assert "up to date" not in done.stdout

@@ -256,8 +256,37 @@ def test_cancel_a_waiting_run_then_replay_it(sqlite_url: str) -> None:
         assert r.status_code == 201, r.text
         new = r.json()
         assert (new["job"], new["status"], new["id"] != run_id) == ("waiter", "queued", True)
+        # a replay is the same operation on every surface: a test run stays a test run
+        assert new["is_test"] is True
 
     run(sqlite_url, scenario)
+
+
+def test_a_database_locked_past_its_timeout_is_a_json_503(tmp_path: Path) -> None:
+    path = tmp_path / "relaykit.db"
+    locker_source = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(2)\n"
+        "c.execute('COMMIT')\n"
+    )
+
+    async def scenario(api: Api) -> None:
+        with subprocess.Popen(
+            [sys.executable, "-c", locker_source, str(path)], stdout=subprocess.PIPE, text=True
+        ) as locker:
+            assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+            r = await api.http.post(
+                "/api/v1/events", json={"name": "user.created", "payload": {}}, headers=api.auth
+            )
+            locker.communicate(timeout=30)
+        message = _error(r, 503, "store_unavailable")
+        assert "locked" in message and str(path) in message
+        assert r.headers["retry-after"] == "5"
+        r = await api.http.get("/api/v1/events", headers=api.auth)  # the lock is gone
+        assert r.status_code == 200 and r.json()["events"] == [], r.text
+
+    run(f"sqlite:///{path}?synchronous=normal&busy_timeout=200", scenario)
 
 
 def test_key_value_entries_set_over_http_are_what_runs_read(sqlite_url: str) -> None:

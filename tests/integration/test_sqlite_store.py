@@ -54,9 +54,8 @@ def test_migrations_apply_once_and_are_idempotent(tmp_path: Path) -> None:
 def test_wal_and_synchronous_settings(tmp_path: Path) -> None:
     async def go(sync: str) -> tuple[str, int]:
         store = await _opened(tmp_path / f"{sync}.sqlite", sync)
-        conn = store._db  # the store's own connection
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        level = conn.execute("PRAGMA synchronous").fetchone()[0]
+        mode = await store._io.read(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
+        level = await store._io.read(lambda db: db.execute("PRAGMA synchronous").fetchone()[0])
         await store.close()
         return mode, level
 
@@ -163,7 +162,7 @@ def test_one_write_per_completed_task_and_none_before_it_runs(tmp_path: Path) ->
             if sql.lstrip().upper().startswith("INSERT INTO TASKS"):
                 order.append("write")
 
-        store._db.set_trace_callback(trace)
+        store._io.trace(trace)
         result = await client.run("count")
         assert result.output == 10
         await client.close()

@@ -56,12 +56,13 @@ def db_group() -> None:
 @database_option
 @reports_errors
 def migrate_command(database: str | None) -> None:
-    """Apply pending schema migrations."""
+    """Check the database's integrity, then apply pending schema migrations."""
 
     async def go() -> tuple[list[int], int]:
         store = store_from_url(database_url_from_env(database))
         await store.open(migrate=False)
         try:
+            await store.check()  # never call a damaged file "up to date"
             applied = await store.migrate()
             return applied, await store.schema_version()
         finally:

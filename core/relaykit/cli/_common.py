@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from ..errors import RelaykitError
+from ..errors import RelaykitError, StoreUnavailable
 from ..store import Store, database_url_from_env, store_from_url
 
 T = TypeVar("T")
@@ -34,13 +34,23 @@ class CliError(click.ClickException):
         click.echo(f"relaykit: error: {self.format_message()}", err=True)
 
 
+class CliFault(CliError):
+    """The database failed while the command used it (locked too long, disk full, a lost
+    connection): one line on stderr, exit code 1. Nothing half-done was stored."""
+
+    exit_code = EXIT_RUN_NOT_SUCCEEDED
+
+
 def reports_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    """Turn relaykit errors raised by a command into ``CliError``."""
+    """Turn relaykit errors raised by a command into ``CliError`` (``CliFault`` for a store
+    that failed while in use)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
+        except StoreUnavailable as exc:
+            raise CliFault(str(exc).replace("\n", " ")) from exc
         except RelaykitError as exc:
             raise CliError(str(exc).replace("\n", " ")) from exc
 

@@ -18,6 +18,7 @@ from starlette.routing import Mount, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from ..errors import StoreError
 from ._api import api_routes
 from ._auth import Access, NewKey
 from ._connections import connection_routes
@@ -36,7 +37,7 @@ def create_app(client: Client) -> Starlette:
     ``relaykit serve``/``relaykit dev``, which run both).
     """
     app = Starlette(
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, StoreError: _store_error},
         routes=[
             Mount("/api/v1", app=Router(api_routes(), default=_api_not_found)),
             *webhook_routes(),
@@ -55,6 +56,21 @@ async def _api_not_found(scope: Scope, receive: Receive, send: Send) -> None:
     path = scope.get("path", "")
     body = {"error": {"code": "not_found", "message": f"no API route {path!r}; see openapi.json"}}
     await JSONResponse(body, status_code=404)(scope, receive, send)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    """The database failed (locked too long, disk full, unreachable): a 503 that says so —
+    JSON under ``/api/`` — with a Retry-After, never a traceback or a bare 500."""
+    root = str(request.scope.get("root_path", ""))
+    path = request.url.path.removeprefix(root) if root else request.url.path
+    message = " ".join(str(exc).split())
+    headers = {"Retry-After": "5"}
+    if path.startswith("/api/") or root.endswith("/api/v1"):
+        body = {"error": {"code": "store_unavailable", "message": message}}
+        return JSONResponse(body, status_code=503, headers=headers)
+    return PlainTextResponse(
+        f"relaykit's database is unavailable: {message}", status_code=503, headers=headers
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

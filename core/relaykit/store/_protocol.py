@@ -59,6 +59,11 @@ class Store(Protocol):
         """The highest applied migration version (0 for an empty database)."""
         ...
 
+    async def check(self) -> None:
+        """Verify the database's integrity as far as the backend can (SQLite's
+        ``quick_check``); raise ``StoreCorrupt`` naming the problem."""
+        ...
+
     # -- runs ---------------------------------------------------------------------------------
 
     async def create_run(self, run: RunRecord) -> RunRecord:

@@ -47,7 +47,7 @@ from .._models import (
     TaskRecord,
     TaskStatus,
 )
-from ..errors import LeaseLost, SchemaTooNew, StoreError
+from ..errors import LeaseLost, SchemaTooNew, StoreError, StoreUnavailable
 from ..filters import matches
 from . import _postgres_sql as sql
 from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
@@ -229,7 +229,7 @@ class PostgresStore:
             await pool.close()
 
     def _unusable(self, exc: BaseException) -> StoreError:
-        return StoreError(f"database {self._url} cannot be used: {_one_line(exc)}")
+        return StoreUnavailable(f"database {self._url} cannot be used: {_one_line(exc)}")
 
     async def _connect(self) -> Conn:
         try:
@@ -248,7 +248,7 @@ class PostgresStore:
             if migrate:
                 await self._migrate_on(conn)
         except psycopg.Error as exc:
-            raise self._unusable(exc) from exc
+            raise StoreError(f"cannot open database {self._url}: {_one_line(exc)}") from exc
         finally:
             await conn.close()
         await self._start_pool()
@@ -270,6 +270,11 @@ class PostgresStore:
                 return await sql.schema_version(conn)
         except _CONNECTION_ERRORS as exc:
             raise self._unusable(exc) from exc
+
+    async def check(self) -> None:
+        """Nothing to verify client-side: the server guards its own pages (checksums, WAL);
+        this only proves the database answers."""
+        await self._fetchall("SELECT 1")
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations in one transaction under an advisory lock."""

@@ -1,8 +1,10 @@
 """``SqliteStore``: the embedded default store, one SQLite file in WAL mode.
 
-All calls run synchronously on the caller's thread (the event loop's): a SQLite statement
-costs microseconds, far less than handing it to a thread would. Several processes may share
-one file; SQLite's WAL and ``busy_timeout`` serialize their writers.
+Statements that cannot wait run on the event loop's thread (microseconds, far less than a
+hand-off); anything that could wait — a write lock held by another process, an fsync at
+``synchronous=FULL``, a checkpoint — runs in the store's own thread (see ``_sqlite_io``), so
+the loop never blocks. Several processes may share one file; SQLite's WAL and
+``busy_timeout`` serialize their writers.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, final
 
@@ -33,7 +34,7 @@ from .._models import (
     TaskRecord,
     TaskStatus,
 )
-from ..errors import LeaseLost, SchemaTooNew, StoreError
+from ..errors import LeaseLost, SchemaTooNew, StoreCorrupt, StoreError
 from ..filters import matches
 from . import migrations
 from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
@@ -51,6 +52,7 @@ from ._rows import (
     task_from_row,
     task_params,
 )
+from ._sqlite_io import SqliteIO
 from ._url import parse_database_url
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
@@ -103,7 +105,12 @@ class SqliteStore:
         self._path = path
         self._synchronous = _SYNCHRONOUS[synchronous.lower()]
         self._busy_timeout_ms = busy_timeout_ms
-        self._conn: sqlite3.Connection | None = None
+        self._io = SqliteIO(
+            path,
+            synchronous=self._synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            memory=path == ":memory:",
+        )
         self._url = f"sqlite:///{path}"
 
     @classmethod
@@ -142,15 +149,9 @@ class SqliteStore:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    @property
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"the store {self._url} is not open; call `await store.open()`")
-        return self._conn
-
     async def open(self, *, migrate: bool = True) -> None:
         """Open the file (creating its folder), set WAL and durability, then migrate."""
-        if self._conn is not None:
+        if self._io.is_open:
             return
         if self._path != ":memory:":
             try:
@@ -161,18 +162,16 @@ class SqliteStore:
                     f"{Path(self._path).parent}: {exc.strerror}"
                 ) from exc
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        except sqlite3.Error as exc:
+            await self._io.open()
+        except StoreCorrupt:
+            raise  # its message names the file and what to do
+        except StoreError as exc:
             raise StoreError(
                 f"cannot open database {self._url}: {exc}; pass a SQLite file made by relaykit "
                 "or a path for a new one (--database / RELAYKIT_DATABASE_URL)"
             ) from exc
-        self._conn = conn
         try:
-            current = self._version()
+            current = await self._io.read(_version)
             known = max((v for v, _, _ in migrations.load("sqlite")), default=0)
             if current > known:
                 raise SchemaTooNew(
@@ -182,45 +181,41 @@ class SqliteStore:
             if migrate:
                 await self.migrate()
         except BaseException:
-            self._conn = None
-            conn.close()
+            await self._io.close()
             raise
 
     async def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def _version(self) -> int:
-        db = self._db
-        exists = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-        ).fetchone()
-        if not exists:
-            return 0
-        row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-        return int(row[0] or 0)
+        """Close the connections."""
+        await self._io.close()
 
     async def schema_version(self) -> int:
         """The highest applied migration version."""
-        return self._version()
+        return await self._io.read(_version)
+
+    async def check(self) -> None:
+        """Raise ``StoreCorrupt`` when SQLite's ``quick_check`` finds the file damaged."""
+        rows = await self._io.read(lambda db: db.execute("PRAGMA quick_check").fetchall())
+        problems = [" ".join(str(r[0]).split()) for r in rows if r[0] != "ok"]
+        if problems:
+            raise StoreCorrupt(
+                f"database {self._url} is damaged ({problems[0]}); restore it from a backup"
+            )
 
     async def migrate(self) -> list[int]:
-        """Apply pending migrations, all in one transaction (another process may race us)."""
-        applied: list[int] = []
-        with self._transaction() as db:
+        """Apply pending migrations, all in one transaction (another process may race us).
+        An up-to-date file is only read: opening a store takes no write lock."""
+
+        def pending(db: sqlite3.Connection) -> bool:
+            if not _version(db):
+                return True
+            done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+            return any(v not in done for v, _, _ in migrations.load("sqlite"))
+
+        if not await self._io.read(pending):
+            return []
+
+        def tx(db: sqlite3.Connection) -> list[int]:
+            applied: list[int] = []
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
@@ -239,17 +234,17 @@ class SqliteStore:
                     (version, name),
                 )
                 applied.append(version)
-        return applied
+            return applied
+
+        return await self._io.write(tx)
 
     # -- runs ---------------------------------------------------------------------------------
 
     async def create_run(self, run: RunRecord) -> RunRecord:
         """Insert a new run (or find the one its idempotency or debounce key leads to)."""
-        if not (run.groups or run.idempotency_key or run.debounce_key):
-            self._insert_run(self._db, run)  # one statement: no transaction needed
-            return run
-        with self._transaction() as db:
-            return self._insert_run(db, run)
+        plain = not (run.groups or run.idempotency_key or run.debounce_key)
+        # a plain run is one statement: no transaction needed
+        return await self._io.write(lambda db: self._insert_run(db, run), transaction=not plain)
 
     @staticmethod
     def _insert_run(db: sqlite3.Connection, run: RunRecord) -> RunRecord:
@@ -294,7 +289,9 @@ class SqliteStore:
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
-        row = self._db.execute(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = await self._io.read(
+            lambda db: db.execute(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        )
         return None if row is None else run_from_row(row)
 
     async def list_runs(
@@ -313,11 +310,11 @@ class SqliteStore:
         if status is not None:
             where.append("status = ?")
             args.append(status)
-        rows = self._db.execute(
+        query = (
             f"SELECT {RUN_COLS} FROM runs WHERE {' AND '.join(where)} "
-            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-            (*args, limit, offset),
-        ).fetchall()
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        )
+        rows = await self._io.read(lambda db: db.execute(query, (*args, limit, offset)).fetchall())
         return [run_from_row(r) for r in rows]
 
     async def claim_runs(
@@ -344,7 +341,8 @@ class SqliteStore:
         if exclude:
             names["exclude"] = json.dumps(list(exclude))
             only += " AND id NOT IN (SELECT value FROM json_each(:exclude))"
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> list[RunRecord]:
             busy = _busy_groups(db, now)
             skip = ""
             if busy:
@@ -379,37 +377,47 @@ class SqliteStore:
                 f"WHERE id IN ({', '.join('?' * len(ids))}) RETURNING {RUN_COLS}",
                 (owner, lease_until, now, *ids),
             ).fetchall()
-        order = {run_id: i for i, run_id in enumerate(ids)}
-        return sorted((run_from_row(r) for r in claimed), key=lambda r: order[r.id])
+            order = {run_id: i for i, run_id in enumerate(ids)}
+            return sorted((run_from_row(r) for r in claimed), key=lambda r: order[r.id])
+
+        return await self._io.write(tx)
 
     async def renew_leases(self, *, leases: Mapping[str, int], lease_until: float) -> set[str]:
         """Extend the leases of runs still running under the given epochs; return those ids."""
         if not leases:
             return set()
-        rows = self._db.execute(
-            f"UPDATE runs SET lease_expires_at = ? WHERE status = 'running' AND {_HELD}"
-            " RETURNING id",
-            (lease_until, json.dumps(leases)),
-        ).fetchall()
+        rows = await self._io.write(
+            lambda db: db.execute(
+                f"UPDATE runs SET lease_expires_at = ? WHERE status = 'running' AND {_HELD}"
+                " RETURNING id",
+                (lease_until, json.dumps(leases)),
+            ).fetchall()
+        )
         return {r[0] for r in rows}
 
     async def release_runs(self, *, leases: Mapping[str, int], now: float) -> None:
         """Make runs still running under the given epochs runnable again at once."""
         if not leases:
             return
-        self._db.execute(
-            "UPDATE runs SET status = 'waiting', next_attempt_at = ?, lease_owner = NULL, "
-            f"lease_expires_at = NULL WHERE status = 'running' AND {_HELD}",
-            (now, json.dumps(leases)),
+        await self._io.write(
+            lambda db: db.execute(
+                "UPDATE runs SET status = 'waiting', next_attempt_at = ?, lease_owner = NULL, "
+                f"lease_expires_at = NULL WHERE status = 'running' AND {_HELD}",
+                (now, json.dumps(leases)),
+            ),
+            transaction=False,
         )
 
     async def replay_run(self, run_id: str, *, new_id: str, now: float) -> RunRecord | None:
         """Queue a copy of ``run_id`` (same job, payload, groups, priority) as ``new_id``."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> bool:
             if not db.execute(_REPLAY_RUN, {"id": run_id, "new": new_id, "now": now}).rowcount:
-                return None
+                return False
             db.execute(_REPLAY_GROUPS, {"id": run_id, "new": new_id})
-        return await self.get_run(new_id)
+            return True
+
+        return await self.get_run(new_id) if await self._io.write(tx) else None
 
     async def end_attempt(
         self,
@@ -426,7 +434,8 @@ class SqliteStore:
         event_waits: Sequence[EventWait] = (),
     ) -> None:
         """Write the attempt's last records and the run's new status in one transaction."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> None:
             ended = None if status in SUSPENDED else now
             cur = db.execute(
                 "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, "
@@ -460,9 +469,12 @@ class SqliteStore:
             if logs:
                 db.executemany(_INSERT_LOG, [log_params(run_id, g) for g in logs])
 
+        await self._io.write(tx)
+
     async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
         """Cancel a run that has not ended, and its waiting tasks."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> None:
             cur = db.execute(
                 "UPDATE runs SET status = 'canceled', ended_at = ?, lease_owner = NULL, "
                 "lease_expires_at = NULL, next_attempt_at = NULL "
@@ -471,12 +483,14 @@ class SqliteStore:
             )
             if cur.rowcount:
                 _close_run(db, run_id, now)
+
+        await self._io.write(tx)
         return await self.get_run(run_id)
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
         """The earliest due time or lease expiry among runs of ``job_ids``, or pending event."""
         marks = ", ".join("?" * len(job_ids)) or "NULL"
-        row = self._db.execute(
+        query = (
             f"SELECT MIN(t) FROM ("
             f" SELECT MIN(next_attempt_at) AS t FROM runs WHERE status IN ('queued', 'waiting')"
             f"  AND job_id IN ({marks})"
@@ -484,50 +498,58 @@ class SqliteStore:
             f"  AND job_id IN ({marks})"
             f" UNION ALL SELECT MIN(COALESCE(deliver_at, timestamp)) FROM events"
             f"  WHERE status = 'pending'"
-            f" UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1)",
-            (*job_ids, *job_ids),
-        ).fetchone()
+            f" UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1)"
+        )
+        row = await self._io.read(lambda db: db.execute(query, (*job_ids, *job_ids)).fetchone())
         return None if row is None or row[0] is None else float(row[0])
 
     async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
         """True when a run of ``job_ids`` is due now or leased by any worker, or an event is
         due for delivery."""
         marks = ", ".join("?" * len(job_ids)) or "NULL"
-        row = self._db.execute(
+        query = (
             f"SELECT 1 FROM runs WHERE job_id IN ({marks}) AND ("
             "(status IN ('queued', 'waiting') AND next_attempt_at <= ?) OR status = 'running'"
             ") UNION ALL SELECT 1 FROM events WHERE status = 'pending' AND "
             "COALESCE(deliver_at, timestamp) <= ? "
-            "UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= ? LIMIT 1",
-            (*job_ids, now, now, now),
-        ).fetchone()
+            "UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= ? LIMIT 1"
+        )
+        row = await self._io.read(
+            lambda db: db.execute(query, (*job_ids, now, now, now)).fetchone()
+        )
         return row is not None
 
     # -- tasks and logs -----------------------------------------------------------------------
 
     async def load_tasks(self, run_id: str) -> list[TaskRecord]:
         """All task records of a run, in one query."""
-        rows = self._db.execute(
-            f"SELECT {TASK_COLS} FROM tasks WHERE run_id = ? ORDER BY started_at, key",
-            (run_id,),
-        ).fetchall()
+        rows = await self._io.read(
+            lambda db: db.execute(
+                f"SELECT {TASK_COLS} FROM tasks WHERE run_id = ? ORDER BY started_at, key",
+                (run_id,),
+            ).fetchall()
+        )
         return [task_from_row(r) for r in rows]
 
     async def load_event_matches(self, run_id: str) -> list[EventMatch]:
         """The run's event waits resolved by an event."""
-        rows = self._db.execute(
-            "SELECT task_key, event FROM event_waits WHERE run_id = ? AND event_id IS NOT NULL",
-            (run_id,),
-        ).fetchall()
+        rows = await self._io.read(
+            lambda db: db.execute(
+                "SELECT task_key, event FROM event_waits WHERE run_id = ? AND event_id IS NOT NULL",
+                (run_id,),
+            ).fetchall()
+        )
         return [EventMatch(r[0], json.loads(r[1])) for r in rows]
 
     async def load_logs(self, run_id: str) -> list[LogRecord]:
         """All log lines of a run, oldest first."""
-        rows = self._db.execute(
-            "SELECT key, level, message, properties, at, task FROM logs WHERE run_id = ? "
-            "ORDER BY at, key",
-            (run_id,),
-        ).fetchall()
+        rows = await self._io.read(
+            lambda db: db.execute(
+                "SELECT key, level, message, properties, at, task FROM logs WHERE run_id = ? "
+                "ORDER BY at, key",
+                (run_id,),
+            ).fetchall()
+        )
         return [LogRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     async def record_task(
@@ -544,13 +566,13 @@ class SqliteStore:
         """Write one task outcome (and its effects) in exactly one transaction, fenced."""
         params = (*task_params(run_id, task), run_id, epoch)
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
-        if not (logs or kv or events or runs or consumes_wait):
-            if self._db.execute(_UPSERT_TASK, params).rowcount == 0:
-                raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
-            return
-        with self._transaction() as db:
+        alone = not (logs or kv or events or runs or consumes_wait)
+
+        def tx(db: sqlite3.Connection) -> None:
             if db.execute(_UPSERT_TASK, params).rowcount == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
+            if alone:
+                return
             if logs:
                 db.executemany(_INSERT_LOG, [log_params(run_id, g) for g in logs])
             if consumes_wait:
@@ -576,11 +598,15 @@ class SqliteStore:
             for run in runs:
                 self._insert_run(db, run)
 
+        # the hot path: a task alone is one statement, hence one implicit transaction
+        await self._io.write(tx, transaction=not alone)
+
     # -- events and key-value store -----------------------------------------------------------
 
     async def expire_event_wait(self, *, run_id: str, epoch: int, task: TaskRecord) -> bool:
         """Record an event wait's timeout unless an event matched it first."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> bool:
             gone = db.execute(
                 "DELETE FROM event_waits WHERE run_id = ? AND task_key = ? AND event_id IS NULL "
                 "AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND epoch = ? "
@@ -599,6 +625,8 @@ class SqliteStore:
                 return True
             raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
 
+        return await self._io.write(tx)
+
     async def insert_event(
         self,
         event: EventRecord,
@@ -608,7 +636,8 @@ class SqliteStore:
         now: float = 0.0,
     ) -> list[RunRecord] | None:
         """Store an event once; with ``deliver``, route it in the same transaction."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> list[RunRecord] | None:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, deliver_at, "
                 "sent_by_run, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
@@ -617,6 +646,8 @@ class SqliteStore:
             if not inserted:
                 return None
             return self._deliver(db, event, routing, now) if deliver else []
+
+        return await self._io.write(tx)
 
     def _deliver(
         self, db: sqlite3.Connection, event: EventRecord, routing: Routing, now: float
@@ -665,46 +696,61 @@ class SqliteStore:
     ) -> list[str]:
         """Route pending events that are due, each in its own transaction."""
         delivered: list[str] = []
-        rows = self._db.execute(
-            f"SELECT {_EVENT_COLS} FROM events WHERE status = 'pending' AND "
-            "COALESCE(deliver_at, timestamp) <= ? ORDER BY COALESCE(deliver_at, timestamp) "
-            "LIMIT ?",
-            (now, limit),
-        ).fetchall()
+        rows = await self._io.read(
+            lambda db: db.execute(
+                f"SELECT {_EVENT_COLS} FROM events WHERE status = 'pending' AND "
+                "COALESCE(deliver_at, timestamp) <= ? ORDER BY COALESCE(deliver_at, timestamp) "
+                "LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        )
         for row in rows:
             event = EventRecord(*row)
             routing = route(event)
-            with self._transaction() as db:
+
+            def tx(
+                db: sqlite3.Connection, event: EventRecord = event, routing: Routing = routing
+            ) -> bool:
                 # BEGIN IMMEDIATE serializes writers: re-check it is still pending
                 still = db.execute(
                     "SELECT 1 FROM events WHERE id = ? AND status = 'pending'", (event.id,)
                 ).fetchone()
                 if still:
                     self._deliver(db, event, routing, now)
-                    delivered.append(event.id)
+                return bool(still)
+
+            if await self._io.write(tx):
+                delivered.append(event.id)
         return delivered
 
     async def cancel_event(self, event_id: str) -> bool:
         """Cancel a pending event."""
-        cur = self._db.execute(
-            "UPDATE events SET status = 'canceled' WHERE id = ? AND status = 'pending'",
-            (event_id,),
+        cur = await self._io.write(
+            lambda db: db.execute(
+                "UPDATE events SET status = 'canceled' WHERE id = ? AND status = 'pending'",
+                (event_id,),
+            ),
+            transaction=False,
         )
         return cur.rowcount == 1
 
     async def get_event(self, event_id: str) -> EventRecord | None:
         """One event, or None."""
-        row = self._db.execute(
-            f"SELECT {_EVENT_COLS} FROM events WHERE id = ?", (event_id,)
-        ).fetchone()
+        row = await self._io.read(
+            lambda db: db.execute(
+                f"SELECT {_EVENT_COLS} FROM events WHERE id = ?", (event_id,)
+            ).fetchone()
+        )
         return None if row is None else EventRecord(*row)
 
     async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
         """Events, newest first."""
-        rows = self._db.execute(
-            f"SELECT {_EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+        rows = await self._io.read(
+            lambda db: db.execute(
+                f"SELECT {_EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
         return [EventRecord(*r) for r in rows]
 
     # -- schedules ----------------------------------------------------------------------------
@@ -713,7 +759,8 @@ class SqliteStore:
         self, specs: Sequence[ScheduleSpec], *, first_fire: Callable[[ScheduleSpec], float]
     ) -> None:
         """Add new schedules, re-time changed ones, keep the others' timing."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> None:
             for spec in specs:
                 row = db.execute(
                     "SELECT kind, spec, timezone, active FROM schedules WHERE id = ?", (spec.id,)
@@ -729,14 +776,19 @@ class SqliteStore:
                     (spec.id, spec.job_id, spec.kind, spec.spec, spec.timezone, first_fire(spec)),
                 )
 
+        await self._io.write(tx)
+
     async def remove_schedules(self, schedule_ids: Sequence[str]) -> int:
         """Deactivate schedules; return how many were active."""
         if not schedule_ids:
             return 0
         marks = ", ".join("?" * len(schedule_ids))
-        cur = self._db.execute(
-            f"UPDATE schedules SET active = 0 WHERE active = 1 AND id IN ({marks})",
-            tuple(schedule_ids),
+        cur = await self._io.write(
+            lambda db: db.execute(
+                f"UPDATE schedules SET active = 0 WHERE active = 1 AND id IN ({marks})",
+                tuple(schedule_ids),
+            ),
+            transaction=False,
         )
         return cur.rowcount
 
@@ -748,8 +800,9 @@ class SqliteStore:
         limit: int = 100,
     ) -> list[str]:
         """Fire due schedules; each (schedule, slot) at most once."""
-        created: list[str] = []
-        with self._transaction() as db:  # BEGIN IMMEDIATE: one scheduler at a time
+
+        def tx(db: sqlite3.Connection) -> list[str]:  # BEGIN IMMEDIATE: one scheduler at a time
+            created: list[str] = []
             rows = db.execute(
                 "SELECT id, job_id, kind, spec, timezone, next_fire_at, last_fire_at "
                 "FROM schedules WHERE active = 1 AND next_fire_at <= ? "
@@ -774,20 +827,35 @@ class SqliteStore:
                     "UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?",
                     (following, slot, sid),
                 )
-        return created
+            return created
+
+        return await self._io.write(tx)
 
     async def kv_get(self, scope: str, name: str) -> str | None:
         """A key-value entry's JSON text, or None."""
-        row = self._db.execute(
-            "SELECT value FROM kv WHERE scope = ? AND name = ?", (scope, name)
-        ).fetchone()
+        row = await self._io.read(
+            lambda db: db.execute(
+                "SELECT value FROM kv WHERE scope = ? AND name = ?", (scope, name)
+            ).fetchone()
+        )
         return None if row is None else str(row[0])
 
     # -- HTTP API and dashboard: API keys, users, sessions, key-value writes ------------------
 
+    async def _one(self, query: str, args: tuple[Any, ...] = ()) -> Any:
+        return await self._io.read(lambda db: db.execute(query, args).fetchone())
+
+    async def _all(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        return await self._io.read(lambda db: db.execute(query, args).fetchall())
+
+    async def _change(self, query: str, args: tuple[Any, ...]) -> int:
+        """Run one writing statement; how many rows it changed."""
+        cur = await self._io.write(lambda db: db.execute(query, args), transaction=False)
+        return int(cur.rowcount)
+
     async def create_api_key(self, key: ApiKeyRecord) -> None:
         """Store a new API key (its hash only)."""
-        self._db.execute(
+        await self._change(
             "INSERT INTO api_keys (id, name, key_hash, created_at, revoked_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (key.id, key.name, key.key_hash, key.created_at, key.revoked_at),
@@ -795,44 +863,41 @@ class SqliteStore:
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         """One API key by id, or None."""
-        row = self._db.execute(
-            f"SELECT {_API_KEY_COLS} FROM api_keys WHERE id = ?", (key_id,)
-        ).fetchone()
+        row = await self._one(f"SELECT {_API_KEY_COLS} FROM api_keys WHERE id = ?", (key_id,))
         return None if row is None else ApiKeyRecord(*row)
 
     async def list_api_keys(self) -> list[ApiKeyRecord]:
         """All API keys, oldest first."""
-        rows = self._db.execute(
-            f"SELECT {_API_KEY_COLS} FROM api_keys ORDER BY created_at, id"
-        ).fetchall()
+        rows = await self._all(f"SELECT {_API_KEY_COLS} FROM api_keys ORDER BY created_at, id")
         return [ApiKeyRecord(*r) for r in rows]
 
     async def revoke_api_key(self, key_id: str, *, now: float) -> bool:
         """Revoke a key; False when there is no such unrevoked key."""
-        cur = self._db.execute(
+        changed = await self._change(
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (now, key_id),
         )
-        return cur.rowcount == 1
+        return changed == 1
 
     async def create_user(self, user: UserRecord) -> bool:
         """Store a new user; False when the name is taken."""
-        cur = self._db.execute(
+        changed = await self._change(
             "INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
             (user.name, user.password_hash, user.created_at),
         )
-        return cur.rowcount == 1
+        return changed == 1
 
     async def get_user(self, name: str) -> UserRecord | None:
         """One user, or None."""
-        row = self._db.execute(
+        row = await self._one(
             "SELECT name, password_hash, created_at FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        )
         return None if row is None else UserRecord(*row)
 
     async def create_session(self, session: SessionRecord) -> None:
         """Store a session or login token, dropping expired ones on the way."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM sessions WHERE expires_at <= ?", (session.created_at,))
             db.execute(
                 f"INSERT INTO sessions ({_SESSION_COLS}) VALUES (?, ?, ?, ?, ?)",
@@ -845,20 +910,25 @@ class SqliteStore:
                 ),
             )
 
+        await self._io.write(tx)
+
     async def get_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
         """An unexpired session, or None."""
-        row = self._db.execute(
+        row = await self._one(
             f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = ? AND expires_at > ?",
             (token_hash, now),
-        ).fetchone()
+        )
         return None if row is None else SessionRecord(*row)
 
     async def take_session(self, token_hash: str, *, now: float) -> SessionRecord | None:
         """Delete a session and return it unless it had expired."""
-        row = self._db.execute(
-            f"DELETE FROM sessions WHERE token_hash = ? RETURNING {_SESSION_COLS}",
-            (token_hash,),
-        ).fetchone()
+        row = await self._io.write(
+            lambda db: db.execute(
+                f"DELETE FROM sessions WHERE token_hash = ? RETURNING {_SESSION_COLS}",
+                (token_hash,),
+            ).fetchone(),
+            transaction=False,
+        )
         if row is None:
             return None
         found = SessionRecord(*row)
@@ -867,9 +937,9 @@ class SqliteStore:
     async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
         """Write or (with None) delete one key-value entry."""
         if value is None:
-            self._db.execute("DELETE FROM kv WHERE scope = ? AND name = ?", (scope, name))
+            await self._change("DELETE FROM kv WHERE scope = ? AND name = ?", (scope, name))
             return
-        self._db.execute(
+        await self._change(
             "INSERT INTO kv (scope, name, value, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, "
             "updated_at = excluded.updated_at",
@@ -880,15 +950,16 @@ class SqliteStore:
 
     async def get_connection(self, integration_id: str) -> ConnectionRecord | None:
         """The connection of the integration with this id, or None."""
-        row = self._db.execute(
+        row = await self._one(
             f"SELECT {CONNECTION_COLS} FROM connections WHERE integration_id = ?",
             (integration_id,),
-        ).fetchone()
+        )
         return None if row is None else connection_from_row(row)
 
     async def put_connection(self, connection: ConnectionRecord) -> None:
         """Insert or replace a connection."""
-        with self._transaction() as db:
+
+        def tx(db: sqlite3.Connection) -> None:
             db.execute(_PUT_CONNECTION, _connection_params(connection))
             # runs that waited for a connection try again (one still missing its own goes
             # back to waiting when its task meets the missing credentials again)
@@ -898,17 +969,18 @@ class SqliteStore:
                 (connection.updated_at,),
             )
 
+        await self._io.write(tx)
+
     async def delete_connection(self, integration_id: str) -> bool:
         """Remove a connection; True when there was one."""
-        with self._transaction() as db:
-            cur = db.execute("DELETE FROM connections WHERE integration_id = ?", (integration_id,))
-        return cur.rowcount > 0
+        changed = await self._change(
+            "DELETE FROM connections WHERE integration_id = ?", (integration_id,)
+        )
+        return changed > 0
 
     async def list_connections(self) -> list[ConnectionRecord]:
         """Every connection, by integration id."""
-        rows = self._db.execute(
-            f"SELECT {CONNECTION_COLS} FROM connections ORDER BY integration_id"
-        ).fetchall()
+        rows = await self._all(f"SELECT {CONNECTION_COLS} FROM connections ORDER BY integration_id")
         return [connection_from_row(r) for r in rows]
 
     async def refresh_connection(
@@ -921,43 +993,47 @@ class SqliteStore:
     ) -> ConnectionRecord | None:
         """Run ``refresh`` holding the connection's lock row (``lock_owner``/``lock_until``,
         claimed in a ``BEGIN IMMEDIATE`` transaction); other refreshers poll until it is
-        released. SQLite's own write lock is not held over ``refresh``'s network call: this
-        store runs on the event loop's thread, so every other write would stall behind it."""
+        released. SQLite's own write lock is not held over ``refresh``'s network call: every
+        other writer, in this process or another, would stall behind it."""
         owner = uuid.uuid4().hex
+
+        def take(db: sqlite3.Connection) -> tuple[bool, tuple[Any, ...] | None]:
+            """(whether the lock is ours or there is nothing to lock, the row)."""
+            row = db.execute(
+                f"SELECT {CONNECTION_COLS}, lock_owner, lock_until FROM connections "
+                "WHERE integration_id = ?",
+                (integration_id,),
+            ).fetchone()
+            if row is None:
+                return True, None
+            now = clock()
+            if not (row[4] is None or row[5] is None or row[5] < now):
+                return False, None  # another refresher holds it
+            db.execute(
+                "UPDATE connections SET lock_owner = ?, lock_until = ? WHERE integration_id = ?",
+                (owner, now + lock_seconds, integration_id),
+            )
+            return True, tuple(row)
+
         while True:
-            with self._transaction() as db:
-                row = db.execute(
-                    f"SELECT {CONNECTION_COLS}, lock_owner, lock_until FROM connections "
-                    "WHERE integration_id = ?",
-                    (integration_id,),
-                ).fetchone()
-                if row is None:
-                    return None
-                now = clock()
-                free = row[4] is None or row[5] is None or row[5] < now
-                if free:
-                    db.execute(
-                        "UPDATE connections SET lock_owner = ?, lock_until = ? "
-                        "WHERE integration_id = ?",
-                        (owner, now + lock_seconds, integration_id),
-                    )
-            if free:
+            taken, row = await self._io.write(take)
+            if taken:
                 break
             await asyncio.sleep(_LOCK_POLL_SECONDS)
+        if row is None:
+            return None
         try:
             current = connection_from_row(row)
             fresh = await refresh(current)
         finally:
-            with self._transaction() as db:
-                db.execute(
-                    "UPDATE connections SET lock_owner = NULL, lock_until = NULL "
-                    "WHERE integration_id = ? AND lock_owner = ?",
-                    (integration_id, owner),
-                )
+            await self._change(
+                "UPDATE connections SET lock_owner = NULL, lock_until = NULL "
+                "WHERE integration_id = ? AND lock_owner = ?",
+                (integration_id, owner),
+            )
         if fresh is None:
             return current
-        with self._transaction() as db:
-            db.execute(_PUT_CONNECTION, _connection_params(fresh))
+        await self._change(_PUT_CONNECTION, _connection_params(fresh))
         return fresh
 
 
@@ -1043,6 +1119,17 @@ def _busy_groups(db: sqlite3.Connection, now: float) -> dict[str, int]:
 def _write_task_unfenced(db: sqlite3.Connection, run_id: str, task: TaskRecord) -> None:
     # Inside end_attempt the run row's fenced UPDATE already proved the lease.
     db.execute(_UPSERT_TASK_UNFENCED, task_params(run_id, task))
+
+
+def _version(db: sqlite3.Connection) -> int:
+    """The highest applied migration version (0 for a new file)."""
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
 
 
 def _statements(sql: str) -> list[str]:
