@@ -17,6 +17,7 @@ from typing import Final
 
 from .._access import ApiKeyRecord, SessionRecord, UserRecord
 from .._clock import Clock
+from .._names import check_text
 from ..store import Store
 
 KEY_PREFIX: Final = "rk_"
@@ -95,7 +96,10 @@ class Access:
         self.clock = clock
 
     async def create_key(self, name: str) -> NewKey:
-        """Make and store a new API key; the returned secret is the only copy."""
+        """Make and store a new API key; the returned secret is the only copy.
+
+        Raises ``ConfigurationError`` for a name holding a NUL character."""
+        check_text(name, "the API key name", "create_key")
         key_id = secrets.token_hex(6)
         secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKeyRecord(key_id, name, sha256_hex(secret), self.clock.now())
@@ -107,7 +111,7 @@ class Access:
         if not secret.startswith(KEY_PREFIX):
             return None
         key_id, sep, _ = secret[len(KEY_PREFIX) :].partition("_")
-        if not sep or not key_id:
+        if not sep or not key_id or not key_id.isprintable():  # no id holds a control char
             return None
         record = await self.store.get_api_key(key_id)
         # Hash and compare even for an unknown id, so timing does not tell ids apart.
@@ -118,13 +122,17 @@ class Access:
         return Principal(f"key:{record.id}")
 
     async def create_user(self, name: str, password: str) -> bool:
-        """Store a user with a hashed password; False when the name is taken."""
+        """Store a user with a hashed password; False when the name is taken.
+
+        Raises ``ConfigurationError`` for a name holding a NUL character."""
+        check_text(name, "the user name", "create_user")
         user = UserRecord(name, hash_password(password), self.clock.now())
         return await self.store.create_user(user)
 
     async def check_user(self, name: str, password: str) -> bool:
         """Whether ``name``/``password`` are a user's."""
-        user = await self.store.get_user(name)
+        # No user name holds a NUL (create_user refuses it; PostgreSQL cannot even look one up).
+        user = None if "\x00" in name else await self.store.get_user(name)
         if user is None:
             hash_password(password)  # the same work as a real check: no user-name oracle
             return False

@@ -23,7 +23,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._models import RunStatus
-from ..errors import PayloadTooLarge, RelaykitError
+from .._serde import parse_json
+from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError
 from ._auth import SESSION_SECONDS, Principal
 from ._state import ServerState
 from ._views import event_json, job_json, log_json, run_json, task_tree
@@ -300,7 +301,9 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
     if job_id not in state.client.jobs:
         return _render(request, "not_found.html", 404, what=f"job {job_id!r}")
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
+        payload = parse_json(text, what="the payload")
+    except JsonTooDeep as exc:
+        return await _job_page(request, state, job_id, error=exc.message, payload=text)
     except ValueError as exc:
         return await _job_page(
             request, state, job_id, error=f"the payload is not valid JSON: {exc}", payload=text
@@ -310,10 +313,6 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
     except (PayloadTooLarge, RelaykitError) as exc:
         return await _job_page(request, state, job_id, error=str(exc), payload=text)
     return _redirect(request, f"/runs/{run_id}")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 @page

@@ -14,7 +14,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._webhooks import WebhookRequest, WebhookResponse
-from ..errors import ConfigurationError, PayloadTooLarge, WebhookRejected
+from ..errors import (
+    ConfigurationError,
+    JsonTooDeep,
+    PayloadTooLarge,
+    SerializationError,
+    WebhookRejected,
+)
 from ._api import ApiError
 from ._state import ServerState
 
@@ -47,14 +53,17 @@ async def receive_webhook(request: Request) -> Response:
     state: ServerState = request.app.state.relaykit
     client = state.client
     integration_id = request.path_params["integration_id"]
-    source_id = request.path_params["source_id"]
+    source_id = str(request.path_params["source_id"])
     try:
         integration = client.find_integration(integration_id)
-        if integration is None:
+        # No source id holds a control character (PostgreSQL text cannot even hold a NUL).
+        if integration is None or not source_id.isprintable():
             raise ApiError(
                 404,
                 "not_found",
-                f"no integration {integration_id!r}: no job declares one with that id",
+                f"no integration {integration_id!r}: no job declares one with that id"
+                if integration is None
+                else f"no webhook source {source_id!r}",
             )
         body = await _read_body(request, client.max_payload_bytes)
         await client.open()
@@ -70,6 +79,8 @@ async def receive_webhook(request: Request) -> Response:
             answer = await integration.handle_webhook(delivery, secrets)
         except WebhookRejected as exc:
             raise ApiError(exc.status, _CODES.get(exc.status, "rejected"), exc.message) from exc
+        except JsonTooDeep as exc:  # an integration reading the body with relaykit.parse_json
+            raise ApiError(400, "bad_request", exc.message) from exc
         except ConfigurationError as exc:  # e.g. RELAYKIT_SECRET_KEY unset: the server's fault
             raise ApiError(500, "misconfigured", exc.message) from exc
         if not isinstance(answer, WebhookResponse):
@@ -84,6 +95,8 @@ async def receive_webhook(request: Request) -> Response:
                 await client.send_event(event.name, event.payload, id=event.id, source=event.source)
             except PayloadTooLarge as exc:
                 raise ApiError(413, "payload_too_large", exc.message) from exc
+            except (ConfigurationError, SerializationError) as exc:  # e.g. a NUL in a header
+                raise ApiError(400, "bad_request", exc.message) from exc
     except ApiError as exc:
         return exc.response()
     if answer.body is None:
