@@ -133,9 +133,9 @@ async def _transactions_per_task(db: str, mode: str, tasks: int) -> dict[str, An
             transactions += 1  # an implicit single-statement transaction
         log.append(verb)
 
-    store._db.set_trace_callback(trace)
+    store._io.trace(trace)
     result = await client.run("one-run", {"tasks": tasks})
-    store._db.set_trace_callback(None)
+    store._io.trace(None)
     await client.close()
     assert result.status is RunStatus.SUCCEEDED
     # creating the (already claimed) run and ending the attempt are per run, not per task

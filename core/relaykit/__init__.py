@@ -11,6 +11,7 @@ from ._integration import Integration, TaskMethod, task
 from ._io import IO, KeyValueStore, Logger, Status
 from ._models import RunResult, RunStatus, TaskResult, TaskStatus
 from ._plugins import PluginInfo, Plugins, TaskCall, hookimpl
+from ._serde import parse_json
 from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
 from .errors import (
     DuplicateJob,
@@ -18,6 +19,7 @@ from .errors import (
     FetchError,
     IntegrationError,
     InvalidJobDefinition,
+    JsonTooDeep,
     MissingConnection,
     NonDeterministicRun,
     NonRetriable,
@@ -56,6 +58,7 @@ __all__ = [
     "InvalidJobDefinition",
     "Job",
     "JobInfo",
+    "JsonTooDeep",
     "KeyValueStore",
     "Logger",
     "MissingConnection",
@@ -95,5 +98,6 @@ __all__ = [
     "hookimpl",
     "interval_trigger",
     "invoke_trigger",
+    "parse_json",
     "task",
 ]

@@ -23,11 +23,12 @@ from ._attempt_types import NullObserver, Observer, Outcome, Services, error_inf
 from ._clock import Clock, new_id
 from ._io import IO
 from ._models import EventRecord, Routing, RunRecord, RunResult, RunStatus
+from ._names import check_text
 from ._plugins import Plugins
 from ._runner import Attempt
 from ._serde import dumps
 from .errors import LeaseLost, PayloadTooLarge, StoreError, UnknownJob, UnknownRun
-from .events import check_event_name
+from .events import check_event_fields, check_event_name
 from .filters import matches
 from .jobs import Job, slugify
 from .store import Store
@@ -213,6 +214,8 @@ class Engine:
         an insert and a claim): ``execute`` it next. Otherwise, and always for a job under
         flow control, it is queued for any worker.
         """
+        if idempotency_key is not None:
+            check_text(idempotency_key, "the idempotency key", f"enqueue({job.id!r})")
         text = self._payload(payload, f"the payload for job {job.id!r}")
         now = self.clock.now()
         run = self.new_run(
@@ -404,6 +407,7 @@ class Engine:
         """Store an event once and route it now (or leave it pending until ``deliver_at``);
         return it, the runs it started and whether it was new."""
         check_event_name(name, "send_event")
+        check_event_fields(event_id, source, "send_event")
         now = self.clock.now()
         text = self._payload(payload, f"the payload of event {name!r}")
         event = EventRecord(event_id or new_id("evt", now), name, text, now, source, deliver_at)

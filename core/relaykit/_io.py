@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._invoke import invoke
 from ._models import EventRecord, KvWrite, to_datetime
+from ._names import check_text
 from ._runner import Attempt
 from ._serde import dumps, loads
 from ._sync import Bridged, SyncBridge, SyncProxy
@@ -39,21 +40,32 @@ class Logger(Bridged):
 
     async def debug(self, message: str, **properties: Any) -> None:
         """Log at debug level."""
-        self._attempt.log("debug", message, properties)
+        self._log("debug", message, properties)
 
     async def info(self, message: str, **properties: Any) -> None:
         """Log at info level."""
-        self._attempt.log("info", message, properties)
+        self._log("info", message, properties)
 
     async def warn(self, message: str, **properties: Any) -> None:
         """Log at warning level."""
-        self._attempt.log("warn", message, properties)
+        self._log("warn", message, properties)
 
     warning = warn
 
     async def error(self, message: str, **properties: Any) -> None:
         """Log at error level."""
-        self._attempt.log("error", message, properties)
+        self._log("error", message, properties)
+
+    def _log(self, level: str, message: str, properties: dict[str, Any]) -> None:
+        # the message is a text column; properties are JSON, where a NUL is an escape
+        if isinstance(message, str):
+            check_text(
+                message,
+                "the message",
+                f"io.logger.{level}",
+                fix="remove it, or log the text as a property (properties are JSON)",
+            )
+        self._attempt.log(level, message, properties)
 
 
 class KeyValueStore(Bridged):
@@ -70,8 +82,13 @@ class KeyValueStore(Bridged):
     async def _read(self, name: str) -> Any:
         return loads(await self._attempt.services.store.kv_get(self._scope, name))
 
+    def _check(self, verb: str, key: str, name: str) -> None:
+        if isinstance(name, str):
+            check_text(name, "the name", f"io.store.{self._namespace}.{verb}({key!r})")
+
     async def get(self, key: str, name: str, default: Any = None) -> Any:
         """The value stored under ``name`` (``default`` when absent)."""
+        self._check("get", key, name)
 
         async def get() -> Any:
             value = await self._read(name)
@@ -81,6 +98,7 @@ class KeyValueStore(Bridged):
 
     async def has(self, key: str, name: str) -> bool:
         """Whether a value is stored under ``name``."""
+        self._check("has", key, name)
 
         async def has() -> bool:
             return await self._read(name) is not None
@@ -89,6 +107,7 @@ class KeyValueStore(Bridged):
 
     async def set(self, key: str, name: str, value: Any) -> Any:
         """Store ``value`` (JSON) under ``name``; returns it."""
+        self._check("set", key, name)
         text = dumps(value, what=f"the value for store key {name!r}")
 
         async def set_() -> Any:
@@ -99,6 +118,7 @@ class KeyValueStore(Bridged):
 
     async def delete(self, key: str, name: str) -> bool:
         """Remove ``name``; True when something was stored."""
+        self._check("delete", key, name)
 
         async def delete() -> bool:
             return await self._read(name) is not None
@@ -209,6 +229,9 @@ class IO(Bridged):
         ``fn``'s return annotation when it has one). Raises ``TaskFailed`` when the task
         fails for good.
         """
+        for what, text in (("name", name), ("icon", icon)):
+            if isinstance(text, str):
+                check_text(text, f"the {what}", f"io.run_task({key!r})")
         return await self._attempt.task(
             key, fn, args, name=name, retry=retry, properties=properties, icon=icon
         )
@@ -311,6 +334,8 @@ class IO(Bridged):
         now = attempt.services.clock.now()
         where = f"io.send_event({key!r})"
         check_event_name(name, where)
+        if id is not None:
+            check_text(id, "the event id", where)
         when = delivery_time(deliver_at, deliver_after, now, where)
         event_id = id or str(_uuid.uuid5(_UUID_NAMESPACE, f"{attempt.run.id}/{key}"))
         text = dumps(payload, what=f"the payload of event {name!r}")
@@ -353,6 +378,7 @@ class IO(Bridged):
         and return it (``{"id", "name", "payload", "timestamp", "source"}``); return None when
         ``timeout`` seconds pass first (None: wait as long as it takes). The first matching
         event resumes the run, once; no worker slot is held meanwhile."""
+        check_event_name(name, f"io.wait_for_event({key!r})")
         if timeout is not None and (timeout < 0 or not math.isfinite(timeout)):
             raise ValueError(f"io.wait_for_event({key!r}): timeout must be >= 0 seconds")
         flt = None

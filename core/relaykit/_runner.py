@@ -315,9 +315,10 @@ class Attempt:
         """
         if self.closed or self.lost:
             raise Abort()
-        if not isinstance(key, str) or not key or "/" in key:
+        if not isinstance(key, str) or not key or "/" in key or "\x00" in key:
             raise RelaykitError(
-                f"run {self.run.id}: task key {key!r} must be a non-empty string without '/'"
+                f"run {self.run.id}: task key {key!r} must be a non-empty string without '/' "
+                "or NUL (\\x00)"
             )
         parent = _current.get()
         parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None

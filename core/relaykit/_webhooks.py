@@ -7,13 +7,22 @@ server sends as relaykit events (deduplicated by id, so a vendor's redelivery st
 twice). Secrets are kept per (integration id, source id) in the store's ``connections`` table
 under the id ``webhook:{integration_id}:{source_id}``, encrypted with ``RELAYKIT_SECRET_KEY``
 like every other credential, so no migration was needed.
+
+**Replays.** The event id deduplicates a vendor's redeliveries, but only a vendor that signs
+the id makes it a defence against replays: GitHub signs the body alone, so a captured delivery
+re-sent with a new ``X-GitHub-Delivery`` id would pass its signature check and start every run
+again. An integration therefore gives such an event a ``replay_key`` (a digest of the signed
+body): a *different* delivery with the same key within ``REPLAY_WINDOW_SECONDS`` of the first
+is a replay, stored nothing for and answered 200 with ``"duplicate": true``. The route records
+each key as a row of the store's ``sessions`` table (kind ``webhook-replay``, expiring with
+the window; its primary key makes the check atomic across processes), so again no migration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, final
+from typing import Any, Final, Protocol, final
 
 from ._secrets import SecretBox
 from .store import Store
@@ -37,15 +46,30 @@ class WebhookRequest:
     """Epoch seconds, on the client's clock."""
 
 
+#: How long a ``WebhookEvent.replay_key`` is remembered (seconds). A trade-off, as no vendor
+#: header tells a replay from a genuine repeat: some GitHub events carry no timestamp
+#: (``membership.removed``, ``org_block.blocked``, ``github_app_authorization.revoked``), so the
+#: same change made twice arrives as two byte-identical bodies, and the second is dropped if it
+#: comes within the window. Ten minutes catches a captured delivery re-sent soon after (by a
+#: retrying proxy, or someone replaying traffic they watched) and keeps that loss unlikely.
+REPLAY_WINDOW_SECONDS: Final = 600.0
+
+
 @final
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
-    """An event a delivery stands for; ``id`` deduplicates redeliveries."""
+    """An event a delivery stands for; ``id`` deduplicates redeliveries.
+
+    ``replay_key`` (optional) is a second dedupe key, for vendors whose signature does not
+    cover ``id``: a digest of the signed body. A delivery with another ``id`` but the same
+    key, within ``REPLAY_WINDOW_SECONDS`` of the first, is a replay and stores nothing.
+    """
 
     id: str
     name: str
     payload: Any
     source: str
+    replay_key: str | None = None
 
 
 @final
@@ -117,6 +141,7 @@ class StoredWebhookSecrets:
 
 
 __all__ = [
+    "REPLAY_WINDOW_SECONDS",
     "StoredWebhookSecrets",
     "WebhookEvent",
     "WebhookRequest",

@@ -21,6 +21,7 @@ The tree::
     │   ├── DuplicateTaskKey
     │   ├── NonDeterministicRun
     │   └── SerializationError         a task output / run output that is not JSON-serializable
+    │       └── JsonTooDeep            JSON nested over 200 levels deep (also a ValueError)
     ├── TaskFailed                     a task exhausted its retries (user code may catch it)
     ├── NonRetriable                   raise inside a task: fail it now, no more attempts
     │   └── MissingConnection          an integration has no credentials (token or connection)
@@ -139,6 +140,15 @@ class NonDeterministicRun(RunError):
 
 class SerializationError(RunError):
     """A value could not be serialized to JSON."""
+
+
+class JsonTooDeep(SerializationError, ValueError):
+    """A JSON value nests arrays and objects deeper than relaykit's limit (200 levels).
+
+    Raised by every surface that reads or writes JSON (the HTTP API, the dashboard, webhooks,
+    ``--payload``, ``client.send_event``/``enqueue``/``run``, task outputs), before anything
+    is stored. A ``ValueError`` too, so code that catches malformed JSON catches it.
+    """
 
 
 class TaskFailed(RelaykitError):

@@ -6,16 +6,25 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from ._names import check_text
 from .errors import ConfigurationError
 
 
 def check_event_name(name: object, where: str) -> str:
-    """The event name, or ``ConfigurationError`` when it is not a non-empty string."""
+    """The event name, or ``ConfigurationError`` when it is not a non-empty string (or holds
+    a NUL character, which no store can keep)."""
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(
             f"{where}: the event name must be a non-empty string, got {name!r}"
         )
-    return name
+    return check_text(name, "the event name", where)
+
+
+def check_event_fields(event_id: str | None, source: str, where: str) -> None:
+    """Refuse an event id or source holding a NUL character (``ConfigurationError``)."""
+    if event_id is not None:
+        check_text(event_id, "the event id", where)
+    check_text(source, "the event source", where)
 
 
 def delivery_time(

@@ -131,9 +131,9 @@ class CancelOn:
     match: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.event, str) or not self.event:
+        if not isinstance(self.event, str) or not self.event or "\x00" in self.event:
             raise InvalidJobDefinition(
-                f"CancelOn(event=...) must name an event, got {self.event!r}"
+                f"CancelOn(event=...) must name an event (no NUL), got {self.event!r}"
             )
         _check_path("CancelOn(match=...)", self.match)
 

@@ -183,8 +183,10 @@ async def register_schedules(store: Any, specs: Sequence[ScheduleSpec], now: flo
 
 
 def _check_schedule_key(where: str, key: Any) -> None:
-    if not isinstance(key, str) or not key or len(key) > 200:
-        raise InvalidJobDefinition(f"{where}: the key must be a non-empty string (<= 200 chars)")
+    if not isinstance(key, str) or not key or len(key) > 200 or "\x00" in key:
+        raise InvalidJobDefinition(
+            f"{where}: the key must be a non-empty string (<= 200 chars) without NUL (\\x00)"
+        )
 
 
 Trigger = EventTrigger | CronTrigger | IntervalTrigger | InvokeTrigger | DynamicSchedule
@@ -203,9 +205,10 @@ def event_trigger(
     payload must match; ``source`` restricts to events from one source.
     """
     names = (name,) if isinstance(name, str) else tuple(name)
-    if not names or any(not isinstance(n, str) or not n.strip() for n in names):
+    if not names or any(not isinstance(n, str) or not n.strip() or "\x00" in n for n in names):
         raise InvalidJobDefinition(
-            f"event_trigger: name must be a non-empty string or list of them, got {name!r}"
+            "event_trigger: name must be a non-empty string (without NUL) or list of them, "
+            f"got {name!r}"
         )
     _check_schema(schema, "event_trigger")
     if filter is not None:

@@ -113,6 +113,40 @@ def test_unknown_job_or_malformed_payload(
     recorded.assert_unchanged(rk)
 
 
+DEEP_PAYLOADS = ("[" * 5000 + "]" * 5000, '{"n":' * 3000 + "1" + "}" * 3000)
+
+
+@pytest.mark.parametrize("deep", DEEP_PAYLOADS, ids=["array", "object"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "app.py", "pipeline", "--json"),
+        ("run", "app.py", "pipeline", "--detach", "--json"),
+        ("send", "app.py", "user.created", "--json"),
+    ],
+    ids=["run", "run-detach", "send"],
+)
+def test_a_deeply_nested_payload_is_one_line_not_a_recursion_error(
+    rk: Relaykit, recorded: Recorded, command: tuple[str, ...], deep: str
+) -> None:
+    done = rk(*command, "--payload", deep, *DB)
+
+    line = done.error_line()
+    assert "--payload nests arrays and objects more than 200 levels deep" in line, line
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    recorded.assert_unchanged(rk)
+
+
+def test_a_deeply_nested_payload_stores_nothing_on_postgresql(
+    rk: Relaykit, app: str, postgres_url: str
+) -> None:
+    for command in (("run", app, "pipeline"), ("send", app, "user.created")):
+        done = rk(*command, "--payload", DEEP_PAYLOADS[0], "--database", postgres_url)
+        assert "more than 200 levels deep" in done.error_line()
+    assert execute(postgres_url, "SELECT count(*) FROM runs") == [(0,)]
+    assert execute(postgres_url, "SELECT count(*) FROM events") == [(0,)]
+
+
 RUN = ("run", "{APP}", "pipeline", "--payload", '{"n": 1}', "--json")
 
 

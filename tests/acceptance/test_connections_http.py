@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -21,18 +21,23 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from tests.http_app import PASSWORD, make_client
 from tests.localserver import serve
+from tests.serving import free_port
 
 import relaykit
 from relaykit import Client, Context
 from relaykit._auth import Connections, Credentials, OAuth2
 from relaykit._integration import Integration
 from relaykit._secrets import SecretBox
+from relaykit.errors import ConfigurationError
 from relaykit.server import Access
 from relaykit.server._connections import OAUTH_STATE_SECONDS
 from relaykit.testing import ManualClock
+
+if TYPE_CHECKING:
+    from tests.acceptance.conftest import Relaykit
 
 KEY = SecretBox.generate_key()
 TOKEN = "tok-SECRET-4f1c9a77e2"
@@ -108,7 +113,7 @@ class Site:
 
 
 @asynccontextmanager
-async def site(db: Path, token_url: str) -> AsyncIterator[Site]:
+async def site(db: Path, token_url: str, *, mount: str = "") -> AsyncIterator[Site]:
     clock = ManualClock()
     client = make_client(f"sqlite:///{db}", clock=clock)
     demo_cls, plain_cls = integration_classes(token_url)
@@ -124,9 +129,14 @@ async def site(db: Path, token_url: str) -> AsyncIterator[Site]:
     await client.open()
     access = Access(client.store, clock)
     assert await access.create_user("ada", PASSWORD)
-    transport = httpx2.ASGITransport(app=client.asgi_app())
+    app: Any = client.asgi_app()
+    if mount:  # mounted in a user's own ASGI app
+        app = Starlette(routes=[Mount(mount, app=app)])
+    transport = httpx2.ASGITransport(app=app)
     try:
-        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx2.AsyncClient(
+            transport=transport, base_url=f"http://testserver{mount}"
+        ) as http:
             yield Site(client, clock, http, db)
     finally:
         await client.close()
@@ -135,12 +145,20 @@ async def site(db: Path, token_url: str) -> AsyncIterator[Site]:
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RELAYKIT_SECRET_KEY", KEY)
+    # OAuth redirect URIs come from the configured public URL, never from the Host header
+    monkeypatch.setenv("RELAYKIT_PUBLIC_URL", "http://testserver")
     return tmp_path / "relaykit.db"
 
 
-def run(db: Path, endpoint: TokenEndpoint, scenario: Callable[[Site], Awaitable[None]]) -> None:
+def run(
+    db: Path,
+    endpoint: TokenEndpoint,
+    scenario: Callable[[Site], Awaitable[None]],
+    *,
+    mount: str = "",
+) -> None:
     async def go() -> None:
-        async with site(db, endpoint.url) as s:
+        async with site(db, endpoint.url, mount=mount) as s:
             await scenario(s)
 
     asyncio.run(go())
@@ -350,3 +368,82 @@ def test_a_bad_missing_expired_or_foreign_state_stores_nothing(
         assert await s.client.store.get_connection("demo") is None
 
     run(db, endpoint, scenario)
+
+
+# -- the redirect URI comes from the configured public URL, never from the Host header ----------
+
+FORGED = {"host": "evil.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "https"}
+
+
+async def _forged_round_trip(s: Site, endpoint: TokenEndpoint, expected: str) -> None:
+    await _login(s.http)
+    r = await s.http.get("oauth/demo/start", headers=FORGED)
+    assert r.status_code == 303, r.text
+    query = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
+    assert query["redirect_uri"] == expected
+    endpoint.requests.clear()
+    params = {"code": "good-code", "state": query["state"]}
+    r = await s.http.get("oauth/demo/callback", params=params, headers=FORGED)
+    assert r.status_code == 303, r.text
+    (sent,) = endpoint.requests
+    assert sent["redirect_uri"] == expected  # the code exchange repeats the same URI
+    assert await s.stored("demo") is not None
+
+
+def test_a_forged_host_header_does_not_change_the_redirect_uri(
+    db: Path, endpoint: TokenEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAYKIT_PUBLIC_URL", "https://ops.example.com/relaykit/")
+
+    async def scenario(s: Site) -> None:
+        await _forged_round_trip(
+            s, endpoint, "https://ops.example.com/relaykit/oauth/demo/callback"
+        )
+
+    run(db, endpoint, scenario)
+
+
+def test_a_public_url_without_a_path_gets_the_mount_point(
+    db: Path, endpoint: TokenEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAYKIT_PUBLIC_URL", "https://ops.example.com")
+
+    async def scenario(s: Site) -> None:
+        await _forged_round_trip(
+            s, endpoint, "https://ops.example.com/relaykit/oauth/demo/callback"
+        )
+
+    run(db, endpoint, scenario, mount="/relaykit")
+
+
+def test_without_a_public_url_oauth_says_what_to_set_and_redirects_nowhere(
+    db: Path, endpoint: TokenEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RELAYKIT_PUBLIC_URL")
+
+    async def scenario(s: Site) -> None:
+        await _login(s.http)
+        r = await s.http.get("/oauth/demo/start", headers=FORGED)
+        assert r.status_code == 400 and "location" not in r.headers
+        assert "RELAYKIT_PUBLIC_URL is not set" in r.text and "evil.example" not in r.text
+
+    run(db, endpoint, scenario)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ops.example.com", "ftp://ops.example.com", "https://ops.example.com/?a=1", "https://"],
+)
+def test_a_malformed_public_url_is_refused_when_the_app_is_made(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAYKIT_PUBLIC_URL", value)
+    with pytest.raises(ConfigurationError, match="RELAYKIT_PUBLIC_URL must be the http"):
+        make_client("sqlite:///unused.db").asgi_app()
+
+
+def test_relaykit_serve_refuses_a_malformed_public_url_in_one_line(rk: Relaykit, app: str) -> None:
+    done = rk(
+        "serve", app, "--port", str(free_port()), env={"RELAYKIT_PUBLIC_URL": "ops.example.com"}
+    )
+    assert "RELAYKIT_PUBLIC_URL must be the http(s) URL" in done.error_line()

@@ -272,14 +272,15 @@ def test_a_database_locked_past_its_timeout_is_a_json_503(tmp_path: Path) -> Non
     )
 
     async def scenario(api: Api) -> None:
-        with subprocess.Popen(
-            [sys.executable, "-c", locker_source, str(path)], stdout=subprocess.PIPE, text=True
-        ) as locker:
-            assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-            r = await api.http.post(
-                "/api/v1/events", json={"name": "user.created", "payload": {}}, headers=api.auth
-            )
-            locker.communicate(timeout=30)
+        locker = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", locker_source, str(path), stdout=asyncio.subprocess.PIPE
+        )
+        assert locker.stdout is not None
+        assert (await locker.stdout.readline()).strip() == b"locked"
+        r = await api.http.post(
+            "/api/v1/events", json={"name": "user.created", "payload": {}}, headers=api.auth
+        )
+        await locker.communicate()
         message = _error(r, 503, "store_unavailable")
         assert "locked" in message and str(path) in message
         assert r.headers["retry-after"] == "5"

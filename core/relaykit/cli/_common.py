@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from ..errors import RelaykitError, StoreUnavailable
+from .._serde import parse_json
+from ..errors import JsonTooDeep, RelaykitError, StoreUnavailable
 from ..store import Store, database_url_from_env, store_from_url
 
 T = TypeVar("T")
@@ -96,17 +97,15 @@ def parse_payload(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+        return parse_json(text, what="--payload")
+    except JsonTooDeep as exc:
+        raise CliError(exc.message) from exc
+    except ValueError as exc:
         why = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else exc
         raise CliError(
             f"--payload is not valid JSON ({why}); "
             """pass e.g. --payload '{"email": "a@b.c"}'"""
         ) from exc
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def print_json(data: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import threading
@@ -37,18 +38,22 @@ async def serve(
     # Imported here: every other command starts without loading the HTTP stack.
     import uvicorn
 
+    from ..server import create_app
     from ..server._auth import Access
+    from ..server._state import PUBLIC_URL_ENV
 
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}"
+    # OAuth redirect URIs: $RELAYKIT_PUBLIC_URL, else the address printed below (a malformed
+    # one is an error line before anything starts)
+    app = create_app(client, public_url=os.environ.get(PUBLIC_URL_ENV) or url)
     sock = _listen(host, port)  # a port in use is one error line, before anything starts
     await client.open()  # a database that cannot be opened is one error line, no banner
-    app = client.asgi_app()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = _server_class(uvicorn.Server)(config)
     observer = ProgressPrinter(stderr, show_run=True) if progress else None
     worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
     token = await Access(client.store, client.clock).login_link_token()
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{port}"
     # click.echo, not rich: the link must stay on one line for terminals to make it clickable.
     click.echo(f"relaykit: dashboard {url}/  (API {url}/api/v1, store {client.store.url})")
     click.echo(f"relaykit: one-time login link {url}/login/link?token={token}", err=False)

@@ -23,18 +23,21 @@ from ._api import api_routes
 from ._auth import Access, NewKey
 from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
-from ._state import ServerState
+from ._state import ServerState, resolve_public_url
 from ._webhooks import webhook_routes
 
 if TYPE_CHECKING:
     from .._client import Client
 
 
-def create_app(client: Client) -> Starlette:
+def create_app(client: Client, *, public_url: str | None = None) -> Starlette:
     """The ASGI app serving ``client``'s API and dashboard.
 
     It opens the client's store on first use; it does not execute runs (run a worker, or use
-    ``relaykit serve``/``relaykit dev``, which run both).
+    ``relaykit serve``/``relaykit dev``, which run both). ``public_url`` (default
+    ``$RELAYKIT_PUBLIC_URL``) is the URL the app is reached at; OAuth redirect URIs are built
+    from it, never from a request's ``Host`` header. Raises ``ConfigurationError`` for a
+    malformed one.
     """
     app = Starlette(
         exception_handlers={HTTPException: _http_error, StoreError: _store_error},
@@ -46,7 +49,7 @@ def create_app(client: Client) -> Starlette:
             *connection_routes(),
         ],
     )
-    app.state.relaykit = ServerState(client)
+    app.state.relaykit = ServerState(client, resolve_public_url(public_url))
     app.state.templates = make_templates()
     return app
 

@@ -1,10 +1,11 @@
 """The JSON API under ``/api/v1``: events, jobs, test runs, runs, cancel, replay, key-value.
 
 Every route but the OpenAPI document needs ``Authorization: Bearer <API key>``. Errors are
-``{"error": {"code": ..., "message": ...}}`` with a 4xx status: 400 malformed JSON, 401 no or
-a wrong key, 404 an unknown id, 409 a conflict (cancelling an ended run), 413 a body over the
-client's ``max_payload_bytes``, 422 a body or query that does not match the schema. A request
-that fails changes nothing: it is refused before anything is written.
+``{"error": {"code": ..., "message": ...}}`` with a 4xx status: 400 malformed JSON (code
+``json_too_deep``: nested deeper than ``MAX_JSON_DEPTH``), 401 no or a wrong key, 404 an
+unknown id, 409 a conflict (cancelling an ended run), 413 a body over the client's
+``max_payload_bytes``, 422 a body or query that does not match the schema. A request that
+fails changes nothing: it is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._models import RunStatus
-from .._serde import dumps
-from ..errors import PayloadTooLarge, RelaykitError, UnknownJob
+from .._serde import dumps, parse_json
+from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError, StoreError, UnknownJob
 from ._auth import Principal
 from ._models import KvBody, SendEventBody, TestRunBody
 from ._openapi import openapi_document
@@ -105,16 +106,14 @@ async def _read_json(request: Request, limit: int) -> Any:
     if not body.strip():
         return None
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = parse_json(body, what="the request body")
         # A lone surrogate (\ud800) parses but cannot be stored: refuse it here.
         json.dumps(data, ensure_ascii=False).encode()
+    except JsonTooDeep as exc:
+        raise ApiError(400, "json_too_deep", exc.message) from exc
     except (ValueError, UnicodeError) as exc:
         raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}") from exc
     return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _too_large(size: int, limit: int) -> ApiError:
@@ -187,6 +186,8 @@ async def send_event(request: Request, state: ServerState) -> Response:
         )
     except PayloadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
+    except StoreError:
+        raise  # the database failed: a 503 (server/__init__.py), not the caller's fault
     except RelaykitError as exc:
         raise ApiError(422, "invalid_event", str(exc)) from exc
     stored = await state.store.get_event(sent["id"])
@@ -242,6 +243,8 @@ async def test_run(request: Request, state: ServerState) -> Response:
         run_id = await state.client.enqueue(job, body.payload, is_test=True)
     except PayloadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
+    except StoreError:
+        raise  # the database failed: a 503 (server/__init__.py), not the caller's fault
     except RelaykitError as exc:
         raise ApiError(422, "invalid_payload", str(exc)) from exc
     return JSONResponse(await _run_detail(state, run_id), status_code=201)

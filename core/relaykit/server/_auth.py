@@ -1,27 +1,51 @@
-"""Secrets of the HTTP layer: API keys, passwords, sessions, one-time login links, CSRF tokens.
+"""Secrets of the HTTP layer: API keys, passwords, sessions, one-time login links, CSRF tokens,
+and the login throttle.
 
 An API key reads ``rk_<id>_<secret>``: the id finds the stored record, and the SHA-256 of the
 whole key is compared with the stored hash in constant time. Session and login tokens are 32
-random bytes; the store keeps only their SHA-256. Passwords are hashed with scrypt. A form's
-CSRF token is an HMAC of the session token, so it is tied to the session, and a page never
-shows the session token itself (the cookie is HttpOnly).
+random bytes; the store keeps only their SHA-256. A session opened with an API key lasts only
+as long as the key: once it is revoked, the session's next request finds it ended. Passwords
+are hashed with scrypt, in a worker thread (tens of milliseconds of CPU that would otherwise
+stall every other request on the event loop). A form's CSRF token is an HMAC of the session
+token, so it is tied to the session, and a page never shows the session token itself (the
+cookie is HttpOnly).
+
+**Login throttle.** Each login attempt first claims a slot, for its account (the user name, or
+the API key's id) and for its client address: ``LOGIN_ATTEMPTS_PER_ACCOUNT`` and
+``LOGIN_ATTEMPTS_PER_ADDRESS`` slots, each held for ``LOGIN_WINDOW_SECONDS``. A successful login
+gives its slots back; a failed one keeps them until they expire. With every slot of either
+taken the attempt is refused *before* the password is checked (the right password too), for
+as long as the oldest slot has left. Slots are rows of the store's ``sessions`` table (kind
+``login-throttle``, under a token no cookie can hash to), so every process sharing the store
+counts together with no migration, and the table's primary key makes a claim atomic: two
+attempts racing for a slot cannot both get it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Final
 
 from .._access import ApiKeyRecord, SessionRecord, UserRecord
 from .._clock import Clock
+from .._names import check_text
 from ..store import Store
 
 KEY_PREFIX: Final = "rk_"
 SESSION_SECONDS: Final = 12 * 3600.0
 LOGIN_LINK_SECONDS: Final = 15 * 60.0
+#: Login attempts an account may fail within ``LOGIN_WINDOW_SECONDS``.
+LOGIN_ATTEMPTS_PER_ACCOUNT: Final = 5
+#: Login attempts one client address may fail within ``LOGIN_WINDOW_SECONDS`` (any accounts).
+LOGIN_ATTEMPTS_PER_ADDRESS: Final = 20
+#: How long a failed login attempt counts (seconds).
+LOGIN_WINDOW_SECONDS: Final = 5 * 60.0
+_THROTTLE_KIND: Final = "login-throttle"
 # scrypt cost: n=2**14, r=8 is the interactive-login setting recommended by the scrypt paper
 # (about 16 MiB and tens of milliseconds per check).
 _SCRYPT_N: Final = 2**14
@@ -61,6 +85,20 @@ def check_password(password: str, stored: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginSlots:
+    """The throttle slots one login attempt holds (``Access.claim_login``)."""
+
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """A login attempt refused by the throttle: retry after ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class NewKey:
     """A freshly made API key: ``secret`` is shown once and never stored."""
 
@@ -95,7 +133,10 @@ class Access:
         self.clock = clock
 
     async def create_key(self, name: str) -> NewKey:
-        """Make and store a new API key; the returned secret is the only copy."""
+        """Make and store a new API key; the returned secret is the only copy.
+
+        Raises ``ConfigurationError`` for a name holding a NUL character."""
+        check_text(name, "the API key name", "create_key")
         key_id = secrets.token_hex(6)
         secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKeyRecord(key_id, name, sha256_hex(secret), self.clock.now())
@@ -107,7 +148,7 @@ class Access:
         if not secret.startswith(KEY_PREFIX):
             return None
         key_id, sep, _ = secret[len(KEY_PREFIX) :].partition("_")
-        if not sep or not key_id:
+        if not sep or not key_id or not key_id.isprintable():  # no id holds a control char
             return None
         record = await self.store.get_api_key(key_id)
         # Hash and compare even for an unknown id, so timing does not tell ids apart.
@@ -118,17 +159,66 @@ class Access:
         return Principal(f"key:{record.id}")
 
     async def create_user(self, name: str, password: str) -> bool:
-        """Store a user with a hashed password; False when the name is taken."""
-        user = UserRecord(name, hash_password(password), self.clock.now())
-        return await self.store.create_user(user)
+        """Store a user with a hashed password; False when the name is taken.
+
+        Raises ``ConfigurationError`` for a name holding a NUL character."""
+        check_text(name, "the user name", "create_user")
+        hashed = await asyncio.to_thread(hash_password, password)
+        return await self.store.create_user(UserRecord(name, hashed, self.clock.now()))
 
     async def check_user(self, name: str, password: str) -> bool:
-        """Whether ``name``/``password`` are a user's."""
-        user = await self.store.get_user(name)
+        """Whether ``name``/``password`` are a user's (the hash is checked in a thread)."""
+        # No user name holds a NUL (create_user refuses it; PostgreSQL cannot even look one up).
+        user = None if "\x00" in name else await self.store.get_user(name)
         if user is None:
-            hash_password(password)  # the same work as a real check: no user-name oracle
+            # the same work as a real check: no user-name oracle
+            await asyncio.to_thread(hash_password, password)
             return False
-        return check_password(password, user.password_hash)
+        return await asyncio.to_thread(check_password, password, user.password_hash)
+
+    async def claim_login(self, accounts: list[str], address: str) -> LoginSlots | Throttled:
+        """Claim a throttle slot for each account and for ``address`` (see the module
+        docstring): the slots, or ``Throttled`` with the seconds until one frees (nothing
+        held then)."""
+        claimed: list[str] = []
+        limits = [(f"account:{a}", LOGIN_ATTEMPTS_PER_ACCOUNT) for a in accounts]
+        for subject, limit in [*limits, (f"address:{address}", LOGIN_ATTEMPTS_PER_ADDRESS)]:
+            found = await self._claim_slot(subject, limit)
+            if isinstance(found, Throttled):
+                await self.release_login(LoginSlots(tuple(claimed)))
+                return found
+            claimed.append(found)
+        return LoginSlots(tuple(claimed))
+
+    async def release_login(self, slots: LoginSlots) -> None:
+        """Give back a successful attempt's slots: only failures count."""
+        for token in slots.tokens:
+            await self.store.take_session(token, now=self.clock.now())
+
+    async def _claim_slot(self, subject: str, limit: int) -> str | Throttled:
+        now = self.clock.now()
+        soonest = math.inf
+        for i in range(limit):
+            # "kind:hex:i" is no SHA-256 hex digest: no cookie or link token maps to it
+            token = f"{_THROTTLE_KIND}:{sha256_hex(subject)}:{i}"
+            held = await self.store.get_session(token, now=now)
+            if held is None:
+                # the subject column says only what the slot counts (a user name may be anything)
+                label = subject.partition(":")[0]
+                record = SessionRecord(
+                    token, _THROTTLE_KIND, label, now, now + LOGIN_WINDOW_SECONDS
+                )
+                try:
+                    await self.store.create_session(record)
+                    return token
+                except Exception:
+                    # Another attempt took the slot first (each backend names a duplicate key
+                    # its own way, so the row decides); no row: a real failure, raised.
+                    held = await self.store.get_session(token, now=now)
+                    if held is None:
+                        raise
+            soonest = min(soonest, held.expires_at - now)
+        return Throttled(max(soonest, 0.0))
 
     async def start_session(self, subject: str) -> str:
         """A new session for ``subject``; returns the opaque token for the cookie."""
@@ -147,10 +237,17 @@ class Access:
         return token
 
     async def session(self, token: str) -> Principal | None:
-        """The principal of an unexpired session token."""
+        """The principal of an unexpired session token; a session opened with an API key
+        that has since been revoked (or deleted) is ended here and gives None."""
         found = await self.store.get_session(sha256_hex(token), now=self.clock.now())
         if found is None or found.kind != "session":
             return None
+        kind, _, key_id = found.subject.partition(":")
+        if kind == "key":
+            key = await self.store.get_api_key(key_id)
+            if key is None or key.revoked_at is not None:
+                await self.end_session(token)
+                return None
         return Principal(found.subject, token)
 
     async def use_login_token(self, token: str) -> str | None:

@@ -5,14 +5,20 @@ connection's state (never the credentials); its forms (CSRF-checked) store an AP
 delete the connection, through ``Connections`` (encrypted with ``RELAYKIT_SECRET_KEY``).
 
 ``/oauth/{id}/start`` begins the authorization code flow (PKCE S256, random ``state``) with
-the redirect URI ``<base URL>/oauth/{id}/callback``. What the callback needs (the code
-verifier, the redirect URI, the integration and the dashboard session that started it) is
-kept server-side in the store's ``sessions`` table, kind ``oauth``, keyed by the SHA-256 of
-the state, its data encrypted with ``RELAYKIT_SECRET_KEY``, expiring after 10 minutes. The
-callback *takes* (deletes) that row, so a state works once; a missing, wrong, expired or
-reused state, another integration's state, or one started by another session answers 400
-and stores nothing. Server-side rather than a cookie: single use is then a database delete,
-not something a replayed cookie could get around.
+the redirect URI ``<public URL>/oauth/{id}/callback``. The public URL is configured
+(``RELAYKIT_PUBLIC_URL``, or ``create_app(public_url=)``; ``relaykit serve``/``dev`` default it
+to the address they listen on); when it has no path and the app is mounted under a root path,
+that mount point is appended. It is never read from the request's ``Host`` header, which any
+client can forge: a redirect URI built from it would send the authorization code to the
+forger's host if the provider accepted it. Without one configured, the start page says so.
+
+What the callback needs (the code verifier, the redirect URI, the integration and the
+dashboard session that started it) is kept server-side in the store's ``sessions`` table, kind
+``oauth``, keyed by the SHA-256 of the state, its data encrypted with ``RELAYKIT_SECRET_KEY``,
+expiring after 10 minutes. The callback *takes* (deletes) that row, so a state works once; a
+missing, wrong, expired or reused state, another integration's state, or one started by
+another session answers 400 and stores nothing. Server-side rather than a cookie: single use
+is then a database delete, not something a replayed cookie could get around.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import secrets
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx2
 from starlette.requests import Request
@@ -42,6 +49,7 @@ from ..errors import ConfigurationError, RelaykitError
 from ._auth import sha256_hex
 from ._dashboard import (
     SESSION_COOKIE,
+    _base,
     _path_id,
     _principal,
     _redirect,
@@ -50,7 +58,7 @@ from ._dashboard import (
     action,
     page,
 )
-from ._state import ServerState
+from ._state import PUBLIC_URL_ENV, ServerState
 from ._views import iso
 
 #: How long an OAuth2 authorization may take between start and callback.
@@ -185,7 +193,16 @@ async def oauth_start(request: Request, state: ServerState) -> Response:
         return _failure(request, 400, f"{integration_id} does not connect with OAuth2")
     if box is None:
         return _failure(request, 400, _no_key())
-    redirect_uri = str(request.base_url).rstrip("/") + f"/oauth/{integration_id}/callback"
+    base = _public_base(request, state)
+    if base is None:
+        return _failure(
+            request,
+            400,
+            f"{PUBLIC_URL_ENV} is not set: OAuth builds its redirect URI from the dashboard's "
+            "public URL (never from the request's Host header); set it to e.g. "
+            "https://ops.example.com/relaykit and restart",
+        )
+    redirect_uri = f"{base}/oauth/{integration_id}/callback"
     try:
         auth = authorization_request(oauth, redirect_uri, os.environ)
     except RelaykitError as exc:  # e.g. no OAuth2 client id configured
@@ -203,6 +220,17 @@ async def oauth_start(request: Request, state: ServerState) -> Response:
         )
     )
     return Response(status_code=303, headers={"Location": auth.url})
+
+
+def _public_base(request: Request, state: ServerState) -> str | None:
+    """The configured public URL; with no path of its own, the mount point (the ASGI root
+    path, set by ``Mount`` or the server's ``--root-path``, not by request headers) joins it."""
+    configured = state.public_url
+    if configured is None:
+        return None
+    if urlsplit(configured).path:
+        return configured
+    return configured + _base(request)
 
 
 async def oauth_callback(request: Request) -> Response:

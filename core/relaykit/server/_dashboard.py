@@ -23,8 +23,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._models import RunStatus
-from ..errors import PayloadTooLarge, RelaykitError
-from ._auth import SESSION_SECONDS, Principal
+from .._serde import parse_json
+from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError
+from ._auth import KEY_PREFIX, SESSION_SECONDS, Principal, Throttled
 from ._state import ServerState
 from ._views import event_json, job_json, log_json, run_json, task_tree
 
@@ -201,21 +202,52 @@ async def login(request: Request) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf", ""))):
         return HTMLResponse("missing or wrong CSRF token: reload the login page", status_code=403)
+    nxt = str(form.get("next", ""))
+    subject = await _check_login(request, state, form)
+    if isinstance(subject, Throttled):
+        return _throttled(request, subject.seconds, nxt)
+    if subject is None:
+        return _login_page(request, 401, "wrong user name, password or API key", nxt)
+    token = await state.access.start_session(subject)
+    response = RedirectResponse(_safe_next(request, nxt), status_code=303)
+    return _with_session(request, response, token)
+
+
+async def _check_login(request: Request, state: ServerState, form: Any) -> str | Throttled | None:
+    """Who the form's credentials log in as (None: wrong ones), unless the throttle refuses
+    the attempt before they are checked."""
     api_key = str(form.get("api_key", "")).strip()
     username = str(form.get("username", "")).strip()
+    if not api_key and not username:
+        return None
+    # An API key's account is its id ("rk_<id>_<secret>"), a user's is the user name.
+    key_id = api_key.removeprefix(KEY_PREFIX).partition("_")[0]
+    account = f"key:{key_id}" if api_key else f"user:{username}"
+    address = request.client.host if request.client else "unknown"
+    slots = await state.access.claim_login([account], address)
+    if isinstance(slots, Throttled):
+        return slots
     subject = None
     if api_key:
         found = await state.access.check_key(api_key)
         subject = found.subject if found else None
-    elif username and await state.access.check_user(username, str(form.get("password", ""))):
+    elif await state.access.check_user(username, str(form.get("password", ""))):
         subject = f"user:{username}"
-    if subject is None:
-        return _login_page(
-            request, 401, "wrong user name, password or API key", str(form.get("next", ""))
-        )
-    token = await state.access.start_session(subject)
-    response = RedirectResponse(_safe_next(request, str(form.get("next", ""))), status_code=303)
-    return _with_session(request, response, token)
+    if subject is not None:
+        await state.access.release_login(slots)
+    return subject
+
+
+def _throttled(request: Request, seconds: float, nxt: str) -> Response:
+    wait = max(1, math.ceil(seconds))
+    response = _login_page(
+        request,
+        429,
+        f"too many failed logins for this account or from this address; try again in {wait} s",
+        nxt,
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _safe_next(request: Request, nxt: str) -> str:
@@ -300,7 +332,9 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
     if job_id not in state.client.jobs:
         return _render(request, "not_found.html", 404, what=f"job {job_id!r}")
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
+        payload = parse_json(text, what="the payload")
+    except JsonTooDeep as exc:
+        return await _job_page(request, state, job_id, error=exc.message, payload=text)
     except ValueError as exc:
         return await _job_page(
             request, state, job_id, error=f"the payload is not valid JSON: {exc}", payload=text
@@ -310,10 +344,6 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
     except (PayloadTooLarge, RelaykitError) as exc:
         return await _job_page(request, state, job_id, error=str(exc), payload=text)
     return _redirect(request, f"/runs/{run_id}")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 @page

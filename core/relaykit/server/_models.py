@@ -17,7 +17,13 @@ class SendEventBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, title="SendEvent")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The event name.")
+    # Not blank, and no NUL (which PostgreSQL text cannot hold).
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+        description="The event name (not blank, no NUL character).",
+    )
     payload: Any = Field(default=None, description="Any JSON value.")
     id: str | None = Field(
         default=None,

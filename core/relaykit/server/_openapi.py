@@ -151,7 +151,7 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _ERRORS = {
-    "400": "Malformed JSON.",
+    "400": "Malformed JSON, or JSON nested more than 200 levels deep.",
     "401": "No API key, or a wrong or revoked one.",
     "404": "No such resource.",
     "409": "The request conflicts with the resource's state.",

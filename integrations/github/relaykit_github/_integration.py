@@ -9,6 +9,7 @@ with the secret ``register_webhooks`` stored, and sent as events named ``github.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
 import os
@@ -250,7 +251,9 @@ class GitHub(Integration):
         self, request: WebhookRequest, secrets: WebhookSecrets
     ) -> WebhookResponse:
         """Verify a delivery's signature (401), read it (400), answer ``ping`` with 200 and
-        no event, else send ``github.<event>[.<action>]`` with id ``github:<delivery id>``."""
+        no event, else send ``github.<event>[.<action>]`` with id ``github:<delivery id>``
+        and the body's SHA-256 as its ``replay_key`` (a signed body re-sent under another
+        delivery id is a replay)."""
         secret = await secrets.get(WEBHOOK_SECRET) or ""
         try:
             verify_signature(request.body, request.headers.get("x-hub-signature-256"), secret)
@@ -267,6 +270,9 @@ class GitHub(Integration):
             name=f"github.{delivery.name}",
             payload=delivery.payload,
             source="github",
+            # GitHub signs the body, not X-GitHub-Delivery: the same signed body under a new
+            # delivery id is a replay (relaykit drops it within REPLAY_WINDOW_SECONDS)
+            replay_key=hashlib.sha256(request.body).hexdigest(),
         )
         return WebhookResponse(200, {"ok": True}, (event,))
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
+
+from relaykit import JsonTooDeep, parse_json
 
 from .errors import WebhookRejected
 
@@ -91,7 +92,9 @@ def _payload(body: bytes, content_type: str) -> dict[str, Any]:
     if text is not None and content_type.startswith("application/x-www-form-urlencoded"):
         text = parse_qs(text).get("payload", [None])[0]
     try:
-        payload = json.loads(text) if text is not None else None
+        payload = parse_json(text, what="the delivery's body") if text is not None else None
+    except JsonTooDeep as exc:
+        raise WebhookRejected(exc.message) from None
     except ValueError:
         payload = None
     if not isinstance(payload, dict):

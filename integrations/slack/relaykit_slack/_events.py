@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
+from relaykit import JsonTooDeep, parse_json
 
 from ._payloads import AppRateLimitedNotice, EventEnvelope, UrlVerificationRequest
 from .errors import EventRejected
@@ -141,7 +142,9 @@ SlackRequest = UrlVerification | EventCallback | AppRateLimited
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = parse_json(body, what="the request body")
+    except JsonTooDeep as exc:
+        raise EventRejected(exc.message, status=400) from None
     except ValueError:
         raise EventRejected(
             "the request body is not JSON (Events API requests are)", status=400

@@ -1,4 +1,4 @@
-"""Scenario 23: suspension through ``asyncio.TaskGroup``, ``except*``, ``gather`` and
+"""Scenario 25: suspension through ``asyncio.TaskGroup``, ``except*``, ``gather`` and
 ``asyncio.timeout``.
 
 A durable wait inside a ``TaskGroup`` reaches the engine wrapped in a ``BaseExceptionGroup``;
@@ -110,9 +110,7 @@ def test_an_error_in_a_task_group_fails_the_run_with_that_error(
     assert result.error["task"] == "broken"
 
 
-def test_a_task_group_inside_a_task_pauses_that_task(
-    client: Client, effects: Counter[str]
-) -> None:
+def test_a_task_group_inside_a_task_pauses_that_task(client: Client, effects: Counter[str]) -> None:
     @client.define_job(id="nested-group", version="1.0.0")
     async def nested_group(payload: Any, io: IO, ctx: Context) -> int:
         async def fan_out() -> int:
@@ -122,7 +120,7 @@ def test_a_task_group_inside_a_task_pauses_that_task(
                 tg.create_task(io.wait("cool-off", seconds=5))
             return 2
 
-        return await io.run_task("fan-out", fan_out)
+        return int(await io.run_task("fan-out", fan_out))
 
     result = client.run_sync(nested_group)
 

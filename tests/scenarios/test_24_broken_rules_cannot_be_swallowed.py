@@ -1,4 +1,4 @@
-"""Scenario 22: a broken rule of the execution model fails the run, whatever user code does.
+"""Scenario 24: a broken rule of the execution model fails the run, whatever user code does.
 
 ``DuplicateTaskKey`` and ``NonDeterministicRun`` are ordinary exceptions, so ``except
 Exception:`` catches them. The attempt remembers the first one it raised: the run ends
@@ -46,9 +46,7 @@ def test_a_caught_duplicate_key_still_fails_the_run(
     assert result.output is None
 
 
-def test_a_caught_duplicate_key_fails_a_sync_run_too(
-    client: Client, effects: Counter[str]
-) -> None:
+def test_a_caught_duplicate_key_fails_a_sync_run_too(client: Client, effects: Counter[str]) -> None:
     @client.define_job(id="dup", version="1.0.0")
     def dup(payload: Any, io: Any, ctx: Context) -> str:
         io.run_task("send", lambda: effects.update(["send"]))
