@@ -30,6 +30,7 @@ from .errors import (
     UnknownRun,
     WebhookRejected,
 )
+from .filters import merge_filters
 from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
 from .jobs import Job
 from .retry import Retry
@@ -95,5 +96,6 @@ __all__ = [
     "hookimpl",
     "interval_trigger",
     "invoke_trigger",
+    "merge_filters",
     "task",
 ]
