@@ -507,7 +507,7 @@ def test_merge_table(
     validate_filter(merged, where="test")
 
 
-PAYLOADS: list[Any] = [
+MERGE_PAYLOADS: list[Any] = [
     USER,
     {},
     None,
@@ -530,7 +530,7 @@ PAYLOADS: list[Any] = [
 def test_the_merge_matches_exactly_when_both_match(
     first: dict[str, Any], second: dict[str, Any] | None, merged: dict[str, Any]
 ) -> None:
-    for payload in PAYLOADS:
+    for payload in MERGE_PAYLOADS:
         both = matches(first, payload) and (second is None or matches(second, payload))
         assert matches(merge_filters(first, second), payload) is both, payload
 
@@ -540,7 +540,7 @@ def test_the_order_of_the_filters_does_not_change_what_matches() -> None:
         if second is None:
             continue
         forward, backward = merge_filters(first, second), merge_filters(second, first)
-        assert [matches(forward, p) for p in PAYLOADS] == [matches(backward, p) for p in PAYLOADS]
+        assert [matches(forward, p) for p in MERGE_PAYLOADS] == [matches(backward, p) for p in MERGE_PAYLOADS]
 
 
 def test_more_than_two_filters() -> None:
