@@ -540,7 +540,9 @@ def test_the_order_of_the_filters_does_not_change_what_matches() -> None:
         if second is None:
             continue
         forward, backward = merge_filters(first, second), merge_filters(second, first)
-        assert [matches(forward, p) for p in MERGE_PAYLOADS] == [matches(backward, p) for p in MERGE_PAYLOADS]
+        assert [matches(forward, p) for p in MERGE_PAYLOADS] == [
+            matches(backward, p) for p in MERGE_PAYLOADS
+        ]
 
 
 def test_more_than_two_filters() -> None:
@@ -598,3 +600,34 @@ def test_merging_leaves_the_inputs_alone() -> None:
     before = (repr(first), repr(second))
     merge_filters(first, second)
     assert (repr(first), repr(second)) == before
+
+
+# Leaf patterns for one key: lists of values, lists of conditions, and the empty pattern.
+LEAVES: list[list[Any]] = [
+    [],
+    ["a"],
+    ["a", "A", 1],
+    [1, 1.5, True],
+    [0, False, ""],
+    *[[c] for c in CONDITIONS],
+    [{"$gte": 0}, {"$lt": 1.5}],
+    [{"$exists": True}, {"$not": "a"}],
+]
+
+
+@pytest.mark.parametrize("second", LEAVES)
+@pytest.mark.parametrize("first", LEAVES)
+def test_merging_two_leaves_is_their_and_on_every_payload(
+    first: list[Any], second: list[Any]
+) -> None:
+    # Over the spread of payload values: the merged pattern matches exactly the payloads both
+    # match, and a merge refused as never matching is one that no payload satisfies.
+    one, other = {"k": first}, {"k": second}
+    both = [matches(one, p) and matches(other, p) for p in PAYLOADS]
+    try:
+        merged = merge_filters(one, other)
+    except InvalidJobDefinition as exc:
+        assert "can never match" in exc.message
+        assert not any(both)
+        return
+    assert [matches(merged, p) for p in PAYLOADS] == both
