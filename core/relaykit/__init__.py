@@ -32,6 +32,7 @@ from .errors import (
     UnknownRun,
     WebhookRejected,
 )
+from .filters import merge_filters
 from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
 from .jobs import Job
 from .retry import Retry
@@ -98,6 +99,7 @@ __all__ = [
     "hookimpl",
     "interval_trigger",
     "invoke_trigger",
+    "merge_filters",
     "parse_json",
     "task",
 ]

@@ -12,19 +12,23 @@ retry). Sensitive request headers are redacted in the recorded params.
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Mapping
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from ._durations import as_seconds, check_seconds
 from ._serde import dumps
-from .errors import FetchError, RetryAfter
+from .errors import ConfigurationError, FetchError, RetryAfter
 from .retry import Retry
 
 if TYPE_CHECKING:
     from ._runner import Attempt
 
 DEFAULT_RULES: Mapping[str, Retry] = {"429": Retry(), "5xx": Retry()}
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: str.isdigit() is not
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
 )
@@ -84,17 +88,27 @@ def match_rule(rules: Mapping[str, Retry], status: int) -> Retry | None:
 
 
 def retry_after_seconds(headers: httpx2.Headers, now: float) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if present."""
+    """Seconds from a ``Retry-After`` header, or None when it gives no usable delay.
+
+    RFC 9110 allows delay-seconds (``120``; a decimal such as ``1.5`` is accepted too) or an
+    HTTP date (``Wed, 21 Oct 2015 07:28:00 GMT``, also the obsolete RFC 850 and asctime forms;
+    a date without a zone is UTC, as HTTP dates always are); a date in the past means now.
+    Anything else (garbage, ``nan``, ``inf``, a negative number, a delay over
+    ``RetryAfter.MAX_SECONDS``) is treated as no header, so the rule's backoff decides.
+    """
     value = headers.get("retry-after")
-    if not value:
+    if value is None:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return as_seconds(float(text))  # float() of 400 digits is inf: refused here
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, OverflowError):  # not a date, or fields out of range
         return None
-    return max(0.0, when.timestamp() - now)
+    if when.tzinfo is None:  # asctime and "-0000" carry no zone
+        when = when.replace(tzinfo=UTC)
+    return as_seconds(max(0.0, when.timestamp() - now))
 
 
 def _redact(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -128,6 +142,7 @@ async def background_fetch(
     """Perform the request as a task of ``attempt``; return status, headers and body."""
     rules = DEFAULT_RULES if retry is None else retry
     validate_rules(rules, key)
+    check_seconds(timeout, f"io.background_fetch({key!r}): timeout", error=ConfigurationError)
     # A network failure (no response at all) is retried like a 503 response would be.
     network_policy = match_rule(rules, 503) or Retry(limit=1)
     method = method.upper()

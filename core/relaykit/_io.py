@@ -7,15 +7,17 @@ import asyncio
 import math
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._durations import check_seconds, total_seconds
 from ._invoke import invoke
 from ._models import EventRecord, KvWrite, to_datetime
 from ._names import check_text
 from ._runner import Attempt
 from ._serde import dumps, loads
 from ._sync import Bridged, SyncBridge, SyncProxy
+from .errors import ConfigurationError
 from .events import check_event_name, delivery_time
 from .filters import validate_filter
 from .jobs import Job
@@ -245,18 +247,25 @@ class IO(Bridged):
         hours: float = 0,
         days: float = 0,
     ) -> None:
-        """Sleep durably; the run suspends and no worker slot is held meanwhile."""
-        total = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-        delay = total.total_seconds()
-        if delay < 0 or not math.isfinite(delay):
-            raise ValueError(f"io.wait({key!r}): the duration must be >= 0, got {delay}s")
+        """Sleep durably; the run suspends and no worker slot is held meanwhile.
+
+        The duration must total a finite number of seconds from 0 to 100 years
+        (``ConfigurationError`` otherwise, naming the argument and its value)."""
+        delay = total_seconds(
+            f"io.wait({key!r})",
+            error=ConfigurationError,
+            seconds=(seconds, 1),
+            minutes=(minutes, 60),
+            hours=(hours, 3600),
+            days=(days, 86400),
+        )
         deadline = self._attempt.services.clock.now() + delay
         await self._attempt.wait_until(key, deadline, dumps({"seconds": delay}, what="wait"))
 
     async def wait_until(self, key: str, when: datetime) -> None:
         """Sleep durably until ``when`` (a timezone-aware datetime)."""
         if not isinstance(when, datetime) or when.tzinfo is None:
-            raise ValueError(
+            raise ConfigurationError(
                 f"io.wait_until({key!r}): `when` must be a timezone-aware datetime, "
                 f"e.g. datetime.now(UTC) + timedelta(hours=1); got {when!r}"
             )
@@ -379,8 +388,9 @@ class IO(Bridged):
         ``timeout`` seconds pass first (None: wait as long as it takes). The first matching
         event resumes the run, once; no worker slot is held meanwhile."""
         check_event_name(name, f"io.wait_for_event({key!r})")
-        if timeout is not None and (timeout < 0 or not math.isfinite(timeout)):
-            raise ValueError(f"io.wait_for_event({key!r}): timeout must be >= 0 seconds")
+        if timeout is not None:
+            where = f"io.wait_for_event({key!r}): timeout"
+            check_seconds(timeout, where, error=ConfigurationError)
         flt = None
         if filter is not None:
             validate_filter(filter, where=f"io.wait_for_event({key!r})")

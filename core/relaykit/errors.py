@@ -3,7 +3,7 @@
 The tree::
 
     RelaykitError                      base of everything below; never raised itself
-    ├── ConfigurationError             a bad argument to a public API, found at definition time
+    ├── ConfigurationError             a bad argument to a public API, refused at the call
     │   ├── InvalidJobDefinition       bad job id, version, trigger or run function
     │   ├── DuplicateJob               two jobs with the same id on one client
     │   └── PayloadTooLarge            a run or event payload over the size limit
@@ -40,6 +40,8 @@ involved and say what to do.
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from ._durations import MAX_SECONDS, check_seconds
 
 
 class RelaykitError(Exception):
@@ -177,13 +179,19 @@ class NonRetriable(RelaykitError):
 
 
 class RetryAfter(RelaykitError):
-    """Retry this task after a given delay."""
+    """Retry this task after a given delay.
+
+    ``seconds`` must be a finite number from 0 to ``RetryAfter.MAX_SECONDS`` (100 years);
+    anything else (NaN, infinity, a negative number) is a ``ConfigurationError`` at once.
+    Code reading a vendor's ``Retry-After`` header should treat a value outside that range as
+    no header.
+    """
+
+    MAX_SECONDS: ClassVar[float] = MAX_SECONDS
 
     def __init__(self, seconds: float, message: str | None = None) -> None:
-        if seconds < 0:
-            raise ValueError(f"RetryAfter: seconds must be >= 0, got {seconds!r}")
-        super().__init__(message or f"retry after {seconds:g}s")
-        self.seconds = float(seconds)
+        self.seconds = check_seconds(seconds, "RetryAfter: seconds", error=ConfigurationError)
+        super().__init__(message or f"retry after {self.seconds:g}s")
 
 
 class FetchError(RelaykitError):

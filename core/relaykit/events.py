@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
+from ._durations import check_seconds
 from ._names import check_text
 from .errors import ConfigurationError
 
@@ -38,9 +38,6 @@ def delivery_time(
             raise ConfigurationError(f"{where}: deliver_at must be a timezone-aware datetime")
         return deliver_at.timestamp()
     if deliver_after is not None:
-        if not math.isfinite(deliver_after) or deliver_after < 0:
-            raise ConfigurationError(
-                f"{where}: deliver_after must be >= 0 and finite (seconds), got {deliver_after}"
-            )
-        return now + deliver_after
+        delay = check_seconds(deliver_after, f"{where}: deliver_after", error=ConfigurationError)
+        return now + delay
     return None

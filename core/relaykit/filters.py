@@ -23,6 +23,9 @@ Semantics, key by key (every key must match; an empty filter matches everything)
   silently become a field that is never there. Payload keys that start with ``$`` cannot be
   filtered on.
 
+``merge_filters(a, b)`` is one filter matching exactly when both do (key by key; see its
+docstring): what a trigger uses to add a user's filter to its own constraint.
+
 Operators (a wrong operand type is an error; a payload value of the wrong type is a non-match):
 
 =======================  ==================================================================
@@ -226,6 +229,86 @@ _OPERATORS: Final[Mapping[str, _Operator]] = {
 }
 
 _KNOWN = ", ".join(_OPERATORS)
+
+
+# --- merging ---------------------------------------------------------------------------------
+
+
+def merge_filters(*filters: Mapping[str, Any] | None, where: str = "filter") -> dict[str, Any]:
+    """One filter that matches exactly when every one of ``filters`` matches (their AND).
+
+    For triggers that add a user's ``filter`` to their own constraint (an integration's
+    webhook trigger pinning a repository): the user's filter may narrow the constraint, never
+    replace it. Key by key: a key in one filter is kept; a key in both merges recursively
+    (mappings), or both leaf patterns must hold:
+
+    - two lists of values ("one of") become the values in both;
+    - a list of values and a list of conditions become the values satisfying every condition;
+    - two lists of conditions ("all must hold") become one list holding all of them;
+    - an empty pattern (matches anything) gives way to the other.
+
+    Where the payload value is a list of objects, the merged mapping asks one element to match
+    both filters (separately, two different elements could). ``None`` arguments are skipped.
+
+    Raises:
+        InvalidJobDefinition: an argument is not a valid filter; the merged filter could never
+            match (``["a"]`` and ``["b"]`` for one key); or one filter has a mapping and the
+            other a list at the same key (a nested filter and a test of the whole value cannot
+            be combined into one pattern). The message starts with ``where``.
+    """
+    merged: dict[str, Any] = {}
+    for flt in filters:
+        if flt is None:
+            continue
+        validate_filter(flt, where=where)
+        merged = _merge_mappings(merged, flt, "filter", where)
+    return merged
+
+
+def _merge_mappings(
+    first: Mapping[str, Any], second: Mapping[str, Any], path: str, where: str
+) -> dict[str, Any]:
+    merged = dict(first)
+    for key, pattern in second.items():
+        merged[key] = (
+            _merge_patterns(merged[key], pattern, _join(path, key), where)
+            if key in merged
+            else pattern
+        )
+    return merged
+
+
+def _merge_patterns(first: Any, second: Any, path: str, where: str) -> Any:
+    if _is_vacuous(first):
+        return second
+    if _is_vacuous(second):
+        return first
+    if isinstance(first, Mapping) and isinstance(second, Mapping):
+        return _merge_mappings(first, second, path, where)
+    if isinstance(first, Mapping) or isinstance(second, Mapping):
+        _fail(
+            where,
+            path,
+            f"cannot combine {first!r} with {second!r}: one tests fields of the value, the "
+            "other the value itself; express both the same way",
+        )
+    first_ops, second_ops = isinstance(first[0], Mapping), isinstance(second[0], Mapping)
+    if first_ops and second_ops:
+        return list(first) + [c for c in second if c not in first]
+    if first_ops or second_ops:
+        values, conditions = (second, first) if first_ops else (first, second)
+        kept = [v for v in values if all(_match_condition(c, v) for c in conditions)]
+        if not kept:
+            _never(where, path, f"none of {list(values)!r} satisfies {list(conditions)!r}")
+        return kept
+    kept = [v for v in first if any(_equal(v, w) for w in second)]
+    if not kept:
+        _never(where, path, f"it must be one of {list(first)!r} and one of {list(second)!r}")
+    return kept
+
+
+def _never(where: str, path: str, why: str) -> NoReturn:
+    _fail(where, path, f"the combined filter can never match: {why}")
 
 
 # --- validation ------------------------------------------------------------------------------

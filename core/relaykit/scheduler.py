@@ -4,23 +4,29 @@ Fire times live in the store (``schedules``), not in memory: any number of worke
 scheduler, and a (schedule, slot) pair is recorded once, so no slot fires twice. After downtime
 the missed slots fire once, as the latest missed slot, not once each. A scheduled run's payload
 is ``{"ts": <this slot>, "last_ts": <the previous slot or None>}`` (ISO 8601, UTC).
+
+Cron slots are wall-clock times in the schedule's timezone and each fires once across
+daylight-saving changes (``relaykit._cron`` has the rule); intervals are absolute seconds and
+ignore the wall clock.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
+from ._cron import latest_fire, next_fire
 from ._models import RunRecord, ScheduleFire, ScheduleSpec
 from ._serde import dumps
 from .triggers import CronTrigger, IntervalTrigger
 
 if TYPE_CHECKING:
     from ._engine import Engine
+
+_log = logging.getLogger("relaykit.scheduler")
 
 
 def schedule_specs(engine: Engine) -> list[ScheduleSpec]:
@@ -46,9 +52,7 @@ def next_slot_after(spec: ScheduleSpec, when: float, anchor: float | None = None
         start = when if anchor is None else anchor
         steps = max(1, math.floor((when - start) / every) + 1)
         return start + steps * every
-    local = datetime.fromtimestamp(when, UTC).astimezone(ZoneInfo(spec.timezone))
-    nxt: datetime = croniter(spec.spec, local).get_next(datetime)
-    return nxt.timestamp()
+    return next_fire(spec.spec, ZoneInfo(spec.timezone), when)
 
 
 def latest_slot(due: ScheduleFire, now: float) -> float:
@@ -57,13 +61,18 @@ def latest_slot(due: ScheduleFire, now: float) -> float:
     if spec.kind == "interval":
         every = float(spec.spec)
         return due.next_fire_at + math.floor((now - due.next_fire_at) / every) * every
-    local = datetime.fromtimestamp(now + 1, UTC).astimezone(ZoneInfo(spec.timezone))
-    prev: datetime = croniter(spec.spec, local).get_prev(datetime)
-    return max(due.next_fire_at, prev.timestamp())
+    latest = latest_fire(spec.spec, ZoneInfo(spec.timezone), now)
+    return due.next_fire_at if latest is None else max(due.next_fire_at, latest)
 
 
 class Scheduler:
-    """Keeps the store's schedules in line with the jobs and fires the due ones."""
+    """Keeps the store's schedules in line with the jobs and fires the due ones.
+
+    A schedule whose fire times cannot be computed (a stored expression that never fires, a
+    timezone this machine does not know) never stops the worker: it is logged once, in one
+    line naming it, and skipped; a stored one is deactivated (its row is kept), so it stops
+    coming due. Registering it again with a valid expression revives it.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -71,22 +80,40 @@ class Scheduler:
     async def sync(self) -> None:
         """Register the jobs' schedules (first fire: the next slot from now)."""
         now = self._engine.clock.now()
-        await self._engine.store.sync_schedules(
-            schedule_specs(self._engine), first_fire=lambda spec: next_slot_after(spec, now)
-        )
+        specs, first = [], {}
+        for spec in schedule_specs(self._engine):
+            try:
+                first[spec.id] = next_slot_after(spec, now)
+            except Exception as exc:  # whatever the cause, one bad schedule stops nothing else
+                _report(spec, exc, "it is skipped; fix the job's trigger")
+            else:
+                specs.append(spec)
+        await self._engine.store.sync_schedules(specs, first_fire=lambda spec: first[spec.id])
 
     async def tick(self) -> list[str]:
         """Fire what is due; return the ids of the runs created."""
         now = self._engine.clock.now()
-        return await self._engine.store.fire_due_schedules(
-            now=now, plan=lambda due: self._plan(due, now)
+        broken: list[str] = []
+        created = await self._engine.store.fire_due_schedules(
+            now=now, plan=lambda due: self._plan(due, now, broken)
         )
+        if broken:
+            await self._engine.store.remove_schedules(broken)
+        return created
 
-    def _plan(self, due: ScheduleFire, now: float) -> tuple[float, RunRecord, float] | None:
+    def _plan(
+        self, due: ScheduleFire, now: float, broken: list[str]
+    ) -> tuple[float, RunRecord, float] | None:
         job = self._engine.jobs.get(due.spec.job_id)
         if job is None or not job.enabled:
             return None
-        slot = latest_slot(due, now)
+        try:
+            slot = latest_slot(due, now)
+            following = next_slot_after(due.spec, now, anchor=slot)
+        except Exception as exc:  # whatever the cause, one bad schedule stops nothing else
+            _report(due.spec, exc, "it is deactivated (register it again with a valid schedule)")
+            broken.append(due.spec.id)
+            return None
         payload = {
             "ts": _iso(slot),
             "last_ts": None if due.last_fire_at is None else _iso(due.last_fire_at),
@@ -99,7 +126,23 @@ class Scheduler:
             event_id=None,
             name=f"schedule:{due.spec.id}",
         )
-        return slot, run, next_slot_after(due.spec, now, anchor=slot)
+        return slot, run, following
+
+
+def _report(spec: ScheduleSpec, exc: Exception, outcome: str) -> None:
+    if spec.kind == "cron":
+        what = f"cron {spec.spec!r} in {spec.timezone}"
+    else:
+        what = f"every {spec.spec!r} seconds"
+    problem = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever exc says
+    _log.error(
+        "scheduler: schedule %r of job %r (%s) has no computable fire time (%s); %s",
+        spec.id,
+        spec.job_id,
+        what,
+        problem,
+        outcome,
+    )
 
 
 def _iso(ts: float) -> str:

@@ -5,6 +5,8 @@ These are declarations; the engine's scheduler and event router act on them.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pydantic
 from croniter import croniter
 
+from ._cron import fires, next_fire
 from ._models import ScheduleSpec
 from .errors import InvalidJobDefinition
 from .filters import validate_filter
@@ -61,10 +64,10 @@ class CronTrigger:
         return None
 
     def next_after(self, when: datetime) -> datetime:
-        """The first fire time strictly after ``when``."""
-        local = when.astimezone(ZoneInfo(self.timezone))
-        nxt: datetime = croniter(self.expr, local).get_next(datetime)
-        return nxt.astimezone(UTC)
+        """The first fire time strictly after ``when`` (see ``docs/triggers.md`` for the
+        daylight-saving rule: each wall-clock slot fires once)."""
+        instant = next_fire(self.expr, ZoneInfo(self.timezone), when.timestamp())
+        return datetime.fromtimestamp(instant, UTC)
 
     def describe(self) -> str:
         """A one-line description for listings."""
@@ -221,20 +224,43 @@ def event_trigger(
     return EventTrigger(names=names, schema=schema, filter=filter, source=source)
 
 
+# croniter's ``R`` draws a value per evaluation: the schedulers of two workers would disagree.
+_RANDOM_FIELD = re.compile(r"(?<![a-z])r(?![a-z])", re.IGNORECASE)
+
+
 def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
-    """A trigger that fires on a 5-field cron expression, evaluated in an IANA ``timezone``."""
+    """A trigger that fires on a 5-field cron expression, evaluated in an IANA ``timezone``.
+
+    Each wall-clock time the expression names fires once, also across daylight-saving
+    changes (a repeated time fires at its first occurrence, a skipped one when the clock
+    jumps past it). An expression that can never fire (``0 0 30 2 *``) is an error.
+    """
     if not isinstance(expr, str) or len(expr.split()) != 5 or not croniter.is_valid(expr):
         raise InvalidJobDefinition(
             f"cron_trigger: {expr!r} is not a valid 5-field cron expression "
             "(minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5'"
         )
+    if _RANDOM_FIELD.search(expr):
+        raise InvalidJobDefinition(
+            f"cron_trigger: {expr!r} uses a random field (R), which every worker would draw "
+            "differently; pick the minute or hour yourself"
+        )
+    if not isinstance(timezone, str):
+        raise InvalidJobDefinition(
+            f"cron_trigger: timezone must be an IANA name such as 'Europe/Paris', got {timezone!r}"
+        )
     try:
-        ZoneInfo(timezone)
+        zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidJobDefinition(
             f"cron_trigger: unknown timezone {timezone!r}; use an IANA name such as "
             "'Europe/Paris' or 'UTC'"
         ) from exc
+    if not fires(expr, zone, time.time()):
+        raise InvalidJobDefinition(
+            f"cron_trigger: {expr!r} never fires (no date matches its day and month fields, "
+            "e.g. February 30); fix the day-of-month or month field"
+        )
     return CronTrigger(expr=expr, timezone=timezone)
 
 

@@ -32,6 +32,9 @@ class _Server:
                 n = server.hits[self.path]
                 if self.path == "/rate-limited" and n == 1:
                     self._send(429, {"error": "slow down"}, {"Retry-After": "7"})
+                elif self.path.startswith("/retry-after/") and n == 1:
+                    value = self.path.removeprefix("/retry-after/")
+                    self._send(429, {"error": "slow down"}, {"Retry-After": value})
                 elif self.path == "/flaky" and n < 3:
                     self._send(503, {"error": "unavailable"})
                 elif self.path == "/missing":
@@ -81,6 +84,21 @@ def test_retry_after_is_honoured_exactly(client: Client, server: _Server) -> Non
     (task,) = result.tasks
     assert task.attempts == 2
     assert client.clock.slept == pytest.approx(7.0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e400", "soon", "9" * 400])
+def test_an_unusable_retry_after_is_no_header(client: Client, server: _Server, value: str) -> None:
+    # The vendor's hint is garbage: the 429 rule's own backoff decides, and nothing crashes.
+    @client.define_job(id="fetch", version="1.0.0")
+    async def fetch(payload: Any, io: Any, ctx: Any) -> Any:
+        rules = {"429": Retry(limit=3, min_timeout=2, randomize=False)}
+        url = f"{server.url}/retry-after/{value}"
+        return (await io.background_fetch("get", url, retry=rules))["status"]
+
+    result = client.run_sync("fetch")
+    assert (result.status, result.output) == (RunStatus.SUCCEEDED, 200)
+    assert server.hits[f"/retry-after/{value}"] == 2
+    assert client.clock.slept == pytest.approx(2.0)  # type: ignore[attr-defined]
 
 
 def test_5xx_rule_retries_with_its_policy(client: Client, server: _Server) -> None:

@@ -8,6 +8,7 @@ fires twice; after downtime the missed slots fire once, as the latest one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from relaykit import Client, InvalidJobDefinition, Worker, cron_trigger, interval_trigger
+from relaykit._models import ScheduleFire, ScheduleSpec
 from relaykit.testing import ManualClock
 from relaykit.triggers import DynamicSchedule
 
@@ -185,3 +187,65 @@ def test_dynamic_schedules_register_and_unregister_per_key(db_url: str) -> None:
         asyncio.run(unused.register("x", interval=5))
     asyncio.run(a.close())
     asyncio.run(b.close())
+
+
+def test_a_schedule_that_cannot_be_computed_is_logged_and_skipped(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stored schedules an older relaykit accepted (an expression that never fires), or that
+    this machine cannot compute (an unknown timezone), stop neither the worker nor the other
+    schedules: one log line each, naming it, and the schedule is deactivated."""
+    clock = ManualClock(start=START)
+
+    def define(client: Client) -> None:
+        digest = client.define_schedule("digest")
+
+        @client.define_job(id="send-digest", version="1.0.0", trigger=digest)
+        async def send_digest(payload: Any, io: Any, ctx: Any) -> Any:
+            return payload
+
+    client = _app(db_url, clock, define)
+    bad = {
+        "dynamic:digest:send-digest:feb-30": ScheduleSpec(
+            "dynamic:digest:send-digest:feb-30", "send-digest", "cron", "0 0 30 2 *"
+        ),
+        "dynamic:digest:send-digest:mars": ScheduleSpec(
+            "dynamic:digest:send-digest:mars", "send-digest", "cron", "0 * * * *", "Mars/Olympus"
+        ),
+        "dynamic:digest:send-digest:zero": ScheduleSpec(
+            "dynamic:digest:send-digest:zero", "send-digest", "interval", "0"
+        ),
+    }
+    good = ScheduleSpec("dynamic:digest:send-digest:ada", "send-digest", "interval", "60")
+
+    async def store_them() -> None:
+        store = await client.open()
+        await store.sync_schedules([good, *bad.values()], first_fire=lambda spec: START + 30)
+
+    asyncio.run(store_them())
+    with caplog.at_level(logging.ERROR, logger="relaykit.scheduler"):
+        _take_turns([client], clock, step=60, turns=3)
+
+    assert [s["key"] for s in _slots(client, "send-digest")] == ["ada"] * 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "relaykit.scheduler"]
+    assert sorted(next(i for i in bad if repr(i) in line) for line in lines) == sorted(bad)
+    assert all("\n" not in line and "deactivated" in line for line in lines)
+
+    async def due_later() -> list[str]:
+        clock.advance(86400 * 400)  # nothing bad comes due again
+        store = await client.open()
+        return [f.spec.id for f in await _due(store, clock.now())]
+
+    assert asyncio.run(due_later()) == [good.id]
+    asyncio.run(client.close())
+
+
+async def _due(store: Any, now: float) -> list[ScheduleFire]:
+    """The schedules due at ``now`` (planned and left alone: nothing fires)."""
+    seen: list[ScheduleFire] = []
+
+    def plan(due: ScheduleFire) -> None:
+        seen.append(due)
+
+    await store.fire_due_schedules(now=now, plan=plan)
+    return seen

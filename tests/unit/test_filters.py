@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from relaykit import InvalidJobDefinition
+from relaykit import InvalidJobDefinition, merge_filters
 from relaykit.filters import matches, validate_filter
 
 USER: dict[str, Any] = {
@@ -453,3 +453,181 @@ def test_conditions_in_one_list_are_a_conjunction(payload: Any) -> None:
         for second in CONDITIONS:
             both = matches({"k": [first, second]}, payload)
             assert both is (matches({"k": [first]}, payload) and matches({"k": [second]}, payload))
+
+
+# --- merge_filters: the AND of two filters, key by key ----------------------------------------
+
+REPO = {"repository": {"full_name": ["acme/crm"]}}
+
+# (first, second, the merged filter)
+MERGES: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]] = [
+    # disjoint keys: both kept
+    (REPO, {"action": ["opened"]}, {**REPO, "action": ["opened"]}),
+    # the same nested key: merged, never replaced (the GitHub repo trigger bug)
+    (
+        REPO,
+        {"repository": {"private": [True]}},
+        {"repository": {"full_name": ["acme/crm"], "private": [True]}},
+    ),
+    # two lists of values: the values in both
+    ({"plan": ["pro", "team"]}, {"plan": ["team", "free"]}, {"plan": ["team"]}),
+    # strict equality as when matching: 1 and 1.0 are one value, True is not 1
+    ({"n": [1, True]}, {"n": [1.0]}, {"n": [1]}),
+    # values and conditions: the values every condition lets through
+    (REPO, {"repository": {"full_name": [{"$startsWith": "acme/"}]}}, REPO),
+    ({"n": [{"$gte": 2}]}, {"n": [1, 2, 3]}, {"n": [2, 3]}),
+    # two lists of conditions: all of them (a repeated one once)
+    (
+        {"n": [{"$gt": 1}, {"$lt": 9}]},
+        {"n": [{"$lt": 9}, {"$not": 5}]},
+        {"n": [{"$gt": 1}, {"$lt": 9}, {"$not": 5}]},
+    ),
+    # an empty pattern matches anything: the other one stands
+    ({"plan": []}, {"plan": ["pro"]}, {"plan": ["pro"]}),
+    ({"address": {}}, {"address": {"city": ["London"]}}, {"address": {"city": ["London"]}}),
+    (REPO, {"repository": []}, REPO),
+    # deep recursion
+    (
+        {"a": {"b": {"c": ["x", "y"]}}},
+        {"a": {"b": {"c": ["y"], "d": [{"$exists": True}]}}},
+        {"a": {"b": {"c": ["y"], "d": [{"$exists": True}]}}},
+    ),
+    # None and the empty filter add nothing
+    (REPO, None, REPO),
+    (REPO, {}, REPO),
+    ({}, REPO, REPO),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "merged"), MERGES)
+def test_merge_table(
+    first: dict[str, Any], second: dict[str, Any] | None, merged: dict[str, Any]
+) -> None:
+    assert merge_filters(first, second) == merged
+    validate_filter(merged, where="test")
+
+
+MERGE_PAYLOADS: list[Any] = [
+    USER,
+    {},
+    None,
+    {"plan": "team", "n": 2},
+    {"plan": "free", "n": 1.0},
+    {"n": 5, "a": {"b": {"c": "y", "d": 0}}},
+    {"n": 3, "a": {"b": {"c": "x"}}},
+    {"repository": {"full_name": "acme/crm", "private": True}, "action": "opened"},
+    {"repository": {"full_name": "acme/crm", "private": False}, "action": "opened"},
+    {"repository": {"full_name": "evil/crm", "private": True}, "action": "opened"},
+    {"repository": None},
+    {"address": {"city": "Paris"}},
+    {"address": {"city": "London"}},
+    {"n": True, "plan": "pro"},
+    {"n": 9, "plan": "team"},
+]
+
+
+@pytest.mark.parametrize(("first", "second", "merged"), MERGES)
+def test_the_merge_matches_exactly_when_both_match(
+    first: dict[str, Any], second: dict[str, Any] | None, merged: dict[str, Any]
+) -> None:
+    for payload in MERGE_PAYLOADS:
+        both = matches(first, payload) and (second is None or matches(second, payload))
+        assert matches(merge_filters(first, second), payload) is both, payload
+
+
+def test_the_order_of_the_filters_does_not_change_what_matches() -> None:
+    for first, second, _ in MERGES:
+        if second is None:
+            continue
+        forward, backward = merge_filters(first, second), merge_filters(second, first)
+        assert [matches(forward, p) for p in MERGE_PAYLOADS] == [
+            matches(backward, p) for p in MERGE_PAYLOADS
+        ]
+
+
+def test_more_than_two_filters() -> None:
+    merged = merge_filters({"plan": ["pro", "team"]}, None, {"plan": ["team"]}, {"n": [1]})
+    assert merged == {"plan": ["team"], "n": [1]}
+
+
+def test_a_list_of_objects_must_have_one_element_matching_both() -> None:
+    # Separately, two different orders could match; merged, one order must match both.
+    first, second = {"orders": {"sku": ["A1"]}}, {"orders": {"gift": [True]}}
+    assert matches(first, USER) and matches(second, USER)
+    merged = merge_filters(first, second)
+    assert merged == {"orders": {"sku": ["A1"], "gift": [True]}}
+    assert not matches(merged, USER)
+    assert matches(merged, {"orders": [{"sku": "A1", "gift": True}]})
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        (
+            REPO,
+            {"repository": {"full_name": ["evil/crm"]}},
+            "where: filter.repository.full_name: the combined filter can never match: it must be "
+            "one of ['acme/crm'] and one of ['evil/crm']",
+        ),
+        (
+            REPO,
+            {"repository": {"full_name": [{"$startsWith": "evil/"}]}},
+            "where: filter.repository.full_name: the combined filter can never match: none of "
+            "['acme/crm'] satisfies [{'$startsWith': 'evil/'}]",
+        ),
+        (
+            REPO,
+            {"repository": [{"$exists": True}]},
+            "where: filter.repository: cannot combine {'full_name': ['acme/crm']} with "
+            "[{'$exists': True}]: one tests fields of the value, the other the value itself; "
+            "express both the same way",
+        ),
+        # a bad filter is named like any other: where, then the path of the bad element
+        (REPO, {"repository": "acme/crm"}, "where: filter.repository: a value to match must be"),
+    ],
+)
+def test_merge_errors_name_the_path(
+    first: dict[str, Any], second: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidJobDefinition) as caught:
+        merge_filters(first, second, where="where")
+    assert caught.value.message.startswith(message)
+
+
+def test_merging_leaves_the_inputs_alone() -> None:
+    first = {"repository": {"full_name": ["acme/crm"]}, "plan": ["pro"]}
+    second = {"repository": {"private": [True]}, "plan": ["pro", "team"]}
+    before = (repr(first), repr(second))
+    merge_filters(first, second)
+    assert (repr(first), repr(second)) == before
+
+
+# Leaf patterns for one key: lists of values, lists of conditions, and the empty pattern.
+LEAVES: list[list[Any]] = [
+    [],
+    ["a"],
+    ["a", "A", 1],
+    [1, 1.5, True],
+    [0, False, ""],
+    *[[c] for c in CONDITIONS],
+    [{"$gte": 0}, {"$lt": 1.5}],
+    [{"$exists": True}, {"$not": "a"}],
+]
+
+
+@pytest.mark.parametrize("second", LEAVES)
+@pytest.mark.parametrize("first", LEAVES)
+def test_merging_two_leaves_is_their_and_on_every_payload(
+    first: list[Any], second: list[Any]
+) -> None:
+    # Over the spread of payload values: the merged pattern matches exactly the payloads both
+    # match, and a merge refused as never matching is one that no payload satisfies.
+    one, other = {"k": first}, {"k": second}
+    both = [matches(one, p) and matches(other, p) for p in PAYLOADS]
+    try:
+        merged = merge_filters(one, other)
+    except InvalidJobDefinition as exc:
+        assert "can never match" in exc.message
+        assert not any(both)
+        return
+    assert [matches(merged, p) for p in PAYLOADS] == both

@@ -7,6 +7,8 @@ Rate limits follow GitHub's documented rules ("Rate limits for the REST API"):
   ``x-ratelimit-reset`` (epoch seconds);
 - any other 429, or a 403 whose message says "rate limit", is a secondary limit without a hint:
   wait at least a minute;
+- a hint that is no usable delay (``nan``, ``inf``, garbage, an HTTP date, a negative number or
+  one over ``RetryAfter.MAX_SECONDS``) counts as absent;
 - another 4xx will fail the same way again (bad input, missing permission, not found), so it
   is not retried; 408 (timeout) and 5xx are.
 """
@@ -19,6 +21,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
+
+from relaykit import RetryAfter
 
 from .errors import GitHubRateLimited, GitHubRequestError, GitHubServerError
 
@@ -43,24 +47,45 @@ def _github_message(response: httpx2.Response) -> str | None:
 
 
 def _float_header(response: httpx2.Response, name: str) -> float | None:
+    """A header's value as a finite number; None when it is absent or not one (``nan``,
+    ``inf``, garbage): a malformed hint is no hint."""
     try:
-        return float(response.headers[name])
+        value = float(response.headers[name])
     except (KeyError, ValueError):
         return None
+    return value if math.isfinite(value) else None
 
 
-def _rate_limit_delay(response: httpx2.Response, message: str, now: float) -> tuple[str, float]:
-    """The kind of rate limit and the seconds to wait, or ``("", 0)`` when it is not one."""
+def _usable(seconds: float) -> float | None:
+    """A delay GitHub may ask for: clamped at 0, and None past ``RetryAfter.MAX_SECONDS``."""
+    seconds = max(seconds, 0.0)
+    return seconds if seconds <= RetryAfter.MAX_SECONDS else None
+
+
+def primary_reset_delay(reset: float, now: float) -> float | None:
+    """Seconds until a primary limit's ``x-ratelimit-reset`` (epoch seconds) has passed, with
+    ``RESET_MARGIN``; None when the reset is too far off to be a real one."""
+    return _usable(math.ceil(reset - now) + RESET_MARGIN)
+
+
+def _rate_limit_delay(
+    response: httpx2.Response, message: str, now: float
+) -> tuple[str, float, float | None]:
+    """The kind of rate limit, the seconds to wait and the primary limit's reset time, or
+    ``("", 0, None)`` when it is not one. ``retry-after`` is delay-seconds (what GitHub sends;
+    an HTTP date counts as no header, like any unusable value)."""
     retry_after = _float_header(response, "retry-after")
-    if retry_after is not None:
-        return "secondary", max(retry_after, 0.0)
+    seconds = None if retry_after is None else _usable(retry_after)
+    if seconds is not None:
+        return "secondary", seconds, None
     if response.headers.get("x-ratelimit-remaining") == "0":
         reset = _float_header(response, "x-ratelimit-reset")
-        if reset is not None:
-            return "primary", max(math.ceil(reset - now) + RESET_MARGIN, 0.0)
+        seconds = None if reset is None else primary_reset_delay(reset, now)
+        if seconds is not None:
+            return "primary", seconds, reset
     if response.status_code == 429 or "rate limit" in message.lower():
-        return "secondary", SECONDARY_LIMIT_FALLBACK
-    return "", 0.0
+        return "secondary", SECONDARY_LIMIT_FALLBACK, None
+    return "", 0.0, None
 
 
 def classify(response: httpx2.Response, *, now: float) -> Exception | None:
@@ -84,10 +109,9 @@ def classify(response: httpx2.Response, *, now: float) -> Exception | None:
         "github_message": github_message,
     }
     if status in (403, 429):
-        kind, seconds = _rate_limit_delay(response, github_message or "", now)
+        kind, seconds, reset_at = _rate_limit_delay(response, github_message or "", now)
         if kind:
             message = f"{what} ({kind} rate limit; retrying in {seconds:g}s){detail}"
-            reset_at = _float_header(response, "x-ratelimit-reset") if kind == "primary" else None
             return GitHubRateLimited(seconds, message, kind=kind, reset_at=reset_at, **fields)
     if status >= 500 or status in _RETRIABLE_4XX:
         return GitHubServerError(f"{what}{detail}", **fields)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import math
 import os
 import typing
 from collections.abc import Awaitable, Callable
@@ -39,7 +38,7 @@ from relaykit import (
 from . import _contents, _git, _issues, _pulls, _repos
 from ._app import AppAuth, installation_token
 from ._client import API_URL, create_client
-from ._http import RESET_MARGIN
+from ._http import primary_reset_delay
 from ._triggers import Triggers, repo_filter
 from ._webhooks import generate_webhook_secret, parse_delivery, verify_signature
 from .errors import GitHubRateLimited
@@ -179,8 +178,9 @@ class GitHub(Integration):
         """GitHub's errors already say how to retry; a primary rate limit's wait is measured
         on the run's clock, and a failed nested task fails its parent at once."""
         if isinstance(exc, GitHubRateLimited) and exc.reset_at is not None:
-            seconds = max(math.ceil(exc.reset_at - self.now()) + RESET_MARGIN, 0.0)
-            return RetryAfter(seconds, str(exc))
+            seconds = primary_reset_delay(exc.reset_at, self.now())
+            if seconds is not None:  # else the delay measured when GitHub answered stands
+                return RetryAfter(seconds, str(exc))
         if isinstance(exc, TaskFailed):
             return NonRetriable(str(exc))
         return super().classify_error(exc)

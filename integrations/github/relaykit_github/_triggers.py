@@ -9,9 +9,10 @@ several repo hooks) can feed jobs for many repositories.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from relaykit import event_trigger
+from relaykit import event_trigger, merge_filters
 from relaykit.triggers import EventTrigger
 
 if TYPE_CHECKING:
@@ -24,7 +25,12 @@ def repo_filter(owner: str, repo: str) -> dict[str, Any]:
 
 
 class Triggers:
-    """``github.triggers``: ``repo(...)`` and ``org(...)``."""
+    """``github.triggers``: ``repo(...)`` and ``org(...)``.
+
+    A ``filter`` given to either is *added* to the trigger's own constraint (``merge_filters``):
+    ``filter={"repository": {"private": [True]}}`` narrows the repository trigger to that
+    repository when it is private; it never widens it to other repositories.
+    """
 
     def __init__(self, github: GitHub) -> None:
         self._github = github
@@ -35,16 +41,17 @@ class Triggers:
         event: str,
         owner: str,
         repo: str,
-        filter: dict[str, Any] | None = None,
+        filter: Mapping[str, Any] | None = None,
         schema: Any = None,
     ) -> EventTrigger:
         """Runs for each ``event`` (``issues.opened``, ``push``) delivered about ``owner/repo``;
-        ``filter`` adds conditions on the payload."""
+        ``filter`` adds conditions on the payload (both must hold)."""
+        where = f"github.triggers.repo(event={event!r}, owner={owner!r}, repo={repo!r})"
         return event_trigger(
             f"github.{event}",
             source="github",
             schema=schema,
-            filter={**repo_filter(owner, repo), **(filter or {})},
+            filter=merge_filters(repo_filter(owner, repo), filter, where=where),
         )
 
     def org(
@@ -52,13 +59,15 @@ class Triggers:
         *,
         event: str,
         org: str,
-        filter: dict[str, Any] | None = None,
+        filter: Mapping[str, Any] | None = None,
         schema: Any = None,
     ) -> EventTrigger:
-        """Runs for each ``event`` delivered about any repository of the organization ``org``."""
+        """Runs for each ``event`` delivered about any repository of the organization ``org``;
+        ``filter`` adds conditions on the payload (both must hold)."""
+        where = f"github.triggers.org(event={event!r}, org={org!r})"
         return event_trigger(
             f"github.{event}",
             source="github",
             schema=schema,
-            filter={"organization": {"login": [org]}, **(filter or {})},
+            filter=merge_filters({"organization": {"login": [org]}}, filter, where=where),
         )

@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaykit import NonRetriable, RelaykitError, RetryAfter
 from relaykit_github import (
+    GitHub,
     GitHubRateLimited,
     GitHubRequestError,
     GitHubServerError,
@@ -63,6 +66,28 @@ def response(
         # secondary limit without a hint: at least a minute
         (429, {}, "", "secondary", 60.0),
         (403, {}, "You have exceeded a secondary rate limit", "secondary", 60.0),
+        # a retry-after that is no delay is no header: NaN, infinity, garbage, absurd
+        (429, {"retry-after": "nan"}, "", "secondary", 60.0),
+        (429, {"retry-after": "inf"}, "", "secondary", 60.0),
+        (429, {"retry-after": "-Infinity"}, "", "secondary", 60.0),
+        (429, {"retry-after": "soon"}, "", "secondary", 60.0),
+        (429, {"retry-after": "1e300"}, "", "secondary", 60.0),
+        (429, {"retry-after": "9" * 400}, "", "secondary", 60.0),
+        # GitHub sends delay-seconds; an HTTP date is not one of its hints
+        (429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, "", "secondary", 60.0),
+        # a negative retry-after means now
+        (429, {"retry-after": "-5"}, "", "secondary", 0.0),
+        # ... and then the primary limit's reset is the hint
+        (
+            403,
+            {"retry-after": "nan", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(NOW + 9)},
+            "",
+            "primary",
+            10.0,
+        ),
+        # a reset that is no time: a rate limit without a hint
+        (429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "nan"}, "", "secondary", 60.0),
+        (429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e300"}, "", "secondary", 60.0),
     ],
 )
 def test_rate_limits_become_retry_after(
@@ -73,6 +98,30 @@ def test_rate_limits_become_retry_after(
     assert isinstance(error, RetryAfter)
     assert (error.kind, error.seconds, error.status) == (kind, seconds, status)
     assert f"{kind} rate limit" in str(error)
+    assert error.reset_at is None or kind == "primary"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([403, 429]),
+    retry_after=st.one_of(st.none(), st.text(max_size=40), st.floats().map(repr)),
+    reset=st.one_of(st.none(), st.text(max_size=40), st.floats().map(repr)),
+)
+def test_any_rate_limit_headers_give_a_usable_delay(
+    status: int, retry_after: str | None, reset: str | None
+) -> None:
+    headers = {"x-ratelimit-remaining": "0"}
+    for name, value in (("retry-after", retry_after), ("x-ratelimit-reset", reset)):
+        if value is not None and value.isprintable() and value.isascii():
+            headers[name] = value
+    error = classify(response(status, headers, {"message": "rate limit"}), now=NOW)
+    assert isinstance(error, GitHubRateLimited)
+    assert 0.0 <= error.seconds <= RetryAfter.MAX_SECONDS
+    github = GitHub(token="unused")
+    retried = github.classify_error(error)
+    assert retried is None or (
+        isinstance(retried, RetryAfter) and 0.0 <= retried.seconds <= RetryAfter.MAX_SECONDS
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import tomllib
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import relaykit_github
-from relaykit import Plugins
+from relaykit import InvalidJobDefinition, Plugins
 from relaykit_github import GitHub
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -67,6 +70,53 @@ def test_metadata_and_the_default_token_variable() -> None:
     trigger = github.triggers.org(event="push", org="octo-org")
     assert (trigger.names, trigger.source) == (("github.push",), "github")
     assert trigger.filter == {"organization": {"login": ["octo-org"]}}
+
+
+def test_a_repo_triggers_filter_adds_to_the_repository_constraint() -> None:
+    # The user's filter on ``repository`` used to replace {"full_name": [...]}: the trigger
+    # then fired for every repository.
+    github = GitHub()
+    trigger = github.triggers.repo(
+        event="issues.opened",
+        owner="acme",
+        repo="crm",
+        filter={"repository": {"private": [True]}, "issue": {"labels": {"name": ["bug"]}}},
+    )
+    assert trigger.filter == {
+        "repository": {"full_name": ["acme/crm"], "private": [True]},
+        "issue": {"labels": {"name": ["bug"]}},
+    }
+    org = github.triggers.org(event="push", org="octo-org", filter={"organization": {"id": [1]}})
+    assert org.filter == {"organization": {"login": ["octo-org"], "id": [1]}}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda gh: gh.triggers.repo(
+                event="push",
+                owner="acme",
+                repo="crm",
+                filter={"repository": {"full_name": ["x/y"]}},
+            ),
+            "github.triggers.repo(event='push', owner='acme', repo='crm'): "
+            "filter.repository.full_name: the combined filter can never match: it must be one "
+            "of ['acme/crm'] and one of ['x/y']",
+        ),
+        (
+            lambda gh: gh.triggers.org(event="push", org="octo-org", filter={"organization": "x"}),
+            "github.triggers.org(event='push', org='octo-org'): filter.organization: a value to "
+            "match must be in a list",
+        ),
+    ],
+)
+def test_a_filter_that_cannot_be_added_is_an_error_naming_the_trigger(
+    make: Callable[[GitHub], object], message: str
+) -> None:
+    with pytest.raises(InvalidJobDefinition) as caught:
+        make(GitHub())
+    assert caught.value.message.startswith(message)
 
 
 def test_each_task_method_declares_its_api_function_return_type() -> None:

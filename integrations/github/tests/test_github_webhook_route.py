@@ -65,6 +65,36 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Client, httpx2.AsyncClie
     async def elsewhere(payload: Any, io: relaykit.IO, ctx: Context) -> Any:
         return None
 
+    # A filter on ``repository`` narrows the trigger's own repository constraint: it must not
+    # replace it (it did: this job then ran for every public repository's issues).
+    @client.define_job(
+        id="elsewhere-public",
+        version="1.0.0",
+        trigger=github.triggers.repo(
+            event="issues.opened",
+            owner="someone",
+            repo="else",
+            filter={"repository": {"private": [False]}},
+        ),
+        integrations={"github": github},
+    )
+    async def elsewhere_public(payload: Any, io: relaykit.IO, ctx: Context) -> Any:
+        return None
+
+    @client.define_job(
+        id="triage-public-bugs",
+        version="1.0.0",
+        trigger=github.triggers.repo(
+            event="issues.opened",
+            owner="Codertocat",
+            repo="Hello-World",
+            filter={"repository": {"private": [False]}, "issue": {"labels": {"name": ["bug"]}}},
+        ),
+        integrations={"github": github},
+    )
+    async def triage_public_bugs(payload: Any, io: relaykit.IO, ctx: Context) -> Any:
+        return payload["repository"]["full_name"]
+
     await client.open()
     await client.webhook_secrets("github", SOURCE).set(WEBHOOK_SECRET, SECRET)
     transport = httpx2.ASGITransport(app=client.asgi_app())
@@ -127,6 +157,35 @@ def test_a_repo_trigger_runs_only_for_its_repository(tmp_path: Path) -> None:
             (run,) = await client.store.list_runs(job_id="triage")
             result = await client.get_run(run.id)
             assert (result.status, result.output) == ("succeeded", opened["issue"]["number"])
+
+    asyncio.run(go())
+
+
+def test_a_repo_triggers_own_filter_never_widens_it_to_other_repositories(
+    tmp_path: Path,
+) -> None:
+    (opened,) = [p for e, p in deliveries("issues") if p.get("action") == "opened"][:1]
+    assert (opened["repository"]["full_name"], opened["repository"]["private"]) == (
+        "Codertocat/Hello-World",
+        False,
+    )
+    assert "bug" in [label["name"] for label in opened["issue"]["labels"]]
+
+    async def go() -> None:
+        async with served(tmp_path) as (client, http):
+            body = json.dumps(opened).encode()
+            r = await http.post(PATH, content=body, headers=headers("issues", "d-2", body))
+            assert r.status_code == 200, r.text
+            assert sorted(run.job_id for run in await client.store.list_runs()) == [
+                "triage",
+                "triage-public-bugs",
+            ]
+            # someone/else's trigger with a filter on `repository` stays on someone/else
+            assert await client.store.list_runs(job_id="elsewhere-public") == []
+            await client.worker(exit_when_idle=True).run()
+            (run,) = await client.store.list_runs(job_id="triage-public-bugs")
+            result = await client.get_run(run.id)
+            assert (result.status, result.output) == ("succeeded", "Codertocat/Hello-World")
 
     asyncio.run(go())
 

@@ -8,7 +8,8 @@ The rules ("Error codes" and "Rate limits" in OpenAI's guides, and the SDK's own
   in ``x-ratelimit-reset-requests`` / ``x-ratelimit-reset-tokens`` (durations such as ``6m0s``,
   ``20ms``), and sometimes ``retry-after-ms`` / ``retry-after``. The wait is the longest of these
   hints (a reset of a limit with requests or tokens left is ignored), since a retry before every
-  exhausted limit resets fails again;
+  exhausted limit resets fails again. A hint that is no usable delay (``nan``, ``inf``,
+  garbage, an invalid date, more than ``RetryAfter.MAX_SECONDS``) is ignored;
 - ``x-should-retry: true|false`` is the server's own verdict, obeyed as the SDK does;
 - 408, 409 (a lock timeout), other 429s and 5xx are transient; other 4xx are not;
 - a timeout or a dropped connection is transient.
@@ -20,9 +21,12 @@ import email.utils
 import math
 import re
 import time
+from datetime import UTC
 
 import httpx2
 import openai
+
+from relaykit import RetryAfter
 
 from .errors import (
     ErrorFields,
@@ -66,7 +70,16 @@ def parse_duration(text: str) -> float:
     parts = list(_DURATION_PART.finditer(value))
     if not parts or "".join(part.group() for part in parts) != value:
         raise ValueError(f"not a duration: {text!r} (expected e.g. '6m0s', '1s' or '20ms')")
-    return sum(float(part.group(1)) * _UNIT_SECONDS[part.group(2)] for part in parts)
+    seconds = sum(float(part.group(1)) * _UNIT_SECONDS[part.group(2)] for part in parts)
+    if not math.isfinite(seconds):  # hundreds of digits overflow to infinity
+        raise ValueError(f"not a duration: {text!r}")
+    return seconds
+
+
+def _usable(seconds: float) -> float | None:
+    """A hint's delay, or None when no ``RetryAfter`` could wait that long (over
+    ``RetryAfter.MAX_SECONDS``): an absurd hint is no hint."""
+    return seconds if seconds <= RetryAfter.MAX_SECONDS else None
 
 
 def _duration_header(headers: httpx2.Headers, name: str) -> float | None:
@@ -74,7 +87,7 @@ def _duration_header(headers: httpx2.Headers, name: str) -> float | None:
     if raw is None:
         return None
     try:
-        return parse_duration(raw)
+        return _usable(parse_duration(raw))
     except ValueError:
         return None  # a malformed hint is no hint; the other headers or the backoff decide
 
@@ -84,7 +97,22 @@ def _number_header(headers: httpx2.Headers, name: str) -> float | None:
         value = float(headers[name])
     except (KeyError, ValueError):
         return None
-    return max(value, 0.0) if math.isfinite(value) else None  # NaN or infinity is no hint
+    return _usable(max(value, 0.0)) if math.isfinite(value) else None  # NaN, inf: no hint
+
+
+def _http_date_header(headers: httpx2.Headers, name: str, now: float) -> float | None:
+    """Seconds until the HTTP date in header ``name`` (a date without a zone is UTC; one
+    already past means now), or None when it holds no valid date."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(raw)  # checks the fields: no 32 October
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return _usable(max(when.timestamp() - now, 0.0))
 
 
 def _retry_after(headers: httpx2.Headers, now: float) -> float | None:
@@ -96,9 +124,7 @@ def _retry_after(headers: httpx2.Headers, now: float) -> float | None:
     seconds = _number_header(headers, "retry-after")
     if seconds is not None:
         return seconds
-    raw = headers.get("retry-after")
-    parsed = email.utils.parsedate_tz(raw) if raw is not None else None
-    return None if parsed is None else max(email.utils.mktime_tz(parsed) - now, 0.0)
+    return _http_date_header(headers, "retry-after", now)
 
 
 def rate_limit_delay(headers: httpx2.Headers, *, now: float) -> float | None:

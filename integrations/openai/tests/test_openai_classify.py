@@ -8,6 +8,8 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaykit import NonRetriable, RelaykitError, RetryAfter
 from relaykit_openai import (
@@ -56,6 +58,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
         "1s garbage",  # trailing text
         "nan",  # not a number
         "inf",  # no finite delay
+        "9" * 400 + "s",  # so many digits the sum overflows to infinity
     ],
 )
 def test_parse_duration_rejects(text: str) -> None:
@@ -115,12 +118,47 @@ def test_parse_duration_rejects(text: str) -> None:
         # no hint at all
         ({}, None),
         ({"x-ratelimit-reset-requests": "soon"}, None),
+        # a hint that is no usable delay is no hint: NaN, infinity, absurdly long
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after-ms": "nan", "retry-after": "5"}, 5.0),
+        ({"retry-after": "1e300"}, None),
+        ({"retry-after-ms": "1e300"}, None),
+        ({"x-ratelimit-reset-tokens": "99999999999h"}, None),
+        # an HTTP date whose fields are out of range is no date (not 1 November)
+        ({"retry-after": "Sat, 32 Oct 2023 22:13:20 GMT"}, None),
+        # a date without a zone (asctime) is UTC
+        ({"retry-after": "Tue Nov 14 22:13:50 2023"}, 30.0),
+        # a date in the past means now; one past year 9999 is no date
+        ({"retry-after": email.utils.formatdate(NOW - 90, usegmt=True)}, 0.0),
+        ({"retry-after": "Wed, 21 Oct 99999 07:28:00 GMT"}, None),
     ],
 )
 def test_rate_limit_delay(headers: dict[str, str], seconds: float | None) -> None:
     assert rate_limit_delay(httpx2.Headers(headers), now=NOW) == (
         None if seconds is None else pytest.approx(seconds)
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "retry-after",
+                "retry-after-ms",
+                "x-ratelimit-reset-requests",
+                "x-ratelimit-reset-tokens",
+            ]
+        ),
+        st.one_of(st.text(max_size=40), st.floats().map(repr)).filter(
+            lambda v: v.isascii() and v.isprintable()
+        ),
+    )
+)
+def test_any_rate_limit_headers_give_no_delay_or_a_usable_one(headers: dict[str, str]) -> None:
+    seconds = rate_limit_delay(httpx2.Headers(headers), now=NOW)
+    assert seconds is None or 0.0 <= seconds <= RetryAfter.MAX_SECONDS
 
 
 def status_error(status: int, headers: dict[str, str] | None = None, **error: Any) -> Exception:

@@ -4,7 +4,8 @@ Slack's Web API reports most failures as **HTTP 200 with** ``{"ok": false, "erro
 so the status code alone says little. The rules (Slack's "Rate limits" and per-method "Errors"
 pages):
 
-- HTTP 429 carries ``Retry-After`` (seconds): retry after exactly that long;
+- HTTP 429 carries ``Retry-After`` (seconds): retry after exactly that long (a value that is
+  no usable delay, such as ``nan`` or garbage, counts as absent);
 - ``ok: false`` with ``ratelimited``/``rate_limited`` is a rate limit too (``Retry-After`` when
   present, else a minute: Slack counts its limits per minute);
 - ``ok: false`` with a transient code (``internal_error``, ``fatal_error``,
@@ -25,6 +26,8 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx2
+
+from relaykit import RetryAfter
 
 from .errors import SlackAPIError, SlackRateLimited, SlackServerError
 
@@ -67,10 +70,15 @@ def method_name(response: httpx2.Response) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` as seconds (Slack sends delay-seconds), or None when it is absent or no
+    usable delay: ``nan``, ``inf``, garbage, an HTTP date, or more than
+    ``RetryAfter.MAX_SECONDS``. A negative value means now."""
     try:
-        return max(float(headers["retry-after"]), 0.0)
+        seconds = max(float(headers["retry-after"]), 0.0)
     except (KeyError, ValueError):
         return None
+    # max() lets NaN through (nan > 0.0 is False), so test the range on its own
+    return seconds if 0.0 <= seconds <= RetryAfter.MAX_SECONDS else None
 
 
 def _body(response: httpx2.Response) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from typing import Any, final
 
 import pydantic
 
-from relaykit import event_trigger
+from relaykit import event_trigger, merge_filters
 from relaykit.triggers import EventTrigger
 
 from ._events import EVENT_PREFIX
@@ -44,4 +44,9 @@ class SlackTriggers:
         types = (event,) if isinstance(event, str) else tuple(event)
         # A name already spelled ``slack.x`` is kept: prefixing it again would never match.
         names = [t if t.startswith(EVENT_PREFIX) else f"{EVENT_PREFIX}{t}" for t in types]
-        return event_trigger(names, filter=filter, schema=schema, source=SOURCE)
+        # The events trigger has no constraint of its own (the source and names do the
+        # picking), but goes through merge_filters like every integration trigger: a
+        # constraint added here later is ANDed with the user's filter, never replaced by it.
+        where = f"{self.integration_id}.triggers.events({event!r})"
+        merged = None if filter is None else merge_filters(filter, where=where)
+        return event_trigger(names, filter=merged, schema=schema, source=SOURCE)

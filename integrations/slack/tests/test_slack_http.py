@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaykit import NonRetriable, RelaykitError, RetryAfter
 from relaykit_slack import (
@@ -40,6 +42,19 @@ def failed(code: str) -> dict[str, Any]:
         # 429 without the header (or an unreadable one): a minute, Slack's counting window
         (429, failed("ratelimited"), {}, SlackRateLimited, 60.0),
         (429, "Too Many Requests", {"Retry-After": "soon"}, SlackRateLimited, 60.0),
+        # a Retry-After that is no delay counts as absent: NaN, infinity, absurdly long
+        (429, failed("ratelimited"), {"Retry-After": "nan"}, SlackRateLimited, 60.0),
+        (429, failed("ratelimited"), {"Retry-After": "inf"}, SlackRateLimited, 60.0),
+        (429, failed("ratelimited"), {"Retry-After": "1e300"}, SlackRateLimited, 60.0),
+        (
+            429,
+            failed("ratelimited"),
+            {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            SlackRateLimited,
+            60.0,
+        ),
+        # a negative one means now
+        (429, failed("ratelimited"), {"Retry-After": "-3"}, SlackRateLimited, 0.0),
         # ok:false rate limit codes on a 200 (chat.* methods document `rate_limited`)
         (200, failed("rate_limited"), {}, SlackRateLimited, 60.0),
         (200, failed("ratelimited"), {"Retry-After": "3"}, SlackRateLimited, 3.0),
@@ -81,6 +96,15 @@ def test_classify(
         assert error.seconds == seconds
     assert isinstance(error, NonRetriable) is (kind is SlackAPIError)
     assert error.retriable is (kind is not SlackAPIError)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.floats().map(repr)))
+def test_any_retry_after_gives_a_usable_delay(value: str) -> None:
+    headers = {"Retry-After": value} if value.isascii() and value.isprintable() else {}
+    error = classify(response(429, failed("ratelimited"), headers))
+    assert isinstance(error, SlackRateLimited)
+    assert 0.0 <= error.seconds <= RetryAfter.MAX_SECONDS
 
 
 def test_a_success_is_no_error_and_returns_the_body() -> None:

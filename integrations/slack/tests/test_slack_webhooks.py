@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from relaykit import Client, RelaykitError, WebhookRejected, WebhookRequest
+from relaykit import Client, InvalidJobDefinition, RelaykitError, WebhookRejected, WebhookRequest
 from relaykit_slack import Slack, sign
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -206,3 +206,14 @@ def test_trigger_names_are_prefixed_once() -> None:
     trigger = Slack().triggers.events(["app_mention", "slack.message.bot_message"])
     assert trigger.names == ("slack.app_mention", "slack.message.bot_message")
     assert trigger.source == "slack"
+
+
+def test_a_bad_trigger_filter_names_the_slack_trigger() -> None:
+    with pytest.raises(InvalidJobDefinition) as caught:
+        Slack().triggers.events("app_mention", filter={"event": {"channel": "C0123"}})
+    assert caught.value.message.startswith(
+        "slack.triggers.events('app_mention'): filter.event.channel: a value to match must be "
+        "in a list"
+    )
+    kept = Slack().triggers.events("app_mention", filter={"event": {"channel": ["C0123"]}})
+    assert kept.filter == {"event": {"channel": ["C0123"]}}

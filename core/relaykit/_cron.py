@@ -1,0 +1,93 @@
+"""Cron fire times in a timezone, with one rule across daylight-saving changes.
+
+A cron expression names wall-clock times ("01:30 every day") in a zone. Each of those *slots*
+fires once, at the first instant the zone's clock reads that time or later:
+
+- a time the clock shows twice (the hour repeated when summer time ends) fires at its first
+  occurrence only: ``30 1 * * *`` in New York fires at 01:30 EDT, not again at 01:30 EST;
+- a time the clock skips (the hour lost when summer time starts) fires once, at the instant the
+  clock jumps past it: ``30 2 * * *`` fires at 03:00 EDT on New York's spring-forward night.
+  Slots that land on one instant that way (``0 * * * *``: 02:00 and 03:00 both at 03:00 EDT)
+  are one fire time, so they start one run.
+
+Expressions are evaluated on naive wall-clock times (croniter knows nothing of the zone), then
+each slot is mapped to its instant here; that keeps the rule in one place and independent of
+the machine's own timezone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from croniter import CroniterBadDateError, croniter
+
+
+def _wall(instant: float, zone: ZoneInfo) -> datetime:
+    """The zone's wall-clock time at ``instant`` (naive)."""
+    return datetime.fromtimestamp(instant, UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def slot_instant(slot: datetime, zone: ZoneInfo) -> float:
+    """The instant (epoch seconds) a naive wall-clock ``slot`` fires at: its first occurrence,
+    or, for a time the clock skips, the instant the clock jumps past it."""
+    first = slot.replace(tzinfo=zone, fold=0).timestamp()
+    second = slot.replace(tzinfo=zone, fold=1).timestamp()
+    low, high = min(first, second), max(first, second)
+    if _wall(low, zone) == slot:  # the time exists (once, or twice: ``low`` is the first)
+        return low
+    # In a gap, fold=1 reads the slot with the offset after the jump (an instant before it)
+    # and fold=0 with the offset before (an instant after it): the jump lies between. Zone
+    # transitions fall on whole seconds, so bisect on seconds for the first instant whose wall
+    # clock has reached the slot.
+    before, after = int(low) - 1, int(high) + 1
+    while after - before > 1:
+        middle = (before + after) // 2
+        if _wall(middle, zone) >= slot:
+            after = middle
+        else:
+            before = middle
+    return float(after)
+
+
+def next_fire(expr: str, zone: ZoneInfo, after: float) -> float:
+    """The first fire time of ``expr`` in ``zone`` strictly after ``after`` (epoch seconds).
+
+    Raises ``CroniterBadDateError`` when the expression has no next fire time.
+    """
+    # A slot firing after ``after`` lies after the wall clock's reading at ``after``; slots
+    # just after it may still have fired already (in a repeated hour), so skip those.
+    slots = croniter(expr, _wall(after, zone))
+    while True:
+        instant = slot_instant(slots.get_next(datetime), zone)
+        if instant > after:
+            return instant
+
+
+def latest_fire(expr: str, zone: ZoneInfo, at: float) -> float | None:
+    """The last fire time of ``expr`` in ``zone`` at or before ``at``; None when there is none
+    within croniter's search window."""
+    try:
+        start: datetime = croniter(expr, _wall(at, zone)).get_prev(datetime)
+    except CroniterBadDateError:
+        return None
+    best = slot_instant(start, zone)
+    # In a repeated hour the clock reads earlier than slots that have already fired: walk on.
+    slots = croniter(expr, start)
+    while True:
+        try:
+            instant = slot_instant(slots.get_next(datetime), zone)
+        except CroniterBadDateError:
+            return best
+        if instant > at:
+            return best
+        best = instant
+
+
+def fires(expr: str, zone: ZoneInfo, after: float) -> bool:
+    """Whether ``expr`` has any fire time after ``after`` (``0 0 30 2 *`` has none)."""
+    try:
+        next_fire(expr, zone, after)
+    except CroniterBadDateError:
+        return False
+    return True
