@@ -28,6 +28,7 @@ from .errors import (
     TaskFailed,
     UnknownJob,
     UnknownRun,
+    UnknownTask,
     WebhookRejected,
 )
 from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
@@ -82,6 +83,7 @@ __all__ = [
     "Throttle",
     "UnknownJob",
     "UnknownRun",
+    "UnknownTask",
     "WebhookEvent",
     "WebhookRejected",
     "WebhookRequest",

@@ -405,6 +405,7 @@ class Attempt:
                     icon=rec.icon,
                     properties=rec.properties,
                     _execute=lambda: self._call(fn, args),
+                    _annotate=lambda extra: _annotate(rec, extra),
                 )
             )
         except MissingConnection as exc:
@@ -595,6 +596,11 @@ class Attempt:
         self._log_keys.add(key)
         self._logs.append(rec)
         self._observer.logged(self.run.id, rec)
+
+
+def _annotate(rec: TaskRecord, extra: Mapping[str, Any]) -> None:
+    # a new dict: ``rec.properties`` may be the one the user passed to io.run_task
+    rec.properties = {**(rec.properties or {}), **extra}
 
 
 def _default_name(fn: Callable[..., Any], key: str) -> str:
