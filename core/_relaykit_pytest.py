@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from relaykit import Client
     from relaykit.testing import EnvFactory, RelaykitEnv
 
-#: Whether the test's call phase failed (then an unreached mock is not news).
-_CALL_FAILED = pytest.StashKey[bool]()
+#: Whether the test itself passed (if it failed or was skipped, an unreached mock is no news).
+_PASSED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -30,7 +30,7 @@ def pytest_runtest_makereport(
     """Remember how the test itself went, for ``relaykit_env``'s teardown."""
     report = yield
     if report.when == "call":
-        item.stash[_CALL_FAILED] = report.failed
+        item.stash[_PASSED] = report.passed
     return report
 
 
@@ -67,14 +67,23 @@ def relaykit_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env
     yield make
     problems: list[str] = []
     try:
-        if request.node.stash.get(_CALL_FAILED, True) is False:
+        if request.node.stash.get(_PASSED, False):
             for env in envs:
                 try:
                     env.verify()
                 except MockNotReached as exc:
                     problems.append(str(exc))
     finally:
-        for env in reversed(envs):
-            env.close()
+        _close_all(envs)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+def _close_all(envs: list[RelaykitEnv]) -> None:
+    """Close every env, the last made first, even when closing one fails."""
+    if envs:
+        env = envs.pop()
+        try:
+            env.close()
+        finally:
+            _close_all(envs)

@@ -155,3 +155,17 @@ def test_an_unmocked_integration_call_fails_the_run_in_one_line(app: pytest.Pyte
         "relaykit_env(client, allow_network=['crm'])"
     )
     assert f"E       {line}" in result.stdout.lines
+
+
+def test_a_skipped_test_reports_no_mock(app: pytest.Pytester) -> None:
+    app.makepyfile(
+        test_skip="""
+        import pytest
+        from user_app import client
+
+        def test_skipped(relaykit_env):
+            relaykit_env(client).mock_task("classify", output="never used")
+            pytest.skip("not today")
+        """
+    )
+    app.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=1)

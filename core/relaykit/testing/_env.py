@@ -306,8 +306,10 @@ class RelaykitEnv:
         finally:
             self._restore()
             _bound.discard(id(self.client))
-            self._loop.stop(self._shutdown())
-            self._drop_database()
+            try:
+                self._loop.stop(self._shutdown())
+            finally:
+                self._drop_database()
 
     async def _shutdown(self) -> None:
         engine = getattr(self, "_engine", None)
