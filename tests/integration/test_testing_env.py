@@ -806,3 +806,23 @@ def test_io_helpers_that_run_a_function_can_be_mocked_too(relaykit_env: EnvFacto
     # the event is written with its task, whatever answers for the task's function
     [event] = asyncio.run(client.store.list_events())
     assert (event.name, event.payload) == ("rolled", '{"roll":4}')
+
+
+def test_start_with_an_idempotency_key_returns_the_same_run(
+    bind: Bind, effects: Counter[str], api: Api
+) -> None:
+    env = bind(_app(effects, api))
+    first = env.start("approval", {"id": 1}, idempotency_key="once")
+    assert env.start("approval", {"id": 2}, idempotency_key="once") == first
+    assert len(env.runs()) == 1
+
+
+def test_a_worker_the_app_runs_itself_works_on_the_env_store(
+    bind: Bind, effects: Counter[str], api: Api
+) -> None:
+    client = _app(effects, api)
+    env = bind(client)
+    queued = asyncio.run(client.enqueue("notify", {}))
+    asyncio.run(client.worker(exit_when_idle=True).run())  # the app's own loop and worker
+    assert env.result(queued).output == "sent"
+    assert effects["post"] == 1
