@@ -32,8 +32,7 @@ from relaykit import (
     event_trigger,
     interval_trigger,
 )
-from relaykit.testing import EnvFactory, MockNotReached, RelaykitEnv, UnmockedTask
-from relaykit.testing import _env as env_module
+from relaykit.testing import EnvFactory, MockNotReached, RelaykitEnv, UnmockedTask, _driver
 
 START = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 Bind = Callable[..., RelaykitEnv]
@@ -620,7 +619,7 @@ def test_advance_refuses_a_negative_duration(relaykit_env: EnvFactory) -> None:
 def test_work_that_never_runs_out_is_stopped_with_a_clear_error(
     relaykit_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(env_module, "MAX_ATTEMPTS", 25)
+    monkeypatch.setattr(_driver, "MAX_ATTEMPTS", 25)
     client = Client("busy")
 
     @client.define_job(id="often", version="1.0.0", trigger=interval_trigger(seconds=1))

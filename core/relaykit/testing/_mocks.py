@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, final
 
-from .._models import MOCKED_PROPERTY
+from .._models import MOCKED_PROPERTY, TaskRecord
 from .._plugins import TaskCall, hookimpl
 from .._serde import dumps
 from ..errors import UnmockedTask
@@ -144,4 +144,47 @@ async def _refuse(task: TaskCall) -> Any:
     )
 
 
-__all__ = ["EnvPlugin", "MockedTask", "Raises"]
+def check_key(key: object) -> None:
+    """Refuse what cannot be a task's full key."""
+    if not isinstance(key, str) or not key or not all(key.split("/")):
+        raise ValueError(
+            f"mock_task(key): {key!r} is not a task key; pass the task's full key, e.g. "
+            "'classify', or 'notify/post' for task 'post' inside task 'notify'"
+        )
+
+
+def _unmockable(rec: TaskRecord) -> str | None:
+    """What a recorded task is when no mock can stand for it (it runs no function)."""
+    if rec.kind == "wait":
+        return "a wait, which env.run skips and env.advance lets pass"
+    if rec.kind == "event" and rec.name.startswith("wait for "):
+        return "a wait for an event: send it with env.send_event(...)"
+    if rec.kind == "invoke":
+        return "an invoke of another job: mock that job's tasks instead"
+    return None
+
+
+def unreached(mock: MockedTask, recorded: list[tuple[str, TaskRecord]]) -> str:
+    """One line on why no execution reached ``mock``, from the env's recorded tasks (with
+    their runs' job ids)."""
+    head = f"relaykit_env: {mock.describe()} was never reached:"
+    same = [(job, rec) for job, rec in recorded if rec.key == mock.key]
+    for _, rec in same:
+        if (kind := _unmockable(rec)) is not None:
+            return f"{head} task {mock.key!r} is {kind}"
+    if same and mock.job is not None and all(job != mock.job for job, _ in same):
+        jobs = ", ".join(sorted({repr(job) for job, _ in same}))
+        return f"{head} task {mock.key!r} ran in job {jobs} only, not in {mock.job!r}"
+    if same:
+        return (
+            f"{head} task {mock.key!r} ran before the mock was made, or was replayed from "
+            "its record; make the mock before the run starts"
+        )
+    keys = ", ".join(sorted({repr(rec.key) for _, rec in recorded})) or "none (no run executed)"
+    return (
+        f"{head} no task {mock.key!r} ran (nested tasks are 'parent/child'); the tasks that "
+        f"ran: {keys}; check the key or remove the mock"
+    )
+
+
+__all__ = ["EnvPlugin", "MockedTask", "Raises", "check_key", "unreached"]
