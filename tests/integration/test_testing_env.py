@@ -825,3 +825,17 @@ def test_a_worker_the_app_runs_itself_works_on_the_env_store(
     asyncio.run(client.worker(exit_when_idle=True).run())  # the app's own loop and worker
     assert env.result(queued).output == "sent"
     assert effects["post"] == 1
+
+
+def test_an_allowed_integration_without_credentials_hands_the_run_back(
+    relaykit_env: EnvFactory,
+) -> None:
+    client = Client("no-credentials")
+
+    @client.define_job(id="open", version="1.0.0", integrations={"tracker": Tracker(id="tracker")})
+    async def open_ticket(payload: Any, io: Any, ctx: Any) -> Any:
+        return await io.tracker.open_ticket("ticket", title="t")
+
+    env = relaykit_env(client, allow_network=True)
+    result = env.run("open", {})
+    assert result.status is RunStatus.WAITING_FOR_CONNECTION
