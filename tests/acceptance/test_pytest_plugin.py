@@ -35,22 +35,23 @@ async def welcome(payload: Any, io: Any, ctx: Any) -> Any:
 
 @pytest.fixture
 def app(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A folder with the user's app module (``user_app.py``) and nothing else."""
-    pytester.makepyfile(user_app=APP)
+    """A folder with the user's app module and nothing else (module names that no test of
+    this suite uses: the in-process runs share its ``sys.modules``)."""
+    pytester.makepyfile(rkenv_user_app=APP)
     return pytester
 
 
 @pytest.mark.slow
 def test_the_fixture_comes_with_the_installed_package(app: pytest.Pytester) -> None:
     app.makepyfile(
-        test_welcome="""
+        test_rkenv_welcome="""
         import sys
 
         def test_pytest_started_without_importing_relaykit():
             assert "relaykit" not in sys.modules  # nothing here has imported it yet
 
         def test_welcome(relaykit_env):
-            from user_app import client
+            from rkenv_user_app import client
 
             env = relaykit_env(client)
             env.mock_task("classify", output="mocked")
@@ -66,8 +67,8 @@ def test_the_fixture_comes_with_the_installed_package(app: pytest.Pytester) -> N
 
 def test_a_mock_never_reached_fails_the_test_at_its_end(app: pytest.Pytester) -> None:
     app.makepyfile(
-        test_mocks="""
-        from user_app import client
+        test_rkenv_mocks="""
+        from rkenv_user_app import client
 
         def test_typo(relaykit_env):
             env = relaykit_env(client)
@@ -95,10 +96,10 @@ def test_a_mock_never_reached_fails_the_test_at_its_end(app: pytest.Pytester) ->
 
 def test_every_test_starts_clean_and_the_client_is_given_back(app: pytest.Pytester) -> None:
     app.makepyfile(
-        test_clean="""
+        test_rkenv_clean="""
         from relaykit import RunStatus
         from relaykit.testing import ManualClock
-        from user_app import calls, client
+        from rkenv_user_app import calls, client
 
         def test_first(relaykit_env):
             env = relaykit_env(client)
@@ -121,7 +122,7 @@ def test_every_test_starts_clean_and_the_client_is_given_back(app: pytest.Pytest
 
 def test_an_unmocked_integration_call_fails_the_run_in_one_line(app: pytest.Pytester) -> None:
     app.makepyfile(
-        test_integration="""
+        test_rkenv_integration="""
         import httpx2
         import relaykit
         from relaykit import Client, Credentials
@@ -159,9 +160,9 @@ def test_an_unmocked_integration_call_fails_the_run_in_one_line(app: pytest.Pyte
 
 def test_a_skipped_test_reports_no_mock(app: pytest.Pytester) -> None:
     app.makepyfile(
-        test_skip="""
+        test_rkenv_skip="""
         import pytest
-        from user_app import client
+        from rkenv_user_app import client
 
         def test_skipped(relaykit_env):
             relaykit_env(client).mock_task("classify", output="never used")
