@@ -30,6 +30,7 @@ from .errors import (
     TaskFailed,
     UnknownJob,
     UnknownRun,
+    UnknownTask,
     WebhookRejected,
 )
 from .filters import merge_filters
@@ -86,6 +87,7 @@ __all__ = [
     "Throttle",
     "UnknownJob",
     "UnknownRun",
+    "UnknownTask",
     "WebhookEvent",
     "WebhookRejected",
     "WebhookRequest",

@@ -234,6 +234,21 @@ class Client:
         self._database_url = url
         self._store = None
 
+    def _bind(self, store: Store, clock: Clock) -> Callable[[], None]:
+        """Run on ``store`` (already open) and ``clock`` until the returned function is called;
+        it puts back the database URL, store and clock the client had, as they were.
+
+        ``relaykit.testing.RelaykitEnv`` binds a user's own client to a throwaway store this
+        way; nothing else needs it.
+        """
+        saved = (self._database_url, self._store, self._store_open, self.clock)
+        self._store, self._store_open, self.clock = store, True, clock
+
+        def restore() -> None:
+            self._database_url, self._store, self._store_open, self.clock = saved
+
+        return restore
+
     @property
     def store(self) -> Store:
         """The store (created from the database URL on first use; ``await client.open()``)."""

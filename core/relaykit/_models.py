@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, NamedTuple, TypedDict, final
 
+from .errors import UnknownTask
+
 
 class RunStatus(StrEnum):
     """The states of a run (DESIGN §3)."""
@@ -230,6 +232,10 @@ class KvWrite:
     value: str | None  # JSON text; None deletes
 
 
+MOCKED_PROPERTY: Final = "mocked"
+"""The task property ``relaykit.testing`` sets on a task a mock answered for."""
+
+
 def to_datetime(ts: float | None) -> datetime | None:
     """Epoch seconds to an aware UTC datetime."""
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
@@ -255,6 +261,11 @@ class TaskResult:
     started_at: datetime | None
     ended_at: datetime | None
     properties: dict[str, Any] | None = None
+
+    @property
+    def mocked(self) -> bool:
+        """True when ``env.mock_task`` answered for this task (``relaykit.testing``)."""
+        return bool((self.properties or {}).get(MOCKED_PROPERTY))
 
     @classmethod
     def from_record(cls, rec: TaskRecord) -> TaskResult:
@@ -309,6 +320,19 @@ class RunResult:
         """True when the run succeeded."""
         return self.status is RunStatus.SUCCEEDED
 
+    def task(self, key: str) -> TaskResult:
+        """The task with this full key (``"notify/post"`` inside task ``notify``).
+
+        Raises ``UnknownTask`` (a ``KeyError``) naming the keys the run has.
+        """
+        for found in self.tasks:
+            if found.key == key:
+                return found
+        keys = ", ".join(repr(t.key) for t in self.tasks) or "none"
+        raise UnknownTask(
+            f"run {self.id} of job {self.job!r} has no task {key!r}; its tasks are: {keys}"
+        )
+
     @classmethod
     def from_records(
         cls,
@@ -353,6 +377,7 @@ class RunResult:
 
 
 __all__ = [
+    "MOCKED_PROPERTY",
     "ErrorInfo",
     "EventMatch",
     "EventRecord",

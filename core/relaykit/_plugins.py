@@ -49,6 +49,8 @@ class TaskCall:
     ``params`` is the recorded (JSON, secrets redacted) parameters; ``integration`` the id of
     the integration whose task this is (None for ``io.run_task``). ``execute()`` returns the
     awaitable that runs the task's function: only the built-in implementation calls it.
+    ``annotate(**properties)`` adds properties recorded with this execution's outcome (a
+    trace id; ``relaykit.testing`` marks a mocked task with it).
     """
 
     run_id: str
@@ -61,10 +63,15 @@ class TaskCall:
     icon: str | None = None
     properties: Mapping[str, Any] | None = None
     _execute: Callable[[], Awaitable[Any]] = field(default=lambda: _nothing(), repr=False)
+    _annotate: Callable[[Mapping[str, Any]], None] = field(default=lambda _: None, repr=False)
 
     def execute(self) -> Awaitable[Any]:
         """The awaitable that runs the task's function (for the innermost implementation)."""
         return self._execute()
+
+    def annotate(self, **properties: Any) -> None:
+        """Add JSON ``properties`` to the task, recorded with how this execution ends."""
+        self._annotate(properties)
 
 
 async def _nothing() -> None:
@@ -188,6 +195,13 @@ class Plugins:
         plugin_name = pm.register(plugin, name=name)
         if plugin_name is not None and not self._collect(pm, plugin_name):
             pm.unregister(name=plugin_name)
+
+    def unregister(self, name: str) -> None:
+        """Remove the plugin registered as ``name`` (nothing happens when there is none)."""
+        pm = self.manager
+        if pm.has_plugin(name):
+            pm.unregister(name=name)
+        self._owners.pop(name, None)
 
     def integrations(self) -> dict[str, type[Integration]]:
         """The registered ``Integration`` classes by slug."""

@@ -545,6 +545,7 @@ class Attempt:
                     icon=rec.icon,
                     properties=rec.properties,
                     _execute=lambda: self._call(fn, args),
+                    _annotate=lambda extra: _annotate(rec, extra),
                 )
             )
         except MissingConnection as exc:
@@ -762,6 +763,11 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
             yield from _leaves(inner)
     else:
         yield exc
+
+
+def _annotate(rec: TaskRecord, extra: Mapping[str, Any]) -> None:
+    # a new dict: ``rec.properties`` may be the one the user passed to io.run_task
+    rec.properties = {**(rec.properties or {}), **extra}
 
 
 def _default_name(fn: Callable[..., Any], key: str) -> str:

@@ -9,7 +9,8 @@ The tree::
     │   └── PayloadTooLarge            a run or event payload over the size limit
     ├── NotFound
     │   ├── UnknownJob
-    │   └── UnknownRun
+    │   ├── UnknownRun
+    │   └── UnknownTask                ``RunResult.task(key)`` for a key the run has no task for
     ├── AppLoadError                   an APP argument that cannot be imported or has no Client
     ├── StoreError                     the database cannot be opened or used
     │   ├── SchemaTooNew               the database was migrated by a newer relaykit
@@ -24,11 +25,13 @@ The tree::
     │       └── JsonTooDeep            JSON nested over 200 levels deep (also a ValueError)
     ├── TaskFailed                     a task exhausted its retries (user code may catch it)
     ├── NonRetriable                   raise inside a task: fail it now, no more attempts
-    │   └── MissingConnection          an integration has no credentials (token or connection)
+    │   ├── MissingConnection          an integration has no credentials (token or connection)
+    │   └── UnmockedTask               relaykit.testing: an integration task with no mock
     ├── IntegrationError               an integration task failed with a secret in its message
     ├── RetryAfter                     raise inside a task: retry it after exactly ``seconds``
     ├── WebhookRejected                a webhook delivery refused (``status``: 401, 400, 404)
-    └── FetchError                     ``io.background_fetch`` got a status with no retry rule
+    ├── FetchError                     ``io.background_fetch`` got a status with no retry rule
+    └── MockNotReached                 relaykit.testing: a mocked task never ran
 
 Suspension is *not* in this tree: it derives from ``BaseException`` (see ``_internal``), so a
 user's ``except Exception:`` can never swallow it.
@@ -88,6 +91,14 @@ class UnknownJob(NotFound):
 
 class UnknownRun(NotFound):
     """No run with that id; run `relaykit runs list` to see recent runs."""
+
+
+class UnknownTask(NotFound, KeyError):
+    """The run has no task with that key; ``RunResult.tasks`` lists the keys it has."""
+
+    def __str__(self) -> str:
+        # KeyError would show the message quoted, as it shows a missing key
+        return self.message
 
 
 class AppLoadError(RelaykitError):
@@ -212,6 +223,23 @@ class MissingConnection(NonRetriable):
     def __init__(self, message: str | None = None, *, integration_id: str | None = None) -> None:
         super().__init__(message)
         self.integration_id = integration_id
+
+
+class UnmockedTask(NonRetriable):
+    """An integration task ran inside ``relaykit_env`` with no mock: mock it with
+    ``env.mock_task(key, output=...)``, or let its integration run with
+    ``relaykit_env(client, allow_network=[...])``."""
+
+    def __init__(self, message: str | None = None, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class MockNotReached(RelaykitError, AssertionError):
+    """A task mocked with ``env.mock_task`` never ran; check its key (nested tasks are
+    ``parent/child``) or remove the mock."""
+
+    retriable = False
 
 
 class IntegrationError(RelaykitError):

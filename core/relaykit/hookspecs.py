@@ -57,4 +57,9 @@ def relaykit_wrap_task(task: TaskCall) -> Awaitable[Any]:  # type: ignore[empty-
     What the outer awaitable returns is recorded as the task's output, and what it raises is
     the task's error, so a wrapper may also redact both. ``task`` is read-only; its
     ``params`` are already redacted. A wrapper must await ``inner`` exactly once.
+
+    A plain (not wrapper) implementation marked ``tryfirst`` that returns an awaitable
+    *answers* for the task: the task's function is not called, and what the awaitable returns
+    or raises is the task's outcome (``relaykit.testing``'s mocks work this way). Returning
+    None leaves the task to the next implementation.
     """

@@ -56,3 +56,37 @@ def test_run_status_values_are_the_design_state_names() -> None:
     ]
     assert isinstance(relaykit.RunStatus.SUCCEEDED, str)  # a str enum
     assert str(relaykit.RunStatus.SUCCEEDED) == "succeeded"
+
+
+def test_relaykit_testing_exports_exactly_its_public_names() -> None:
+    import relaykit.testing
+
+    public = {
+        name
+        for name, value in vars(relaykit.testing).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert set(relaykit.testing.__all__) == public
+    assert set(relaykit.testing.__all__) == {
+        "EnvFactory",
+        "ManualClock",
+        "MockNotReached",
+        "MockedTask",
+        "RelaykitEnv",
+        "UnmockedTask",
+    }
+
+
+def test_importing_relaykit_loads_neither_the_testing_kit_nor_pytest() -> None:
+    import subprocess
+    import sys
+
+    check = (
+        "import sys, relaykit; "
+        "unwanted = ('pytest', '_pytest', 'relaykit.testing'); "
+        "loaded = sorted(m for m in sys.modules if m in unwanted); "
+        "assert not loaded, loaded; "
+        "import relaykit.testing; "
+        "assert 'pytest' not in sys.modules, 'relaykit.testing imported pytest'"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=60)
