@@ -285,7 +285,7 @@ def test_a_database_locked_past_its_timeout_is_a_json_503(tmp_path: Path) -> Non
         assert "locked" in message and str(path) in message
         assert r.headers["retry-after"] == "5"
         r = await api.http.get("/api/v1/events", headers=api.auth)  # the lock is gone
-        assert r.status_code == 200 and r.json()["events"] == [], r.text
+        assert r.status_code == 200 and r.json()["data"] == [], r.text
 
     run(f"sqlite:///{path}?synchronous=normal&busy_timeout=200", scenario)
 

@@ -11,7 +11,7 @@ import pytest
 
 from relaykit import Client
 from relaykit._models import RunRecord, RunStatus, TaskRecord, TaskStatus
-from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
+from relaykit.errors import LeaseLost, SchemaTooNew, StoreCorrupt
 from relaykit.store import migrations
 from relaykit.store.sqlite import SqliteStore
 
@@ -83,7 +83,7 @@ def test_a_file_that_is_not_sqlite_is_refused_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("just some notes, not a database\n" * 10)
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="cannot open database"):
+    with pytest.raises(StoreCorrupt, match="is not a SQLite database"):
         asyncio.run(_opened(path))
     assert path.read_bytes() == before
 

@@ -144,3 +144,61 @@ def test_asyncio_timeout_and_gather_around_a_wait(client: Client, effects: Count
 
     assert (result.status, result.output) == (RunStatus.SUCCEEDED, "done")
     assert effects == Counter({"side": 1})
+
+
+class _SlowCommits:
+    """The real store, with the commit of the tasks named in ``slow`` held up a little: the
+    window in which another branch suspends while this one's result is being written."""
+
+    def __init__(self, store: Any, slow: set[str]) -> None:
+        self._store = store
+        self._slow = slow
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def record_task(self, **kwargs: Any) -> None:
+        if kwargs["task"].key in self._slow:
+            await asyncio.sleep(0.2)
+        await self._store.record_task(**kwargs)
+
+
+@pytest.mark.parametrize("group", ["gather", "task-group"])
+def test_a_suspension_waits_for_a_branch_whose_result_is_being_committed(
+    db_url: str, clock: ManualClock, effects: Counter[str], group: str
+) -> None:
+    """Branch ``a`` suspends while ``b``'s finished task is still being written: the attempt
+    must let that write land before it ends, or the replay runs ``b-before`` again."""
+    from relaykit.store import store_from_url
+
+    client = Client(
+        "slow-commits",
+        store=_SlowCommits(store_from_url(db_url), {"b-before"}),
+        clock=clock,
+        lease_seconds=5,
+    )
+
+    def step(name: str) -> str:
+        effects[name] += 1
+        return name
+
+    @client.define_job(id="two-waits", version="1.0.0")
+    async def two_waits(payload: Any, io: IO, ctx: Context) -> list[str]:
+        async def branch(name: str, minutes: int) -> str:
+            await io.run_task(f"{name}-before", step, f"{name}-before")
+            await io.wait(f"{name}-wait", minutes=minutes)
+            return str(await io.run_task(f"{name}-after", step, f"{name}-after"))
+
+        if group == "gather":
+            return list(await asyncio.gather(branch("a", 10), branch("b", 20)))
+        async with asyncio.TaskGroup() as tg:
+            a, b = tg.create_task(branch("a", 10)), tg.create_task(branch("b", 20))
+        return [a.result(), b.result()]
+
+    try:
+        result = client.run_sync(two_waits)
+    finally:
+        asyncio.run(client.close())
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert effects == Counter({"a-before": 1, "b-before": 1, "a-after": 1, "b-after": 1})

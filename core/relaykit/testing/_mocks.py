@@ -26,7 +26,7 @@ def _exception(value: object, key: str) -> Exception:
     if isinstance(value, type) and issubclass(value, Exception):
         try:
             return value(f"mocked failure of task {key!r}")
-        except TypeError:
+        except (TypeError, ValueError):  # e.g. RetryAfter(seconds) refuses a message
             raise TypeError(
                 f"mock_task({key!r}, raises={value.__name__}): {value.__name__} needs "
                 f"arguments; pass an instance, e.g. raises={value.__name__}(...)"
