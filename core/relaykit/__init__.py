@@ -38,9 +38,8 @@ from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
 from .jobs import Job
 from .retry import Retry
 from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
+from ._version import __version__
 from .worker import Worker
-
-__version__ = "0.1.0"
 
 __all__ = [
     "IO",
