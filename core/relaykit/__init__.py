@@ -12,6 +12,7 @@ from ._io import IO, KeyValueStore, Logger, Status
 from ._models import RunResult, RunStatus, TaskResult, TaskStatus
 from ._plugins import PluginInfo, Plugins, TaskCall, hookimpl
 from ._serde import parse_json
+from ._version import __version__
 from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
 from .errors import (
     DuplicateJob,
@@ -38,7 +39,6 @@ from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
 from .jobs import Job
 from .retry import Retry
 from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
-from ._version import __version__
 from .worker import Worker
 
 __all__ = [
