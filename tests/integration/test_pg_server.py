@@ -4,6 +4,8 @@ one (tests/pg_server.py): made, run as an unprivileged account under root, stopp
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,13 @@ def _query(url: str, sql: str) -> Any:
         row = conn.execute(sql.encode()).fetchone()
         assert row is not None
         return row[0]
+
+
+def _finished_pid() -> int:
+    """The pid of a process that has exited (and been waited for)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 def test_an_embedded_server_starts_serves_and_is_deleted_when_stopped() -> None:
@@ -97,3 +106,16 @@ def test_the_session_published_the_server_it_uses() -> None:
     # The root conftest chose a server before any test: subprocesses and xdist workers see it.
     url = os.environ[pg_server.URL_VAR]
     assert _query(url, "SELECT 1") == 1
+
+
+def test_a_server_left_by_a_killed_session_is_reaped_and_a_live_ones_is_not() -> None:
+    stale, live = pg_server.start_embedded(), pg_server.start_embedded()
+    try:
+        (stale.root / "owner").write_text(str(_finished_pid()))
+        reaped = pg_server.reap_stale(live.account)
+        assert stale.root in reaped and live.root not in reaped
+        assert not stale.root.exists() and not pg_server.local_server_answers(port=stale.port)
+        assert _query(live.url, "SELECT 1") == 1
+    finally:
+        stale.stop()
+        live.stop()
