@@ -142,6 +142,8 @@ class EmbeddedPostgres:
             return  # stopped and deleted already
         try:
             self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            pass  # never started, or its programs are gone: nothing to stop
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -160,7 +162,7 @@ def copy_binaries(bin_dir: Path, dest: Path) -> Path:
 def _can_run(server: EmbeddedPostgres) -> bool:
     try:
         return server.run("initdb", "--version", timeout=30).returncode == 0
-    except PermissionError:
+    except OSError:
         return False
 
 
@@ -236,8 +238,16 @@ def reap_stale(account: pwd.struct_passwd | None) -> list[Path]:
 
 def start_embedded() -> EmbeddedPostgres:
     """Make and start a throwaway cluster; raise ``EmbeddedPostgresError`` if it cannot."""
-    account = pwd.getpwnam(UNPRIVILEGED) if os.geteuid() == 0 else None
-    reap_stale(account)
+    try:
+        account = pwd.getpwnam(UNPRIVILEGED) if os.geteuid() == 0 else None
+        reap_stale(account)
+        return _make(account)
+    except (OSError, KeyError, subprocess.SubprocessError) as exc:
+        # EmbeddedPostgresError is a RuntimeError: it passes through unchanged.
+        raise EmbeddedPostgresError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _make(account: pwd.struct_passwd | None) -> EmbeddedPostgres:
     root = Path(tempfile.mkdtemp(prefix=PREFIX))
     server = EmbeddedPostgres(root, wheel_binaries(), 0, account)
     try:
@@ -250,7 +260,7 @@ def start_embedded() -> EmbeddedPostgres:
         _start(server)
         (root / "owner").write_text(str(os.getpid()))  # for reap_stale, should this process die
     except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()  # a server that did start is stopped before its folder goes
         raise
     return server
 

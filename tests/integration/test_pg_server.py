@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,20 @@ def test_a_server_left_by_a_killed_session_is_reaped_and_a_live_ones_is_not() ->
     finally:
         stale.stop()
         live.stop()
+
+
+def test_a_server_that_cannot_start_raises_one_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_server, "wheel_binaries", lambda: tmp_path / "no" / "bin")
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(prefix: str) -> str:
+        made.append(mkdtemp(prefix=prefix))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    with pytest.raises(pg_server.EmbeddedPostgresError, match="initdb"):
+        pg_server.start_embedded()
+    assert len(made) == 1 and not Path(made[0]).exists()
