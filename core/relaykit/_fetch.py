@@ -11,24 +11,21 @@ retry). Sensitive request headers are redacted in the recorded params.
 
 from __future__ import annotations
 
-import email.utils
-import re
 from collections.abc import Mapping
-from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from ._durations import as_seconds, check_seconds
+from ._durations import check_seconds
 from ._serde import dumps
 from .errors import ConfigurationError, FetchError, RetryAfter
+from .http import retry_after
 from .retry import Retry
 
 if TYPE_CHECKING:
     from ._runner import Attempt
 
 DEFAULT_RULES: Mapping[str, Retry] = {"429": Retry(), "5xx": Retry()}
-_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: str.isdigit() is not
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
 )
@@ -96,19 +93,7 @@ def retry_after_seconds(headers: httpx2.Headers, now: float) -> float | None:
     Anything else (garbage, ``nan``, ``inf``, a negative number, a delay over
     ``RetryAfter.MAX_SECONDS``) is treated as no header, so the rule's backoff decides.
     """
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    text = value.strip()
-    if _DELAY_SECONDS.fullmatch(text):
-        return as_seconds(float(text))  # float() of 400 digits is inf: refused here
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, OverflowError):  # not a date, or fields out of range
-        return None
-    if when.tzinfo is None:  # asctime and "-0000" carry no zone
-        when = when.replace(tzinfo=UTC)
-    return as_seconds(max(0.0, when.timestamp() - now))
+    return retry_after(headers, now=now)
 
 
 def _redact(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -21,14 +21,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx2
 
+from . import http
 from ._auth import Connections, Credentials, OAuth2, redact_json
-from ._durations import as_seconds
 from ._plugins import Plugins
 from ._serde import dumps, return_hint
 from ._sync import Bridged
@@ -431,32 +429,9 @@ class Integration(Bridged, ABC):
 def rate_limit_delay(headers: Mapping[str, str], now: float, default: float = 60.0) -> float:
     """Seconds to wait, from ``Retry-After`` (delay-seconds or an HTTP date, a zoneless one
     read as UTC) or ``X-RateLimit-Reset`` (epoch seconds); ``default`` when neither gives a
-    usable delay. A value that is garbage, NaN, infinite, negative or over
-    ``RetryAfter.MAX_SECONDS`` counts as absent; a time already past means now."""
-    retry_after = (headers.get("retry-after") or "").strip()
-    if _HEADER_NUMBER.fullmatch(retry_after):
-        seconds = as_seconds(float(retry_after))
-        if seconds is not None:
-            return seconds
-    elif retry_after:
-        try:
-            when = parsedate_to_datetime(retry_after)
-        except (TypeError, ValueError, OverflowError):  # not a date, or fields out of range
-            pass
-        else:
-            utc = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-            seconds = as_seconds(max(0.0, utc.timestamp() - now))
-            if seconds is not None:
-                return seconds
-    reset = (headers.get("x-ratelimit-reset") or "").strip()
-    if _HEADER_NUMBER.fullmatch(reset):
-        seconds = as_seconds(max(0.0, float(reset) - now))
-        if seconds is not None:
-            return seconds
-    return default
-
-
-_HEADER_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits: str.isdigit() is not
+    usable delay (``relaykit.http.rate_limit_delay``)."""
+    seconds = http.rate_limit_delay(headers, now=now)
+    return default if seconds is None else seconds
 
 
 def _scrubbed(exc: BaseException, secrets: frozenset[str]) -> BaseException:

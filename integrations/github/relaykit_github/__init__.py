@@ -71,7 +71,13 @@ from ._webhooks import (
     sign,
     verify_signature,
 )
-from .errors import GitHubRateLimited, GitHubRequestError, GitHubServerError, WebhookRejected
+from .errors import (
+    GitHubError,
+    GitHubRateLimited,
+    GitHubRequestError,
+    GitHubServerError,
+    WebhookRejected,
+)
 
 __version__ = "0.1.0"
 
@@ -91,6 +97,7 @@ __all__ = [
     "WEBHOOK_SECRET",
     "Comment",
     "GitHub",
+    "GitHubError",
     "GitHubRateLimited",
     "GitHubRequestError",
     "GitHubServerError",

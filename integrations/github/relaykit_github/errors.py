@@ -4,18 +4,22 @@ The tree (the bases are relaykit's public errors, so the core's retry rules appl
 
     relaykit.RelaykitError
     ├── WebhookRejected            a delivery failed verification (signature, headers, body)
-    ├── GitHubServerError          5xx or another status worth retrying (retriable)
-    ├── relaykit.NonRetriable
-    │   └── GitHubRequestError     a 4xx that retrying will not change (400, 401, 404, 422, ...)
-    └── relaykit.RetryAfter
-        └── GitHubRateLimited      a primary or secondary rate limit; ``seconds`` until a retry
+    └── relaykit.http.APIError
+        └── GitHubError            every GitHub API failure (``except GitHubError``)
+            ├── GitHubServerError  5xx or another status worth retrying (retriable)
+            ├── GitHubRequestError a 4xx that retrying will not change (400, 401, 404, 422,
+            │                      ...); also a ``relaykit.NonRetriable``
+            └── GitHubRateLimited  a primary or secondary rate limit; ``seconds`` until a
+                                   retry; also a ``relaykit.RetryAfter``
 
-The API errors carry ``status``, ``method``, ``url`` and GitHub's own ``message``.
+The API errors carry ``status``, ``method``, ``url`` and GitHub's own ``message``
+(``github_message``, also ``vendor_message``).
 """
 
 from __future__ import annotations
 
 from relaykit import NonRetriable, RelaykitError, RetryAfter
+from relaykit.http import APIError
 
 
 class WebhookRejected(RelaykitError):
@@ -24,8 +28,12 @@ class WebhookRejected(RelaykitError):
     retriable = False
 
 
-class _APIErrorFields:
-    """The request and response facts every GitHub API error carries."""
+class GitHubError(APIError):
+    """GitHub's API failed; the base of every GitHub API error (catch it to handle them all).
+
+    The retry class comes from the concrete error: ``GitHubRequestError`` is also a
+    ``relaykit.NonRetriable``, ``GitHubRateLimited`` a ``relaykit.RetryAfter``.
+    """
 
     status: int
     method: str
@@ -33,13 +41,11 @@ class _APIErrorFields:
     github_message: str | None
 
     def _set_fields(self, status: int, method: str, url: str, github_message: str | None) -> None:
-        self.status = status
-        self.method = method
-        self.url = url
+        self.set_api_fields(status=status, method=method, url=url, vendor_message=github_message)
         self.github_message = github_message
 
 
-class GitHubServerError(_APIErrorFields, RelaykitError):
+class GitHubServerError(GitHubError):
     """GitHub answered with a server error; the task will be retried."""
 
     retriable = True
@@ -51,7 +57,7 @@ class GitHubServerError(_APIErrorFields, RelaykitError):
         self._set_fields(status, method, url, github_message)
 
 
-class GitHubRequestError(_APIErrorFields, NonRetriable):
+class GitHubRequestError(GitHubError, NonRetriable):
     """GitHub rejected the request in a way that retrying will not fix."""
 
     def __init__(
@@ -61,7 +67,7 @@ class GitHubRequestError(_APIErrorFields, NonRetriable):
         self._set_fields(status, method, url, github_message)
 
 
-class GitHubRateLimited(_APIErrorFields, RetryAfter):
+class GitHubRateLimited(GitHubError, RetryAfter):
     """GitHub's rate limit was hit; retry after ``seconds``.
 
     ``kind`` is ``"primary"`` (the hourly quota; waits until ``x-ratelimit-reset``) or

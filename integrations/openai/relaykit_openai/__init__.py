@@ -34,6 +34,7 @@ from ._generate import (
 from ._integration import MAX_POLLS, OpenAI, relaykit_register_integrations
 from ._models import list_models, retrieve_model, usage_properties
 from .errors import (
+    OpenAIError,
     OpenAIJobFailed,
     OpenAIQuotaExceeded,
     OpenAIRateLimited,
@@ -49,6 +50,7 @@ __all__ = [
     "API_URL",
     "MAX_POLLS",
     "OpenAI",
+    "OpenAIError",
     "OpenAIJobFailed",
     "OpenAIQuotaExceeded",
     "OpenAIRateLimited",

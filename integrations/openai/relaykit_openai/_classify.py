@@ -17,16 +17,12 @@ The rules ("Error codes" and "Rate limits" in OpenAI's guides, and the SDK's own
 
 from __future__ import annotations
 
-import email.utils
-import math
-import re
 import time
-from datetime import UTC
 
 import httpx2
 import openai
 
-from relaykit import RetryAfter
+from relaykit import http
 
 from .errors import (
     ErrorFields,
@@ -36,95 +32,27 @@ from .errors import (
     OpenAITransientError,
 )
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
 _TRANSIENT_4XX = frozenset({408, 409})
 _QUOTA = "insufficient_quota"
 
 
 def parse_duration(text: str) -> float:
     """Seconds in one of OpenAI's rate-limit reset durations: ``"6m0s"`` is 360.0, ``"20ms"``
-    0.02, ``"1h2m3.5s"`` 3723.5 (Go's duration syntax, which OpenAI's servers print).
+    0.02, ``"1h2m3.5s"`` 3723.5 (Go's duration syntax, which OpenAI's servers print; read by
+    ``relaykit.http.parse_duration``).
 
     A bare number is taken as seconds. Raises ``ValueError`` for anything else (an empty string,
-    a negative duration, an unknown unit).
+    a negative duration, an unknown unit, more than ``RetryAfter.MAX_SECONDS``).
     """
-    value = text.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        if seconds < 0 or not math.isfinite(seconds):
-            raise ValueError(f"not a duration: {text!r}")
-        return seconds
-    parts = list(_DURATION_PART.finditer(value))
-    if not parts or "".join(part.group() for part in parts) != value:
+    seconds = http.parse_duration(text)
+    if seconds is None:
         raise ValueError(f"not a duration: {text!r} (expected e.g. '6m0s', '1s' or '20ms')")
-    seconds = sum(float(part.group(1)) * _UNIT_SECONDS[part.group(2)] for part in parts)
-    if not math.isfinite(seconds):  # hundreds of digits overflow to infinity
-        raise ValueError(f"not a duration: {text!r}")
     return seconds
 
 
-def _usable(seconds: float) -> float | None:
-    """A hint's delay, or None when no ``RetryAfter`` could wait that long (over
-    ``RetryAfter.MAX_SECONDS``): an absurd hint is no hint."""
-    return seconds if seconds <= RetryAfter.MAX_SECONDS else None
-
-
 def _duration_header(headers: httpx2.Headers, name: str) -> float | None:
-    raw = headers.get(name)
-    if raw is None:
-        return None
-    try:
-        return _usable(parse_duration(raw))
-    except ValueError:
-        return None  # a malformed hint is no hint; the other headers or the backoff decide
-
-
-def _number_header(headers: httpx2.Headers, name: str) -> float | None:
-    try:
-        value = float(headers[name])
-    except (KeyError, ValueError):
-        return None
-    return _usable(max(value, 0.0)) if math.isfinite(value) else None  # NaN, inf: no hint
-
-
-def _http_date_header(headers: httpx2.Headers, name: str, now: float) -> float | None:
-    """Seconds until the HTTP date in header ``name`` (a date without a zone is UTC; one
-    already past means now), or None when it holds no valid date."""
-    raw = headers.get(name)
-    if raw is None:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(raw)  # checks the fields: no 32 October
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return _usable(max(when.timestamp() - now, 0.0))
-
-
-def _retry_after(headers: httpx2.Headers, now: float) -> float | None:
-    # retry-after-ms (OpenAI's, more precise) first, then the standard retry-after: seconds
-    # or an HTTP date.
-    milliseconds = _number_header(headers, "retry-after-ms")
-    if milliseconds is not None:
-        return milliseconds / 1000
-    seconds = _number_header(headers, "retry-after")
-    if seconds is not None:
-        return seconds
-    return _http_date_header(headers, "retry-after", now)
+    # a malformed hint is no hint; the other headers or the backoff decide
+    return http.parse_duration(headers.get(name))
 
 
 def rate_limit_delay(headers: httpx2.Headers, *, now: float) -> float | None:
@@ -135,7 +63,7 @@ def rate_limit_delay(headers: httpx2.Headers, *, now: float) -> float | None:
     which limit is exhausted, both resets count.
     """
     hints: list[float] = []
-    retry_after = _retry_after(headers, now)
+    retry_after = http.retry_after(headers, now=now)
     if retry_after is not None:
         hints.append(retry_after)
     resets = {

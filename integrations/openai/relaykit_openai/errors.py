@@ -3,15 +3,19 @@
 The tree (the bases are relaykit's public errors, so the core's retry rules apply unchanged)::
 
     relaykit.RelaykitError
-    ├── OpenAITransientError        5xx, 408, 409, a 429 without a delay hint, a timeout or a
-    │                               dropped connection: retried with the task's backoff
+    ├── relaykit.http.APIError
+    │   └── OpenAIError             every OpenAI API failure (``except OpenAIError``)
+    │       ├── OpenAITransientError  5xx, 408, 409, a 429 without a delay hint, a timeout or a
+    │       │                         dropped connection: retried with the task's backoff
+    │       ├── OpenAIRequestError    a 4xx that retrying will not change (400, 401, 403, 404,
+    │       │   │                     422); also a ``relaykit.NonRetriable``
+    │       │   └── OpenAIQuotaExceeded  a 429 ``insufficient_quota``: out of credit
+    │       └── OpenAIRateLimited     a rate limit with a known reset; ``seconds`` until a
+    │                                 retry; also a ``relaykit.RetryAfter``
     ├── relaykit.NonRetriable
-    │   ├── OpenAIRequestError      a 4xx that retrying will not change (400, 401, 403, 404, 422)
-    │   │   └── OpenAIQuotaExceeded a 429 ``insufficient_quota``: the account is out of credit
     │   ├── OpenAIJobFailed         a background response, file or batch ended in failure
     │   └── OpenAIWaitTimedOut      a durable wait polled ``max_polls`` times without an end
     └── relaykit.RetryAfter
-        ├── OpenAIRateLimited       a rate limit with a known reset; ``seconds`` until a retry
         └── OpenAIStillRunning      a durable wait's poll found the job unfinished: the run
                                     suspends (no worker slot held) and polls again later
 
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 from typing import Required, TypedDict, Unpack
 
-from relaykit import NonRetriable, RelaykitError, RetryAfter
+from relaykit import NonRetriable, RetryAfter
+from relaykit.http import APIError
 
 
 class ErrorFields(TypedDict, total=False):
@@ -38,8 +43,13 @@ class ErrorFields(TypedDict, total=False):
     openai_message: str | None
 
 
-class _APIErrorFields:
-    """Sets ``ErrorFields`` as attributes, ``None`` where the response did not say."""
+class OpenAIError(APIError):
+    """OpenAI's API failed; the base of every OpenAI API error (catch it to handle them all).
+    Its fields are ``ErrorFields``, ``None`` where the response did not say.
+
+    The retry class comes from the concrete error: ``OpenAIRequestError`` is also a
+    ``relaykit.NonRetriable``, ``OpenAIRateLimited`` a ``relaykit.RetryAfter``.
+    """
 
     status: int | None
     method: str
@@ -50,16 +60,19 @@ class _APIErrorFields:
     openai_message: str | None
 
     def _set_fields(self, fields: ErrorFields) -> None:
-        self.status = fields["status"]
-        self.method = fields["method"]
-        self.url = fields["url"]
+        self.set_api_fields(
+            status=fields["status"],
+            method=fields["method"],
+            url=fields["url"],
+            vendor_message=fields.get("openai_message"),
+        )
         self.request_id = fields.get("request_id")
         self.code = fields.get("code")
         self.type = fields.get("type")
         self.openai_message = fields.get("openai_message")
 
 
-class OpenAITransientError(_APIErrorFields, RelaykitError):
+class OpenAITransientError(OpenAIError):
     """OpenAI failed in a way that may pass (server error, timeout); the task will be retried."""
 
     retriable = True
@@ -69,7 +82,7 @@ class OpenAITransientError(_APIErrorFields, RelaykitError):
         self._set_fields(fields)
 
 
-class OpenAIRequestError(_APIErrorFields, NonRetriable):
+class OpenAIRequestError(OpenAIError, NonRetriable):
     """OpenAI rejected the request in a way that retrying will not fix."""
 
     def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
@@ -81,7 +94,7 @@ class OpenAIQuotaExceeded(OpenAIRequestError):
     """The OpenAI account has no quota left (``insufficient_quota``); add credit, then replay."""
 
 
-class OpenAIRateLimited(_APIErrorFields, RetryAfter):
+class OpenAIRateLimited(OpenAIError, RetryAfter):
     """OpenAI's rate limit was hit; retry after ``seconds`` (from its reset headers)."""
 
     def __init__(self, seconds: float, message: str, **fields: Unpack[ErrorFields]) -> None:

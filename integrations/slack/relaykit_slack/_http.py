@@ -21,13 +21,14 @@ retried ``chat.postMessage`` may post twice; Slack offers no idempotency key for
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx2
 
-from relaykit import RetryAfter
+from relaykit import http
 
 from .errors import SlackAPIError, SlackRateLimited, SlackServerError
 
@@ -69,18 +70,6 @@ def method_name(response: httpx2.Response) -> str:
     return urlsplit(str(response.request.url)).path.rsplit("/", 1)[-1]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` as seconds (Slack sends delay-seconds), or None when it is absent or no
-    usable delay: ``nan``, ``inf``, garbage, an HTTP date, or more than
-    ``RetryAfter.MAX_SECONDS``. A negative value means now."""
-    try:
-        seconds = max(float(headers["retry-after"]), 0.0)
-    except (KeyError, ValueError):
-        return None
-    # max() lets NaN through (nan > 0.0 is False), so test the range on its own
-    return seconds if 0.0 <= seconds <= RetryAfter.MAX_SECONDS else None
-
-
 def _body(response: httpx2.Response) -> dict[str, Any] | None:
     try:
         body = response.json()
@@ -114,7 +103,7 @@ def classify(response: httpx2.Response) -> Exception | None:
     fields: dict[str, Any] = {"status": status, "method": method, "url": url, "error": code}
     what = f"Slack answered {status} to {method}" + (f": {code}" if code else "")
     if status == 429 or code in RATE_LIMIT_CODES:
-        seconds = _retry_after(response.headers)
+        seconds = http.retry_after(response.headers, now=time.time())
         seconds = RATE_LIMIT_FALLBACK if seconds is None else seconds
         return SlackRateLimited(
             seconds, f"{what} (rate limited; retrying in {seconds:g}s)", **fields

@@ -5,12 +5,16 @@ The tree (the bases are relaykit's public errors, so the core's retry rules appl
     relaykit.RelaykitError
     ├── EventRejected              an Events API request failed verification; ``status`` is
     │                              401 (signature, age: not from Slack) or 400 (malformed body)
-    ├── SlackServerError           5xx, 408, or ``ok: false`` with a transient code (retriable)
+    ├── relaykit.http.APIError
+    │   └── SlackError             every Slack API failure (``except SlackError``)
+    │       ├── SlackServerError   5xx, 408, or ``ok: false`` with a transient code (retriable)
+    │       ├── SlackAPIError      ``ok: false`` with a code retrying will not change, or a
+    │       │                      4xx; also a ``relaykit.NonRetriable``
+    │       └── SlackRateLimited   HTTP 429 / ``ratelimited``; ``seconds`` until a retry; also
+    │                              a ``relaykit.RetryAfter``
     ├── relaykit.NonRetriable
-    │   ├── SlackAPIError          ``ok: false`` with a code retrying will not change, or a 4xx
     │   └── SlackOAuthError        ``oauth.v2.access`` answered ``ok: false``
     └── relaykit.RetryAfter
-        ├── SlackRateLimited       HTTP 429 / ``ratelimited``; ``seconds`` until a retry
         └── FileNotSharedYet       an uploaded file is not shared yet; poll again later
 
 The API errors carry ``status``, ``method`` (Slack's method name, ``chat.postMessage``),
@@ -21,6 +25,7 @@ The API errors carry ``status``, ``method`` (Slack's method name, ``chat.postMes
 from __future__ import annotations
 
 from relaykit import NonRetriable, RelaykitError, RetryAfter
+from relaykit.http import APIError
 
 
 class EventRejected(RelaykitError):
@@ -37,8 +42,12 @@ class EventRejected(RelaykitError):
         self.status = status
 
 
-class _APIErrorFields:
-    """The request and response facts every Slack API error carries."""
+class SlackError(APIError):
+    """Slack's API failed; the base of every Slack API error (catch it to handle them all).
+
+    The retry class comes from the concrete error: ``SlackAPIError`` is also a
+    ``relaykit.NonRetriable``, ``SlackRateLimited`` a ``relaykit.RetryAfter``.
+    """
 
     status: int
     method: str
@@ -57,15 +66,13 @@ class _APIErrorFields:
         needed: str | None = None,
         provided: str | None = None,
     ) -> None:
-        self.status = status
-        self.method = method
-        self.url = url
+        self.set_api_fields(status=status, method=method, url=url, vendor_message=error)
         self.error = error
         self.needed = needed
         self.provided = provided
 
 
-class SlackServerError(_APIErrorFields, RelaykitError):
+class SlackServerError(SlackError):
     """Slack failed in a way that may pass (a 5xx, or a transient error code); retried."""
 
     retriable = True
@@ -87,7 +94,7 @@ class SlackServerError(_APIErrorFields, RelaykitError):
         )
 
 
-class SlackAPIError(_APIErrorFields, NonRetriable):
+class SlackAPIError(SlackError, NonRetriable):
     """Slack rejected the call in a way that retrying will not fix (bad channel, auth, scope)."""
 
     def __init__(
@@ -107,7 +114,7 @@ class SlackAPIError(_APIErrorFields, NonRetriable):
         )
 
 
-class SlackRateLimited(_APIErrorFields, RetryAfter):
+class SlackRateLimited(SlackError, RetryAfter):
     """Slack's rate limit was hit; retry after ``seconds`` (its ``Retry-After`` header)."""
 
     def __init__(

@@ -46,15 +46,16 @@ def failed(code: str) -> dict[str, Any]:
         (429, failed("ratelimited"), {"Retry-After": "nan"}, SlackRateLimited, 60.0),
         (429, failed("ratelimited"), {"Retry-After": "inf"}, SlackRateLimited, 60.0),
         (429, failed("ratelimited"), {"Retry-After": "1e300"}, SlackRateLimited, 60.0),
+        # an HTTP date (RFC 9110 allows one, relaykit.http reads it): one in the past means now
         (
             429,
             failed("ratelimited"),
             {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
             SlackRateLimited,
-            60.0,
+            0.0,
         ),
-        # a negative one means now
-        (429, failed("ratelimited"), {"Retry-After": "-3"}, SlackRateLimited, 0.0),
+        # a negative number is no delay-seconds: absent
+        (429, failed("ratelimited"), {"Retry-After": "-3"}, SlackRateLimited, 60.0),
         # ok:false rate limit codes on a 200 (chat.* methods document `rate_limited`)
         (200, failed("rate_limited"), {}, SlackRateLimited, 60.0),
         (200, failed("ratelimited"), {"Retry-After": "3"}, SlackRateLimited, 3.0),
