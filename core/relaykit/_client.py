@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Unpack, overload
+from typing import Any, TypeVar, Unpack, overload
 
 import httpx2
 import pydantic
@@ -26,6 +26,8 @@ from .flow import ConcurrencyLimit, FlowOptions
 from .jobs import Callback, Job, RunFunction, make_job, slugify
 from .store import Store, database_url_from_env, store_from_url
 from .triggers import DynamicSchedule, Trigger
+
+T = TypeVar("T")
 
 DEFAULT_LEASE_SECONDS = 30.0
 
@@ -354,7 +356,23 @@ class Client:
     def run_sync(self, job: Job | str, payload: Any = None, *, is_test: bool = False) -> RunResult:
         """``client.run`` for synchronous code."""
         _no_running_loop("client.run_sync", "await client.run(...)")
-        return asyncio.run(self.run(job, payload, is_test=is_test))
+        return self._on_own_loop(self.run(job, payload, is_test=is_test))
+
+    def _on_own_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on a new event loop and close the store before that loop ends.
+
+        A store's connections belong to the loop that opened them, and PostgreSQL's pool keeps
+        background tasks on it; left to the loop's shutdown, a pool task caught mid-connect
+        retries instead of ending and ``asyncio.run`` waits for it forever. The next call
+        opens the store again on its own loop."""
+
+        async def main() -> T:
+            try:
+                return await coro
+            finally:
+                await self.close()
+
+        return asyncio.run(main())
 
     async def enqueue(
         self,
@@ -439,7 +457,7 @@ class Client:
     def send_event_sync(self, name: str, payload: Any = None, **options: Any) -> dict[str, Any]:
         """``client.send_event`` for synchronous code."""
         _no_running_loop("client.send_event_sync", "await client.send_event(...)")
-        return asyncio.run(self.send_event(name, payload, **options))
+        return self._on_own_loop(self.send_event(name, payload, **options))
 
     async def cancel_event(self, event_id: str) -> bool:
         """Withdraw a delayed event not yet delivered; False when it was delivered already,
