@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._attempt_types import Observer
-from .errors import SchemaTooNew, StoreError
+from .errors import SchemaTooNew, StoreError, StoreUnavailable
 from .scheduler import Scheduler
 
 _log = logging.getLogger("relaykit.worker")
@@ -57,6 +57,39 @@ class Worker:
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[Any]] = {}
         self.executed = 0
+
+    async def open_store(self) -> bool:
+        """Open the client's store; False when the worker was stopped before it could.
+
+        A store that is away for now (``StoreUnavailable``: the server is down, restarting or
+        failing over) is tried again with the worker's backoff, one warning line per try, so
+        that workers started while the database restarts wait for it instead of exiting. With
+        ``exit_when_idle`` (a batch that should fail fast) and for every other ``StoreError``
+        (a wrong URL, user, database; a damaged file) the error is raised at once.
+        """
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self.client.open()
+                return True
+            except StoreUnavailable as exc:
+                if self.exit_when_idle:
+                    raise
+                failures += 1
+                pause = self._backoff(failures)
+                _log.warning(
+                    "worker: the store cannot be reached (%s); retrying in %.1fs",
+                    " ".join(str(exc).split()),
+                    pause,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), pause)
+        return False
+
+    def _backoff(self, failures: int) -> float:
+        """The pause after the ``failures``-th failure in a row: doubling from the poll
+        interval up to ``MAX_BACKOFF_SECONDS``."""
+        return min(self.client.poll_interval * 2.0 ** (failures - 1), MAX_BACKOFF_SECONDS)
 
     def stop(self) -> None:
         """Stop claiming new runs and shut down gracefully."""
@@ -106,7 +139,7 @@ class Worker:
                 if isinstance(exc, SchemaTooNew):
                     raise
                 failures += 1
-                pause = min(engine.poll_interval * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+                pause = self._backoff(failures)
                 _log.warning(
                     "worker: the store failed (%s); retrying in %.1fs",
                     " ".join(str(exc).split()),

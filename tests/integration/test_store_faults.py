@@ -5,7 +5,9 @@ run, take a worker down, or surface as anything but a one-line ``StoreError``.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import subprocess
 import sys
 import time
@@ -14,9 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+import relaykit
 from relaykit import Client, Context, RunStatus
 from relaykit._models import RunRecord
 from relaykit.errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
@@ -232,3 +236,118 @@ def test_a_store_fault_during_a_run_fails_no_run_and_keeps_the_worker_up(
     faults = [r for r in caplog.records if "store failed" in r.getMessage()]
     assert faults and all("\n" not in r.getMessage() for r in faults)
     assert all(r.exc_info is None for r in faults)  # one line each, no traceback
+
+
+class LateServer:
+    """A TCP port that refuses connections until ``start()``, then forwards each one to the
+    test PostgreSQL server: a database that comes up after the worker started."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        """Stop listening and close every forwarded connection."""
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _late(postgres_url: str) -> tuple[LateServer, str]:
+    parts = urlsplit(postgres_url)
+    late = LateServer((parts.hostname or "127.0.0.1", parts.port or 5432))
+    user = f"{parts.username}@" if parts.username else ""
+    return late, parts._replace(netloc=f"{user}127.0.0.1:{late.port}").geturl()
+
+
+def test_a_worker_started_before_its_database_waits_for_it(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    late, url = _late(postgres_url)
+    client = Client("late", database_url=url, poll_interval=0.2)
+
+    async def go() -> tuple[bool, list[str]]:
+        worker = relaykit.Worker(client)
+        opening = asyncio.create_task(worker.open_store())
+        await asyncio.sleep(0.5)  # nothing listens yet: the worker keeps trying
+        assert not opening.done()
+        await late.start()
+        opened = await asyncio.wait_for(opening, 30)
+        await client.close()
+        await late.close()
+        return opened, [r.getMessage() for r in caplog.records]
+
+    with caplog.at_level(logging.WARNING, logger="relaykit.worker"):
+        opened, messages = asyncio.run(go())
+
+    assert opened
+    waits = [m for m in messages if "the store cannot be reached" in m]
+    assert waits and all("retrying in" in m and "\n" not in m for m in waits)
+
+
+def test_a_worker_stopped_while_waiting_for_its_database_returns_without_opening(
+    postgres_url: str,
+) -> None:
+    _, url = _late(postgres_url)
+    client = Client("late", database_url=url, poll_interval=0.2)
+
+    async def go() -> bool:
+        worker = relaykit.Worker(client)
+        opening = asyncio.create_task(worker.open_store())
+        await asyncio.sleep(0.3)
+        worker.stop()
+        return await asyncio.wait_for(opening, 10)
+
+    assert asyncio.run(go()) is False
+
+
+@pytest.mark.parametrize(
+    ("exit_when_idle", "database", "error"),
+    [
+        (True, None, StoreUnavailable),  # a batch worker fails fast
+        (False, "relaykit_no_such_db", StoreError),  # a wrong URL is never waited for
+    ],
+)
+def test_a_database_that_cannot_be_used_is_not_waited_for(
+    postgres_url: str, exit_when_idle: bool, database: str | None, error: type[StoreError]
+) -> None:
+    _, url = _late(postgres_url)
+    if database is not None:
+        url = urlsplit(postgres_url)._replace(path=f"/{database}").geturl()
+    client = Client("late", database_url=url, poll_interval=0.2)
+
+    async def go() -> None:
+        await asyncio.wait_for(
+            relaykit.Worker(client, exit_when_idle=exit_when_idle).open_store(), 10
+        )
+
+    with pytest.raises(error) as raised:
+        asyncio.run(go())
+    assert "\n" not in str(raised.value)
+    if database is not None:
+        assert not isinstance(raised.value, StoreUnavailable)

@@ -44,7 +44,10 @@ def worker_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, worker.stop)
-        await client.open()  # a database that cannot be opened is one error line, no banner
+        # A database that cannot be opened is one error line, no banner; one that is away
+        # for now is waited for (one warning line per try) unless --exit-when-idle.
+        if not await worker.open_store():
+            return
         stderr.print(
             f"[dim]relaykit worker for {client.id!r} on {client.store.url} "
             f"(concurrency {concurrency}, jobs: {', '.join(client.jobs) or 'none'})[/]"

@@ -75,6 +75,27 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+#: What a server says while it cannot take connections for a while (a restart, a failover).
+_TRANSIENT: Final = (
+    "connection refused",
+    "is the server running",
+    "timeout expired",
+    "timed out",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "server closed the connection unexpectedly",
+)
+
+
+def _transient(exc: BaseException) -> bool:
+    """True when a failed connection may succeed if tried again later (the server is down or
+    restarting), False for a problem of the URL (host, user, database, options)."""
+    low = _one_line(exc).lower()
+    return any(text in low for text in _TRANSIENT)
+
+
 def _connect_problem(exc: BaseException) -> str:
     """What a failed connection attempt means, and what to do about it."""
     text = _one_line(exc)
@@ -203,7 +224,7 @@ class PostgresStore:
             await pool.open(wait=True, timeout=30.0)
         except PoolTimeout as exc:
             await pool.close()
-            raise StoreError(
+            raise StoreUnavailable(
                 f"cannot open database {self._url}: the connection pool could not connect"
             ) from exc
         self._pool, self._loop = pool, asyncio.get_running_loop()
@@ -235,7 +256,10 @@ class PostgresStore:
         try:
             return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot open database {self._url}: {_connect_problem(exc)}") from None
+            message = f"cannot open database {self._url}: {_connect_problem(exc)}"
+            if _transient(exc):  # the server is away or restarting: it may come back
+                raise StoreUnavailable(message) from None
+            raise StoreError(message) from None
 
     async def open(self, *, migrate: bool = True) -> None:
         """Connect (one probe connection names any problem), check the schema version and
