@@ -494,9 +494,9 @@ def _all_subprocess() -> bool:
 
 
 @pytest.fixture(scope="session")
-def make_relaykit(relaykit_exe: Path) -> Callable[[Path], Relaykit]:
-    """Makes an in-process ``Relaykit`` running in a given folder (for session-scoped
-    set-ups); a subprocess one under ``RELAYKIT_TEST_CLI=subprocess``."""
+def make_relaykit(relaykit_exe: Path) -> Callable[..., Relaykit]:
+    """Makes a ``Relaykit`` running in a given folder (for session-scoped set-ups): in-process,
+    or a subprocess one under ``RELAYKIT_TEST_CLI=subprocess``; ``in_process=`` chooses."""
     return functools.partial(Relaykit, relaykit_exe, in_process=not _all_subprocess())
 
 
