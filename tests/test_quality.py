@@ -36,3 +36,6 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_second() -> None:
     commands = [line for line in block.splitlines() if line and not line.startswith("#")]
     assert len(commands) == 2, commands
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
+    # The docs give the same commands (the quickstart page the first, contributing the second).
+    assert commands[0] in (ROOT / "docs" / "quickstart.md").read_text()
+    assert commands[1] in (ROOT / "docs" / "contributing.md").read_text()

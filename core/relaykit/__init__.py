@@ -12,6 +12,7 @@ from ._io import IO, KeyValueStore, Logger, Status
 from ._models import RunResult, RunStatus, TaskResult, TaskStatus
 from ._plugins import PluginInfo, Plugins, TaskCall, hookimpl
 from ._serde import parse_json
+from ._version import __version__
 from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
 from .errors import (
     DuplicateJob,
@@ -39,8 +40,6 @@ from .jobs import Job
 from .retry import Retry
 from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
 from .worker import Worker
-
-__version__ = "0.1.0"
 
 __all__ = [
     "IO",

@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ._clients import ClientPool
 from ._clock import Clock
 from ._models import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from ._plugins import Plugins
@@ -101,6 +102,9 @@ class Services:
     # (run id) -> raises LeaseLost unless the attempt still holds the run: called before
     # every task's function runs, so an attempt that lost its lease starts nothing more
     ensure_lease: Callable[[str], Awaitable[None]]
+    # the integrations' authenticated clients, one per integration and credentials, reused
+    # by every task of this engine and closed with it
+    clients: ClientPool
 
 
 def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:

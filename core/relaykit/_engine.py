@@ -20,6 +20,7 @@ from typing import Any
 import httpx2
 
 from ._attempt_types import NullObserver, Observer, Outcome, Services, error_info
+from ._clients import ClientPool
 from ._clock import Clock, new_id
 from ._io import IO
 from ._models import EventRecord, Routing, RunRecord, RunResult, RunStatus
@@ -173,6 +174,7 @@ class Engine:
             spawn=self.spawn,
             plugins=plugins or Plugins(entry_points=False),
             ensure_lease=self.leases.ensure,
+            clients=ClientPool(),
         )
 
     def _http_client(self) -> httpx2.AsyncClient:
@@ -181,8 +183,9 @@ class Engine:
         return self._http
 
     async def close(self) -> None:
-        """Release the lease loop, the HTTP client and the task threads."""
+        """Release the lease loop, the HTTP clients and the task threads."""
         await self.leases.close()
+        await self._services.clients.close()
         if self._http is not None:
             await self._http.aclose()
             self._http = None

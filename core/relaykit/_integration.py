@@ -214,7 +214,12 @@ class Integration(Bridged, ABC):
     def create_client(self, credentials: Credentials) -> Any:
         """An authenticated API client (``httpx2.AsyncClient`` or a vendor SDK client with its
         own retries switched off: the engine is the only retry owner). ``http_client`` makes
-        a suitable httpx2 client."""
+        a suitable httpx2 client.
+
+        Inside runs the engine calls it once per credentials and reuses the client for every
+        task of this integration (so its connections are kept alive between API calls), and
+        closes it when the engine closes or the credentials change. It must therefore be safe
+        to use from concurrent tasks, as ``httpx2.AsyncClient`` and the vendor SDKs are."""
 
     def classify_error(self, exc: Exception) -> BaseException | None:
         """Map a task's exception to how the engine should treat it.
@@ -368,7 +373,7 @@ class Integration(Bridged, ABC):
             credentials = await self.credentials()
             secrets = credentials.secrets()
             try:
-                async with _closing(self.create_client(credentials)) as client:
+                async with attempt.services.clients.use(self, credentials) as client:
                     value = await call(client)
             except Exception as exc:
                 # ``from None``: the original may carry the token (headers, URLs) in its text.
@@ -452,28 +457,6 @@ def rate_limit_delay(headers: Mapping[str, str], now: float, default: float = 60
 
 
 _HEADER_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits: str.isdigit() is not
-
-
-class _closing:
-    """``async with`` for clients that are async context managers, or only close()."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    async def __aenter__(self) -> Any:
-        if hasattr(self.client, "__aenter__"):
-            return await self.client.__aenter__()
-        return self.client
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if hasattr(self.client, "__aexit__"):
-            await self.client.__aexit__(*exc)
-            return
-        close = getattr(self.client, "aclose", None) or getattr(self.client, "close", None)
-        if close is not None:
-            result = close()
-            if inspect.isawaitable(result):
-                await result
 
 
 def _scrubbed(exc: BaseException, secrets: frozenset[str]) -> BaseException:

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
-from tests.pg import execute
+from tests.pg import execute, server_url
 
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
@@ -242,14 +243,17 @@ def test_a_database_path_that_is_a_directory(
         "sqlite://host/relaykit.db",  # two slashes: a host, not a path
         "sqlite:///relaykit.db?colour=blue",  # an unknown option
         "postgresql://nobody@127.0.0.1:1/relaykit",  # nothing listens there
-        "postgresql://postgres@127.0.0.1:5432/relaykit_no_such_db",  # no such database
-        "postgresql://relaykit_no_such_role@127.0.0.1:5432/postgres",  # no such user
-        "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=bogus",  # a bad option
+        # {server}: the host and port of the session's PostgreSQL server (tests/pg_server.py)
+        "postgresql://postgres@{server}/relaykit_no_such_db",  # no such database
+        "postgresql://relaykit_no_such_role@{server}/postgres",  # no such user
+        "postgresql://postgres@{server}/postgres?sslmode=bogus",  # a bad option
     ],
 )
 def test_a_database_url_that_cannot_be_used(
     rk: Relaykit, app: str, recorded: Recorded, url: str
 ) -> None:
+    server = urlsplit(server_url())
+    url = url.format(server=f"{server.hostname}:{server.port or 5432}")
     done = rk("run", app, "pipeline", "--payload", '{"n": 1}', "--json", "--database", url)
 
     assert url.split("?")[0] in done.error_line()

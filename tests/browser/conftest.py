@@ -1,13 +1,12 @@
 """Browser tests: a real ``relaykit serve`` process (API, dashboard and worker) on a free port
 and a real SQLite file, driven by real headless Chromium through Playwright.
 
-Chromium is the system's (``apt-get install chromium``; ``.ci/run`` installs it when missing);
-Playwright never downloads a browser of its own here.
+Which Chromium, and how one is provisioned on a machine without one (once per session, under a
+lock for pytest-xdist): ``tests/browser/chromium.py``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -20,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from tests.browser.chromium import NoChromium, find_chromium
 from tests.http_app import PASSWORD
 from tests.serving import free_port
 
-CHROMIUM = os.environ.get("RELAYKIT_TEST_CHROMIUM", "/usr/bin/chromium")
 APP = str(Path(__file__).resolve().parents[1] / "http_app.py")
 
 
@@ -90,16 +89,25 @@ def server(tmp_path: Path) -> Iterator[Server]:
             proc.communicate()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium executable, found (or installed) once per session; no Chromium fails the
+    browser tests with one line saying how to get one."""
+    try:
+        return find_chromium()
+    except NoChromium as exc:
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)  # outside the except: one line, not a chain
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless system Chromium, for one module at a time: Playwright's sync API keeps an
-    event loop running on this thread while it is open, and every other test module calls
+def browser(chromium: str) -> Iterator[Browser]:
+    """Headless Chromium, for one module at a time: Playwright's sync API keeps an event loop
+    running on this thread while it is open, and every other test module calls
     ``asyncio.run``, which refuses to start inside a running loop."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
     with sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
         try:
             yield b

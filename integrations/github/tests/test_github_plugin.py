@@ -28,11 +28,14 @@ def test_the_hook_registers_github() -> None:
 def test_the_distribution_declares_the_entry_point_and_the_root_extra() -> None:
     project = tomllib.loads((PACKAGE / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["relaykit"] == {"github": "relaykit_github"}
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = root["project"]["optional-dependencies"]
     assert extras["github"] == ["relaykit-github"]
-    assert not any("relaykit-" in dep for dep in extras["dev"])
+    # The tests import the plugin from its folder: the dev group must not install it.
+    assert not any("relaykit-" in str(dep) for dep in root["dependency-groups"]["dev"])
+    assert "dev" not in extras  # tools are a dependency group, never a published extra
+    # In the uv workspace the extra resolves to this folder.
+    assert root["tool"]["uv"]["sources"]["relaykit-github"] == {"workspace": True}
 
 
 def test_every_api_function_is_a_task_method() -> None:

@@ -103,7 +103,8 @@ class OpenAI(relaykit.Integration):
 
     def create_client(self, credentials: Credentials) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` with the SDK's retries off (the engine retries tasks);
-        the core closes it, and its HTTP client, when the task ends."""
+        the core reuses it for every task of this worker with these credentials, and closes
+        it, and its HTTP client, when the worker stops or the credentials change."""
         transport = self.transport or httpx2.AsyncHTTPTransport(retries=0)
         return create_client(
             credentials.access_token,
