@@ -1,7 +1,15 @@
 """Acceptance tests of the ``relaykit`` command as a user drives it.
 
-Every test runs the *installed* ``relaykit`` script (the one beside this interpreter) in a
-subprocess, with the test's ``tmp_path`` as the current directory and a real SQLite file in it.
+Every test drives the ``relaykit`` command with the test's ``tmp_path`` as the current
+directory and a real SQLite file in it (or the session's PostgreSQL database). ``rk(...)`` runs
+the command in this interpreter by default (``tests/acceptance/inprocess.py``: click's
+``CliRunner`` with the environment, directory, ``sys.path``, modules and streams a fresh process
+would have), which saves about a second per call. A test marked ``@pytest.mark.subprocess``
+runs every ``rk(...)`` through the *installed* ``relaykit`` script (the one beside this
+interpreter) in a real subprocess instead; ``rk.popen`` and ``rk.python_module`` always start
+one. ``RELAYKIT_TEST_CLI=subprocess`` makes every test use subprocesses (the whole acceptance
+suite as it ran before the in-process runner, to check the two agree).
+
 The helpers here are reached through fixtures (``rk``, ``app``); test modules import the types
 only for annotations, so pytest's conftest loading stays the only runtime import.
 """
@@ -21,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.acceptance import inprocess
+
+#: ``RELAYKIT_TEST_CLI=subprocess``: every ``rk(...)`` starts the installed script.
+CLI_MODE_ENV = "RELAYKIT_TEST_CLI"
 
 RUN_KEYS = frozenset(
     {
@@ -329,11 +341,14 @@ class CliResult:
 
 
 class Relaykit:
-    """Runs the installed ``relaykit`` script in a directory, as a user would."""
+    """Runs the ``relaykit`` command in a directory, as a user would: in this interpreter
+    (``in_process``, see ``tests/acceptance/inprocess.py``) or as the installed script in a
+    subprocess. ``popen`` and ``python_module`` always start a process."""
 
-    def __init__(self, exe: Path, cwd: Path) -> None:
+    def __init__(self, exe: Path, cwd: Path, *, in_process: bool = False) -> None:
         self.exe = exe
         self.cwd = cwd
+        self.in_process = in_process
         env = dict(os.environ)
         for name in ("RELAYKIT_DATABASE_URL", "RELAYKIT_LEASE_SECONDS", "RELAYKIT_ENV"):
             env.pop(name, None)
@@ -349,13 +364,24 @@ class Relaykit:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         timeout: float = 60.0,
+        input: str | None = None,
     ) -> CliResult:
-        """Run ``relaykit ARGS`` to completion."""
+        """Run ``relaykit ARGS`` to completion, with ``input`` on its stdin (else none).
+
+        ``timeout`` bounds a subprocess; an in-process call is bounded by the test's timeout.
+        """
         started = time.monotonic()
+        if self.in_process:
+            code, out, err = inprocess.invoke(
+                self.exe, args, cwd=cwd or self.cwd, environ=self._env(env), input=input
+            )
+            return CliResult(args, code, out, err, time.monotonic() - started)
         done = subprocess.run(
             [str(self.exe), *args],
             cwd=cwd or self.cwd,
             env=self._env(env),
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -460,16 +486,26 @@ def relaykit_exe() -> Path:
     return exe
 
 
+def _all_subprocess() -> bool:
+    mode = os.environ.get(CLI_MODE_ENV, "")
+    if mode not in ("", "subprocess", "in-process"):
+        pytest.fail(f"{CLI_MODE_ENV}={mode!r}: use 'subprocess' or 'in-process' (the default)")
+    return mode == "subprocess"
+
+
 @pytest.fixture(scope="session")
-def make_relaykit(relaykit_exe: Path) -> Callable[[Path], Relaykit]:
-    """Makes a ``Relaykit`` running in a given folder (for session-scoped set-ups)."""
-    return functools.partial(Relaykit, relaykit_exe)
+def make_relaykit(relaykit_exe: Path) -> Callable[..., Relaykit]:
+    """Makes a ``Relaykit`` running in a given folder (for session-scoped set-ups): in-process,
+    or a subprocess one under ``RELAYKIT_TEST_CLI=subprocess``; ``in_process=`` chooses."""
+    return functools.partial(Relaykit, relaykit_exe, in_process=not _all_subprocess())
 
 
 @pytest.fixture
-def rk(make_relaykit: Callable[[Path], Relaykit], tmp_path: Path) -> Relaykit:
-    """The ``relaykit`` command, run in ``tmp_path``."""
-    return make_relaykit(tmp_path)
+def rk(relaykit_exe: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Relaykit:
+    """The ``relaykit`` command, run in ``tmp_path``: in-process, or as the installed script
+    in a subprocess for a test marked ``@pytest.mark.subprocess``."""
+    marked = request.node.get_closest_marker("subprocess") is not None
+    return Relaykit(relaykit_exe, tmp_path, in_process=not (marked or _all_subprocess()))
 
 
 @pytest.fixture(scope="session")

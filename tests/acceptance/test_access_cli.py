@@ -7,12 +7,12 @@ import asyncio
 import hashlib
 import socket
 import sqlite3
-import subprocess
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx2
+import pytest
 from tests.http_app import make_client
 from tests.serving import free_port
 
@@ -68,16 +68,7 @@ def test_a_key_is_printed_once_stored_hashed_listed_and_revocable(
 
 def test_users_are_made_from_stdin_once_per_name(rk: Relaykit, tmp_path: Path) -> None:
     def create(name: str, password: str) -> tuple[int, str]:
-        done = subprocess.run(
-            [str(rk.exe), "users", "create", name, "--password-stdin", *DB],
-            input=password + "\n",
-            cwd=tmp_path,
-            env=rk.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = rk("users", "create", name, "--password-stdin", *DB, input=password + "\n")
         return done.returncode, done.stderr.strip()
 
     assert create("ada", "a long password") == (0, "")
@@ -182,6 +173,8 @@ def test_dev_restarts_when_the_app_changes(rk: Relaykit, tmp_path: Path) -> None
     assert f"{app} changed; restarting" in err
 
 
+# `relaykit serve` as the installed script: exit 2, one line, before any banner.
+@pytest.mark.subprocess
 def test_serve_refuses_a_port_in_use_in_one_line(rk: Relaykit, tmp_path: Path) -> None:
     app = str(Path(__file__).resolve().parents[1] / "http_app.py")
     with socket.socket() as taken:

@@ -157,9 +157,12 @@ RUN = ("run", "{APP}", "pipeline", "--payload", '{"n": 1}', "--json")
         (RUN, "no_client.py", "no_client.py"),  # a module without a Client
         (RUN, "missing.py", "missing.py"),  # a file that does not exist
         (RUN, "missing/dir/app.py", "missing/dir/app.py"),
-        (RUN, "no_such_module_xyz:client", "no_such_module_xyz"),
+        # Two of them in a real process too (the rest run in-process).
+        pytest.param(
+            RUN, "no_such_module_xyz:client", "no_such_module_xyz", marks=pytest.mark.subprocess
+        ),
         (RUN, "app.py:nothing_here", "nothing_here"),  # no such attribute
-        (RUN, "broken.py", "broken.py"),  # raises at import
+        pytest.param(RUN, "broken.py", "broken.py", marks=pytest.mark.subprocess),  # raises
         ((*RUN, "--detach"), "no_client.py", "no_client.py"),
         ((*RUN, "--detach"), "missing.py", "missing.py"),
         (("worker", "{APP}", "--exit-when-idle"), "no_client.py", "no_client.py"),

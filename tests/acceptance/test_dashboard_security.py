@@ -85,6 +85,8 @@ async def login(http: httpx2.AsyncClient, **fields: str) -> httpx2.Response:
 # -- a session opened with an API key ends with the key -----------------------------------------
 
 
+# The command runs in a thread beside the test's event loop and server: a real process.
+@pytest.mark.subprocess
 def test_revoking_the_api_key_ends_the_dashboard_sessions_it_opened(
     db_url: str, rk: Relaykit
 ) -> None:

@@ -219,6 +219,8 @@ def test_a_running_run_canceled_from_the_cli_stops_at_its_next_task_boundary(
     assert json.dumps(run).count('"ship"') == 0
 
 
+# Proves the tasks ran in the relaykit process, not in the test's.
+@pytest.mark.subprocess
 def test_a_task_group_around_tasks_and_a_durable_wait_suspends_and_resumes(
     rk: Relaykit, app: str, db_url: str
 ) -> None:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
+import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from tests.acceptance.conftest import DB, Relaykit
+from tests.acceptance.conftest import DB, CliResult, Relaykit
 from tests.localserver import serve
 from tests.plugin_dists import IMPORT_ERROR_PLUGIN, good_source, make_dist
 
@@ -45,6 +45,8 @@ def _site(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(site)}
 
 
+# Plugins found through $PYTHONPATH and entry points by a fresh interpreter.
+@pytest.mark.subprocess
 def test_plugins_json_lists_plugins_and_reports_broken_ones(rk: Relaykit, tmp_path: Path) -> None:
     done = rk("plugins", "--json", env=_site(tmp_path))
     assert done.returncode == 0, done.describe()
@@ -74,17 +76,8 @@ def test_plugins_honours_the_block_list(rk: Relaykit, tmp_path: Path) -> None:
     assert "plugin broken was not loaded: ImportError" in human.stderr
 
 
-def _connect(rk: Relaykit, token: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(rk.exe), "connect", "github", "--token-stdin", "--database", "sqlite:///relaykit.db"],
-        cwd=rk.cwd,
-        env={**rk.env, **env},
-        input=token + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def _connect(rk: Relaykit, token: str, env: dict[str, str]) -> CliResult:
+    return rk("connect", "github", "--token-stdin", *DB, env=env, input=token + "\n")
 
 
 def test_connect_stores_the_token_encrypted(rk: Relaykit) -> None:

@@ -23,6 +23,8 @@ def _task(run: dict[str, Any], key: str) -> dict[str, Any]:
     return task
 
 
+# The installed script, end to end: `run --json`, exit 0, logs on stderr.
+@pytest.mark.subprocess
 def test_json_prints_one_line_with_the_run_object(rk: Relaykit, app: str) -> None:
     done = rk.run_json(app, "pipeline", {"n": 5})
     run = done.run_object(exit_code=0)
@@ -47,6 +49,8 @@ def test_json_prints_one_line_with_the_run_object(rk: Relaykit, app: str) -> Non
     assert rk.side_effects() == ["double 5", "double 6"]
 
 
+# What a job prints must stay off the process's real stdout (file descriptor 1).
+@pytest.mark.subprocess
 def test_json_stdout_holds_nothing_but_the_run_object(rk: Relaykit, app: str) -> None:
     done = rk.run_json(app, "chatty")
 
@@ -84,6 +88,8 @@ def test_a_short_wait_is_honoured_and_listed_as_a_task(rk: Relaykit, app: str) -
     assert rk.side_effects() == ["double 1", "double 2"]
 
 
+# The exit code 1 of a real process.
+@pytest.mark.subprocess
 def test_a_failed_run_exits_1_and_names_the_failing_task(rk: Relaykit, app: str) -> None:
     run = rk.run_json(app, "explode").run_object(exit_code=1)
 

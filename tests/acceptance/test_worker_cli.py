@@ -7,10 +7,14 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
 
 
+# `run --detach` and `worker` as separate processes sharing only the database.
+@pytest.mark.subprocess
 def test_detach_enqueues_and_a_worker_executes(rk: Relaykit, app: str) -> None:
     run_id = rk.detach(app, "pipeline", {"n": 2})  # checks {"id": ...} on one line
 
@@ -79,6 +83,8 @@ def test_worker_runs_many_runs(rk: Relaykit, app: str) -> None:
     assert sorted(rk.side_effects()) == sorted(f"double {i + 1}" for i in range(4))
 
 
+# A crash: the worker that takes over is another process, as in production.
+@pytest.mark.subprocess
 def test_a_worker_takes_over_a_run_whose_process_died(rk: Relaykit, app: str) -> None:
     lease = {"RELAYKIT_LEASE_SECONDS": "1"}
     marker = rk.cwd / "slow-once.started"

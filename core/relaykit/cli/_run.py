@@ -48,7 +48,7 @@ def run_command(
         client.use_database(database)
     target = client.get_job(job)
     if detach:
-        run_id = asyncio.run(client.enqueue(target, data))
+        run_id = asyncio.run(_enqueue(client, target.id, data))
         if as_json:
             print_json({"id": run_id})
         else:
@@ -64,6 +64,15 @@ def run_command(
         print_result(stdout, result)
     if result.status is not RunStatus.SUCCEEDED:
         sys.exit(EXIT_RUN_NOT_SUCCEEDED)
+
+
+async def _enqueue(client: Client, job_id: str, data: object) -> str:
+    """``client.enqueue``, then close the store: an open one keeps its SQLite I/O thread
+    running and leaves the write-ahead log unmerged (found by the in-process CLI tests)."""
+    try:
+        return await client.enqueue(job_id, data)
+    finally:
+        await client.close()
 
 
 async def _drive(client: Client, job_id: str, data: object) -> RunResult:
