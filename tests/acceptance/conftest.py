@@ -330,9 +330,10 @@ class CliResult:
         assert self.returncode == exit_code, self.describe()
         return check_run(self.json())
 
-    def error_line(self) -> str:
-        """A usage error: exit 2, nothing on stdout, exactly one line on stderr (returned)."""
-        assert self.returncode == 2, self.describe()
+    def error_line(self, *, status: int = 2) -> str:
+        """A one-line error: exit ``status`` (2, a usage error; 1, a store that is away for
+        now), nothing on stdout, exactly one line on stderr (returned)."""
+        assert self.returncode == status, self.describe()
         assert self.stdout.strip() == "", f"stdout is not empty:\n{self.describe()}"
         lines = self.stderr.splitlines()
         assert len(lines) == 1, f"stderr is not exactly one line:\n{self.describe()}"
