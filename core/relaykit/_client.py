@@ -364,13 +364,16 @@ class Client:
         A store's connections belong to the loop that opened them, and PostgreSQL's pool keeps
         background tasks on it; left to the loop's shutdown, a pool task caught mid-connect
         retries instead of ending and ``asyncio.run`` waits for it forever. The next call
-        opens the store again on its own loop."""
+        opens the store again on its own loop. A store that was open already (a call from a
+        task's thread while the run that called it is executing) is left open for its owner."""
+        opened_here = not self._store_open
 
         async def main() -> T:
             try:
                 return await coro
             finally:
-                await self.close()
+                if opened_here:
+                    await self.close()
 
         return asyncio.run(main())
 
