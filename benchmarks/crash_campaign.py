@@ -58,6 +58,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the test helpers live beside it
+    sys.path.insert(0, str(ROOT))
+
+from tests.localserver import serve  # noqa: E402 -- needs ROOT on sys.path
+
 PLUGINS = {
     "relaykit-github": ("github", "relaykit_github", ROOT / "integrations" / "github"),
     "relaykit-slack": ("slack", "relaykit_slack", ROOT / "integrations" / "slack"),
@@ -153,7 +158,6 @@ def expected_total(tasks: int) -> int:
 def fake_github(effects: Path) -> Iterator[str]:
     """A local GitHub answering ``POST /repos/{o}/{r}/issues/{n}/comments`` as the REST API
     does (201 and the comment); each comment received is a side effect in ``effects``."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse
@@ -190,23 +194,8 @@ def fake_github(effects: Path) -> Iterator[str]:
     app = Starlette(
         routes=[Route("/repos/{owner}/{repo}/issues/{number}/comments", comment, methods=["POST"])]
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", http="h11")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake GitHub did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(app) as url:
+        yield url
 
 
 # -- the plugins, installed -----------------------------------------------------------------

@@ -76,20 +76,16 @@ class Worker:
                 if self.exit_when_idle:
                     raise
                 failures += 1
-                pause = self._backoff(failures)
-                _log.warning(
-                    "worker: the store cannot be reached (%s); retrying in %.1fs",
-                    " ".join(str(exc).split()),
-                    pause,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), pause)
+                await self._back_off("the store cannot be reached", exc, failures)
         return False
 
-    def _backoff(self, failures: int) -> float:
-        """The pause after the ``failures``-th failure in a row: doubling from the poll
-        interval up to ``MAX_BACKOFF_SECONDS``."""
-        return min(self.client.poll_interval * 2.0 ** (failures - 1), MAX_BACKOFF_SECONDS)
+    async def _back_off(self, what: str, exc: BaseException, failures: int) -> None:
+        """Log one line and pause after the ``failures``-th store failure in a row (doubling
+        from the poll interval up to ``MAX_BACKOFF_SECONDS``); ``stop()`` ends the pause."""
+        pause = min(self.client.poll_interval * 2.0 ** (failures - 1), MAX_BACKOFF_SECONDS)
+        _log.warning("worker: %s (%s); retrying in %.1fs", what, " ".join(str(exc).split()), pause)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), pause)
 
     def stop(self) -> None:
         """Stop claiming new runs and shut down gracefully."""
@@ -139,14 +135,7 @@ class Worker:
                 if isinstance(exc, SchemaTooNew):
                     raise
                 failures += 1
-                pause = self._backoff(failures)
-                _log.warning(
-                    "worker: the store failed (%s); retrying in %.1fs",
-                    " ".join(str(exc).split()),
-                    pause,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), pause)
+                await self._back_off("the store failed", exc, failures)
 
     async def _step(self, engine: Engine, scheduler: Scheduler, job_ids: list[str]) -> bool:
         """One pass: deliver due events, fire schedules, claim runs, then sleep until there
