@@ -89,7 +89,7 @@ class Worker:
     def _backoff(self, failures: int) -> float:
         """The pause after the ``failures``-th failure in a row: doubling from the poll
         interval up to ``MAX_BACKOFF_SECONDS``."""
-        return min(self.client.poll_interval * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+        return min(self.client.poll_interval * 2.0 ** (failures - 1), MAX_BACKOFF_SECONDS)
 
     def stop(self) -> None:
         """Stop claiming new runs and shut down gracefully."""
