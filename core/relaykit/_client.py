@@ -7,9 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Unpack, overload
+from typing import TYPE_CHECKING, Any, Unpack, overload
 
-import httpx2
 import pydantic
 
 from ._attempt_types import Observer
@@ -26,6 +25,9 @@ from .flow import ConcurrencyLimit, FlowOptions
 from .jobs import Callback, Job, RunFunction, make_job, slugify
 from .store import Store, database_url_from_env, store_from_url
 from .triggers import DynamicSchedule, Trigger
+
+if TYPE_CHECKING:
+    import httpx2  # the engine imports it when it first needs it
 
 DEFAULT_LEASE_SECONDS = 30.0
 

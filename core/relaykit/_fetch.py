@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-import httpx2
-
 from ._durations import as_seconds, check_seconds
 from ._serde import dumps
 from .errors import ConfigurationError, FetchError, RetryAfter
 from .retry import Retry
 
 if TYPE_CHECKING:
+    import httpx2  # imported where a request is made: `import relaykit` stays light
+
     from ._runner import Attempt
 
 DEFAULT_RULES: Mapping[str, Retry] = {"429": Retry(), "5xx": Retry()}
@@ -153,6 +153,8 @@ async def background_fetch(
     clock = attempt.services.clock
 
     async def fetch() -> dict[str, Any]:
+        import httpx2
+
         client: httpx2.AsyncClient = attempt.services.http()
         try:
             response = await client.request(

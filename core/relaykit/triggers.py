@@ -14,7 +14,6 @@ from typing import Any, Literal, final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
-from croniter import croniter
 
 from ._cron import fires, next_fire
 from ._models import ScheduleSpec
@@ -235,6 +234,8 @@ def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
     changes (a repeated time fires at its first occurrence, a skipped one when the clock
     jumps past it). An expression that can never fire (``0 0 30 2 *``) is an error.
     """
+    from croniter import croniter  # imported here: `import relaykit` does not load it
+
     if not isinstance(expr, str) or len(expr.split()) != 5 or not croniter.is_valid(expr):
         raise InvalidJobDefinition(
             f"cron_trigger: {expr!r} is not a valid 5-field cron expression "
