@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, final
+from typing import Any, Literal, TypeAlias, final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
@@ -20,7 +20,9 @@ from ._models import ScheduleSpec
 from .errors import InvalidJobDefinition
 from .filters import validate_filter
 
-Schema = type[pydantic.BaseModel] | None
+# A string: evaluating ``pydantic.BaseModel`` here would load pydantic's model machinery
+# (~30 ms) on ``import relaykit``; a user's schema loads it when it is defined.
+Schema: TypeAlias = "type[pydantic.BaseModel] | None"
 
 
 def _check_schema(schema: Any, where: str) -> None:
