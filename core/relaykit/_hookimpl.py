@@ -2,7 +2,7 @@
 
 Apart from ``_plugins`` so that pluggy (which imports ``importlib.metadata``, ~15 ms) is
 loaded only when a plugin manager is made or a plugin marks a hook: ``relaykit.hookimpl`` is
-resolved on first access (``relaykit.__getattr__``).
+a stand-in (``_plugins._LazyHookimpl``) that imports this module on its first call.
 """
 
 from __future__ import annotations
