@@ -18,7 +18,6 @@ from ._integration import Integration
 from ._models import RunResult, RunStatus
 from ._plugins import Plugins
 from ._serde import loads
-from ._sync import run_coroutine
 from ._webhooks import StoredWebhookSecrets, WebhookSecrets
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .events import delivery_time
@@ -357,7 +356,7 @@ class Client:
     def run_sync(self, job: Job | str, payload: Any = None, *, is_test: bool = False) -> RunResult:
         """``client.run`` for synchronous code."""
         _no_running_loop("client.run_sync", "await client.run(...)")
-        return run_coroutine(self.run(job, payload, is_test=is_test))
+        return asyncio.run(self.run(job, payload, is_test=is_test))
 
     async def enqueue(
         self,

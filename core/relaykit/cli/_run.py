@@ -18,7 +18,6 @@ from ._common import (
     parse_payload,
     print_json,
     reports_errors,
-    run_async,
     stderr,
     stdout,
 )
@@ -58,7 +57,7 @@ def run_command(
     # Under --json, stdout carries the run object and nothing else: whatever the job's own
     # code prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        result = run_async(_drive(client, target.id, data))
+        result = asyncio.run(_drive(client, target.id, data))
     if as_json:
         print_json(result.to_dict())
     else:
