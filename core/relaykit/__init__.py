@@ -4,13 +4,15 @@ Define a job with ``Client.define_job``; build its run function from ``io`` task
 memoized and retried, so a run survives crashes, deploys and long waits.
 """
 
+import typing
+
 from ._auth import Credentials, OAuth2
 from ._client import Client
 from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
 from ._integration import Integration, TaskMethod, task
 from ._io import IO, KeyValueStore, Logger, Status
 from ._models import RunResult, RunStatus, TaskResult, TaskStatus
-from ._plugins import PluginInfo, Plugins, TaskCall, hookimpl
+from ._plugins import PluginInfo, Plugins, TaskCall
 from ._serde import parse_json
 from ._version import __version__
 from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
@@ -40,6 +42,11 @@ from .jobs import Job
 from .retry import Retry
 from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
 from .worker import Worker
+
+if typing.TYPE_CHECKING:
+    from ._hookimpl import hookimpl  # pluggy's marker itself
+else:
+    from ._plugins import hookimpl  # the same, made on first use (see _plugins)
 
 __all__ = [
     "IO",

@@ -17,16 +17,18 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, final
-
-import httpx2
-from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from typing import TYPE_CHECKING, Any, final
 
 from ._secrets import SecretBox
 from .errors import MissingConnection, NonRetriable
 from .store import Store
 from .store._connections import ConnectionRecord
+
+if TYPE_CHECKING:
+    # authlib (with joserfc and cryptography) and httpx2 take ~200 ms to import: they are
+    # imported by the functions that talk OAuth2, so `import relaykit` does not load them.
+    import httpx2
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 #: A token this close to its expiry (seconds) is refreshed before use.
 EXPIRY_LEEWAY = 60.0
@@ -141,6 +143,9 @@ def _oauth_client(
     transport: httpx2.AsyncBaseTransport | None,
     redirect_uri: str | None = None,
 ) -> AsyncOAuth2Client:
+    import httpx2
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
     client_id, secret = oauth.client_credentials(environ)
     # No transport retries: the engine owns retries (the refresh runs inside a task).
     client = AsyncOAuth2Client(
@@ -169,6 +174,8 @@ def authorization_request(
     oauth: OAuth2, redirect_uri: str, environ: Mapping[str, str]
 ) -> AuthorizationRequest:
     """The authorization URL (with a PKCE S256 challenge and a random state)."""
+    from authlib.common.security import generate_token
+
     verifier = generate_token(64)
     client = _oauth_client(oauth, environ, None, redirect_uri)
     url, state = client.create_authorization_url(oauth.authorize_url, code_verifier=verifier)
@@ -185,6 +192,8 @@ async def exchange_code(
     transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Credentials:
     """Trade an authorization code (and the PKCE verifier) for credentials."""
+    from authlib.integrations.httpx_client import OAuthError
+
     async with _oauth_client(oauth, environ, transport, request.redirect_uri) as client:
         try:
             token = await client.fetch_token(
@@ -209,6 +218,8 @@ async def refresh_credentials(
     """New credentials from the refresh token (RFC 6749 §6)."""
     if not credentials.refresh_token:
         raise MissingConnection("the stored OAuth2 token expired and has no refresh token")
+    from authlib.integrations.httpx_client import OAuthError
+
     async with _oauth_client(oauth, environ, transport) as client:
         try:
             token = await client.refresh_token(

@@ -7,9 +7,8 @@ import os
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
-import httpx2
 import pydantic
 
 from ._attempt_types import Observer
@@ -28,6 +27,9 @@ from .store import Store, database_url_from_env, store_from_url
 from .triggers import DynamicSchedule, Trigger
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    import httpx2  # the engine imports it when it first needs it
 
 DEFAULT_LEASE_SECONDS = 30.0
 

@@ -15,9 +15,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import httpx2
+from typing import TYPE_CHECKING, Any
 
 from ._attempt_types import NullObserver, Observer, Outcome, Services, error_info
 from ._clients import ClientPool
@@ -34,6 +32,9 @@ from .filters import matches
 from .jobs import Job, slugify
 from .store import Store
 from .triggers import EventTrigger
+
+if TYPE_CHECKING:
+    import httpx2  # imported with the first HTTP request: `import relaykit` stays light
 
 _log = logging.getLogger("relaykit.engine")
 
@@ -179,6 +180,8 @@ class Engine:
 
     def _http_client(self) -> httpx2.AsyncClient:
         if self._http is None:
+            import httpx2
+
             self._http = httpx2.AsyncClient(transport=self._http_transport, follow_redirects=True)
         return self._http
 

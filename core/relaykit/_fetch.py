@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx2
-
 from ._durations import check_seconds
 from ._serde import dumps
 from .errors import ConfigurationError, FetchError, RetryAfter
@@ -23,6 +21,8 @@ from .http import retry_after
 from .retry import Retry
 
 if TYPE_CHECKING:
+    import httpx2  # imported where a request is made: `import relaykit` stays light
+
     from ._runner import Attempt
 
 DEFAULT_RULES: Mapping[str, Retry] = {"429": Retry(), "5xx": Retry()}
@@ -138,6 +138,8 @@ async def background_fetch(
     clock = attempt.services.clock
 
     async def fetch() -> dict[str, Any]:
+        import httpx2
+
         client: httpx2.AsyncClient = attempt.services.http()
         try:
             response = await client.request(

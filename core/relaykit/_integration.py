@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-import httpx2
-
 from . import http
 from ._auth import Connections, Credentials, OAuth2, redact_json
 from ._plugins import Plugins
@@ -42,6 +40,8 @@ from .errors import (
 from .retry import Retry
 
 if TYPE_CHECKING:
+    import httpx2  # imported where it is used: `import relaykit` stays light
+
     from ._runner import Attempt
 
 S = TypeVar("S", bound="Integration")
@@ -228,6 +228,8 @@ class Integration(Bridged, ABC):
         ``RetryAfter`` with the server's ``Retry-After``/``X-RateLimit-Reset``; other 4xx,
         except 408, 409 and 425, become ``NonRetriable``.
         """
+        import httpx2
+
         if not isinstance(exc, httpx2.HTTPStatusError):
             return None
         response = exc.response
@@ -280,6 +282,8 @@ class Integration(Bridged, ABC):
     ) -> httpx2.AsyncClient:
         """An ``httpx2.AsyncClient`` without transport retries (the engine retries tasks), on
         this instance's ``transport`` when one was given."""
+        import httpx2
+
         transport = self.transport or httpx2.AsyncHTTPTransport(retries=0)
         return httpx2.AsyncClient(
             base_url=base_url, headers=dict(headers or {}), timeout=timeout, transport=transport

@@ -15,7 +15,6 @@ the same hooks as any other.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 import threading
@@ -23,15 +22,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, final
 
-import pluggy
-
-from . import hookspecs
-
 if TYPE_CHECKING:
-    from ._integration import Integration
+    # pluggy and importlib.metadata are imported when the first plugin manager is made (the
+    # first task, or `relaykit plugins`), not by `import relaykit`.
+    import importlib.metadata
 
-hookimpl: Final = pluggy.HookimplMarker("relaykit")
-"""Marks a plugin's hook implementations: ``@relaykit.hookimpl`` (see ``relaykit.hookspecs``)."""
+    import pluggy
+
+    from ._integration import Integration
 
 ENTRY_POINT_GROUP: Final = "relaykit"
 ALLOW_ENV: Final = "RELAYKIT_PLUGINS"
@@ -39,6 +37,27 @@ BLOCK_ENV: Final = "RELAYKIT_DISABLE_PLUGINS"
 BUILTIN: Final = "relaykit.builtin"
 
 _log = logging.getLogger("relaykit.plugins")
+
+
+@final
+class _LazyHookimpl:
+    """``relaykit.hookimpl``: calls pluggy's ``HookimplMarker("relaykit")`` (``_hookimpl``),
+    imported on the first call. pluggy imports ``importlib.metadata`` (~15 ms), which
+    ``import relaykit`` need not pay; type checkers see the pluggy marker itself."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **options: Any) -> Any:
+        from ._hookimpl import hookimpl
+
+        return hookimpl(*args, **options)
+
+    def __repr__(self) -> str:
+        return "relaykit.hookimpl"
+
+
+hookimpl: Final = _LazyHookimpl()
+"""Marks a plugin's hook implementations: ``@relaykit.hookimpl`` (see ``relaykit.hookspecs``)."""
 
 
 @final
@@ -114,20 +133,16 @@ class PluginProblem:
         return {"name": self.name, "distribution": self.distribution, "error": self.error}
 
 
-class _Builtin:
-    """relaykit's own hook implementations (the innermost task execution)."""
-
-    @hookimpl(trylast=True)
-    def relaykit_wrap_task(self, task: TaskCall) -> Awaitable[Any]:
-        """Run the task's function."""
-        return task.execute()
-
-
 def make_plugin_manager() -> pluggy.PluginManager:
     """A new ``PluginManager`` with relaykit's hook specs and its built-in plugin registered."""
+    import pluggy
+
+    from . import hookspecs
+    from ._hookimpl import Builtin
+
     pm = pluggy.PluginManager("relaykit")
     pm.add_hookspecs(hookspecs)
-    pm.register(_Builtin(), name=BUILTIN)
+    pm.register(Builtin(), name=BUILTIN)
     return pm
 
 
@@ -296,4 +311,6 @@ class Plugins:
 
 
 def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    import importlib.metadata
+
     return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, Final, final
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING, Any, Final, final
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 SECRET_KEY_ENV: Final = "RELAYKIT_SECRET_KEY"  # noqa: S105 -- a variable name, not a key
 
@@ -27,6 +28,10 @@ class SecretBox:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ConfigurationError(f"{SECRET_KEY_ENV} names no key; {_HOW}")
+        # imported here: cryptography takes tens of ms to load, and only stored connections
+        # need it
+        from cryptography.fernet import Fernet, MultiFernet
+
         fernets = []
         for i, key in enumerate(keys, 1):
             try:
@@ -36,7 +41,7 @@ class SecretBox:
                     f"{SECRET_KEY_ENV}: key #{i} is not a Fernet key (32 url-safe base64 bytes); "
                     f"{_HOW}"
                 ) from None
-        self._fernet = MultiFernet(fernets)
+        self._fernet: MultiFernet = MultiFernet(fernets)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SecretBox:
@@ -52,6 +57,8 @@ class SecretBox:
     @staticmethod
     def generate_key() -> str:
         """A new random Fernet key."""
+        from cryptography.fernet import Fernet
+
         return Fernet.generate_key().decode()
 
     def encrypt(self, data: Mapping[str, Any]) -> str:
@@ -60,6 +67,8 @@ class SecretBox:
 
     def decrypt(self, token: str, *, what: str) -> dict[str, Any]:
         """The JSON object in ``token``; ``what`` names it in the error."""
+        from cryptography.fernet import InvalidToken
+
         try:
             plain = self._fernet.decrypt(token.encode())
         except InvalidToken:
@@ -74,6 +83,8 @@ class SecretBox:
 
     def rotate(self, token: str) -> str:
         """``token`` re-encrypted with the first key (raises like ``decrypt``)."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.rotate(token.encode()).decode()
         except InvalidToken:

@@ -10,18 +10,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, final
+from typing import Any, Literal, TypeAlias, final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
-from croniter import croniter
 
 from ._cron import fires, next_fire
 from ._models import ScheduleSpec
 from .errors import InvalidJobDefinition
 from .filters import validate_filter
 
-Schema = type[pydantic.BaseModel] | None
+# A string: evaluating ``pydantic.BaseModel`` here would load pydantic's model machinery
+# (~30 ms) on ``import relaykit``; a user's schema loads it when it is defined.
+Schema: TypeAlias = "type[pydantic.BaseModel] | None"
 
 
 def _check_schema(schema: Any, where: str) -> None:
@@ -235,6 +236,8 @@ def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
     changes (a repeated time fires at its first occurrence, a skipped one when the clock
     jumps past it). An expression that can never fire (``0 0 30 2 *``) is an error.
     """
+    from croniter import croniter  # imported here: `import relaykit` does not load it
+
     if not isinstance(expr, str) or len(expr.split()) != 5 or not croniter.is_valid(expr):
         raise InvalidJobDefinition(
             f"cron_trigger: {expr!r} is not a valid 5-field cron expression "

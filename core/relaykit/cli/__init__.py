@@ -1,42 +1,119 @@
-"""The ``relaykit`` command line."""
+"""The ``relaykit`` command line.
+
+The group is lazy: each command's module is imported when that command runs (``relaykit
+worker`` does not import the HTTP server's command, ``relaykit --help`` imports none of them).
+``--help`` lists the commands from ``COMMANDS``, whose summaries a test keeps equal to the
+first paragraph of each command's own help.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
 
 import click
 
 from .. import __version__
-from ._admin import db_group, jobs_command
-from ._keys import keys_group, users_group
-from ._plugins import connect_command, connections_group, plugins_command
-from ._run import run_command
-from ._runs import runs_group
-from ._send import send_command
-from ._serve import dev_command, serve_command
-from ._worker import worker_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyCommand(NamedTuple):
+    """Where a command lives (``relaykit.cli.<module>.<attr>``) and its one-line summary."""
+
+    module: str
+    attr: str
+    summary: str
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "run": LazyCommand(
+        "_run", "run_command", "Run JOB of APP to completion in this process and print the result."
+    ),
+    "worker": LazyCommand(
+        "_worker",
+        "worker_command",
+        "Claim and execute APP's runs; SIGTERM/SIGINT stop it gracefully.",
+    ),
+    "send": LazyCommand(
+        "_send",
+        "send_command",
+        "Send event NAME: the runs it starts are executed by `relaykit worker APP`.",
+    ),
+    "runs": LazyCommand("_runs", "runs_group", "Inspect and control runs."),
+    "jobs": LazyCommand("_admin", "jobs_command", "List APP's jobs."),
+    "db": LazyCommand("_admin", "db_group", "Database administration."),
+    "serve": LazyCommand(
+        "_serve",
+        "serve_command",
+        "Serve APP's HTTP API and dashboard, with a worker, until stopped.",
+    ),
+    "dev": LazyCommand(
+        "_serve",
+        "dev_command",
+        "Develop APP: worker, scheduler, HTTP API and dashboard in one process, printing each "
+        "task as it ends and restarting when a .py file beside APP changes (SQLite at "
+        ".relaykit/relaykit.db unless --database/RELAYKIT_DATABASE_URL).",
+    ),
+    "keys": LazyCommand(
+        "_keys",
+        "keys_group",
+        "Manage API keys (for the HTTP API's Authorization header, or a dashboard login).",
+    ),
+    "users": LazyCommand("_keys", "users_group", "Manage dashboard users."),
+    "plugins": LazyCommand(
+        "_plugins", "plugins_command", "List installed plugins: version, integrations and hooks."
+    ),
+    "connect": LazyCommand(
+        "_plugins",
+        "connect_command",
+        "Store the credentials of the integration instance ID, encrypted with "
+        "RELAYKIT_SECRET_KEY: an API token (`printenv TOKEN | relaykit connect github "
+        "--token-stdin`) or, for an OAuth2 integration, the token from the authorization code "
+        "flow (PKCE; the browser is redirected to a local 127.0.0.1 address).",
+    ),
+    "connections": LazyCommand("_plugins", "connections_group", "Stored integration connections."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of command ``name`` and return the command."""
+    where = COMMANDS[name]
+    command = getattr(importlib.import_module(f"{__name__}.{where.module}"), where.attr)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{__name__}.{where.module}.{where.attr} is not a click command")
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's documented LazyGroup)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, as ``click.Group`` writes it, from the summaries (no imports)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            # a stand-in with the summary as its help: click shortens it as it would the real one
+            shown = self.commands.get(name) or click.Command(name, help=COMMANDS[name].summary)
+            rows.append((name, shown.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="relaykit")
 def cli() -> None:
     """relaykit: durable background jobs with integrations.
 
     APP is a path to a Python file (app.py, app.py:client) or module:attribute.
     """
-
-
-cli.add_command(run_command)
-cli.add_command(worker_command)
-cli.add_command(send_command)
-cli.add_command(runs_group)
-cli.add_command(jobs_command)
-cli.add_command(db_group)
-cli.add_command(serve_command)
-cli.add_command(dev_command)
-cli.add_command(keys_group)
-cli.add_command(users_group)
-cli.add_command(plugins_command)
-cli.add_command(connect_command)
-cli.add_command(connections_group)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import sys
@@ -13,6 +12,7 @@ import click
 from rich.console import Console
 
 from .._serde import parse_json
+from .._sync import run_coroutine
 from ..errors import JsonTooDeep, RelaykitError, StoreUnavailable
 from ..store import Store, database_url_from_env, store_from_url
 
@@ -60,7 +60,7 @@ def reports_errors(fn: Callable[..., T]) -> Callable[..., T]:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh event loop."""
-    return asyncio.run(coro)
+    return run_coroutine(coro)
 
 
 database_option = click.option(

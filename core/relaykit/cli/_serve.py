@@ -82,9 +82,16 @@ async def serve(
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (uvicorn listens on it), or a one-line CliError."""
+    """A socket bound to ``host:port`` (uvicorn listens on it), or a one-line CliError.
+
+    Created with ``proto=IPPROTO_TCP``, as uvicorn creates its own: asyncio sets TCP_NODELAY
+    on each accepted connection only when the socket's ``proto`` says TCP (an accepted socket
+    inherits it from this one). With ``proto=0`` Nagle's algorithm stays on, and a response
+    written in two parts (headers, then body) waits for the client's delayed ACK, ~40 ms, on
+    every request of a keep-alive connection.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once (dev reload)
     try:
         sock.bind((host, port))

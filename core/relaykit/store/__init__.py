@@ -2,21 +2,38 @@
 
 ``store_from_url(url)`` picks the backend from the URL's scheme. ``PostgresStore`` lives in
 ``relaykit.store.postgres`` and is imported only for a postgresql:// URL, so the core does not
-need psycopg (``pip install "relaykit[postgres]"``).
+need psycopg (``pip install "relaykit[postgres]"``). ``SqliteStore`` is imported on first use
+too (``store_from_url`` or the ``relaykit.store.SqliteStore`` attribute): the engine depends on
+the ``Store`` protocol only, and ``import relaykit`` does not load a backend.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..errors import StoreError
 from ._protocol import Store
 from ._url import DEFAULT_DATABASE_URL, DatabaseURL, database_url_from_env, parse_database_url
-from .sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from .sqlite import SqliteStore
+
+
+def __getattr__(name: str) -> Any:
+    """``SqliteStore``, imported when first asked for."""
+    if name == "SqliteStore":
+        from .sqlite import SqliteStore
+
+        return SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def store_from_url(url: str) -> Store:
     """A (not yet opened) store for ``url``; raises ``StoreError`` for an unusable URL."""
     parsed = parse_database_url(url)
     if parsed.scheme == "sqlite":
+        from .sqlite import SqliteStore
+
         return SqliteStore.from_url(url)
     try:
         from .postgres import PostgresStore

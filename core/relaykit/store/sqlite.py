@@ -57,9 +57,15 @@ from ._url import parse_database_url
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
 
-_RUNNABLE: Final = (
-    "((status IN ('queued', 'waiting') AND next_attempt_at <= :now) "
-    "OR (status = 'running' AND lease_expires_at < :now))"
+# The ids of the runnable runs of the jobs bound as ``{jobs}``: due, or leased by a worker
+# whose lease expired. Two branches, each a search of runs_live (status, job_id, ...): written
+# as one OR, SQLite (which has no statistics) read the jobs' every run through
+# runs_job_created instead, 14 ms at 100,000 runs for one job.
+_RUNNABLE_IDS: Final = (
+    "SELECT id FROM runs WHERE status IN ('queued', 'waiting') AND job_id IN ({jobs}) "
+    "AND next_attempt_at <= :now "
+    "UNION ALL SELECT id FROM runs WHERE status = 'running' AND job_id IN ({jobs}) "
+    "AND lease_expires_at < :now"
 )
 # One statement, hence one implicit transaction: the task row is written only while the run is
 # running under this attempt's epoch (the fence), and a retry's earlier row is updated in place.
@@ -353,10 +359,10 @@ class SqliteStore:
                     "g.run_id = runs.id AND (g.period IS NULL OR runs.started_at IS NULL) "
                     "AND g.lim <= (SELECT value FROM json_each(:busy) WHERE key = g.grp)))"
                 )
+            runnable = _RUNNABLE_IDS.format(jobs=", ".join(f":j{i}" for i in range(len(job_ids))))
             rows = db.execute(
-                f"SELECT id, limited, started_at IS NOT NULL FROM runs WHERE job_id IN "
-                f"({', '.join(f':j{i}' for i in range(len(job_ids)))}) {only} AND {_RUNNABLE} "
-                f"{skip} ORDER BY priority DESC, next_attempt_at LIMIT :cap",
+                f"SELECT id, limited, started_at IS NOT NULL FROM runs WHERE id IN ({runnable}) "
+                f"{only} {skip} ORDER BY priority DESC, next_attempt_at LIMIT :cap",
                 {"now": now, "run_id": run_id, "cap": limit * 2, **names},
             ).fetchall()
             limited = [r[0] for r in rows if r[1]]
@@ -507,15 +513,19 @@ class SqliteStore:
         """True when a run of ``job_ids`` is due now or leased by any worker, or an event is
         due for delivery."""
         marks = ", ".join("?" * len(job_ids)) or "NULL"
+        # One branch per status condition, not an OR: each is a search of runs_live (status,
+        # job_id, next_attempt_at), where an OR let SQLite pick runs_job_created and read
+        # every run the jobs ever had.
         query = (
-            f"SELECT 1 FROM runs WHERE job_id IN ({marks}) AND ("
-            "(status IN ('queued', 'waiting') AND next_attempt_at <= ?) OR status = 'running'"
-            ") UNION ALL SELECT 1 FROM events WHERE status = 'pending' AND "
-            "COALESCE(deliver_at, timestamp) <= ? "
-            "UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= ? LIMIT 1"
+            f"SELECT 1 FROM runs WHERE status IN ('queued', 'waiting') AND job_id IN ({marks})"
+            " AND next_attempt_at <= ?"
+            f" UNION ALL SELECT 1 FROM runs WHERE status = 'running' AND job_id IN ({marks})"
+            " UNION ALL SELECT 1 FROM events WHERE status = 'pending' AND"
+            " COALESCE(deliver_at, timestamp) <= ?"
+            " UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= ? LIMIT 1"
         )
         row = await self._io.read(
-            lambda db: db.execute(query, (*job_ids, now, now, now)).fetchone()
+            lambda db: db.execute(query, (*job_ids, now, *job_ids, now, now)).fetchone()
         )
         return row is not None
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, final
 
+from .._hookimpl import hookimpl
 from .._models import MOCKED_PROPERTY, TaskRecord
-from .._plugins import TaskCall, hookimpl
+from .._plugins import TaskCall
 from .._serde import dumps
 from ..errors import UnmockedTask
 
