@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx2
 
-from relaykit import RetryAfter
+from relaykit import RetryAfter, http
 
 from .errors import GitHubRateLimited, GitHubRequestError, GitHubServerError
 
@@ -72,10 +72,9 @@ def _rate_limit_delay(
     response: httpx2.Response, message: str, now: float
 ) -> tuple[str, float, float | None]:
     """The kind of rate limit, the seconds to wait and the primary limit's reset time, or
-    ``("", 0, None)`` when it is not one. ``retry-after`` is delay-seconds (what GitHub sends;
-    an HTTP date counts as no header, like any unusable value)."""
-    retry_after = _float_header(response, "retry-after")
-    seconds = None if retry_after is None else _usable(retry_after)
+    ``("", 0, None)`` when it is not one. ``retry-after`` is read by ``relaykit.http.retry_after``
+    (delay-seconds, which GitHub sends, or an HTTP date); an unusable value is no header."""
+    seconds = http.retry_after(response.headers, now=now)
     if seconds is not None:
         return "secondary", seconds, None
     if response.headers.get("x-ratelimit-remaining") == "0":

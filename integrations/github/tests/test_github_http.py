@@ -73,10 +73,11 @@ def response(
         (429, {"retry-after": "soon"}, "", "secondary", 60.0),
         (429, {"retry-after": "1e300"}, "", "secondary", 60.0),
         (429, {"retry-after": "9" * 400}, "", "secondary", 60.0),
-        # GitHub sends delay-seconds; an HTTP date is not one of its hints
-        (429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, "", "secondary", 60.0),
-        # a negative retry-after means now
-        (429, {"retry-after": "-5"}, "", "secondary", 0.0),
+        # an HTTP date (RFC 9110; relaykit.http reads it): seconds until then, a past one now
+        (429, {"retry-after": "Tue, 14 Nov 2023 22:15:00 GMT"}, "", "secondary", 100.0),
+        (429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, "", "secondary", 0.0),
+        # a negative number is no delay-seconds: no header
+        (429, {"retry-after": "-5"}, "", "secondary", 60.0),
         # ... and then the primary limit's reset is the hint
         (
             403,
