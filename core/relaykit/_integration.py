@@ -53,6 +53,8 @@ _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 #: Client errors a retry may fix: timeout, conflict, too early, rate limited.
 _RETRIABLE_4XX = frozenset({408, 409, 425, 429})
 REDACTED = "[redacted]"
+#: ``task(returns=)`` not given: the method's own return annotation is the output's type.
+_FROM_ANNOTATION: Any = object()
 
 
 class TaskMethod(Generic[S, P, R]):
@@ -70,6 +72,7 @@ class TaskMethod(Generic[S, P, R]):
         icon: str | None,
         retry: Retry | None,
         redact: tuple[str, ...],
+        returns: Any = _FROM_ANNOTATION,
     ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"@task needs an `async def` method, got {fn!r}")
@@ -79,6 +82,7 @@ class TaskMethod(Generic[S, P, R]):
         self.icon = icon
         self.retry = retry
         self.redact = frozenset(redact)
+        self.returns = returns
         self.signature = inspect.signature(fn)
         self.__doc__ = fn.__doc__
 
@@ -117,15 +121,20 @@ def task(
     icon: str | None = None,
     retry: Retry | None = None,
     redact: tuple[str, ...] = (),
+    returns: Any = _FROM_ANNOTATION,
 ) -> Callable[[Callable[Concatenate[S, Any, P], Awaitable[R]]], TaskMethod[S, P, R]]:
     """Declare an ``Integration`` method as a task: ``async def m(self, client, **params)``.
 
     ``name``/``icon`` are shown with the task; ``retry`` is its policy (default ``Retry()``);
     ``redact`` names parameters recorded as ``[redacted]`` (secrets passed as arguments).
+    ``returns`` is the type a replayed output is restored into, for a method whose own return
+    annotation does not say it (one generated from an API function); default: the annotation.
     """
 
     def wrap(fn: Callable[Concatenate[S, Any, P], Awaitable[R]]) -> TaskMethod[S, P, R]:
-        return TaskMethod(fn, name=name, icon=icon, retry=retry, redact=tuple(redact))
+        return TaskMethod(
+            fn, name=name, icon=icon, retry=retry, redact=tuple(redact), returns=returns
+        )
 
     return wrap
 
@@ -354,7 +363,7 @@ class Integration(Bridged, ABC):
             method.icon or self.icon,
             method.retry,
             {},
-            return_hint(method.fn),
+            return_hint(method.fn) if method.returns is _FROM_ANNOTATION else method.returns,
             method.redact,
         )
         return await self._execute(binding, key, call, spec)

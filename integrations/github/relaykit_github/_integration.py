@@ -67,21 +67,20 @@ def _api_task(
     ]
     # inspect.signature (and so the recorded params) honours __signature__; mypy does not
     # know the attribute.
+    # Resolved here, in the API module's namespace: the engine restores outputs by this type,
+    # given to task(returns=) (all wrappers made here share one code object, so the
+    # engine's per-code-object hint cache must not be what decides it).
+    returns = typing.get_type_hints(fn).get("return", Any)
     method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        head + params, return_annotation=typing.get_type_hints(fn).get("return", Any)
+        head + params, return_annotation=returns
     )
-    method.__name__ = method.__qualname__ = fn.__name__
-    # A code object of its own: the engine caches return hints per code object, and every
-    # wrapper made here would otherwise share one (and the first wrapper's hint).
-    method.__code__ = method.__code__.replace(
-        co_name=fn.__name__, co_qualname=f"GitHub.{fn.__name__}"
-    )
+    method.__name__ = fn.__name__
+    method.__qualname__ = f"GitHub.{fn.__name__}"
     method.__doc__ = fn.__doc__
-    # Resolved here, in the API module's namespace: the engine restores outputs by this hint.
-    method.__annotations__ = {"return": typing.get_type_hints(fn).get("return", Any)}
+    method.__annotations__ = {"return": returns}
     method.__module__ = fn.__module__
     redact = ("secret",) if "secret" in inspect.signature(fn).parameters else ()
-    return task(name=f"github.{fn.__name__}", icon="github", redact=redact)(method)
+    return task(name=f"github.{fn.__name__}", icon="github", redact=redact, returns=returns)(method)
 
 
 class GitHub(Integration):

@@ -123,11 +123,12 @@ def test_a_filter_that_cannot_be_added_is_an_error_naming_the_trigger(
 
 
 def test_each_task_method_declares_its_api_function_return_type() -> None:
-    # The engine restores a task's output by this type, caching it per code object: each
-    # method needs its own, or every method would take the first one's type.
+    # The engine restores a task's output by this type. The methods are generated and share
+    # one code object, so it is given explicitly (task(returns=)), not read from a
+    # per-code-object cache that would hand every method the first one's type.
     for name in ("create_issue", "add_issue_labels", "list_pulls", "get_content"):
         method = getattr(GitHub, name)
         api = getattr(relaykit_github, name)
+        assert method.returns == typing.get_type_hints(api)["return"]
         assert typing.get_type_hints(method.fn)["return"] == typing.get_type_hints(api)["return"]
-    codes = {GitHub.create_issue.fn.__code__, GitHub.add_issue_labels.fn.__code__}
-    assert len(codes) == 2
+    assert GitHub.create_issue.returns != GitHub.list_pulls.returns
