@@ -75,12 +75,8 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-#: What a server says while it cannot take connections for a while (a restart, a failover).
-_TRANSIENT: Final = (
-    "connection refused",
-    "is the server running",
-    "timeout expired",
-    "timed out",
+#: What a server says while it restarts, fails over or recovers: connecting may work later.
+_RESTARTING: Final = (
     "the database system is starting up",
     "the database system is shutting down",
     "the database system is in recovery mode",
@@ -89,17 +85,13 @@ _TRANSIENT: Final = (
 )
 
 
-def _transient(exc: BaseException) -> bool:
-    """True when a failed connection may succeed if tried again later (the server is down or
-    restarting), False for a problem of the URL (host, user, database, options)."""
-    low = _one_line(exc).lower()
-    return any(text in low for text in _TRANSIENT)
-
-
-def _connect_problem(exc: BaseException) -> str:
-    """What a failed connection attempt means, and what to do about it."""
+def _connect_problem(exc: BaseException) -> tuple[str, bool]:
+    """What a failed connection attempt means and what to do about it, and whether it may
+    succeed if tried again later (the server is down or restarting) rather than being a
+    problem of the URL (host, user, database, options)."""
     text = _one_line(exc)
     low = text.lower()
+    transient = False
     if "could not translate host name" in low or "name or service not known" in low:
         problem = "unknown host; check the host name in the URL"
     elif "password authentication failed" in low or "no password supplied" in low:
@@ -112,11 +104,14 @@ def _connect_problem(exc: BaseException) -> str:
         problem = (
             "no PostgreSQL server is accepting connections there; start it or fix the host/port"
         )
+        transient = True
     elif "timeout expired" in low or "timed out" in low:
         problem = "the server did not answer in time; check the host, port and firewall"
+        transient = True
     else:
         problem = "cannot connect"
-    return f"{problem} ({text})"
+        transient = any(phrase in low for phrase in _RESTARTING)
+    return f"{problem} ({text})", transient
 
 
 @final
@@ -256,8 +251,9 @@ class PostgresStore:
         try:
             return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
         except psycopg.OperationalError as exc:
-            message = f"cannot open database {self._url}: {_connect_problem(exc)}"
-            if _transient(exc):  # the server is away or restarting: it may come back
+            problem, transient = _connect_problem(exc)
+            message = f"cannot open database {self._url}: {problem}"
+            if transient:  # the server is away or restarting: it may come back
                 raise StoreUnavailable(message) from None
             raise StoreError(message) from None
 
