@@ -97,7 +97,10 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Claim and execute runs until stopped (or idle, with ``exit_when_idle``)."""
+        """Claim and execute runs until stopped (or idle, with ``exit_when_idle``); a store
+        that is away for now is waited for first (``open_store``)."""
+        if not await self.open_store():
+            return
         engine = await self.client.engine(observer=self._observer, on_enqueue=self.wake)
         # A store that can signal work from other processes (PostgreSQL's LISTEN/NOTIFY) wakes
         # the worker at once instead of at its next poll.
