@@ -18,6 +18,7 @@ from ._integration import Integration
 from ._models import RunResult, RunStatus
 from ._plugins import Plugins
 from ._serde import loads
+from ._sync import run_coroutine
 from ._webhooks import StoredWebhookSecrets, WebhookSecrets
 from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
 from .events import delivery_time
@@ -377,7 +378,7 @@ class Client:
                 if opened_here:
                     await self.close()
 
-        return asyncio.run(main())
+        return run_coroutine(main())
 
     async def enqueue(
         self,

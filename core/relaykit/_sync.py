@@ -28,9 +28,9 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     into an error it then discards: the repr of a finished task includes its result's, so a
     ``RunResult`` of 10,000 tasks was formatted twice (~80 ms each) for nothing. Here the main
     task returns None and the result comes back beside it. Used by the CLI's store-only
-    commands (``relaykit runs``, ``db``); not yet by ``Client.run_sync`` or ``relaykit run``,
-    where one PostgreSQL scenario hung at the loop's close about one time in eight with it
-    (not understood yet).
+    commands (``relaykit runs``, ``db``) and by ``Client.run_sync``/``send_event_sync``. (A
+    PostgreSQL hang at the loop's close, once blamed on this, was the store's pool left to the
+    loop's shutdown; ``Client`` now closes the store first.)
     """
     box: list[T] = []
 
