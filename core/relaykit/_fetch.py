@@ -84,18 +84,6 @@ def match_rule(rules: Mapping[str, Retry], status: int) -> Retry | None:
     return min(found, key=lambda pr: _specificity(pr[0]))[1]
 
 
-def retry_after_seconds(headers: httpx2.Headers, now: float) -> float | None:
-    """Seconds from a ``Retry-After`` header, or None when it gives no usable delay.
-
-    RFC 9110 allows delay-seconds (``120``; a decimal such as ``1.5`` is accepted too) or an
-    HTTP date (``Wed, 21 Oct 2015 07:28:00 GMT``, also the obsolete RFC 850 and asctime forms;
-    a date without a zone is UTC, as HTTP dates always are); a date in the past means now.
-    Anything else (garbage, ``nan``, ``inf``, a negative number, a delay over
-    ``RetryAfter.MAX_SECONDS``) is treated as no header, so the rule's backoff decides.
-    """
-    return retry_after(headers, now=now)
-
-
 def _redact(headers: Mapping[str, str] | None) -> dict[str, str]:
     return {
         k: ("[REDACTED]" if k.lower() in SENSITIVE_HEADERS else v)
@@ -160,7 +148,7 @@ async def background_fetch(
         policy = match_rule(rules, status)
         if policy is None:
             raise FetchError(message, status=status, body=_body(response))
-        delay = retry_after_seconds(response.headers, clock.now())
+        delay = retry_after(response.headers, now=clock.now())
         if delay is not None:
             raise _StatusRetryAfter(delay, message, policy)
         raise _StatusRetry(message, policy)

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relaykit import RetryAfter
-from relaykit._fetch import retry_after_seconds
+from relaykit import RetryAfter, http
 from relaykit._integration import rate_limit_delay
 
 NOW = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
@@ -72,11 +71,11 @@ def new_york_machine() -> Iterator[None]:
 @pytest.mark.parametrize(("value", "seconds"), RETRY_AFTER)
 @pytest.mark.usefixtures("new_york_machine")
 def test_background_fetch_reads_retry_after(value: str, seconds: float | None) -> None:
-    assert retry_after_seconds(_headers(retry_after=value), NOW) == seconds
+    assert http.retry_after(_headers(retry_after=value), now=NOW) == seconds
 
 
 def test_background_fetch_without_the_header() -> None:
-    assert retry_after_seconds(httpx2.Headers({}), NOW) is None
+    assert http.retry_after(httpx2.Headers({}), now=NOW) is None
 
 
 @pytest.mark.parametrize(("value", "seconds"), RETRY_AFTER)
@@ -125,6 +124,6 @@ def test_any_header_values_give_none_or_a_usable_delay(
 ) -> None:
     values = {"retry_after": retry_after, "x_ratelimit_reset": reset}
     headers = _headers(**{k: v for k, v in values.items() if v is not None})
-    fetched = retry_after_seconds(headers, NOW)
+    fetched = http.retry_after(headers, now=NOW)
     assert fetched is None or 0.0 <= fetched <= RetryAfter.MAX_SECONDS
     RetryAfter(rate_limit_delay(headers, NOW))  # always a delay RetryAfter accepts

@@ -50,11 +50,6 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def _duration_header(headers: httpx2.Headers, name: str) -> float | None:
-    # a malformed hint is no hint; the other headers or the backoff decide
-    return http.parse_duration(headers.get(name))
-
-
 def rate_limit_delay(headers: httpx2.Headers, *, now: float) -> float | None:
     """Seconds to wait after a 429 with these headers, or ``None`` when they give no hint.
 
@@ -66,8 +61,9 @@ def rate_limit_delay(headers: httpx2.Headers, *, now: float) -> float | None:
     retry_after = http.retry_after(headers, now=now)
     if retry_after is not None:
         hints.append(retry_after)
+    # a malformed reset is no hint; the other headers or the backoff decide
     resets = {
-        kind: _duration_header(headers, f"x-ratelimit-reset-{kind}")
+        kind: http.parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
         for kind in ("requests", "tokens")
     }
     remaining = {kind: headers.get(f"x-ratelimit-remaining-{kind}") for kind in resets}
