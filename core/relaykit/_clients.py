@@ -103,9 +103,6 @@ class ClientPool:
         else:
             self._retired.append(pooled)
 
-    def __len__(self) -> int:
-        return len(self._clients)
-
     async def close(self) -> None:
         """Close every client (the engine is closing)."""
         pooled = [*self._clients.values(), *self._retired]
