@@ -19,7 +19,6 @@ lowercase-insensitive names (``httpx2.Headers`` or a plain ``dict``).
 from __future__ import annotations
 
 import email.utils
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC
@@ -50,11 +49,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _number(text: str | None) -> float | None:
-    """A non-negative decimal number, or None (also for ``nan``, ``1e9``, ``-1``)."""
+    """A non-negative decimal number (``inf`` for hundreds of digits: every caller bounds it
+    with ``as_seconds``), or None (also for ``nan``, ``1e9``, ``-1``)."""
     if text is None or not _NUMBER.fullmatch(text):
         return None
-    value = float(text)
-    return value if math.isfinite(value) else None
+    return float(text)
 
 
 def _http_date(text: str, now: float) -> float | None:
@@ -106,7 +105,7 @@ def parse_duration(text: str | None) -> float | None:
     units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6}
     units["\u03bcs"] = 1e-6
     total = sum(float(value) * units[unit] for value, unit in _DURATION.findall(text))
-    return as_seconds(total) if math.isfinite(total) else None
+    return as_seconds(total)  # None when infinite or over the limit
 
 
 def rate_limit_delay(
