@@ -588,11 +588,13 @@ class Campaign:
         store = store_from_url(self.config.database_url)
         try:
             await store.open(migrate=False)
+            # the database holds the campaign's runs only: one query per final status, not one
+            # read per run every round
+            ids = set(run_ids)
             finished = 0
-            for run_id in run_ids:
-                run = await store.get_run(run_id)
-                if run is not None and run.status.value in ("succeeded", "failed", "canceled"):
-                    finished += 1
+            for status in ("succeeded", "failed", "canceled"):
+                runs = await store.list_runs(status=status, limit=len(run_ids))
+                finished += sum(run.id in ids for run in runs)
             return len(run_ids) - finished
         except Exception:  # the server is restarting: ask again on the next round
             return len(run_ids)
