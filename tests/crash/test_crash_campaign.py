@@ -4,7 +4,7 @@ the same driver at full scale).
 Three real ``relaykit worker`` processes, with the GitHub, Slack and OpenAI plugins installed
 (entry points), execute 30 runs of a 20-task job — async and sync tasks, a durable wait, a log
 line, GitHub API calls answered by a local fake GitHub — while a random worker is SIGKILLed
-every 0.4 to 1.2 s and replaced; on PostgreSQL, every server connection to the test database is
+every 0.2 to 0.6 s and replaced; on PostgreSQL, every server connection to the test database is
 also terminated once. The side-effect log every task body (and the fake GitHub) appends to is
 then compared with the store:
 
@@ -36,6 +36,7 @@ def campaign(db_url: str, workdir: Path, *, terminations: int) -> Report:
         tasks=TASKS,
         workers=3,
         concurrency=2,
+        kill_every=(0.2, 0.6),  # dense enough that a fast machine still sees many kills
         terminations=terminations,
         deadline_seconds=300,
         seed=20261202,
