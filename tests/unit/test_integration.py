@@ -30,7 +30,7 @@ from relaykit import (
     TaskCall,
     TaskStatus,
 )
-from relaykit._auth import Connections
+from relaykit.integrations.auth import Connections
 from relaykit.testing import ManualClock
 
 TOKEN = "tk_live_0123456789abcdef"  # a made-up token, checked never to be stored

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import click
 
-from .. import __version__
+from .._version import __version__
 
 
 class LazyCommand(NamedTuple):
