@@ -38,7 +38,7 @@ from .errors import (
     WebhookRejected,
 )
 from .integrations.auth import Credentials, OAuth2
-from .integrations.base import Integration, TaskMethod, task
+from .integrations.base import Integration, TaskMethod, api_task, task
 from .integrations.plugins import PluginInfo, Plugins, TaskCall
 from .integrations.webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
 from .records import RunResult, RunStatus, TaskResult, TaskStatus
@@ -101,6 +101,7 @@ __all__ = [
     "WebhookSecrets",
     "Worker",
     "__version__",
+    "api_task",
     "cron_trigger",
     "current_task",
     "event_trigger",

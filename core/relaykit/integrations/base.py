@@ -1,4 +1,5 @@
-"""``Integration``: the base class of integration plugins, and ``@task`` for their methods.
+"""``Integration``: the base class of integration plugins, and ``@task``/``api_task`` for
+their methods.
 
 An integration instance (``GitHub(id="github", token=...)``) is declared on a job
 (``integrations={"github": github}``). Inside a run, ``io.github`` (or ``io.use(github)``) is a
@@ -18,6 +19,7 @@ import json
 import os
 import re
 import time
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -137,6 +139,49 @@ def task(
         )
 
     return wrap
+
+
+def api_task(
+    fn: Callable[Concatenate[httpx2.AsyncClient, P], Awaitable[R]],
+    *,
+    name: str | None = None,
+    icon: str | None = None,
+    retry: Retry | None = None,
+    redact: tuple[str, ...] = (),
+) -> TaskMethod[Any, P, R]:
+    """A task method made from an API function ``async def fn(client, **params) -> R``.
+
+    A plugin writes each vendor call once, as a plain function of an ``httpx2.AsyncClient``
+    (usable with any client), and declares it on its ``Integration`` as
+    ``post_message = relaykit.api_task(_chat.post_message, icon="message-square")``: the task's
+    params are ``fn``'s keyword arguments, its docstring and signature are ``fn``'s, and a
+    replayed output is restored into ``fn``'s return annotation. ``name``, ``icon``, ``retry``
+    and ``redact`` are ``@task``'s.
+    """
+
+    async def method(self: Any, client: httpx2.AsyncClient, /, *a: P.args, **k: P.kwargs) -> R:
+        return await fn(client, *a, **k)
+
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    head = [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+        inspect.Parameter("client", inspect.Parameter.POSITIONAL_ONLY),
+    ]
+    # Resolved here, in the API function's own namespace, and given to TaskMethod as
+    # ``returns``: every method made here shares one code object, so nothing keyed by code
+    # object may decide a replayed output's type.
+    returns = typing.get_type_hints(fn).get("return", Any)
+    # inspect.signature (and so the recorded params) honours __signature__; mypy does not
+    # know the attribute.
+    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        head + params, return_annotation=returns
+    )
+    method.__name__ = fn.__name__
+    method.__qualname__ = fn.__qualname__
+    method.__doc__ = fn.__doc__
+    method.__annotations__ = {"return": returns}
+    method.__module__ = fn.__module__
+    return TaskMethod(method, name=name, icon=icon, retry=retry, redact=redact, returns=returns)
 
 
 @dataclass(frozen=True, slots=True)
