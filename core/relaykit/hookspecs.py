@@ -15,14 +15,16 @@ plugin composes with it exactly as with any other plugin.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    import httpx2
+
     from .integrations.base import Integration
-    from .integrations.plugins import TaskCall
+    from .integrations.plugins import AttemptCall, AttemptEnd, TaskCall
 
 hookspec = pluggy.HookspecMarker("relaykit")
 
@@ -62,4 +64,42 @@ def relaykit_wrap_task(task: TaskCall) -> Awaitable[Any]:  # type: ignore[empty-
     *answers* for the task: the task's function is not called, and what the awaitable returns
     or raises is the task's outcome (``relaykit.testing``'s mocks work this way). Returning
     None leaves the task to the next implementation.
+    """
+
+
+@hookspec(firstresult=True)
+def relaykit_wrap_attempt(attempt: AttemptCall) -> Awaitable[AttemptEnd]:  # type: ignore[empty-body]
+    """Wrap one attempt of a run (tracing, metrics): from its claim to its recorded end.
+
+    Called once per attempt a worker, ``client.run`` or ``relaykit run`` executes. Implement
+    it as a new-style wrapper, like ``relaykit_wrap_task``: the awaitable of the inner
+    implementations returns an ``AttemptEnd`` (the status the attempt recorded — ``waiting``
+    when it suspended —, its error, and whether its lease was lost, in which case nothing
+    was recorded) and raises ``asyncio.CancelledError`` when a shutdown stops the attempt.
+    A wrapper must await it exactly once and hand back what it returns; it cannot change
+    the attempt's outcome. ``attempt.trace_context`` is what ``relaykit_trace_context``
+    returned where the run was started (None when nothing was carried).
+    """
+
+
+@hookspec(firstresult=True)
+def relaykit_trace_context() -> Mapping[str, str] | None:
+    """Text to carry from where a run is started to its attempts (a W3C ``traceparent``).
+
+    Called when ``send_event`` (the client, the HTTP API, a webhook delivery) or
+    ``enqueue``/``invoke``/``run`` stores an event or a run, in the caller's context (so a
+    tracer's current span is the caller's). A non-empty mapping of short strings is stored
+    beside the event or run (the store's key-value table, scope ``relaykit.trace``) and handed
+    to every attempt of the runs it starts as ``AttemptCall.trace_context``. Return None to
+    carry nothing (then nothing is written).
+    """
+
+
+@hookspec
+def relaykit_http_request(request: httpx2.Request) -> None:
+    """Change a request an integration's HTTP client is about to send (add a header).
+
+    Called, in the task's context, for each request sent by an ``httpx2.AsyncClient`` that an
+    ``Integration.create_client`` returned (or that the client it returned keeps as
+    ``_client``, as the vendors' SDKs do). Tracers inject ``traceparent`` here.
     """

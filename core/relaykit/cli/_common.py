@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 
 import click
 from rich.console import Console
@@ -23,6 +25,43 @@ EXIT_USAGE = 2
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False)
+
+
+class _RunEndHandler(logging.Handler):
+    """Prints the worker's run-end lines (logger ``relaykit.worker``) on the console."""
+
+    _STYLE: Final = MappingProxyType({"succeeded": "green", "canceled": "yellow"})
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """One line, coloured by the run's status."""
+        from rich.markup import escape
+
+        style = self._STYLE.get(str(getattr(record, "status", "")), "red")
+        try:
+            self._console.print(f"[{style}]{escape(record.getMessage())}[/]", highlight=False)
+        except Exception:  # a logging handler never raises into the worker
+            self.handleError(record)
+
+
+def show_run_ends(console: Console = stderr) -> None:
+    """Make ``relaykit worker``/``dev``/``serve`` print one line per run end.
+
+    When the app configured logging itself (the root logger has handlers), its handlers
+    print them and nothing is added here, so no line shows twice; otherwise a handler on
+    ``relaykit.worker`` prints them on ``console``. ``io.logger`` lines (``relaykit.run``)
+    are shown by the progress printer, never by a handler added here.
+    """
+    worker_log = logging.getLogger("relaykit.worker")
+    if worker_log.level == logging.NOTSET or worker_log.level > logging.INFO:
+        worker_log.setLevel(logging.INFO)
+    if logging.getLogger().handlers:
+        return
+    if not any(isinstance(h, _RunEndHandler) for h in worker_log.handlers):
+        worker_log.addHandler(_RunEndHandler(console))
 
 
 class CliError(click.ClickException):

@@ -18,7 +18,7 @@ import click
 from ..client import Client
 from ..engine.worker import Worker
 from ._app import load_client
-from ._common import CliError, database_option, reports_errors, stderr
+from ._common import CliError, database_option, reports_errors, show_run_ends, stderr
 from ._reload import restart, watch, watched_root
 from ._render import ProgressPrinter
 
@@ -51,6 +51,8 @@ async def serve(
     server = _server_class(uvicorn.Server)(config)
     observer = ProgressPrinter(stderr, show_run=True) if progress else None
     worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
+    if run_worker:
+        show_run_ends()
     token = await Access(client.store, client.clock).login_link_token()
     # click.echo, not rich: the link must stay on one line for terminals to make it clickable.
     click.echo(f"relaykit: dashboard {url}/  (API {url}/api/v1, store {client.store.url})")

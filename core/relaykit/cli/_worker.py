@@ -9,7 +9,7 @@ import click
 
 from ..engine.worker import Worker
 from ._app import load_client
-from ._common import database_option, reports_errors, stderr
+from ._common import database_option, reports_errors, show_run_ends, stderr
 from ._render import ProgressPrinter
 
 
@@ -33,6 +33,7 @@ def worker_command(
 ) -> None:
     """Claim and execute APP's runs; SIGTERM/SIGINT stop it gracefully."""
     client = load_client(app)
+    show_run_ends()  # after the app is loaded: it may have configured logging itself
     if database:
         client.use_database(database)
 

@@ -3,11 +3,19 @@ with its engine, and who watches it."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import importlib.util
+import os
 import random as _random
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from .._base.clock import Clock
@@ -81,6 +89,8 @@ class Outcome:
     tasks: list[TaskRecord] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
     event_waits: list[EventWait] = field(default_factory=list)
+    # the attempt lost its run (lease expired or taken, run canceled): nothing was recorded
+    lease_lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +118,70 @@ class Services:
 
 
 def error_info(exc: BaseException, task: str | None = None) -> ErrorInfo:
-    """An exception as the output contract's error object."""
+    """An exception as the output contract's error object; its traceback is ``user_traceback``'s."""
     if isinstance(exc, TaskFailed) and task is None:
         task = exc.key
     return {
         "type": type(exc).__name__,
         "message": str(exc),
         "task": task,
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": user_traceback(exc),
     }
+
+
+@functools.cache
+def _machinery() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The folders of relaykit's machinery (the core package, pluggy — every task goes through
+    its hooks —, asyncio and the thread pools), and those of installed libraries and the
+    stdlib. Computed on the first error: finding pluggy must not slow ``import relaykit``."""
+    import sysconfig
+
+    spec = importlib.util.find_spec("pluggy")
+    folders = [Path(__file__).parent.parent, Path(asyncio.__file__).parent]
+    folders.append(Path(concurrent.futures.__file__).parent)
+    if spec is not None and spec.origin is not None:
+        folders.append(Path(spec.origin).parent)
+    machinery = tuple(str(p.resolve()) + os.sep for p in folders)
+    machinery += (threading.__file__, contextvars.__file__ or "<none>")
+    libraries = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return machinery, tuple(str(Path(p).resolve()) + os.sep for p in libraries if p)
+
+
+def _is_machinery(filename: str) -> bool:
+    return filename.startswith(_machinery()[0])
+
+
+def user_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback for a run's error: the user's frame first, engine frames trimmed.
+
+    The first line names the innermost frame of the user's code (``at FILE:LINE in NAME``);
+    then comes Python's own traceback with relaykit's, pluggy's and asyncio's frames left
+    out of every exception in the chain (causes, contexts, exception groups). An exception
+    raised with no user frame at all (a payload that fails validation, a timeout) keeps its
+    whole traceback: then relaykit's frames are what there is to debug.
+    """
+    te = traceback.TracebackException.from_exception(exc)
+    frames = _trim(te, set())
+    if not frames:
+        return "".join(traceback.format_exception(exc))
+    libraries = _machinery()[1]
+    # the user's own code: not a library's; a library's frame when the user has none
+    own = [f for f in frames if not f.filename.startswith(libraries)] or frames
+    at = own[-1]
+    return f"at {at.filename}:{at.lineno} in {at.name}\n" + "".join(te.format())
+
+
+def _trim(te: traceback.TracebackException, seen: set[int]) -> list[traceback.FrameSummary]:
+    """Drop the machinery's frames from ``te`` and the exceptions it chains; return the
+    frames left in ``te`` itself (or, when it has none, in the first one it chains)."""
+    if id(te) in seen:
+        return []
+    seen.add(id(te))
+    kept = [f for f in te.stack if not _is_machinery(f.filename)]
+    if kept:
+        te.stack = traceback.StackSummary.from_list(kept)
+    for inner in (te.__cause__, te.__context__, *(te.exceptions or ())):
+        if inner is not None:
+            found = _trim(inner, seen)
+            kept = kept or found
+    return kept

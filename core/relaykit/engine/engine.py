@@ -26,7 +26,7 @@ from ..definitions.jobs import Job, slugify
 from ..definitions.triggers import EventTrigger
 from ..errors import LeaseLost, PayloadTooLarge, StoreError, UnknownJob, UnknownRun
 from ..integrations.clients import ClientPool
-from ..integrations.plugins import Plugins
+from ..integrations.plugins import AttemptCall, AttemptEnd, Plugins
 from ..records import EventRecord, Routing, RunRecord, RunResult, RunStatus
 from ..store import Store
 from .attempt import NullObserver, Observer, Outcome, Services, error_info
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     import httpx2  # imported with the first HTTP request: `import relaykit` stays light
 
 _log = logging.getLogger("relaykit.engine")
+#: The key-value scope where a run's or event's ``relaykit_trace_context`` is kept (by run id
+#: or event id), so that a worker in another process reads it back.
+TRACE_SCOPE = "relaykit.trace"
 
 
 @dataclass(slots=True)
@@ -175,8 +178,24 @@ class Engine:
             spawn=self.spawn,
             plugins=plugins or Plugins(entry_points=False),
             ensure_lease=self.leases.ensure,
-            clients=ClientPool(),
+            clients=ClientPool(request_hooks=self._request_hooks),
         )
+
+    def _request_hooks(self) -> Sequence[Callable[[Any], Any]]:
+        return self._services.plugins.request_hooks()
+
+    async def _carry_context(self, key: str, now: float) -> None:
+        """Store what the plugins carry from this caller to the run or event ``key``."""
+        carried = self._services.plugins.trace_context()
+        if carried:
+            await self.store.kv_set(TRACE_SCOPE, key, json.dumps(carried), now=now)
+
+    async def _carried_context(self, run: RunRecord) -> dict[str, str] | None:
+        for key in (run.id, run.event_id, run.root_run_id):
+            if key is not None and (text := await self.store.kv_get(TRACE_SCOPE, key)):
+                found = json.loads(text)
+                return found if isinstance(found, dict) else None
+        return None
 
     def _http_client(self) -> httpx2.AsyncClient:
         if self._http is None:
@@ -245,6 +264,7 @@ class Engine:
             )
             self._executing[run.id] = run.epoch
         try:
+            await self._carry_context(run.id, now)
             stored = await self.store.create_run(run)
         except BaseException:
             self._executing.pop(run.id, None)
@@ -419,6 +439,7 @@ class Engine:
         event = EventRecord(event_id or new_id("evt", now), name, text, now, source, deliver_at)
         delayed = deliver_at is not None and deliver_at > now
         routing = Routing() if delayed else self.route(event)
+        await self._carry_context(event.id, now)
         runs = await self.store.insert_event(event, routing=routing, deliver=not delayed, now=now)
         if runs is None:  # sent before: hand back the event as it was stored then
             return (await self.store.get_event(event.id)) or event, [], False
@@ -431,9 +452,34 @@ class Engine:
         return await self.store.deliver_due_events(now=self.clock.now(), route=self.route)
 
     async def execute(self, run: RunRecord) -> Outcome:
-        """Execute one attempt of a run this engine has claimed, and record how it ended."""
+        """Execute one attempt of a run this engine has claimed, and record how it ended
+        (through the plugins' ``relaykit_wrap_attempt`` hooks)."""
         try:
-            return await self._execute(run)
+            plugins = self._services.plugins
+            if not plugins.wraps_attempts():
+                return await self._execute(run)
+            ended: list[Outcome] = []
+
+            async def attempt() -> AttemptEnd:
+                outcome = await self._execute(run)
+                ended.append(outcome)
+                return AttemptEnd(str(outcome.status), outcome.error, outcome.lease_lost)
+
+            await plugins.wrap_attempt(
+                AttemptCall(
+                    run_id=run.id,
+                    job_id=run.job_id,
+                    job_version=run.job_version,
+                    attempt=run.attempt,
+                    event_id=run.event_id,
+                    event_name=run.event_name,
+                    parent_run_id=run.parent_run_id,
+                    started_at=run.started_at,
+                    trace_context=await self._carried_context(run),
+                    _execute=attempt,
+                )
+            )
+            return ended[0]
         finally:
             if self._executing.get(run.id) == run.epoch:
                 del self._executing[run.id]
@@ -463,7 +509,7 @@ class Engine:
         except asyncio.CancelledError:
             if self.leases.release(run.id):  # the lease keeper stopped an attempt it lost
                 me.uncancel()
-                return Outcome(RunStatus.RUNNING)
+                return Outcome(RunStatus.RUNNING, lease_lost=True)
             # Cancelled from outside (a worker's shutdown, Ctrl-C in `relaykit run`): hand the
             # run back at once, for anyone, rather than after its lease expires.
             try:
@@ -472,7 +518,7 @@ class Engine:
                 _log.warning("run %s: handing it back failed (%s)", run.id, exc)
             raise
         if self.leases.release(run.id) or attempt.lost:
-            return Outcome(RunStatus.RUNNING)
+            return Outcome(RunStatus.RUNNING, lease_lost=True)
         if outcome.status is RunStatus.WAITING and deadline is not None:
             # wake in time to end it at its deadline, whatever it waits for
             outcome.wake_at = (
@@ -492,7 +538,7 @@ class Engine:
                 event_waits=outcome.event_waits,
             )
         except LeaseLost:
-            return Outcome(RunStatus.RUNNING)
+            return Outcome(RunStatus.RUNNING, lease_lost=True)
         except StoreError as exc:  # the run resumes once its lease expires
             _log.warning("run %s: recording the attempt failed (%s)", run.id, exc)
             return Outcome(RunStatus.RUNNING)

@@ -65,6 +65,12 @@ from .attempt import (
 DEFAULT_RETRY = Retry()
 _M = TypeVar("_M", bound=Callable[..., Awaitable[Any]])
 _log = logging.getLogger("relaykit.engine")
+#: ``io.logger`` lines, also handed to stdlib logging (``docs/observability.md``). Its
+#: NullHandler keeps Python's last-resort handler from printing them a second time beside the
+#: run's own display; the handlers a user configures (on the root logger) still see them.
+run_log = logging.getLogger("relaykit.run")
+run_log.addHandler(logging.NullHandler())
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING}
 
 
 def _short(text: str | None, limit: int = 200) -> str:
@@ -754,6 +760,17 @@ class Attempt:
         self._log_keys.add(key)
         self._logs.append(rec)
         self._observer.logged(self.run.id, rec)
+        # after the replay check above: a replayed line is not logged again
+        run_log.log(
+            _LEVELS.get(level, logging.ERROR),
+            rec.message,
+            extra={
+                "run_id": self.run.id,
+                "job_id": self.job.id,
+                "task_key": rec.task,
+                "properties": props,
+            },
+        )
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:

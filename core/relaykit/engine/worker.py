@@ -13,10 +13,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaTooNew, StoreError, StoreUnavailable
-from .attempt import Observer
+from .attempt import Observer, Outcome
 from .scheduler import Scheduler
 
 _log = logging.getLogger("relaykit.engine.worker")
+#: One INFO line per run that ends here (``docs/observability.md``): job, run id, status and
+#: duration as text and as ``extra`` fields; ``relaykit worker`` and ``relaykit dev`` print it.
+run_end_log = logging.getLogger("relaykit.worker")
 
 #: The longest pause between two tries while the store keeps failing (the pause doubles from
 #: the poll interval up to this).
@@ -24,6 +27,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..records import RunRecord
     from .engine import Engine
 
 
@@ -151,7 +155,7 @@ class Worker:
         if free > 0:
             claimed = await engine.claim(limit=free, job_ids=job_ids)
             for run in claimed:
-                self._start(engine, run.id, engine.execute(run))
+                self._start(engine, run)
             if len(claimed) == free:
                 return False  # there may be more runnable runs than free slots
         if (
@@ -173,13 +177,16 @@ class Worker:
             await asyncio.wait_for(self._wake.wait(), timeout)
         return False
 
-    def _start(self, engine: Engine, run_id: str, coro: Any) -> None:
-        task = asyncio.create_task(coro, name=f"relaykit-run-{run_id}")
+    def _start(self, engine: Engine, run: RunRecord) -> None:
+        run_id = run.id
+        task = asyncio.create_task(engine.execute(run), name=f"relaykit-run-{run_id}")
         self._running[run_id] = task
 
         def done(finished: asyncio.Task[Any]) -> None:
             if not finished.cancelled() and (exc := finished.exception()) is not None:
                 _log.warning("run %s: the attempt ended with %r; it resumes later", run_id, exc)
+            elif not finished.cancelled():
+                _log_run_end(run, finished.result(), engine.clock.now())
             self._running.pop(run_id, None)
             self.executed += 1
             self._wake.set()
@@ -199,3 +206,26 @@ class Worker:
         for t in pending:
             t.cancel()
         await asyncio.wait(pending)
+
+
+def _log_run_end(run: RunRecord, outcome: Outcome, now: float) -> None:
+    """The INFO line of a run that ended (nothing for an attempt that suspended)."""
+    if not outcome.status.is_terminal:
+        return
+    seconds = max(0.0, now - (run.started_at or run.created_at))
+    error = outcome.error
+    why = f": {error['type']}: {' '.join(error['message'].split())[:300]}" if error else ""
+    run_end_log.info(
+        "run %s of job %s %s in %.3fs%s",
+        run.id,
+        run.job_id,
+        outcome.status,
+        seconds,
+        why,
+        extra={
+            "run_id": run.id,
+            "job_id": run.job_id,
+            "status": str(outcome.status),
+            "duration": seconds,
+        },
+    )

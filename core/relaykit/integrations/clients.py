@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
@@ -51,7 +51,11 @@ class _Pooled:
 class ClientPool:
     """The clients of one engine's integrations (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, request_hooks: Callable[[], Sequence[Callable[[Any], Any]]] | None = None
+    ) -> None:
+        # the plugins' ``relaykit_http_request`` hooks, added to each httpx2 client made here
+        self._request_hooks = request_hooks
         self._clients: dict[tuple[type[Any], str], _Pooled] = {}
         self._retired: list[_Pooled] = []
         self._making = asyncio.Lock()  # two first uses at once make one client
@@ -89,6 +93,8 @@ class ClientPool:
         client = integration.create_client(credentials)
         if hasattr(client, "__aenter__"):
             client = await client.__aenter__()
+        if self._request_hooks is not None:
+            _add_request_hooks(client, self._request_hooks())
         self.created += 1
         fresh, old = _Pooled(client, digest), self._clients.get(key)
         self._clients[key] = fresh
@@ -123,3 +129,20 @@ async def _close(client: Any) -> None:
         result = close()
         if inspect.isawaitable(result):
             await result
+
+
+def _add_request_hooks(client: Any, hooks: Sequence[Callable[[Any], Any]]) -> None:
+    """Add ``hooks`` to the ``request`` event hooks of ``client`` when it is an httpx2 client,
+    or of the httpx2 client it keeps as ``_client`` (the vendors' SDKs)."""
+    if not hooks:
+        return
+    for candidate in (client, getattr(client, "_client", None)):
+        if candidate is None:
+            continue
+        event_hooks = getattr(candidate, "event_hooks", None)
+        if isinstance(event_hooks, dict) and isinstance(event_hooks.get("request"), list):
+            candidate.event_hooks = {
+                **event_hooks,
+                "request": [*event_hooks["request"], *hooks],
+            }
+            return

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pluggy
 
 if TYPE_CHECKING:
-    from .plugins import TaskCall
+    from .plugins import AttemptCall, AttemptEnd, TaskCall
 
 hookimpl: Final = pluggy.HookimplMarker("relaykit")
 """Marks a plugin's hook implementations: ``@relaykit.hookimpl`` (see ``relaykit.hookspecs``)."""
@@ -26,3 +26,8 @@ class Builtin:
     def relaykit_wrap_task(self, task: TaskCall) -> Awaitable[Any]:
         """Run the task's function."""
         return task.execute()
+
+    @hookimpl(trylast=True)
+    def relaykit_wrap_attempt(self, attempt: AttemptCall) -> Awaitable[AttemptEnd]:
+        """Execute the attempt."""
+        return attempt.execute()

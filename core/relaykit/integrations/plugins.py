@@ -99,6 +99,53 @@ async def _nothing() -> None:
 
 @final
 @dataclass(frozen=True, slots=True)
+class AttemptEnd:
+    """How an attempt ended, as ``relaykit_wrap_attempt`` wrappers see it.
+
+    ``status`` is the run status the attempt recorded (``waiting`` when it suspended; a
+    ``RunStatus``, a ``str``); ``error`` the recorded error object, if any; ``lease_lost``
+    says the attempt lost its run to another (its lease expired, it was canceled) and
+    recorded nothing.
+    """
+
+    status: str
+    error: Mapping[str, Any] | None = None
+    lease_lost: bool = False
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class AttemptCall:
+    """One attempt of a run, as the ``relaykit_wrap_attempt`` hook sees it.
+
+    ``attempt`` counts the claims of the run (1 for the first); ``started_at`` is when the run
+    first started (epoch seconds); ``trace_context`` what ``relaykit_trace_context`` gave
+    where the run was started. ``execute()`` runs the attempt: only the built-in
+    implementation calls it.
+    """
+
+    run_id: str
+    job_id: str
+    job_version: str
+    attempt: int
+    event_id: str | None = None
+    event_name: str | None = None
+    parent_run_id: str | None = None
+    started_at: float | None = None
+    trace_context: Mapping[str, str] | None = None
+    _execute: Callable[[], Awaitable[AttemptEnd]] = field(default=lambda: _no_attempt(), repr=False)
+
+    def execute(self) -> Awaitable[AttemptEnd]:
+        """The awaitable that executes the attempt (for the innermost implementation)."""
+        return self._execute()
+
+
+async def _no_attempt() -> AttemptEnd:
+    return AttemptEnd("running")
+
+
+@final
+@dataclass(frozen=True, slots=True)
 class PluginInfo:
     """An installed plugin, as ``relaykit plugins`` lists it."""
 
@@ -246,6 +293,38 @@ class Plugins:
         if len(self.hook.relaykit_wrap_task.get_hookimpls()) == 1:
             return await call.execute()  # only the built-in one: skip building the hook chain
         return await self.hook.relaykit_wrap_task(task=call)
+
+    def wraps_attempts(self) -> bool:
+        """Whether a plugin implements ``relaykit_wrap_attempt`` (besides the built-in one)."""
+        return len(self.hook.relaykit_wrap_attempt.get_hookimpls()) > 1
+
+    async def wrap_attempt(self, call: AttemptCall) -> AttemptEnd:
+        """Execute an attempt through every ``relaykit_wrap_attempt`` implementation."""
+        if not self.wraps_attempts():
+            return await call.execute()
+        result: AttemptEnd = await self.hook.relaykit_wrap_attempt(attempt=call)
+        return result
+
+    def trace_context(self) -> dict[str, str] | None:
+        """What the plugins carry from here to the attempts of a run started here (None:
+        nothing; no plugin implements ``relaykit_trace_context`` or it gave nothing)."""
+        caller = self.hook.relaykit_trace_context
+        if not caller.get_hookimpls():
+            return None
+        found = caller()
+        return {str(k): str(v) for k, v in found.items()} if found else None
+
+    def request_hooks(self) -> tuple[Callable[[Any], Awaitable[None]], ...]:
+        """httpx2 ``request`` event hooks calling ``relaykit_http_request`` (none when no
+        plugin implements it)."""
+        caller = self.hook.relaykit_http_request
+        if not caller.get_hookimpls():
+            return ()
+
+        async def on_request(request: Any) -> None:
+            caller(request=request)
+
+        return (on_request,)
 
     # -- loading ----------------------------------------------------------------------------
 
