@@ -39,7 +39,7 @@ from .errors import (
 )
 from .integrations.auth import Credentials, OAuth2
 from .integrations.base import Integration, TaskMethod, api_task, task
-from .integrations.plugins import PluginInfo, Plugins, TaskCall
+from .integrations.plugins import AttemptCall, AttemptEnd, PluginInfo, Plugins, TaskCall
 from .integrations.webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
 from .records import RunResult, RunStatus, TaskResult, TaskStatus
 
@@ -50,6 +50,8 @@ else:
 
 __all__ = [
     "IO",
+    "AttemptCall",
+    "AttemptEnd",
     "CancelOn",
     "Client",
     "Concurrency",
