@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -109,3 +110,38 @@ def test_a_worker_takes_over_a_run_whose_process_died(rk: Relaykit, app: str) ->
     assert done["status"] == "succeeded"
     assert done["output"] == "done"
     assert rk.side_effects() == ["double 1", "slow_once", "slow_once"]
+
+
+# A fresh process: its logging is unconfigured, as a user's `relaykit worker` starts.
+@pytest.mark.subprocess
+def test_worker_prints_one_line_per_run_end(rk: Relaykit, app: str) -> None:
+    ids = {
+        "succeeded": rk.detach(app, "pipeline", {"n": 1}),
+        "failed": rk.detach(app, "explode"),
+        "invalid_payload": rk.detach(app, "order", {"sku": "x", "qty": -1}),
+    }
+
+    done = rk.worker_until_idle(app)
+
+    for status, run_id in ids.items():
+        lines = [line for line in done.stderr.splitlines() if f"run {run_id} of job" in line]
+        assert len(lines) == 1, done.describe()
+        assert f" {status} in " in lines[0]
+    assert "ValidationError" in done.stderr  # why the payload was refused
+
+
+@pytest.mark.subprocess
+def test_an_app_that_configures_logging_gets_the_lines_once_through_its_handlers(
+    rk: Relaykit, app: str, tmp_path: Path
+) -> None:
+    (tmp_path / "logged.py").write_text(
+        (tmp_path / app).read_text(encoding="utf-8")
+        + "\nimport logging\nlogging.basicConfig(format='APP %(name)s %(message)s')\n",
+        encoding="utf-8",
+    )
+    run_id = rk.detach("logged.py", "explode")
+
+    done = rk.worker_until_idle("logged.py")
+
+    lines = [line for line in done.stderr.splitlines() if f"run {run_id} of job" in line]
+    assert lines == [lines[0]] and lines[0].startswith("APP relaykit.worker run "), done.describe()

@@ -156,16 +156,18 @@ def user_traceback(exc: BaseException) -> str:
 
     The first line names the innermost frame of the user's code (``at FILE:LINE in NAME``);
     then comes Python's own traceback with relaykit's, pluggy's and asyncio's frames left
-    out of every exception in the chain (causes, contexts, exception groups). An exception
-    raised with no user frame at all (a payload that fails validation, a timeout) keeps its
-    whole traceback: then relaykit's frames are what there is to debug.
+    out of every exception in the chain (causes, contexts, exception groups). The headline
+    prefers a frame outside the stdlib and installed libraries; a payload that fails
+    validation points at pydantic. An exception with no frame outside relaykit's machinery
+    keeps its whole traceback: then relaykit's frames are what there is to debug.
     """
     te = traceback.TracebackException.from_exception(exc)
     frames = _trim(te, set())
     if not frames:
         return "".join(traceback.format_exception(exc))
     libraries = _machinery()[1]
-    # the user's own code: not a library's; a library's frame when the user has none
+    # the user's own code: not an installed library's (an app installed into site-packages
+    # has only "library" frames: then the innermost frame that is not relaykit's)
     own = [f for f in frames if not f.filename.startswith(libraries)] or frames
     at = own[-1]
     return f"at {at.filename}:{at.lineno} in {at.name}\n" + "".join(te.format())
