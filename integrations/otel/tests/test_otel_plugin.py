@@ -200,6 +200,49 @@ def test_without_a_current_span_nothing_is_carried_and_the_attempt_is_a_root(
     assert attempt.parent is None
 
 
+def test_an_attempt_that_loses_its_lease_is_counted_and_marked(db_url: str, otel: Otel) -> None:
+    clock = ManualClock()
+    client = _client(db_url, otel, clock=clock)
+
+    @client.define_job(id="slow", version="1.0.0")
+    async def slow(payload: Any, io: IO, ctx: Context) -> int:
+        async def stalls() -> int:
+            if ctx.run.attempt == 1:  # this attempt stalls past its lease; another claims it
+                clock.advance(60)
+                now = clock.now()
+                stolen = await client.store.claim_runs(
+                    owner="elsewhere",
+                    now=now,
+                    lease_until=now + 5,
+                    limit=1,
+                    job_ids=["slow"],
+                    run_id=ctx.run.id,
+                    family=False,
+                    exclude=[],
+                )
+                assert len(stolen) == 1
+                # and hands it back at once: the run is queued for the next claim
+                await client.store.release_runs(leases={ctx.run.id: stolen[0].epoch}, now=now)
+            return 1
+
+        return int(await io.run_task("stalls", stalls))
+
+    async def go() -> relaykit.RunResult:
+        result = await client.run("slow", {})
+        await client.close()
+        return result
+
+    result = asyncio.run(go())
+    assert result.status is RunStatus.SUCCEEDED  # the run went on once "elsewhere" let go
+    attempts = otel.finished("relaykit.run")
+    assert _attr(attempts[0], "relaykit.lease.lost") is True
+    assert _attr(attempts[-1], "relaykit.run.status") == "succeeded"
+    losses = otel.points("relaykit.lease.losses")
+    assert [(a, p.value) for a, p in losses] == [({"relaykit.job.id": "slow"}, 1)]
+    active = otel.points("relaykit.attempts.active")
+    assert [p.value for _, p in active] == [0]  # every attempt that began has ended
+
+
 class Recorder:
     """An API that records every request's headers."""
 
