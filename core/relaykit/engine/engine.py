@@ -197,6 +197,11 @@ class Engine:
                 return found if isinstance(found, dict) else None
         return None
 
+    @property
+    def services(self) -> Services:
+        """What this engine's attempts share (its store, clock, plugins, clients...)."""
+        return self._services
+
     def _http_client(self) -> httpx2.AsyncClient:
         if self._http is None:
             import httpx2
