@@ -86,12 +86,12 @@ def relaykit_wrap_attempt(attempt: AttemptCall) -> Awaitable[AttemptEnd]:  # typ
 def relaykit_trace_context() -> Mapping[str, str] | None:
     """Text to carry from where a run is started to its attempts (a W3C ``traceparent``).
 
-    Called when ``send_event`` (the client, the HTTP API, a webhook delivery) or
-    ``enqueue``/``invoke``/``run`` stores an event or a run, in the caller's context (so a
-    tracer's current span is the caller's). A non-empty mapping of short strings is stored
-    beside the event or run (the store's key-value table, scope ``relaykit.trace``) and handed
-    to every attempt of the runs it starts as ``AttemptCall.trace_context``. Return None to
-    carry nothing (then nothing is written).
+    Called when ``send_event`` (the client, the HTTP API, a webhook delivery),
+    ``enqueue``/``run`` or ``io.invoke`` stores an event or a run, in the caller's context (so
+    a tracer's current span is the caller's). A non-empty mapping of short strings is stored
+    beside the event or run (the store's key-value table, scope ``relaykit.trace``; a child of
+    ``io.invoke`` in the same transaction) and handed to every attempt of the runs it starts
+    as ``AttemptCall.trace_context``. Return None to carry nothing (then nothing is written).
     """
 
 

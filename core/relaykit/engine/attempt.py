@@ -25,6 +25,10 @@ from ..integrations.plugins import Plugins
 from ..records import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from ..store import Store
 
+#: The key-value scope where what ``relaykit_trace_context`` carries is kept, by the id of the
+#: event or run it was carried to, so that a worker in another process reads it back.
+TRACE_SCOPE = "relaykit.trace"
+
 
 class ControlFlow(BaseException):
     """Base of the signals that end an attempt. A ``BaseException``, so user code's

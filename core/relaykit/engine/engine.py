@@ -29,7 +29,7 @@ from ..integrations.clients import ClientPool
 from ..integrations.plugins import AttemptCall, AttemptEnd, Plugins
 from ..records import EventRecord, Routing, RunRecord, RunResult, RunStatus
 from ..store import Store
-from .attempt import NullObserver, Observer, Outcome, Services, error_info
+from .attempt import TRACE_SCOPE, NullObserver, Observer, Outcome, Services, error_info
 from .io import IO
 from .runner import Attempt
 
@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     import httpx2  # imported with the first HTTP request: `import relaykit` stays light
 
 _log = logging.getLogger("relaykit.engine")
-#: The key-value scope where a run's or event's ``relaykit_trace_context`` is kept (by run id
-#: or event id), so that a worker in another process reads it back.
-TRACE_SCOPE = "relaykit.trace"
 
 
 @dataclass(slots=True)
@@ -191,7 +188,7 @@ class Engine:
             await self.store.kv_set(TRACE_SCOPE, key, json.dumps(carried), now=now)
 
     async def _carried_context(self, run: RunRecord) -> dict[str, str] | None:
-        for key in (run.id, run.event_id, run.root_run_id):
+        for key in (run.id, run.event_id):
             if key is not None and (text := await self.store.kv_get(TRACE_SCOPE, key)):
                 found = json.loads(text)
                 return found if isinstance(found, dict) else None

@@ -8,12 +8,13 @@ without a worker slot; the store wakes it when a child ends (``end_attempt`` and
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._base.serde import dumps, restore
 from ..errors import StoreError
-from ..records import RunRecord, RunStatus, TaskRecord, TaskStatus
-from .attempt import Suspend, error_info
+from ..records import KvWrite, RunRecord, RunStatus, TaskRecord, TaskStatus
+from .attempt import TRACE_SCOPE, Suspend, error_info
 from .runner import task_failed
 
 if TYPE_CHECKING:
@@ -80,7 +81,10 @@ async def _invoke(
         if not wait:
             rec.output = dumps(ids if batch else ids[0], what="run ids")
             rec.ended_at = now
-        await attempt.commit(rec, runs=children)
+        # what the plugins carry from here (a tracer: the invoking run's span) to each child
+        carried = attempt.services.plugins.trace_context()
+        kv = [KvWrite(TRACE_SCOPE, c.id, json.dumps(carried)) for c in children if carried]
+        await attempt.commit(rec, runs=children, kv=kv)
         if not wait:
             return ids if batch else ids[0]
         attempt.suspend(None)  # woken by the store when a child ends

@@ -182,6 +182,34 @@ def test_an_event_carries_the_senders_context_to_the_runs_a_worker_executes(
     assert finished == {"succeeded": 1, "failed": 1}
 
 
+def test_a_child_run_of_io_invoke_is_a_child_of_the_invoking_attempt(
+    db_url: str, otel: Otel
+) -> None:
+    client = _client(db_url, otel, clock=ManualClock())
+
+    @client.define_job(id="child", version="1.0.0")
+    async def child(payload: Any, io: IO, ctx: Context) -> int:
+        return int(payload["n"]) * 2
+
+    @client.define_job(id="parent", version="1.0.0")
+    async def parent(payload: Any, io: IO, ctx: Context) -> int:
+        return int(await io.invoke("double", "child", {"n": 21}))
+
+    async def go() -> relaykit.RunResult:
+        result = await client.run("parent", {})  # not inside any span: the parent is a root
+        await client.close()
+        return result
+
+    assert asyncio.run(go()).output == 42
+    spans = otel.finished("relaykit.run")
+    parents = [s for s in spans if _attr(s, "relaykit.job.id") == "parent"]
+    (child_span,) = [s for s in spans if _attr(s, "relaykit.job.id") == "child"]
+    assert parents[0].parent is None
+    assert child_span.parent is not None
+    assert child_span.parent.span_id == parents[0].context.span_id  # the attempt that invoked it
+    assert _attr(child_span, "relaykit.run.parent_id") == _attr(parents[0], "relaykit.run.id")
+
+
 def test_without_a_current_span_nothing_is_carried_and_the_attempt_is_a_root(
     db_url: str, otel: Otel
 ) -> None:
