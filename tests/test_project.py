@@ -82,7 +82,7 @@ def test_every_requirement_of_a_group_is_pinned_and_locked(group: str) -> None:
 
 
 def test_the_workspace_members_are_locked_from_the_checkout() -> None:
-    members = {"relaykit", "relaykit-github", "relaykit-slack", "relaykit-openai"}
+    members = {"relaykit", "relaykit-github", "relaykit-slack", "relaykit-openai", "relaykit-otel"}
     assert set(LOCK["manifest"]["members"]) == {*members, "relaykit-weather"}
     for name in members - {"relaykit"}:
         assert _locked(name)["source"] == {"editable": f"integrations/{name.split('-')[1]}"}
