@@ -6,7 +6,6 @@ from __future__ import annotations
 import random as _random
 import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,6 +13,7 @@ from ._clients import ClientPool
 from ._clock import Clock
 from ._models import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from ._plugins import Plugins
+from ._threads import ThreadLanes
 from .errors import TaskFailed
 from .store import Store
 
@@ -90,7 +90,8 @@ class Services:
     store: Store
     clock: Clock
     owner: str
-    executor: Executor
+    # the threads that run sync task functions (``_threads``)
+    lanes: ThreadLanes
     observer: Observer
     environment: str
     http: Callable[[], Any]
