@@ -92,6 +92,7 @@ class SqliteIO:
         self._thread_conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._commits = 0
+        self._watch_conn: sqlite3.Connection | None = None
         # an in-memory database has one connection and no other process: nothing waits
         self._writes_in_thread = synchronous in ("FULL", "EXTRA") and not memory
 
@@ -135,11 +136,40 @@ class SqliteIO:
             raise
         return conn
 
+    @property
+    def memory(self) -> bool:
+        """Whether the database is in memory (no other process can see it)."""
+        return self._memory
+
+    async def data_version(self) -> int | None:
+        """The file's ``PRAGMA data_version`` on a connection that never writes: it changes
+        whenever another connection (another process, or this store's own) commits.
+
+        The connection is opened in the store's thread on first use; the pragma then runs on
+        the loop (it reads the WAL index, takes no lock, and has a zero busy timeout). None
+        when SQLite answers busy.
+        """
+        if self._watch_conn is None:
+            conn = await self._in_thread(lambda _: self._connect(busy_ms=0, checkpoints=False))
+            if self._loop_conn is None:  # closed meanwhile
+                conn.close()
+                raise StoreError(f"the store for {self._path} is closed")
+            self._watch_conn = conn
+        try:
+            return int(self._watch_conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            if is_busy(exc):
+                return None
+            raise fault(exc, self._path, self._busy_ms) from exc
+
     async def close(self) -> None:
-        """Close both connections and stop the thread."""
+        """Close the connections and stop the thread."""
         conn, self._loop_conn = self._loop_conn, None
         if conn is not None:
             conn.close()
+        watch, self._watch_conn = self._watch_conn, None
+        if watch is not None:
+            watch.close()
         if self._thread is not None:
             thread, self._thread = self._thread, None
             other, self._thread_conn = self._thread_conn, None

@@ -55,6 +55,19 @@ from ._rows import (
 from ._sqlite_io import SqliteIO
 from ._url import parse_database_url
 
+#: How often an idle ``wait_for_wakeup`` reads the file's ``data_version`` (seconds).
+WAKEUP_POLL: Final = 0.01
+# The earliest time anything is due, whatever the job: a run, an expiring lease, an event, a
+# schedule (``next_wakeup`` without the job filter; each branch one search of an index).
+_EARLIEST_DUE: Final = (
+    "SELECT MIN(t) FROM ("
+    " SELECT MIN(next_attempt_at) AS t FROM runs WHERE status = 'queued'"
+    " UNION ALL SELECT MIN(next_attempt_at) FROM runs WHERE status = 'waiting'"
+    " UNION ALL SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'"
+    " UNION ALL SELECT MIN(COALESCE(deliver_at, timestamp)) FROM events WHERE status = 'pending'"
+    " UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1)"
+)
+
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
 
 # The ids of the runnable runs of the jobs bound as ``{jobs}``: due, or leased by a worker
@@ -118,6 +131,9 @@ class SqliteStore:
             memory=path == ":memory:",
         )
         self._url = f"sqlite:///{path}"
+        # what wait_for_wakeup saw last: the file's data_version and earliest due time
+        self._seen_version: int | None = None
+        self._seen_due: float | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -492,6 +508,43 @@ class SqliteStore:
 
         await self._io.write(tx)
         return await self.get_run(run_id)
+
+    async def wait_for_wakeup(self, timeout: float) -> None:  # noqa: ASYNC109 -- the signature the worker calls
+        """Return soon after another process stores work (``relaykit send``, a run queued or
+        released by another worker), or after ``timeout`` seconds.
+
+        Every ``WAKEUP_POLL`` seconds it reads the file's ``data_version`` (a few µs, no table
+        read), which changes whenever any connection commits. Only then does it look at the
+        earliest due time of any run, lease, pending event or schedule: the call returns when
+        that time moved (new work, work due sooner, the earliest claimed and the next one now
+        first), not for every commit (task records, logs, key-value writes). What changed
+        between calls ends the next call at once; an early return is harmless (the caller
+        looks for due runs). In memory no other process can write: it sleeps out ``timeout``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        if self._io.memory:
+            await asyncio.sleep(max(0.0, timeout))
+            return
+        if self._seen_version is None:
+            self._seen_version = await self._io.data_version()
+            self._seen_due = await self._earliest_due()
+        while True:
+            version = await self._io.data_version()
+            if version != self._seen_version:
+                self._seen_version = version
+                due, seen = await self._earliest_due(), self._seen_due
+                self._seen_due = due
+                if due is not None and due != seen:
+                    return
+            now = loop.time()
+            if now >= deadline:
+                return
+            await asyncio.sleep(min(WAKEUP_POLL, deadline - now))
+
+    async def _earliest_due(self) -> float | None:
+        row = await self._io.read(lambda db: db.execute(_EARLIEST_DUE).fetchone())
+        return None if row is None or row[0] is None else float(row[0])
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
         """The earliest due time or lease expiry among runs of ``job_ids``, or pending event."""
