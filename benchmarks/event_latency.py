@@ -113,6 +113,7 @@ def measure_relaykit_xproc(url: str, events: int) -> dict[str, Any]:
     assert worker.stdin is not None and worker.stdout is not None
     client = _xproc_client(url)
     latencies: list[float] = []
+    send_ms: list[float] = []  # how long send_event_sync itself took
     rng = random.Random(0)
     try:
         client.send_event_sync("ping", {"n": -1})  # the sender's store opened, migrated
@@ -124,6 +125,7 @@ def measure_relaykit_xproc(url: str, events: int) -> dict[str, Any]:
         for n in range(events + WARM_UP):
             sent = time.monotonic()
             client.send_event_sync("ping", {"n": n})
+            returned = time.monotonic()
             while True:
                 line = worker.stdout.readline().split()
                 if not line:
@@ -132,11 +134,12 @@ def measure_relaykit_xproc(url: str, events: int) -> dict[str, Any]:
                     break
             if n >= WARM_UP:
                 latencies.append((float(line[1]) - sent) * 1000)
+                send_ms.append((returned - sent) * 1000)
             time.sleep(rng.uniform(0.005, 0.05))
     finally:
         worker.stdin.close()
         worker.wait(timeout=30)
-    return {"latencies_ms": latencies, "idle_cpu_percent": idle_cpu * 100}
+    return {"latencies_ms": latencies, "send_ms": send_ms, "idle_cpu_percent": idle_cpu * 100}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -341,6 +344,7 @@ def main() -> None:
     pooled: dict[str, list[float]] = {side: [] for side in sides}
     dbos_version = ""
     idle_cpu: list[float] = []
+    send_ms: list[float] = []
     for round_no in range(args.rounds):
         order = sides if round_no % 2 == 0 else sides[::-1]
         for side in order:
@@ -350,6 +354,7 @@ def main() -> None:
             pooled[side] += data["latencies_ms"]
             if "idle_cpu_percent" in data:
                 idle_cpu.append(data["idle_cpu_percent"])
+                send_ms += data["send_ms"]
             p = percentiles(data["latencies_ms"])
             print(
                 f"round {round_no + 1}: {side:10} p50 {p['p50']:8.2f} ms  p99 {p['p99']:8.2f} ms",
@@ -359,6 +364,11 @@ def main() -> None:
     print(f"\nevent -> run start, {store}, relaykit vs DBOS {dbos_version}, ", end="")
     print(f"{args.rounds} rounds pooled\n")
     _report(pooled, idle_cpu, postgres=bool(args.postgres))
+    if send_ms:
+        print(
+            f"relaykit-xproc: send_event_sync itself (opens and closes the store) took "
+            f"p50 {statistics.median(send_ms):.2f} ms of that"
+        )
 
 
 def _report(pooled: dict[str, list[float]], idle_cpu: list[float], *, postgres: bool) -> None:
