@@ -162,6 +162,10 @@ class ThreadLanes:
         self.submit(job)
         return await job.outcome(spin)
 
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` in a thread; nobody waits for it (housekeeping)."""
+        self.submit(_Job(fn, args, contextvars.copy_context(), asyncio.get_running_loop()))
+
     def shutdown(self) -> None:
         """Stop the threads once they finish what they run; drop calls not yet started."""
         self._closed = True
