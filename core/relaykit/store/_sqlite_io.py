@@ -23,13 +23,12 @@ database), or ``StoreUnavailable`` (disk full, read-only, I/O).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar, final
 
+from .._threads import ThreadLanes
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
 
 T = TypeVar("T")
@@ -90,7 +89,7 @@ class SqliteIO:
         self._memory = memory
         self._loop_conn: sqlite3.Connection | None = None
         self._thread_conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: ThreadLanes | None = None
         self._commits = 0
         self._watch_conn: sqlite3.Connection | None = None
         # an in-memory database has one connection and no other process: nothing waits
@@ -109,9 +108,9 @@ class SqliteIO:
             except sqlite3.Error as exc:
                 raise fault(exc, self._path, self._busy_ms) from exc
             return
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relaykit-sqlite")
+        self._thread = ThreadLanes(max_threads=1, name="relaykit-sqlite")
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._open_both)
+            await self._thread.run(self._open_both)
         except BaseException:
             await self.close()
             raise
@@ -174,8 +173,8 @@ class SqliteIO:
             thread, self._thread = self._thread, None
             other, self._thread_conn = self._thread_conn, None
             if other is not None:
-                await asyncio.get_running_loop().run_in_executor(thread, other.close)
-            thread.shutdown(wait=False)
+                await thread.run(other.close)
+            thread.shutdown()
 
     def _conn(self) -> sqlite3.Connection:
         if self._loop_conn is None:
@@ -219,7 +218,7 @@ class SqliteIO:
     def _committed(self) -> None:
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0 and self._thread is not None:
-            self._thread.submit(self._checkpoint)
+            self._thread.call_soon(self._checkpoint)
 
     def _checkpoint(self) -> None:
         conn = self._thread_conn
@@ -233,8 +232,10 @@ class SqliteIO:
     async def _in_thread(self, work: Work[T]) -> T:
         if self._thread is None:
             raise StoreError(f"the store for {self._path} is not open; call `await store.open()`")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._run_in_thread, work)
+        # the lane's hand-off, cheaper than run_in_executor; no bounded wait (spin): a commit
+        # here waits for an fsync, longer than any spin worth holding the loop for
+        result: T = await self._thread.run(self._run_in_thread, work)
+        return result
 
     def _run_in_thread(self, work: Work[T]) -> T:
         conn = self._thread_conn
