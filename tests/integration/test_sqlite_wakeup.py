@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from relaykit._models import RunRecord, RunStatus
+from relaykit.records import RunRecord, RunStatus
 from relaykit.store.sqlite import SqliteStore
 
 NOW = 1_000.0

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from relaykit import IO, Client, Context, RunStatus
-from relaykit.retry import Retry
+from relaykit import IO, Client, Context, Retry, RunStatus
 
 
 @pytest.fixture

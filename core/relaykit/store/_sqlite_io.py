@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final, TypeVar, final
 
-from .._threads import ThreadLanes
+from .._base.threads import ThreadLanes
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
 
 T = TypeVar("T")
