@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from relaykit.errors import StoreError
 from relaykit.records import RunRecord, RunStatus
 from relaykit.store.sqlite import SqliteStore
 
@@ -92,3 +93,22 @@ def test_in_memory_it_sleeps_out_the_timeout(tmp_path: Path) -> None:
             await store.close()
 
     asyncio.run(go())
+
+
+def test_a_store_not_open_is_an_error_and_closing_ends_a_wait(tmp_path: Path) -> None:
+    async def go() -> str:
+        store = SqliteStore(str(tmp_path / "db.sqlite"))
+        try:
+            await store.wait_for_wakeup(0)
+        except StoreError as exc:
+            message = str(exc)
+        else:
+            message = "no error"
+        await store.open()
+        waiting = asyncio.create_task(store.wait_for_wakeup(HOUR))
+        await asyncio.sleep(0.05)
+        await store.close()
+        await asyncio.wait_for(waiting, GUARD)  # returns, does not raise
+        return message
+
+    assert "not open" in asyncio.run(go())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -54,6 +55,8 @@ from ._rows import (
 from ._sqlite_io import SqliteIO
 from ._url import parse_database_url
 from .access import ApiKeyRecord, SessionRecord, UserRecord
+
+_log = logging.getLogger("relaykit.store")
 
 #: How often an idle ``wait_for_wakeup`` reads the file's ``data_version`` (seconds).
 WAKEUP_POLL: Final = 0.01
@@ -526,6 +529,19 @@ class SqliteStore:
         if self._io.memory:
             await asyncio.sleep(max(0.0, timeout))
             return
+        was_open = self._io.is_open
+        try:
+            await self._watch(loop, deadline)
+        except StoreError as exc:
+            if not was_open:
+                raise  # "the store is not open": the caller's mistake
+            if not self._io.is_open:
+                return  # closed while waiting
+            # the file cannot be read for now: the worker's own polling carries on meanwhile
+            _log.warning("watching %s for other processes' work failed: %s", self._path, exc)
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+    async def _watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         if self._seen_version is None:
             self._seen_version = await self._io.data_version()
             self._seen_due = await self._earliest_due()
