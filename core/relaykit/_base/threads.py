@@ -18,7 +18,7 @@ with less:
   which exactly-once depends on, keeps running on the loop.
 
 ``caller_lane``: a plain ``def`` run function blocks its own thread on every ``io`` call (see
-``_sync.SyncBridge``). While it waits, that thread is idle, so a sync task function started by
+``sync.SyncBridge``). While it waits, that thread is idle, so a sync task function started by
 that call runs *there* rather than in a third thread: the thread that asked is the one that
 does the work, and the pool is left to concurrent branches.
 """
