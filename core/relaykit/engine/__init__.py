@@ -1,0 +1,1 @@
+"""The engine: executing runs, and the operations every surface calls."""
