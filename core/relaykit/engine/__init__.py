@@ -1,1 +1,1 @@
-"""The engine: executing runs, and the operations every surface calls."""
+"""Executing runs: the engine, the attempt (runner), ``io``, invoke, fetch, worker, scheduler."""

@@ -24,15 +24,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .._clock import Clock, new_id
-from .._models import RunRecord, RunResult, RunStatus
+from .._base.clock import Clock, new_id
+from ..definitions.jobs import Job as JobDefinition
 from ..errors import InvalidCursor, UnknownEvent, UnknownJob, UnknownRun
-from ..jobs import Job as JobDefinition
+from ..records import RunRecord, RunResult, RunStatus
 from .resources import Event, EventPage, EventSent, Job, JobList, Run, RunDetail, RunPage, Task
 
 if TYPE_CHECKING:
-    from .._engine import Engine
     from ..store import Store
+    from .engine import Engine
 
 #: The largest page a list hands out.
 MAX_LIMIT: Final = 200

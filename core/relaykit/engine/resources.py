@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from .._models import (
+from ..definitions.jobs import Job as JobDefinition
+from ..records import (
     EventRecord,
     LogRecord,
     RunRecord,
@@ -25,7 +26,6 @@ from .._models import (
     TaskStatus,
     to_datetime,
 )
-from ..jobs import Job as JobDefinition
 
 
 def _iso(value: datetime) -> str:

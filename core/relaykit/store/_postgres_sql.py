@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import psycopg
 
-from .._models import EventRecord, KvWrite, LogRecord, TaskRecord
+from ..records import EventRecord, KvWrite, LogRecord, TaskRecord
 from . import migrations
 from ._rows import RUN_COLS, TASK_COLS, log_params
 

@@ -30,8 +30,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .._access import ApiKeyRecord, SessionRecord, UserRecord
-from .._models import (
+from ..definitions.filters import matches
+from ..errors import LeaseLost, SchemaTooNew, StoreError, StoreUnavailable
+from ..records import (
     NO_ROUTING,
     ErrorInfo,
     EventMatch,
@@ -47,8 +48,6 @@ from .._models import (
     TaskRecord,
     TaskStatus,
 )
-from ..errors import LeaseLost, SchemaTooNew, StoreError, StoreUnavailable
-from ..filters import matches
 from . import _postgres_sql as sql
 from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
 from ._postgres_sql import WAKEUP_CHANNEL, Conn
@@ -64,6 +63,7 @@ from ._rows import (
     task_params,
 )
 from ._url import parse_database_url
+from .access import ApiKeyRecord, SessionRecord, UserRecord
 
 _log = logging.getLogger("relaykit.store")
 

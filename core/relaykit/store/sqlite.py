@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, final
 
-from .._access import ApiKeyRecord, SessionRecord, UserRecord
-from .._models import (
+from ..definitions.filters import matches
+from ..errors import LeaseLost, SchemaTooNew, StoreCorrupt, StoreError
+from ..records import (
     NO_ROUTING,
     ErrorInfo,
     EventMatch,
@@ -34,8 +35,6 @@ from .._models import (
     TaskRecord,
     TaskStatus,
 )
-from ..errors import LeaseLost, SchemaTooNew, StoreCorrupt, StoreError
-from ..filters import matches
 from . import migrations
 from ._connections import CONNECTION_COLS, ConnectionRecord, connection_from_row
 from ._rows import (
@@ -54,6 +53,7 @@ from ._rows import (
 )
 from ._sqlite_io import SqliteIO
 from ._url import parse_database_url
+from .access import ApiKeyRecord, SessionRecord, UserRecord
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
 
