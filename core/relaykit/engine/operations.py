@@ -25,10 +25,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from .._base.clock import Clock, new_id
+from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
-from ..errors import InvalidCursor, UnknownEvent, UnknownJob, UnknownRun
+from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
 from ..records import RunRecord, RunResult, RunStatus
-from .resources import Event, EventPage, EventSent, Job, JobList, Run, RunDetail, RunPage, Task
+from .resources import (
+    Event,
+    EventPage,
+    EventSent,
+    Job,
+    JobList,
+    KvEntry,
+    Run,
+    RunDetail,
+    RunPage,
+    Task,
+)
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -278,3 +290,23 @@ class Operations:
             data=[Event.from_record(e) for e in page],
             next_cursor=None if last is None else encode_cursor("events", last.timestamp, last.id),
         )
+
+    # -- key-value store ----------------------------------------------------------------------
+
+    async def get_kv(self, namespace: str, owner: str, name: str) -> KvEntry:
+        """What ``io.store.<namespace>`` holds under ``name`` for ``owner``. ``NotFound``."""
+        scope = f"{namespace}:{owner}"
+        text = await self.store.kv_get(scope, name)
+        if text is None:
+            raise NotFound(f"no key {name!r} in {scope}")
+        return KvEntry(namespace=namespace, owner=owner, name=name, value=json.loads(text))  # type: ignore[arg-type]  # namespace is checked by KvEntry
+
+    async def set_kv(self, namespace: str, owner: str, name: str, value: Any) -> KvEntry:
+        """Set a key that runs read with ``io.store``; the entry as stored."""
+        text = dumps(value, what=f"the value of key {name!r}")
+        await self.store.kv_set(f"{namespace}:{owner}", name, text, now=self.clock.now())
+        return KvEntry(namespace=namespace, owner=owner, name=name, value=json.loads(text))  # type: ignore[arg-type]  # namespace is checked by KvEntry
+
+    async def delete_kv(self, namespace: str, owner: str, name: str) -> None:
+        """Remove a key (nothing happens if it is absent)."""
+        await self.store.kv_set(f"{namespace}:{owner}", name, None, now=self.clock.now())

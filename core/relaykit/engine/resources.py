@@ -67,7 +67,8 @@ def _at(ts: float) -> datetime:
 class RunError(Resource):
     """Why a run or task failed: the error's type and message, the task it escaped from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="RunError")
+    # An error recorded by a newer relaykit may carry more fields: shown, not refused.
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     type: str
     message: str
@@ -309,8 +310,6 @@ class ErrorDetail(Resource):
 
 class ErrorBody(Resource):
     """The body of every API error response."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Error")
 
     error: ErrorDetail
 
