@@ -50,7 +50,7 @@ def run_command(
     if detach:
         run_id = asyncio.run(_enqueue(client, target.id, data))
         if as_json:
-            print_json(asyncio.run(_detail(client, run_id)))
+            print_json({"id": run_id})
         else:
             stdout.print(run_id)
         return
