@@ -92,7 +92,7 @@ def test_list_pages_by_cursor_return_every_run_once(rk: Relaykit, app: str) -> N
     assert seen == ids[::-1], "newest first, each run exactly once"
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjoxfQ", "WyJldmVudHMiLDEuMCwiYSJd"])
+@pytest.mark.parametrize("cursor", ["garbage", "r1.5", "e1733160000.5_run_1", "r1.5_"])
 def test_list_with_a_bad_cursor_is_one_line_and_exit_2(rk: Relaykit, cursor: str) -> None:
     done = rk("runs", "list", "--cursor", cursor, "--database", "sqlite:///relaykit.db")
 

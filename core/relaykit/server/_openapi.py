@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
-from ..engine.operations import MAX_LIMIT
+from ..engine.operations import CURSOR_PATTERNS, MAX_LIMIT
 from ..engine.resources import (
     RESOURCES,
     ErrorBody,
@@ -117,11 +117,16 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 _LIMIT = _query(
     "limit", "How many items (at most).", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
 )
-_CURSOR = _query(
-    "cursor",
-    "The next page: the previous page's next_cursor (opaque; leave out for the first page).",
-    {"type": "string", "minLength": 1, "maxLength": 1000},
-)
+
+
+def _cursor(kind: str) -> dict[str, Any]:
+    return _query(
+        "cursor",
+        "The next page: the previous page's next_cursor (opaque; leave out for the first page).",
+        {"type": "string", "pattern": CURSOR_PATTERNS[kind]},
+    )
+
+
 _RUN_ID = _path("run_id", "A run id.")
 _JOB_ID = _path("job_id", "A job id.")
 _KV_PARAMS = [
@@ -150,7 +155,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "listEvents",
                 "summary": "The newest events.",
-                "parameters": [_LIMIT, _CURSOR],
+                "parameters": [_LIMIT, _cursor("events")],
                 "responses": _responses(_ok("200", EventPage, "Events, newest first."), "400"),
             },
         },
@@ -200,7 +205,7 @@ def _paths() -> dict[str, Any]:
                         {"type": "string", "enum": [s.value for s in RunStatus]},
                     ),
                     _LIMIT,
-                    _CURSOR,
+                    _cursor("runs"),
                 ],
                 "responses": _responses(_ok("200", RunPage, "A page of runs."), "400"),
             }
