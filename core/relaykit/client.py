@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 import pydantic
 
 from ._base.clock import Clock, SystemClock, new_owner_id
+from ._base.serde import loads
 from ._base.sync import run_coroutine
 from .definitions.events import delivery_time
 from .definitions.flow import ConcurrencyLimit, FlowOptions
@@ -444,15 +445,16 @@ class Client:
         event with ``runs`` (ids of the runs it started) and ``duplicate``."""
         when = delivery_time(deliver_at, deliver_after, self.clock.now(), "send_event")
         ops = await self.operations()
-        sent = await ops.send_event(
+        sent = await ops.send_event_record(
             name, _plain(payload), event_id=id, source=source, deliver_at=when
         )
+        event = sent.event
         return {
-            "id": sent.id,
-            "name": sent.name,
-            "payload": sent.payload,
-            "timestamp": sent.timestamp.timestamp(),
-            "deliver_at": None if sent.deliver_at is None else sent.deliver_at.timestamp(),
+            "id": event.id,
+            "name": event.name,
+            "payload": loads(event.payload),
+            "timestamp": event.timestamp,
+            "deliver_at": event.deliver_at,
             "runs": sent.runs,
             "duplicate": sent.duplicate,
         }

@@ -26,7 +26,7 @@ from .._base.clock import Clock, new_id
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
 from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
-from ..records import RunRecord, RunResult, RunStatus
+from ..records import EventRecord, RunRecord, RunResult, RunStatus
 from .resources import (
     Event,
     EventPage,
@@ -87,6 +87,15 @@ class Canceled:
 
     run: RunDetail
     canceled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """An event just sent, as stored: the runs it started, and whether it was sent before."""
+
+    event: EventRecord
+    runs: list[str]
+    duplicate: bool
 
 
 class Operations:
@@ -252,6 +261,22 @@ class Operations:
     ) -> EventSent:
         """Store an event once and, in the same transaction, start the runs it triggers and
         hand it to the runs waiting for it (or keep it pending until ``deliver_at``)."""
+        sent = await self.send_event_record(
+            name, payload, event_id=event_id, source=source, deliver_at=deliver_at
+        )
+        return EventSent(**Event.fields_of(sent.event), runs=sent.runs, duplicate=sent.duplicate)
+
+    async def send_event_record(
+        self,
+        name: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        source: str = "relaykit",
+        deliver_at: float | None = None,
+    ) -> SentRecord:
+        """``send_event``, answering with the stored record (exact epoch times, for the
+        Python client's ``send_event``)."""
         engine = await self._engine_for(f"sending event {name!r}")
         try:
             event, runs, inserted = await engine.send_event(
@@ -260,9 +285,7 @@ class Operations:
         finally:
             await engine.close()
         stored = await self.store.get_event(event.id) if inserted else None
-        return EventSent(
-            **Event.fields_of(stored or event), runs=[r.id for r in runs], duplicate=not inserted
-        )
+        return SentRecord(stored or event, [r.id for r in runs], duplicate=not inserted)
 
     async def cancel_event(self, event_id: str) -> bool:
         """Withdraw a delayed event not yet delivered; False when it was not pending."""
