@@ -24,7 +24,7 @@ from tests.http_app import make_client
 from relaykit import Client
 from relaykit.server import Access
 
-EMPTY_PAGE = {"data": [], "next_cursor": None}
+EMPTY_PAGE: dict[str, Any] = {"data": [], "next_cursor": None}
 
 Scenario = Callable[["Api"], Awaitable[None]]
 
