@@ -326,9 +326,14 @@ class SqliteStore:
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        before: tuple[float, str] | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first (skipping the first ``offset``)."""
-        where, args = ["1 = 1"], []
+        """Runs, newest first (skipping the first ``offset``, or after ``before``)."""
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
+        if before is not None:
+            where.append("(created_at, id) < (?, ?)")
+            args.extend(before)
         if job_id is not None:
             where.append("job_id = ?")
             args.append(job_id)
@@ -822,14 +827,16 @@ class SqliteStore:
         )
         return None if row is None else EventRecord(*row)
 
-    async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
-        """Events, newest first."""
-        rows = await self._io.read(
-            lambda db: db.execute(
-                f"SELECT {_EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+    async def list_events(
+        self, *, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[EventRecord]:
+        """Events, newest first (after ``before``)."""
+        where, args = ("(timestamp, id) < (?, ?)", before) if before else ("1 = 1", ())
+        query = (
+            f"SELECT {_EVENT_COLS} FROM events WHERE {where} "
+            "ORDER BY timestamp DESC, id DESC LIMIT ?"
         )
+        rows = await self._io.read(lambda db: db.execute(query, (*args, limit)).fetchall())
         return [EventRecord(*r) for r in rows]
 
     # -- schedules ----------------------------------------------------------------------------
