@@ -13,12 +13,12 @@ import random as _random
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._base.clock import Clock
+from .._base.threads import ThreadLanes
 from ..errors import TaskFailed
 from ..integrations.clients import ClientPool
 from ..integrations.plugins import Plugins
@@ -104,7 +104,8 @@ class Services:
     store: Store
     clock: Clock
     owner: str
-    executor: Executor
+    # the threads that run sync task functions (``_base/threads.py``)
+    lanes: ThreadLanes
     observer: Observer
     environment: str
     http: Callable[[], Any]
