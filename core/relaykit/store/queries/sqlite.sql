@@ -1,0 +1,283 @@
+-- The named queries of SqliteStore (sqlite3 placeholders: ?, ?NNN, :name).
+--
+-- One block per statement, ``-- name: <name>`` above it; parsed once at import by
+-- relaykit.store._tx.load_queries. The store's algorithms (store/_runs.py, _tasks.py, ...)
+-- run them by name with the parameters queries/postgres.sql takes for the same name. An
+-- empty block is a step SQLite does not need (a row or advisory lock: SQLite has one writer
+-- at a time, in a BEGIN IMMEDIATE transaction), skipped without touching the database.
+-- Lists are bound as one JSON array and read with json_each.
+
+-- ==== runs and flow control =================================================================
+
+-- name: create_run
+INSERT INTO runs (id, job_id, job_version, status, payload, output, error, created_at, started_at,
+    ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id,
+    event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key,
+    parent_run_id, parent_task_key, root_run_id, epoch)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_run_group
+INSERT OR IGNORE INTO run_groups (run_id, grp, lim, period) VALUES (?, ?, ?, ?);
+
+-- Idempotency: the key row is the arbiter. The upsert inserts the key, or takes over an
+-- expired one, and RETURNs a row; on a live key it returns nothing.
+-- name: claim_idempotency_key
+INSERT INTO idempotency_keys (job_id, key, run_id, expires_at)
+VALUES (:job, :key, :id, :expires)
+ON CONFLICT (job_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+WHERE idempotency_keys.expires_at <= :now
+RETURNING run_id;
+
+-- name: idempotent_run
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
+    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
+    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
+    parent_task_key, root_run_id, epoch
+FROM runs WHERE id = (SELECT run_id FROM idempotency_keys WHERE job_id = :job AND key = :key);
+
+-- Point a key at another run: the one a debounce key led to, or a new run when the key's
+-- run no longer exists.
+-- name: move_idempotency_key
+UPDATE idempotency_keys SET run_id = :id, expires_at = :expires WHERE job_id = :job AND key = :key;
+
+-- Debounced triggers need no lock of their own: BEGIN IMMEDIATE already lets one writer in.
+-- name: debounce_lock
+
+-- name: debounce_run
+UPDATE runs SET payload = :payload, next_attempt_at = :due
+WHERE id = (SELECT id FROM runs WHERE job_id = :job AND debounce_key = :key
+            AND status = 'queued' AND attempt = 0 ORDER BY created_at, id LIMIT 1)
+RETURNING id, job_id, job_version, status, payload, output, error, created_at, started_at,
+    ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id,
+    event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key,
+    parent_run_id, parent_task_key, root_run_id, epoch;
+
+-- name: get_run
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
+    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
+    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
+    parent_task_key, root_run_id, epoch
+FROM runs WHERE id = ?;
+
+-- name: list_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
+    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
+    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
+    parent_task_key, root_run_id, epoch FROM runs ORDER BY created_at DESC, id DESC LIMIT :limit
+    OFFSET :offset;
+
+-- name: list_runs_of_job
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
+    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
+    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
+    parent_task_key, root_run_id, epoch FROM runs WHERE job_id = :job ORDER BY created_at DESC, id
+    DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_with_status
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
+    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
+    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
+    parent_task_key, root_run_id, epoch FROM runs WHERE status = :status ORDER BY created_at DESC,
+    id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_of_job_with_status
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
+    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
+    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
+    parent_task_key, root_run_id, epoch FROM runs WHERE job_id = :job AND status = :status ORDER BY
+    created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- Leases are named by (run id, epoch) pairs, bound as two JSON arrays.
+-- name: renew_leases
+UPDATE runs SET lease_expires_at = ?1
+WHERE status = 'running' AND (id, epoch) IN
+    (SELECT i.value, e.value FROM json_each(?2) AS i JOIN json_each(?3) AS e ON e.key = i.key)
+RETURNING id;
+
+-- name: release_runs
+UPDATE runs SET status = 'waiting', next_attempt_at = ?1, lease_owner = NULL,
+    lease_expires_at = NULL
+WHERE status = 'running' AND (id, epoch) IN
+    (SELECT i.value, e.value FROM json_each(?2) AS i JOIN json_each(?3) AS e ON e.key = i.key);
+
+-- A replay copies what the job's definition derived when the run was created (priority,
+-- groups, cancel key) so that it obeys the same limits, without needing the job's code.
+-- name: replay_run
+INSERT INTO runs (id, status, created_at, next_attempt_at, job_id, job_version, payload,
+    is_test, event_id, event_name, environment, priority, limited, cancel_key)
+SELECT :new, 'queued', :now, :now, job_id, job_version, payload, is_test, event_id,
+    event_name, environment, priority, limited, cancel_key
+FROM runs WHERE id = :id;
+
+-- name: replay_groups
+INSERT INTO run_groups (run_id, grp, lim, period)
+SELECT :new, grp, lim, period FROM run_groups WHERE run_id = :id;
+
+-- ==== tasks and logs ========================================================================
+
+-- The hot path: one statement, hence one implicit transaction, parameters
+-- (run id, epoch, *task row). The task row is written only while the run is running under
+-- this attempt's epoch (the fence); a retry's earlier row is updated in place.
+-- name: upsert_task
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent)
+SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND epoch = ?2 AND status = 'running')
+ON CONFLICT (run_id, key) DO UPDATE SET
+    name = excluded.name, kind = excluded.kind, status = excluded.status,
+    params = excluded.params, output = excluded.output, error = excluded.error,
+    attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
+    next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
+    icon = excluded.icon;
+
+-- Inside end_attempt the run row's fenced UPDATE already proved the lease (parameters: the
+-- task row alone).
+-- name: upsert_task_unfenced
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, next_attempt_at, properties, icon, parent)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, key) DO UPDATE SET
+    name = excluded.name, kind = excluded.kind, status = excluded.status,
+    params = excluded.params, output = excluded.output, error = excluded.error,
+    attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
+    next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
+    icon = excluded.icon;
+
+-- name: load_tasks
+SELECT key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at,
+    next_attempt_at, properties, icon, parent
+FROM tasks WHERE run_id = ? ORDER BY started_at, key;
+
+-- name: insert_log
+INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: load_logs
+SELECT key, level, message, properties, at, task FROM logs WHERE run_id = ? ORDER BY at, key;
+
+-- name: consume_event_wait
+DELETE FROM event_waits WHERE run_id = ? AND task_key = ?;
+
+-- expire_event_wait: the fence, then the wait dropped only while no event has resolved it.
+-- name: lease_fence
+SELECT 1 FROM runs WHERE id = ? AND epoch = ? AND status = 'running';
+
+-- name: expire_event_wait
+DELETE FROM event_waits WHERE run_id = ? AND task_key = ? AND event_id IS NULL;
+
+-- name: event_wait_exists
+SELECT 1 FROM event_waits WHERE run_id = ? AND task_key = ?;
+
+-- ==== events ================================================================================
+
+-- name: insert_event
+INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, deliver_at, sent_by_run,
+    status)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'pending');
+
+-- name: load_event_matches
+SELECT task_key, event FROM event_waits WHERE run_id = ? AND event_id IS NOT NULL;
+
+-- In EventRecord's field order (timestamp before source), not the table's.
+-- name: get_event
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events WHERE id =
+    ?;
+
+-- name: list_events
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events ORDER BY
+    timestamp DESC LIMIT ?;
+
+-- name: cancel_event
+UPDATE events SET status = 'canceled' WHERE id = ? AND status = 'pending';
+
+-- ==== schedules =============================================================================
+
+-- name: get_schedule
+SELECT kind, spec, timezone, active FROM schedules WHERE id = ?;
+
+-- name: upsert_schedule
+INSERT INTO schedules (id, job_id, kind, spec, timezone, next_fire_at, active)
+VALUES (?, ?, ?, ?, ?, ?, 1)
+ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, kind = excluded.kind,
+    spec = excluded.spec, timezone = excluded.timezone, next_fire_at = excluded.next_fire_at,
+    active = 1;
+
+-- BEGIN IMMEDIATE: one scheduler at a time.
+-- name: claim_due_schedules
+SELECT id, job_id, kind, spec, timezone, next_fire_at, last_fire_at FROM schedules
+WHERE active = 1 AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?;
+
+-- name: record_fire
+INSERT OR IGNORE INTO schedule_fires (schedule_id, fire_at, run_id) VALUES (?, ?, ?);
+
+-- name: move_schedule
+UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?;
+
+-- name: remove_schedules
+UPDATE schedules SET active = 0 WHERE active = 1 AND id IN (SELECT value FROM json_each(?));
+
+-- ==== key-value store =======================================================================
+
+-- name: kv_get
+SELECT value FROM kv WHERE scope = ? AND name = ?;
+
+-- name: kv_set
+INSERT INTO kv (scope, name, value, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+
+-- name: kv_delete
+DELETE FROM kv WHERE scope = ? AND name = ?;
+
+-- ==== API keys, users, sessions =============================================================
+
+-- name: create_api_key
+INSERT INTO api_keys (id, name, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: get_api_key
+SELECT id, name, key_hash, created_at, revoked_at FROM api_keys WHERE id = ?;
+
+-- name: list_api_keys
+SELECT id, name, key_hash, created_at, revoked_at FROM api_keys ORDER BY created_at, id;
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL;
+
+-- name: create_user
+INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, ?, ?);
+
+-- name: get_user
+SELECT name, password_hash, created_at FROM users WHERE name = ?;
+
+-- name: drop_expired_sessions
+DELETE FROM sessions WHERE expires_at <= ?;
+
+-- name: create_session
+INSERT INTO sessions (token_hash, kind, subject, created_at, expires_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: get_session
+SELECT token_hash, kind, subject, created_at, expires_at FROM sessions WHERE token_hash = ? AND
+    expires_at > ?;
+
+-- name: take_session
+DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash, kind, subject, created_at,
+    expires_at;
+
+-- ==== connections ===========================================================================
+
+-- name: get_connection
+SELECT integration_id, credentials, expires_at, updated_at FROM connections WHERE integration_id =
+    ?;
+
+-- name: put_connection
+INSERT INTO connections (integration_id, credentials, expires_at, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (integration_id) DO UPDATE SET credentials = excluded.credentials,
+    expires_at = excluded.expires_at, updated_at = excluded.updated_at;
+
+-- name: requeue_waiting_for_connection
+UPDATE runs SET status = 'queued', next_attempt_at = ? WHERE status = 'waiting_for_connection';
+
+-- name: delete_connection
+DELETE FROM connections WHERE integration_id = ?;
+
+-- name: list_connections
+SELECT integration_id, credentials, expires_at, updated_at FROM connections ORDER BY
+    integration_id;
