@@ -87,6 +87,10 @@ class PgDatabase:
         self._pool = pool
         self._unusable = unusable
 
+    def supports(self, name: str) -> bool:
+        """Whether the dialect's block ``name`` is a statement."""
+        return bool(QUERIES[name])
+
     async def read(self, work: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
         """Run ``work`` on an autocommit connection."""
         try:

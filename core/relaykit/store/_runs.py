@@ -1,19 +1,21 @@
-"""The runs aggregate: creating, reading, leasing and replaying runs.
+"""The runs aggregate: creating, reading, leasing, ending, cancelling and replaying runs.
 
-Written once over ``Database``. ``claim_runs``, ``end_attempt``, ``cancel_run``,
-``next_wakeup`` and ``has_unfinished_work`` are each backend's own (see ``sqlite`` and
-``postgres``): claiming is where the two databases' concurrency models really differ, and the
-others close runs with a batched recursive statement on PostgreSQL.
+Written once over ``Database``. Two pieces are each backend's own: ``claim_runs``, where the
+two databases' concurrency models really differ (PostgreSQL skips rows other claimers hold
+and counts limited groups under an advisory lock; SQLite has one writer at a time), and
+``close_runs`` (``_tx.CloseRuns``), which PostgreSQL does for a batch in one recursive
+statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from .._models import RunRecord
+from .._models import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
+from ..errors import LeaseLost
 from ._flow import has_flow_keys, insert_run
-from ._rows import run_from_row
-from ._tx import Database, Tx
+from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
+from ._tx import CloseRuns, Database, Tx
 
 #: ``list_runs``'s query by which filters are given (job id, status): no SQL built per call.
 _LIST_RUNS = {
@@ -28,6 +30,7 @@ class Runs:
     """Runs, written once over ``Database``."""
 
     _db: Database
+    _close_runs: CloseRuns
 
     async def create_run(self, run: RunRecord) -> RunRecord:
         """Insert a new run (or find the one its idempotency or debounce key leads to); one
@@ -98,3 +101,100 @@ class Runs:
             return True
 
         return await self.get_run(new_id) if await self._db.write(work) else None
+
+    async def end_attempt(
+        self,
+        *,
+        run_id: str,
+        epoch: int,
+        status: RunStatus,
+        now: float,
+        output: str | None = None,
+        error: ErrorInfo | None = None,
+        wake_at: float | None = None,
+        tasks: Sequence[TaskRecord] = (),
+        logs: Sequence[LogRecord] = (),
+        event_waits: Sequence[EventWait] = (),
+    ) -> None:
+        """Write the attempt's last records and the run's new status in one transaction,
+        fenced by the epoch (``end_attempt`` matches nothing once the run is no longer running
+        under it: ``LeaseLost``, nothing written). A run that ended leaves no task waiting,
+        drops its event waits and wakes the run that invoked it (``close_runs``); a waiting
+        run stores its new event waits, and is due at once when one of its waits was matched
+        meanwhile or the child runs one of its tasks waits for have all ended.
+
+        Where the dialect has it (PostgreSQL), a run that ended with nothing more to write
+        and no parent or children is one statement, ``end_attempt_ended``."""
+        ended = None if status in SUSPENDED else now
+        args = {
+            "status": status.value,
+            "output": output,
+            "error": dump_json(error),
+            "ended": ended,
+            "wake_at": wake_at,
+            "id": run_id,
+            "epoch": epoch,
+            "now": now,
+            "wakes": status is RunStatus.WAITING and wake_at is not None,
+        }
+
+        async def alone(tx: Tx) -> bool:
+            return bool(await tx.execute("end_attempt_ended", args))
+
+        async def work(tx: Tx) -> None:
+            if ended is not None:
+                await tx.execute("lock_parent", args)
+            if await tx.execute("end_attempt", args) == 0:
+                raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
+            if tasks:
+                await tx.execute_many(
+                    "upsert_task_unfenced", [task_params(run_id, t) for t in tasks]
+                )
+            if logs:
+                await tx.execute_many("insert_log", [log_params(run_id, g) for g in logs])
+            if ended is not None:
+                await self._close_runs(tx, [run_id], now)
+                return
+            if event_waits:
+                ordered = sorted(event_waits, key=lambda w: w.task_key)
+                rows = [(run_id, w.task_key, w.event_name, w.filter) for w in ordered]
+                await tx.execute_many("insert_event_wait", rows)
+            await tx.execute("due_if_matched", args)
+
+        if ended is not None and not (tasks or logs) and self._db.supports("end_attempt_ended"):
+            if await self._db.write(alone, transaction=False):
+                return  # otherwise: the run has a parent or children, or lost its lease
+        await self._db.write(work)
+
+    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
+        """Cancel a run that has not ended, its waiting tasks and its event waits, and wake
+        the run that invoked it; a running run's next fenced write is refused."""
+        args = {"now": now, "id": run_id}
+
+        async def work(tx: Tx) -> None:
+            await tx.execute("lock_parent", args)
+            if await tx.execute("cancel_run", args):
+                await self._close_runs(tx, [run_id], now)
+
+        await self._db.write(work)
+        return await self.get_run(run_id)
+
+    async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
+        """The earliest due time or lease expiry among runs of ``job_ids``, due time of a
+        pending event, or schedule's next fire time."""
+
+        async def work(tx: Tx) -> float | None:
+            row = await tx.fetch_one("next_wakeup", {"jobs": tx.array(job_ids)})
+            return None if row is None or row[0] is None else float(row[0])
+
+        return await self._db.read(work)
+
+    async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
+        """True when a run of ``job_ids`` is due now or leased by any worker, or a pending
+        event or a schedule is due."""
+
+        async def work(tx: Tx) -> bool:
+            row = await tx.fetch_one("has_unfinished_work", {"jobs": tx.array(job_ids), "now": now})
+            return bool(row and row[0])
+
+        return await self._db.read(work)

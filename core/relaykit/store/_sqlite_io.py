@@ -261,12 +261,16 @@ class SqliteTx:
 
     async def fetch_one(self, name: str, params: Params = ()) -> Row | None:
         """The named query's first row, or None."""
-        row: Row | None = self._conn.execute(QUERIES[name], params).fetchone()
+        query = QUERIES[name]
+        if not query:
+            return None
+        row: Row | None = self._conn.execute(query, params).fetchone()
         return row
 
     async def fetch_all(self, name: str, params: Params = ()) -> list[Row]:
         """Every row of the named query."""
-        return self._conn.execute(QUERIES[name], params).fetchall()
+        query = QUERIES[name]
+        return self._conn.execute(query, params).fetchall() if query else []
 
     def array(self, values: Iterable[Any]) -> str:
         """``values`` as JSON text, read in SQL with ``json_each``."""
@@ -296,6 +300,10 @@ class SqliteDatabase:
 
     def __init__(self, io: SqliteIO) -> None:
         self._io = io
+
+    def supports(self, name: str) -> bool:
+        """Whether the dialect's block ``name`` is a statement."""
+        return bool(QUERIES[name])
 
     async def read(self, work: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
         """Run read-only ``work`` (on the loop; in the thread if SQLite says busy)."""

@@ -62,6 +62,11 @@ Work = Callable[[Tx], Coroutine[Any, Any, T]]
 class Database(Protocol):
     """Where a unit of work runs: the backend's connections, transactions and I/O rules."""
 
+    def supports(self, name: str) -> bool:
+        """Whether the dialect's block ``name`` is a statement (not empty): an algorithm asks
+        before a shortcut one dialect has and the other does not need."""
+        ...
+
     async def read(self, work: Work[T]) -> T:
         """Run read-only ``work``."""
         ...
@@ -70,6 +75,12 @@ class Database(Protocol):
         """Run ``work`` in one write transaction, or (``transaction=False``) as the one
         statement it executes."""
         ...
+
+
+#: The backend's way of closing runs that just ended, inside the caller's transaction (see
+#: ``_runs.Runs.end_attempt``): PostgreSQL closes a batch in one recursive statement, SQLite
+#: one run at a time in several.
+CloseRuns = Callable[[Tx, list[str], float], Coroutine[Any, Any, None]]
 
 
 def parse_queries(text: str) -> dict[str, str]:

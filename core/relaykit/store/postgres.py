@@ -18,7 +18,6 @@ precision, exactly as in SQLite: both stores hand the engine identical records.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Sequence
@@ -30,22 +29,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .._models import (
-    NO_ROUTING,
-    ErrorInfo,
     EventRecord,
-    EventWait,
-    LogRecord,
     Routing,
     RunRecord,
-    RunStatus,
-    TaskRecord,
 )
-from ..errors import LeaseLost, SchemaTooNew, StoreError, StoreUnavailable
-from ..filters import matches
+from ..errors import SchemaTooNew, StoreError, StoreUnavailable
 from ._access import Access
 from ._connections import ConnectionRecord, Connections, connection_from_row, connection_params
-from ._events import Events
-from ._flow import has_flow_keys, insert_run
+from ._events import Events, deliver_event
 from ._kv import Kv
 from ._postgres_io import (
     CLAIM_LOCK,
@@ -59,18 +50,12 @@ from ._postgres_io import (
     schema_version,
 )
 from ._rows import (
-    SUSPENDED,
     admit,
-    dump_json,
-    event_body,
-    log_params,
     run_from_row,
-    run_params,
-    task_params,
 )
 from ._runs import Runs
 from ._schedules import Schedules
-from ._tasks import Tasks, event_params
+from ._tasks import Tasks
 from ._tx import Tx
 from ._url import parse_database_url
 
@@ -155,6 +140,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         self._listener: Conn | None = None
         self._listener_lock = asyncio.Lock()
         self._db = PgDatabase(self._get_pool, self._unusable)
+        self._close_runs = close_runs
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -386,125 +372,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         runs = await self._db.write(fast, transaction=False)
         return runs if runs is not None else await self._db.write(limited)
 
-    async def end_attempt(
-        self,
-        *,
-        run_id: str,
-        epoch: int,
-        status: RunStatus,
-        now: float,
-        output: str | None = None,
-        error: ErrorInfo | None = None,
-        wake_at: float | None = None,
-        tasks: Sequence[TaskRecord] = (),
-        logs: Sequence[LogRecord] = (),
-        event_waits: Sequence[EventWait] = (),
-    ) -> None:
-        """Write the attempt's last records and the run's new status in one transaction
-        (one statement for an ended run with none, ``end_attempt_ended``). A run that ended
-        leaves no task waiting and drops its event waits, and wakes the run that invoked it;
-        a waiting run stores its new event waits, and is due at once when one of its waits
-        was matched meanwhile or the child runs one of its tasks waits for have all ended.
-        A run that will wake at a time wakes listening workers."""
-        ended = None if status in SUSPENDED else now
-        args = {
-            "status": status.value,
-            "output": output,
-            "error": dump_json(error),
-            "ended": ended,
-            "wake_at": wake_at,
-            "id": run_id,
-            "epoch": epoch,
-            "now": now,
-            "wakes": status is RunStatus.WAITING and wake_at is not None,
-        }
-
-        async def alone(tx: Tx) -> bool:
-            # one statement, unless the run has a parent or children (or lost its lease)
-            return bool(await tx.execute("end_attempt_ended", args))
-
-        async def work(tx: Tx) -> None:
-            if ended is not None:
-                await tx.execute("lock_parent", args)
-            if await tx.execute("end_attempt", args) == 0:
-                raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
-            if tasks:
-                await tx.execute_many(
-                    "upsert_task_unfenced", [task_params(run_id, t) for t in tasks]
-                )
-            if logs:
-                await tx.execute_many("insert_log", [log_params(run_id, g) for g in logs])
-            if ended is not None:
-                await _close_runs(tx, [run_id], now)
-                return
-            if event_waits:
-                ordered = sorted(event_waits, key=lambda w: w.task_key)
-                rows = [(run_id, w.task_key, w.event_name, w.filter) for w in ordered]
-                await tx.execute_many("insert_event_wait", rows)
-            await tx.execute("due_if_matched", args)
-
-        if ended is not None and not (tasks or logs):
-            if await self._db.write(alone, transaction=False):
-                return
-        await self._db.write(work)
-
-    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        """Cancel a run that has not ended, its waiting tasks and its event waits, and wake
-        the run that invoked it."""
-        args = {"now": now, "id": run_id}
-
-        async def work(tx: Tx) -> None:
-            await tx.execute("lock_parent", args)
-            if await tx.execute("cancel_run", args):
-                await _close_runs(tx, [run_id], now)
-
-        await self._db.write(work)
-        return await self.get_run(run_id)
-
-    async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
-        """The earliest due time or lease expiry among runs of ``job_ids``, due time of a
-        pending event, or schedule's next fire time."""
-
-        async def work(tx: Tx) -> float | None:
-            row = await tx.fetch_one("next_wakeup", {"jobs": list(job_ids)})
-            return None if row is None or row[0] is None else float(row[0])
-
-        return await self._db.read(work)
-
-    async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
-        """True when a run of ``job_ids`` is due now or leased by any worker, or a pending
-        event or a schedule is due."""
-
-        async def work(tx: Tx) -> bool:
-            row = await tx.fetch_one("has_unfinished_work", {"jobs": list(job_ids), "now": now})
-            return bool(row and row[0])
-
-        return await self._db.read(work)
-
     # -- events: delivery -----------------------------------------------------------------------
-
-    async def insert_event(
-        self,
-        event: EventRecord,
-        *,
-        routing: Routing = NO_ROUTING,
-        deliver: bool = False,
-        now: float = 0.0,
-    ) -> list[RunRecord] | None:
-        """Store an event once (None when it was stored before); with ``deliver``, route it in
-        the same transaction and return the runs that stand for ``routing.runs``."""
-
-        async def store(tx: Tx) -> list[RunRecord] | None:
-            return [] if await tx.execute("insert_event", event_params(event)) == 1 else None
-
-        async def store_and_deliver(tx: Tx) -> list[RunRecord] | None:
-            if await tx.execute("insert_event_to_deliver", event_params(event)) != 1:
-                return None
-            return await _deliver(tx, event, routing, now)
-
-        if not deliver:
-            return await self._db.write(store, transaction=False)
-        return await self._db.write(store_and_deliver)
 
     async def deliver_due_events(
         self,
@@ -522,7 +390,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
             if row is None:
                 return None
             event = EventRecord(*row)
-            await _deliver(tx, event, route(event), now)
+            await deliver_event(tx, close_runs, event, route(event), now)
             return event.id
 
         delivered: list[str] = []
@@ -606,7 +474,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         return await self._db.write(work)
 
 
-async def _close_runs(tx: Tx, run_ids: list[str], now: float) -> None:
+async def close_runs(tx: Tx, run_ids: list[str], now: float) -> None:
     """After runs ended (their rows locked by the caller's transaction): cancel the child
     runs they were waiting for (and theirs), leave no task of theirs waiting, drop their
     event waits and concurrency-group rows, and wake the runs that invoked them once the
@@ -615,57 +483,9 @@ async def _close_runs(tx: Tx, run_ids: list[str], now: float) -> None:
     orphans = [run_id for kind, run_id in rows if kind == "orphan"]
     parents = [run_id for kind, run_id in rows if kind == "parent"]
     if orphans:
-        await _close_runs(tx, orphans, now)
+        await close_runs(tx, orphans, now)
     if parents:
         await tx.execute("wake_parents", {"ids": run_ids, "parents": parents, "now": now})
-
-
-async def _deliver(tx: Tx, event: EventRecord, routing: Routing, now: float) -> list[RunRecord]:
-    """Route ``event`` inside the caller's transaction: mark it delivered, cancel the runs not
-    yet ended with its cancel keys (a running one stops at its next task boundary), create
-    its runs, resolve the open waits it matches and make their runs due. Returns the runs
-    that stand for ``routing.runs``."""
-    await tx.execute("mark_delivered", (now, event.id))
-    if routing.cancels:
-        keys = {"keys": list(routing.cancels), "now": now}
-        await tx.execute("lock_cancel_parents", keys)
-        canceled = [r[0] for r in await tx.fetch_all("cancel_by_keys", keys)]
-        if canceled:
-            await _close_runs(tx, canceled, now)
-    plain = [run_params(r, bool) for r in routing.runs if not has_flow_keys(r)]
-    if plain:  # the common case: batched
-        await tx.execute_many("create_run", plain)
-    runs = [await insert_run(tx, r) if has_flow_keys(r) else r for r in routing.runs]
-    await _resolve_waits(tx, event, now)
-    return runs
-
-
-async def _resolve_waits(tx: Tx, event: EventRecord, now: float) -> None:
-    """Resolve the open waits ``event`` matches and make their runs due: the waits are
-    read, their runs locked in id order, then the waits read again under the locks (another
-    delivery may have resolved one, the run may have ended or added waits meanwhile)."""
-    payload = json.loads(event.payload)
-
-    def matching(rows: list[tuple[Any, ...]]) -> list[tuple[str, str]]:
-        return [
-            (run_id, key)
-            for run_id, key, flt in rows
-            if flt is None or matches(json.loads(flt), payload)
-        ]
-
-    candidates = matching(await tx.fetch_all("open_waits", (event.name,)))
-    if not candidates:
-        return
-    run_ids = sorted({run_id for run_id, _ in candidates})
-    await tx.execute("lock_runs", (run_ids,))
-    resolved = matching(await tx.fetch_all("lock_open_waits", (event.name, run_ids)))
-    if not resolved:
-        return
-    body = json.dumps(event_body(event))
-    await tx.execute_many(
-        "resolve_wait", [(event.id, body, run_id, key) for run_id, key in resolved]
-    )
-    await tx.execute("wake_resolved", (now, sorted({r for r, _ in resolved})))
 
 
 async def _ping(tx: Tx) -> None:

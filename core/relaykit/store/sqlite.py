@@ -18,18 +18,11 @@ from pathlib import Path
 from typing import Any, Final, final
 
 from .._models import (
-    NO_ROUTING,
-    ErrorInfo,
     EventRecord,
-    EventWait,
-    LogRecord,
     Routing,
     RunRecord,
-    RunStatus,
-    TaskRecord,
 )
-from ..errors import LeaseLost, SchemaTooNew, StoreCorrupt, StoreError
-from ..filters import matches
+from ..errors import SchemaTooNew, StoreCorrupt, StoreError
 from . import migrations
 from ._access import Access
 from ._connections import (
@@ -39,23 +32,18 @@ from ._connections import (
     connection_from_row,
     connection_params,
 )
-from ._events import Events
-from ._flow import insert_run
+from ._events import Events, deliver_event
 from ._kv import Kv
 from ._rows import (
     RUN_COLS,
-    SUSPENDED,
     admit,
-    dump_json,
-    event_body,
-    log_params,
     run_from_row,
-    task_params,
 )
 from ._runs import Runs
 from ._schedules import Schedules
-from ._sqlite_io import QUERIES, SqliteDatabase, SqliteIO, SqliteTx, drive
-from ._tasks import Tasks, event_params
+from ._sqlite_io import QUERIES, SqliteDatabase, SqliteIO
+from ._tasks import Tasks
+from ._tx import Tx
 from ._url import parse_database_url
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
@@ -100,6 +88,7 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
             memory=path == ":memory:",
         )
         self._db = SqliteDatabase(self._io)
+        self._close_runs = close_runs
         self._url = f"sqlite:///{path}"
 
     @classmethod
@@ -294,169 +283,6 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
 
         return await self._io.write(tx)
 
-    async def end_attempt(
-        self,
-        *,
-        run_id: str,
-        epoch: int,
-        status: RunStatus,
-        now: float,
-        output: str | None = None,
-        error: ErrorInfo | None = None,
-        wake_at: float | None = None,
-        tasks: Sequence[TaskRecord] = (),
-        logs: Sequence[LogRecord] = (),
-        event_waits: Sequence[EventWait] = (),
-    ) -> None:
-        """Write the attempt's last records and the run's new status in one transaction."""
-
-        def tx(db: sqlite3.Connection) -> None:
-            ended = None if status in SUSPENDED else now
-            cur = db.execute(
-                "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, "
-                "next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
-                "WHERE id = ? AND epoch = ? AND status = 'running'",
-                (status.value, output, dump_json(error), ended, wake_at, run_id, epoch),
-            )
-            if cur.rowcount == 0:
-                raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
-            if tasks:
-                db.executemany(
-                    QUERIES["upsert_task_unfenced"], [task_params(run_id, t) for t in tasks]
-                )
-            if ended is not None:  # a run that ended leaves no task waiting forever
-                _close_run(db, run_id, now)
-            else:
-                db.executemany(
-                    "INSERT OR IGNORE INTO event_waits (run_id, task_key, event_name, filter) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(run_id, w.task_key, w.event_name, w.filter) for w in event_waits],
-                )
-                # an event that matched, or a child run that ended, while the attempt ran
-                # makes the run due at once
-                db.execute(
-                    "UPDATE runs SET next_attempt_at = :now WHERE id = :id AND (EXISTS (SELECT 1 "
-                    "FROM event_waits WHERE run_id = :id AND event_id IS NOT NULL) OR EXISTS "
-                    "(SELECT 1 FROM tasks t WHERE t.run_id = :id AND t.kind = 'invoke' "
-                    "AND t.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM runs c WHERE "
-                    "c.parent_run_id = :id AND c.parent_task_key = t.key "
-                    "AND c.ended_at IS NULL)))",
-                    {"now": now, "id": run_id},
-                )
-            if logs:
-                db.executemany(QUERIES["insert_log"], [log_params(run_id, g) for g in logs])
-
-        await self._io.write(tx)
-
-    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        """Cancel a run that has not ended, and its waiting tasks."""
-
-        def tx(db: sqlite3.Connection) -> None:
-            cur = db.execute(
-                "UPDATE runs SET status = 'canceled', ended_at = ?, lease_owner = NULL, "
-                "lease_expires_at = NULL, next_attempt_at = NULL "
-                f"WHERE id = ? AND status IN {_LIVE}",
-                (now, run_id),
-            )
-            if cur.rowcount:
-                _close_run(db, run_id, now)
-
-        await self._io.write(tx)
-        return await self.get_run(run_id)
-
-    async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
-        """The earliest due time or lease expiry among runs of ``job_ids``, or pending event."""
-        marks = ", ".join("?" * len(job_ids)) or "NULL"
-        query = (
-            f"SELECT MIN(t) FROM ("
-            f" SELECT MIN(next_attempt_at) AS t FROM runs WHERE status IN ('queued', 'waiting')"
-            f"  AND job_id IN ({marks})"
-            f" UNION ALL SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'"
-            f"  AND job_id IN ({marks})"
-            f" UNION ALL SELECT MIN(COALESCE(deliver_at, timestamp)) FROM events"
-            f"  WHERE status = 'pending'"
-            f" UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1)"
-        )
-        row = await self._io.read(lambda db: db.execute(query, (*job_ids, *job_ids)).fetchone())
-        return None if row is None or row[0] is None else float(row[0])
-
-    async def has_unfinished_work(self, *, job_ids: Sequence[str], now: float) -> bool:
-        """True when a run of ``job_ids`` is due now or leased by any worker, or an event is
-        due for delivery."""
-        marks = ", ".join("?" * len(job_ids)) or "NULL"
-        # One branch per status condition, not an OR: each is a search of runs_live (status,
-        # job_id, next_attempt_at), where an OR let SQLite pick runs_job_created and read
-        # every run the jobs ever had.
-        query = (
-            f"SELECT 1 FROM runs WHERE status IN ('queued', 'waiting') AND job_id IN ({marks})"
-            " AND next_attempt_at <= ?"
-            f" UNION ALL SELECT 1 FROM runs WHERE status = 'running' AND job_id IN ({marks})"
-            " UNION ALL SELECT 1 FROM events WHERE status = 'pending' AND"
-            " COALESCE(deliver_at, timestamp) <= ?"
-            " UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= ? LIMIT 1"
-        )
-        row = await self._io.read(
-            lambda db: db.execute(query, (*job_ids, now, *job_ids, now, now)).fetchone()
-        )
-        return row is not None
-
-    async def insert_event(
-        self,
-        event: EventRecord,
-        *,
-        routing: Routing = NO_ROUTING,
-        deliver: bool = False,
-        now: float = 0.0,
-    ) -> list[RunRecord] | None:
-        """Store an event once; with ``deliver``, route it in the same transaction."""
-
-        def tx(db: sqlite3.Connection) -> list[RunRecord] | None:
-            inserted = db.execute(QUERIES["insert_event"], event_params(event)).rowcount
-            if not inserted:
-                return None
-            return self._deliver(db, event, routing, now) if deliver else []
-
-        return await self._io.write(tx)
-
-    def _deliver(
-        self, db: sqlite3.Connection, event: EventRecord, routing: Routing, now: float
-    ) -> list[RunRecord]:
-        db.execute(
-            "UPDATE events SET status = 'delivered', delivered_at = ? WHERE id = ?",
-            (now, event.id),
-        )
-        for key in routing.cancels:
-            # a running run too: its attempt's next write is refused (the status fence)
-            canceled = db.execute(
-                "UPDATE runs SET status = 'canceled', ended_at = ?, next_attempt_at = NULL, "
-                "lease_owner = NULL, lease_expires_at = NULL WHERE cancel_key = ? "
-                f"AND status IN {_LIVE} RETURNING id",
-                (now, key),
-            ).fetchall()
-            for (run_id,) in canceled:
-                _close_run(db, run_id, now)
-        tx = SqliteTx(db)
-        runs = [drive(insert_run(tx, run)) for run in routing.runs]
-        waits = db.execute(
-            "SELECT run_id, task_key, filter FROM event_waits WHERE event_name = ? "
-            "AND event_id IS NULL",
-            (event.name,),
-        ).fetchall()
-        payload = json.loads(event.payload)
-        body = json.dumps(event_body(event))
-        for run_id, task_key, flt in waits:
-            if flt is not None and not matches(json.loads(flt), payload):
-                continue
-            db.execute(
-                "UPDATE event_waits SET event_id = ?, event = ? WHERE run_id = ? AND task_key = ?",
-                (event.id, body, run_id, task_key),
-            )
-            db.execute(
-                "UPDATE runs SET next_attempt_at = ? WHERE id = ? AND status = 'waiting'",
-                (now, run_id),
-            )
-        return runs
-
     async def deliver_due_events(
         self,
         *,
@@ -464,32 +290,24 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         route: Callable[[EventRecord], Routing],
         limit: int = 100,
     ) -> list[str]:
-        """Route pending events that are due, each in its own transaction."""
+        """Route pending events that are due, each in its own transaction. The candidates are
+        read on the loop (no write lock taken while there are none); ``BEGIN IMMEDIATE``
+        serializes writers, so each is re-checked inside the transaction that delivers it."""
+
+        async def due(tx: Tx) -> list[EventRecord]:
+            return [EventRecord(*r) for r in await tx.fetch_all("due_events", (now, limit))]
+
         delivered: list[str] = []
-        rows = await self._io.read(
-            lambda db: db.execute(
-                f"SELECT {_EVENT_COLS} FROM events WHERE status = 'pending' AND "
-                "COALESCE(deliver_at, timestamp) <= ? ORDER BY COALESCE(deliver_at, timestamp) "
-                "LIMIT ?",
-                (now, limit),
-            ).fetchall()
-        )
-        for row in rows:
-            event = EventRecord(*row)
+        for event in await self._db.read(due):
             routing = route(event)
 
-            def tx(
-                db: sqlite3.Connection, event: EventRecord = event, routing: Routing = routing
-            ) -> bool:
-                # BEGIN IMMEDIATE serializes writers: re-check it is still pending
-                still = db.execute(
-                    "SELECT 1 FROM events WHERE id = ? AND status = 'pending'", (event.id,)
-                ).fetchone()
-                if still:
-                    self._deliver(db, event, routing, now)
-                return bool(still)
+            async def one(tx: Tx, event: EventRecord = event, routing: Routing = routing) -> bool:
+                if await tx.fetch_one("event_still_pending", (event.id,)) is None:
+                    return False
+                await deliver_event(tx, close_runs, event, routing, now)
+                return True
 
-            if await self._io.write(tx):
+            if await self._db.write(one):
                 delivered.append(event.id)
         return delivered
 
@@ -555,38 +373,20 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         return fresh
 
 
-# The runs that have not ended.
-_LIVE: Final = "('queued', 'running', 'waiting', 'waiting_for_connection')"
-
-
-def _close_run(db: sqlite3.Connection, run_id: str, now: float) -> None:
-    """After a run ended: the children it was waiting for are canceled (and theirs), no task
-    of it waits forever, its event waits go, and the run that invoked it (if any) is woken
-    to take its result."""
-    orphans = db.execute(
-        "UPDATE runs SET status = 'canceled', ended_at = :now, next_attempt_at = NULL, "
-        "lease_owner = NULL, lease_expires_at = NULL WHERE parent_run_id = :id "
-        "AND ended_at IS NULL AND parent_task_key IN (SELECT key FROM tasks "
-        "WHERE run_id = :id AND kind = 'invoke' AND status = 'waiting') RETURNING id",
-        {"now": now, "id": run_id},
-    ).fetchall()
-    for (child,) in orphans:
-        _close_run(db, child, now)
-    db.execute("DELETE FROM run_groups WHERE run_id = ? AND period IS NULL", (run_id,))
-    db.execute(
-        "UPDATE tasks SET status = 'canceled', ended_at = ?, next_attempt_at = NULL "
-        "WHERE run_id = ? AND status IN ('waiting', 'running')",
-        (now, run_id),
-    )
-    db.execute("DELETE FROM event_waits WHERE run_id = ?", (run_id,))
-    # the parent is woken when the last child its task waits for has ended
-    db.execute(
-        "UPDATE runs SET next_attempt_at = :now WHERE status = 'waiting' AND id = "
-        "(SELECT parent_run_id FROM runs WHERE id = :id) AND NOT EXISTS (SELECT 1 FROM runs s "
-        "JOIN runs me ON me.id = :id WHERE s.parent_run_id = me.parent_run_id "
-        "AND s.parent_task_key = me.parent_task_key AND s.ended_at IS NULL)",
-        {"now": now, "id": run_id},
-    )
+async def close_runs(tx: Tx, run_ids: list[str], now: float) -> None:
+    """After runs ended: the children each was waiting for are canceled (and closed in turn),
+    no task of it waits forever, its event waits and concurrency-group rows go, and the run
+    that invoked it (if any) is woken to take its result (queries ``cancel_orphans`` ...
+    ``wake_parent``, one run at a time: SQLite has no data-modifying CTEs)."""
+    for run_id in run_ids:
+        args = {"now": now, "id": run_id}
+        orphans = [r[0] for r in await tx.fetch_all("cancel_orphans", args)]
+        if orphans:
+            await close_runs(tx, orphans, now)
+        await tx.execute("drop_concurrency_groups", args)
+        await tx.execute("cancel_open_tasks", args)
+        await tx.execute("drop_event_waits", args)
+        await tx.execute("wake_parent", args)
 
 
 def _busy_groups(db: sqlite3.Connection, now: float) -> dict[str, int]:

@@ -281,3 +281,134 @@ DELETE FROM connections WHERE integration_id = ?;
 -- name: list_connections
 SELECT integration_id, credentials, expires_at, updated_at FROM connections ORDER BY
     integration_id;
+
+-- ==== ending and cancelling runs ============================================================
+
+-- The fenced end of an attempt: nothing changes unless the run is running under its epoch.
+-- name: end_attempt
+UPDATE runs SET status = :status, output = :output, error = :error, ended_at = :ended,
+    next_attempt_at = :wake_at, lease_owner = NULL, lease_expires_at = NULL
+WHERE id = :id AND epoch = :epoch AND status = 'running';
+
+-- PostgreSQL ends a run without parent or children in one statement; SQLite's transaction
+-- is already local and short, so it has no such shortcut (SqliteStore never runs this).
+-- name: end_attempt_ended
+
+-- A row lock PostgreSQL takes before ending a run; SQLite's BEGIN IMMEDIATE holds the file.
+-- name: lock_parent
+
+-- name: insert_event_wait
+INSERT OR IGNORE INTO event_waits (run_id, task_key, event_name, filter) VALUES (?, ?, ?, ?);
+
+-- An event that matched, or a child run that ended, while the attempt ran makes the run due
+-- at once.
+-- name: due_if_matched
+UPDATE runs SET next_attempt_at = :now
+WHERE id = :id AND (EXISTS (SELECT 1 FROM event_waits WHERE run_id = :id AND event_id IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = :id AND t.kind = 'invoke'
+        AND t.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.parent_run_id = :id
+            AND c.parent_task_key = t.key AND c.ended_at IS NULL)));
+
+-- name: cancel_run
+UPDATE runs SET status = 'canceled', ended_at = :now, lease_owner = NULL,
+    lease_expires_at = NULL, next_attempt_at = NULL
+WHERE id = :id AND status IN ('queued', 'running', 'waiting', 'waiting_for_connection');
+
+-- Closing a run that ended (SqliteStore's close_runs, one run at a time): the children it was
+-- waiting for are canceled (and closed in turn), no task of it waits forever, its event waits
+-- and concurrency-group rows go, and the run that invoked it is woken once the last child its
+-- task waits for has ended.
+-- name: cancel_orphans
+UPDATE runs SET status = 'canceled', ended_at = :now, next_attempt_at = NULL,
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE parent_run_id = :id AND ended_at IS NULL AND parent_task_key IN
+    (SELECT key FROM tasks WHERE run_id = :id AND kind = 'invoke' AND status = 'waiting')
+RETURNING id;
+
+-- name: drop_concurrency_groups
+DELETE FROM run_groups WHERE run_id = :id AND period IS NULL;
+
+-- name: cancel_open_tasks
+UPDATE tasks SET status = 'canceled', ended_at = :now, next_attempt_at = NULL
+WHERE run_id = :id AND status IN ('waiting', 'running');
+
+-- name: drop_event_waits
+DELETE FROM event_waits WHERE run_id = :id;
+
+-- name: wake_parent
+UPDATE runs SET next_attempt_at = :now
+WHERE status = 'waiting' AND id = (SELECT parent_run_id FROM runs WHERE id = :id)
+    AND NOT EXISTS (SELECT 1 FROM runs s JOIN runs me ON me.id = :id
+        WHERE s.parent_run_id = me.parent_run_id AND s.parent_task_key = me.parent_task_key
+            AND s.ended_at IS NULL);
+
+-- ==== waking up =============================================================================
+
+-- One branch per status condition, not an OR: each is a search of runs_live (status, job_id,
+-- next_attempt_at), where an OR let SQLite pick runs_job_created and read every run the jobs
+-- ever had. ``job_id IN (SELECT value FROM json_each(:jobs))`` keeps the index search.
+-- name: next_wakeup
+SELECT MIN(t) FROM (
+    SELECT MIN(next_attempt_at) AS t FROM runs WHERE status IN ('queued', 'waiting')
+        AND job_id IN (SELECT value FROM json_each(:jobs))
+    UNION ALL SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'
+        AND job_id IN (SELECT value FROM json_each(:jobs))
+    UNION ALL SELECT MIN(COALESCE(deliver_at, timestamp)) FROM events WHERE status = 'pending'
+    UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1);
+
+-- name: has_unfinished_work
+SELECT 1 FROM runs WHERE status IN ('queued', 'waiting')
+    AND job_id IN (SELECT value FROM json_each(:jobs)) AND next_attempt_at <= :now
+UNION ALL SELECT 1 FROM runs WHERE status = 'running'
+    AND job_id IN (SELECT value FROM json_each(:jobs))
+UNION ALL SELECT 1 FROM events WHERE status = 'pending' AND COALESCE(deliver_at, timestamp) <= :now
+UNION ALL SELECT 1 FROM schedules WHERE active = 1 AND next_fire_at <= :now
+LIMIT 1;
+
+-- ==== event delivery ========================================================================
+
+-- An event delivered in the transaction that inserts it.
+-- name: insert_event_to_deliver
+INSERT OR IGNORE INTO events (id, name, payload, source, timestamp, deliver_at, sent_by_run,
+    status)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'pending');
+
+-- The due pending events, read before delivering each in its own transaction.
+-- name: due_events
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
+WHERE status = 'pending' AND COALESCE(deliver_at, timestamp) <= ?
+ORDER BY COALESCE(deliver_at, timestamp) LIMIT ?;
+
+-- BEGIN IMMEDIATE serializes writers: re-checked inside the delivering transaction.
+-- name: event_still_pending
+SELECT 1 FROM events WHERE id = ? AND status = 'pending';
+
+-- name: mark_delivered
+UPDATE events SET status = 'delivered', delivered_at = ? WHERE id = ?;
+
+-- name: lock_cancel_parents
+
+-- A running run too: its attempt's next write is refused (the status fence).
+-- name: cancel_by_keys
+UPDATE runs SET status = 'canceled', ended_at = :now, next_attempt_at = NULL,
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE cancel_key IN (SELECT value FROM json_each(:keys))
+    AND status IN ('queued', 'running', 'waiting', 'waiting_for_connection')
+RETURNING id;
+
+-- name: open_waits
+SELECT run_id, task_key, filter FROM event_waits WHERE event_name = ? AND event_id IS NULL;
+
+-- name: lock_runs
+
+-- name: lock_open_waits
+SELECT run_id, task_key, filter FROM event_waits
+WHERE event_name = ? AND event_id IS NULL AND run_id IN (SELECT value FROM json_each(?))
+ORDER BY run_id, task_key;
+
+-- name: resolve_wait
+UPDATE event_waits SET event_id = ?, event = ? WHERE run_id = ? AND task_key = ?;
+
+-- name: wake_resolved
+UPDATE runs SET next_attempt_at = ?
+WHERE id IN (SELECT value FROM json_each(?)) AND status = 'waiting';
