@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from relaykit import Client
-from relaykit._models import RunStatus
+from relaykit.records import RunStatus
 from relaykit.store.sqlite import SqliteStore
 from relaykit.testing import ManualClock
 

@@ -742,6 +742,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lease-seconds", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="relaykit-crash-") as tmp:
         work = Path(tmp)
@@ -789,6 +792,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             + report.store_mismatches
         )[:20]:
             print("  " + problem)
+    if args.figures:
+        where = f"kill -9 campaign, {args.backend}, {report.runs} runs, {report.kills} kills"
+        counts = {
+            "runs lost or stuck": len(report.lost_or_stuck),
+            "completed tasks re-executed": len(report.completed_reexecuted),
+            "overlapping executions": len(report.overlaps),
+        }
+        figures = [
+            {
+                "figure": f"{where}: {what}",
+                "unit": "",
+                "better": "lower",
+                "relaykit": n,
+                "target": 0,
+            }
+            for what, n in counts.items()
+        ]
+        Path(args.figures).write_text(json.dumps(figures), encoding="utf-8")
     return 0 if report.ok else 1
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -125,6 +126,9 @@ def main() -> None:
         default="full",
         help="synchronous= of the store (full: relaykit's default, an fsync per commit)",
     )
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.connections.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +162,19 @@ def main() -> None:
     for c in counts:
         shown = ", ".join(f"{r:.0f}" for r in rates[c])
         print(f"| {c} | {statistics.median(rates[c]):.0f} | {shown} |")
+    if args.figures:
+        targets = {1: 800.0, 16: 1300.0}
+        figures = [
+            {
+                "figure": f"HTTP API, POST /api/v1/events, {c} keep-alive connection(s)",
+                "unit": "req/s",
+                "better": "higher",
+                "relaykit": statistics.median(rates[c]),
+                "target": targets.get(c),
+            }
+            for c in counts
+        ]
+        Path(args.figures).write_text(json.dumps(figures), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sqlite3
 import statistics
 import tempfile
@@ -187,10 +188,14 @@ def main() -> None:
         help="also on this server, e.g. postgresql://postgres@127.0.0.1:5432/postgres",
     )
     parser.add_argument("--plans", action="store_true", help="print SQLite's query plans")
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args()
     print(f"idle check, {args.runs} ended runs, median (p90) of {args.loops} calls, ms")
     print("| store | jobs | claim_runs | has_unfinished_work | next_wakeup | loop |")
     print("|---|---:|---:|---:|---:|---:|")
+    figures = []
     for count in [int(n) for n in args.jobs.split(",")]:
         jobs = [f"job-{i}" for i in range(count)]
         results = {"sqlite": asyncio.run(on_sqlite(args, jobs))}
@@ -201,9 +206,20 @@ def main() -> None:
             cells = [f"{t[q]['median']:.3f} ({t[q]['p90']:.3f})" for q in QUERIES]
             loop = sum(t[q]["median"] for q in QUERIES)
             print(f"| {backend} | {count} | {' | '.join(cells)} | {loop:.3f} |")
+            figures.append(
+                {
+                    "figure": f"idle check, {args.runs} runs, {count} job(s), {backend}",
+                    "unit": "ms",
+                    "better": "lower",
+                    "relaykit": loop,
+                    "target": 1.0,
+                }
+            )
         if args.plans:
             for query, plan in results["sqlite"]["plans"].items():
                 print(f"SQLite plan, {count} jobs, {query}: " + "; ".join(plan))
+    if args.figures:
+        Path(args.figures).write_text(json.dumps(figures), encoding="utf-8")
 
 
 if __name__ == "__main__":

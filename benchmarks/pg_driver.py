@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import psycopg
 
-from relaykit._models import RunRecord, RunStatus, TaskRecord, TaskStatus
+from relaykit.records import RunRecord, RunStatus, TaskRecord, TaskStatus
 from relaykit.store._postgres_io import QUERIES
 from relaykit.store._rows import task_params
 from relaykit.store.postgres import PostgresStore

@@ -56,6 +56,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -350,6 +351,9 @@ def main() -> None:
     parser.add_argument(
         "--server", default=os.environ.get("RELAYKIT_TEST_POSTGRES_URL") or DEFAULT_SERVER
     )
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     parser.add_argument("--json", action="store_true", help="Also print raw results as JSON.")
     args = parser.parse_args()
 
@@ -425,6 +429,17 @@ def main() -> None:
                 f"{workload:10} {side:9} {per['round_trips']:12.2f} {per['statements']:11.2f} "
                 f"{per['tx_control']:13.2f} {per['pings']:6.2f} {per['commits']:12.2f}"
             )
+    _outputs(args, results, bare, counts, med)
+
+
+def _outputs(
+    args: argparse.Namespace,
+    results: dict[tuple[str, str], list[Any]],
+    bare: list[float],
+    counts: dict[tuple[str, str], dict[str, float]],
+    med: Callable[[str, str, str], float],
+) -> None:
+    """``--json`` (every raw result) and ``--figures`` (the headline ones)."""
     if args.json:
         print(
             json.dumps(
@@ -435,6 +450,23 @@ def main() -> None:
                 }
             )
         )
+    if args.figures:
+        _write_figures(Path(args.figures), med)
+
+
+def _write_figures(path: Path, med: Callable[[str, str, str], float]) -> None:
+    """The headline figures for benchmarks/all.py: µs per task, relaykit and DBOS."""
+    figures = [
+        {
+            "figure": f"PostgreSQL, per task, {workload}",
+            "unit": "µs",
+            "better": "lower",
+            "relaykit": med(workload, "relaykit", "us_per_task"),
+            "peer": med(workload, "dbos", "us_per_task"),
+        }
+        for workload in WORKLOADS
+    ]
+    path.write_text(json.dumps(figures), encoding="utf-8")
 
 
 def _server_version(server: str) -> str:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import statistics
@@ -337,6 +338,9 @@ def main() -> None:
     parser.add_argument(
         "--server", default=os.environ.get("RELAYKIT_TEST_POSTGRES_URL") or DEFAULT_SERVER
     )
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args()
     sides = [s for s in args.sides.split(",") if s]
     if not sides or any(s not in SIDES for s in sides):
@@ -395,6 +399,20 @@ def main() -> None:
                 ]
                 cells += [f"{ratio:.2f}x", f"{min(paired):.2f}-{max(paired):.2f}x"]
             print(f"{workers:>8} {cells[0]:>8} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12}")
+    if args.figures:
+        figures = [
+            {
+                "figure": f"PostgreSQL, {args.runs} runs x {args.tasks_per_run} tasks, "
+                f"{workers} worker(s)",
+                "unit": "runs/s",
+                "better": "higher",
+                "relaykit": med("relaykit", workers, "runs/s") if "relaykit" in sides else None,
+                "peer": med("dbos", workers, "runs/s") if "dbos" in sides else None,
+                "target_ratio": 10.0,
+            }
+            for workers in WORKER_COUNTS
+        ]
+        Path(args.figures).write_text(json.dumps(figures), encoding="utf-8")
 
 
 def _server_version(server: str) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 import relaykit
 from relaykit import Client, Context, event_trigger
-from relaykit._clock import Clock
+from relaykit._base.clock import Clock
 
 #: The password the dashboard tests give their user ``ada``.
 PASSWORD = "correct horse battery"

@@ -6,16 +6,17 @@ memoized and retried, so a run survives crashes, deploys and long waits.
 
 import typing
 
-from ._auth import Credentials, OAuth2
-from ._client import Client
-from ._context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
-from ._integration import Integration, TaskMethod, task
-from ._io import IO, KeyValueStore, Logger, Status
-from ._models import RunResult, RunStatus, TaskResult, TaskStatus
-from ._plugins import PluginInfo, Plugins, TaskCall
-from ._serde import parse_json
+from ._base.serde import parse_json
 from ._version import __version__
-from ._webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
+from .client import Client
+from .definitions.context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, current_task
+from .definitions.filters import merge_filters
+from .definitions.flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
+from .definitions.jobs import Job
+from .definitions.retry import Retry
+from .definitions.triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
+from .engine.io import IO, KeyValueStore, Logger, Status
+from .engine.worker import Worker
 from .errors import (
     DuplicateJob,
     DuplicateTaskKey,
@@ -36,17 +37,16 @@ from .errors import (
     UnknownTask,
     WebhookRejected,
 )
-from .filters import merge_filters
-from .flow import CancelOn, Concurrency, ConcurrencyLimit, Debounce, Throttle
-from .jobs import Job
-from .retry import Retry
-from .triggers import cron_trigger, event_trigger, interval_trigger, invoke_trigger
-from .worker import Worker
+from .integrations.auth import Credentials, OAuth2
+from .integrations.base import Integration, TaskMethod, api_task, task
+from .integrations.plugins import PluginInfo, Plugins, TaskCall
+from .integrations.webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
+from .records import RunResult, RunStatus, TaskResult, TaskStatus
 
 if typing.TYPE_CHECKING:
-    from ._hookimpl import hookimpl  # pluggy's marker itself
+    from .integrations.hookimpl import hookimpl  # pluggy's marker itself
 else:
-    from ._plugins import hookimpl  # the same, made on first use (see _plugins)
+    from .integrations.plugins import hookimpl  # the same, made on first use (see _plugins)
 
 __all__ = [
     "IO",
@@ -101,6 +101,7 @@ __all__ = [
     "WebhookSecrets",
     "Worker",
     "__version__",
+    "api_task",
     "cron_trigger",
     "current_task",
     "event_trigger",

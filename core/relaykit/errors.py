@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._durations import MAX_SECONDS, check_seconds
+from ._base.durations import MAX_SECONDS, check_seconds
 
 
 class RelaykitError(Exception):

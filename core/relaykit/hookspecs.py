@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ._integration import Integration
-    from ._plugins import TaskCall
+    from .integrations.base import Integration
+    from .integrations.plugins import TaskCall
 
 hookspec = pluggy.HookspecMarker("relaykit")
 

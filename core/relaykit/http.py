@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Final
 
-from ._durations import as_seconds
+from ._base.durations import as_seconds
 from .errors import RelaykitError
 
 __all__ = [

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from relaykit import Client, InvalidJobDefinition
-from relaykit._models import ScheduleSpec
-from relaykit.triggers import DynamicSchedule
+from relaykit.definitions.triggers import DynamicSchedule
+from relaykit.records import ScheduleSpec
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,7 +31,7 @@ APP = '''\
 from typing import Any
 
 from relaykit import Client
-from relaykit.triggers import CronTrigger
+from relaykit.definitions.triggers import CronTrigger
 
 client = Client(id="bad-schedules")
 digest = client.define_schedule("digest")

@@ -28,10 +28,10 @@ from tests.serving import free_port
 
 import relaykit
 from relaykit import Client, Context
-from relaykit._auth import Connections, Credentials, OAuth2
-from relaykit._integration import Integration
-from relaykit._secrets import SecretBox
+from relaykit._base.secrets import SecretBox
 from relaykit.errors import ConfigurationError
+from relaykit.integrations.auth import Connections, Credentials, OAuth2
+from relaykit.integrations.base import Integration
 from relaykit.server import Access
 from relaykit.server._connections import OAUTH_STATE_SECONDS
 from relaykit.testing import ManualClock

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from tests.http_app import make_client
 from tests.serving import uvicorn_thread
 
-from relaykit._clock import SystemClock
+from relaykit._base.clock import SystemClock
 from relaykit.server import Access
 from relaykit.server._openapi import openapi_document
 from relaykit.store import store_from_url

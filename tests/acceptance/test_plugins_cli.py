@@ -19,8 +19,8 @@ from tests.localserver import serve
 from tests.plugin_dists import IMPORT_ERROR_PLUGIN, good_source, make_dist
 
 from relaykit import Credentials
-from relaykit._auth import Connections
-from relaykit._secrets import SecretBox
+from relaykit._base.secrets import SecretBox
+from relaykit.integrations.auth import Connections
 from relaykit.store import store_from_url
 
 

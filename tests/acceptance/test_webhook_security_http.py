@@ -29,7 +29,7 @@ from cryptography.fernet import Fernet
 
 import relaykit
 from relaykit import Client, Context
-from relaykit._webhooks import REPLAY_WINDOW_SECONDS
+from relaykit.integrations.webhooks import REPLAY_WINDOW_SECONDS
 from relaykit.testing import ManualClock
 from relaykit_github import WEBHOOK_SECRET, GitHub
 from relaykit_github import sign as github_sign

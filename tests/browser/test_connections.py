@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import Server, _relaykit, _wait_for_port
 from tests.serving import free_port
 
-from relaykit._secrets import SecretBox
+from relaykit._base.secrets import SecretBox
 
 TOKEN = "tok-BROWSER-5e6f7a8b9c"
 APP_SOURCE = """

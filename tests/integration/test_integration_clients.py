@@ -20,7 +20,7 @@ from tests.localserver import serve
 
 import relaykit
 from relaykit import IO, Client, Context, Credentials, RunStatus
-from relaykit._clients import ClientPool
+from relaykit.integrations.clients import ClientPool
 
 
 class Recorder:

@@ -35,6 +35,7 @@ import pytest
 from tests.pg import database_name, execute, server_url
 
 import relaykit
+import relaykit.definitions.flow
 from relaykit import Client
 
 RELAYKIT = Path(sys.executable).parent / "relaykit"
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import relaykit
+import relaykit.definitions.flow
 from relaykit import Client, Context
 
 client = Client(id="multiworker")
@@ -87,7 +89,7 @@ async def limited(payload: Any, io: relaykit.IO, ctx: Context) -> int:
     return int(await io.run_task("work", work, ctx.run.id, int(payload["sleep_ms"])))
 '''
 # The flow limits of the "limited" job: the app and the enqueuing test define them alike.
-LIMITS_SOURCE = 'relaykit.flow.Concurrency(key="user", limit=1), 3'
+LIMITS_SOURCE = 'relaykit.definitions.flow.Concurrency(key="user", limit=1), 3'
 APP = APP.replace("LIMITS", f"[{LIMITS_SOURCE}]")
 
 
@@ -166,7 +168,10 @@ async def _enqueue(url: str, count: int, sleep_ms: int, job_id: str, users: int)
         raise AssertionError("the test process executes no run")
 
     client.define_job(id="work", version="1.0.0", run=never)
-    limits: list[relaykit.flow.ConcurrencyOption] = [relaykit.Concurrency(key="user", limit=1), 3]
+    limits: list[relaykit.definitions.flow.ConcurrencyOption] = [
+        relaykit.Concurrency(key="user", limit=1),
+        3,
+    ]
     client.define_job(id="limited", version="1.0.0", run=never, concurrency_limit=limits)
     engine = await client.engine()
     job = client.get_job(job_id)

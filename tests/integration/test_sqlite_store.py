@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from relaykit import Client
-from relaykit._models import RunRecord, RunStatus, TaskRecord, TaskStatus
 from relaykit.errors import LeaseLost, SchemaTooNew, StoreCorrupt
+from relaykit.records import RunRecord, RunStatus, TaskRecord, TaskStatus
 from relaykit.store import migrations
 from relaykit.store.sqlite import SqliteStore
 

@@ -8,9 +8,9 @@ import asyncio
 from tests.pg import Backend
 
 from relaykit import RunStatus
-from relaykit._access import ApiKeyRecord, SessionRecord, UserRecord
-from relaykit._models import RunRecord
+from relaykit.records import RunRecord
 from relaykit.store import Store
+from relaykit.store.access import ApiKeyRecord, SessionRecord, UserRecord
 
 NOW = 1_000.0
 

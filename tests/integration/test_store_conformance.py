@@ -18,7 +18,8 @@ import pytest
 from tests.pg import Backend, with_database
 
 from relaykit import Client, Retry, RunStatus
-from relaykit._models import (
+from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
+from relaykit.records import (
     ErrorInfo,
     EventMatch,
     EventRecord,
@@ -31,7 +32,6 @@ from relaykit._models import (
     TaskRecord,
     TaskStatus,
 )
-from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
 from relaykit.store import Store, migrations, store_from_url
 from relaykit.store.postgres import PostgresStore
 from relaykit.testing import ManualClock

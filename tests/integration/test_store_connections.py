@@ -24,8 +24,8 @@ from tests.localserver import serve
 from tests.pg import Backend
 
 from relaykit import Credentials, OAuth2
-from relaykit._auth import Connections, authorization_request, exchange_code
-from relaykit._secrets import SecretBox
+from relaykit._base.secrets import SecretBox
+from relaykit.integrations.auth import Connections, authorization_request, exchange_code
 from relaykit.store._connections import ConnectionRecord
 
 KEY = Fernet.generate_key().decode()

@@ -22,8 +22,8 @@ import pytest
 
 import relaykit
 from relaykit import Client, Context, RunStatus
-from relaykit._models import RunRecord
 from relaykit.errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
+from relaykit.records import RunRecord
 from relaykit.store.sqlite import SqliteStore
 
 LOCKER = """
@@ -302,7 +302,7 @@ def test_a_worker_started_before_its_database_waits_for_it(
         await late.close()
         return opened, [r.getMessage() for r in caplog.records]
 
-    with caplog.at_level(logging.WARNING, logger="relaykit.worker"):
+    with caplog.at_level(logging.WARNING, logger="relaykit.engine.worker"):
         opened, messages = asyncio.run(go())
 
     assert opened

@@ -16,8 +16,8 @@ import pytest
 from tests.pg import Backend
 
 from relaykit import RunStatus
-from relaykit._models import EventRecord, Routing, RunGroup, RunRecord, TaskRecord, TaskStatus
 from relaykit.errors import LeaseLost
+from relaykit.records import EventRecord, Routing, RunGroup, RunRecord, TaskRecord, TaskStatus
 from relaykit.store import Store
 
 NOW = 1_000.0

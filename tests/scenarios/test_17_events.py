@@ -29,9 +29,9 @@ from relaykit import (
     event_trigger,
     invoke_trigger,
 )
+from relaykit.definitions.triggers import Trigger
 from relaykit.errors import ConfigurationError
 from relaykit.testing import ManualClock
-from relaykit.triggers import Trigger
 
 T = TypeVar("T")
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from relaykit import Client, InvalidJobDefinition, Worker, cron_trigger, interval_trigger
-from relaykit._models import ScheduleFire, ScheduleSpec
+from relaykit.definitions.triggers import DynamicSchedule
+from relaykit.records import ScheduleFire, ScheduleSpec
 from relaykit.testing import ManualClock
-from relaykit.triggers import DynamicSchedule
 
 START = 1_782_900_000.0  # 2026-07-01T10:00:00Z, a Wednesday (summer time in Paris)
 
@@ -223,11 +223,11 @@ def test_a_schedule_that_cannot_be_computed_is_logged_and_skipped(
         await store.sync_schedules([good, *bad.values()], first_fire=lambda spec: START + 30)
 
     asyncio.run(store_them())
-    with caplog.at_level(logging.ERROR, logger="relaykit.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="relaykit.engine.scheduler"):
         _take_turns([client], clock, step=60, turns=3)
 
     assert [s["key"] for s in _slots(client, "send-digest")] == ["ada"] * 3
-    lines = [r.getMessage() for r in caplog.records if r.name == "relaykit.scheduler"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "relaykit.engine.scheduler"]
     assert sorted(next(i for i in bad if repr(i) in line) for line in lines) == sorted(bad)
     assert all("\n" not in line and "deactivated" in line for line in lines)
 

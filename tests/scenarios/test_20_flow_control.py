@@ -1,4 +1,4 @@
-"""Scenario 20: flow control decides which runs may start, and when (``relaykit.flow``).
+"""Scenario 20: flow control decides which runs may start, and when (``relaykit.definitions.flow``).
 
 Limits are enforced when a worker claims runs, so a run that may not start yet stays queued
 and starts later; nothing is dropped. Each test records what it observes (the most runs

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relaykit import Client, Worker, cron_trigger, interval_trigger
+from relaykit.definitions.triggers import Trigger
 from relaykit.testing import ManualClock
-from relaykit.triggers import Trigger
 
 
 def _define(client: Client, zone: str) -> None:

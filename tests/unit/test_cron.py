@@ -16,7 +16,7 @@ import pytest
 from croniter import croniter
 
 from relaykit import InvalidJobDefinition, cron_trigger
-from relaykit._cron import latest_fire, next_fire
+from relaykit.definitions.cron import latest_fire, next_fire
 
 NEW_YORK, BERLIN, LORD_HOWE = "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from relaykit import InvalidJobDefinition, merge_filters
-from relaykit.filters import matches, validate_filter
+from relaykit.definitions.filters import matches, validate_filter
 
 USER: dict[str, Any] = {
     "name": "Ada",

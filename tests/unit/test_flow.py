@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from relaykit import Concurrency, ConcurrencyLimit, Debounce, InvalidJobDefinition, Throttle
-from relaykit.flow import CancelOn, Flow, lookup
+from relaykit.definitions.flow import CancelOn, Flow, lookup
 from relaykit.store._rows import admit
 
 

@@ -30,7 +30,7 @@ from relaykit import (
     TaskCall,
     TaskStatus,
 )
-from relaykit._auth import Connections
+from relaykit.integrations.auth import Connections
 from relaykit.testing import ManualClock
 
 TOKEN = "tk_live_0123456789abcdef"  # a made-up token, checked never to be stored
@@ -65,6 +65,16 @@ class Api:
         return httpx2.Response(200, json={"id": 1, "name": f"thing at {path}"})
 
 
+async def get_labelled(
+    client: httpx2.AsyncClient, *, path: str, label: str = "plain", secret: str | None = None
+) -> Thing:
+    """GET a thing and label it (an API function, usable with any client)."""
+    response = await client.get(path)
+    response.raise_for_status()
+    thing = Thing.model_validate(response.json())
+    return thing.model_copy(update={"name": f"{label}: {thing.name}"})
+
+
 class Tracker(relaykit.Integration):
     """A small test integration."""
 
@@ -84,6 +94,8 @@ class Tracker(relaykit.Integration):
         response = await client.get(path)
         response.raise_for_status()
         return Thing.model_validate(response.json())
+
+    get_labelled = relaykit.api_task(get_labelled, icon="tag", redact=("secret",))
 
     @relaykit.task(redact=("secret",), retry=Retry(limit=1))
     async def echo(self, client: httpx2.AsyncClient, *, secret: str) -> dict[str, Any]:
@@ -153,6 +165,33 @@ def test_task_methods_are_memoized_tasks_and_a_replay_does_not_call_the_api(
     )
     assert first.params == {"path": "/things/1"}
     assert first.properties == {"integration": "tracker"}
+
+
+def test_an_api_function_declared_with_api_task_is_a_task_method(
+    run_client: Client, api: Api
+) -> None:
+    tracker = Tracker(id="tracker", token=TOKEN, transport=httpx2.MockTransport(api))
+    method = Tracker.get_labelled
+    assert isinstance(method, relaykit.TaskMethod)
+    assert method.__doc__ == get_labelled.__doc__
+    assert list(method.signature.parameters) == ["self", "client", "path", "label", "secret"]
+    seen: list[Any] = []
+
+    @run_client.define_job(id="labelled", version="1.0.0", integrations={"tracker": tracker})
+    async def labelled(payload: Any, io: IO, ctx: Context) -> str:
+        thing = await io.tracker.get_labelled("thing", path="/things/3", label="x", secret="s3")
+        seen.append(thing)
+        await io.wait("pause", seconds=60)  # the replay restores the output into a Thing
+        return str(thing.name)
+
+    result = run_client.run_sync("labelled")
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert result.output == "x: thing at /things/3"
+    assert api.hits == {"/things/3": 1}
+    assert [type(t) for t in seen] == [Thing, Thing]
+    task = result.task("thing")
+    assert task.name == "tracker.get_labelled"
+    assert task.params == {"path": "/things/3", "label": "x", "secret": "[redacted]"}
 
 
 def test_secrets_never_reach_params_outputs_or_errors(

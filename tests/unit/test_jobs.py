@@ -14,7 +14,7 @@ from relaykit import (
     UnknownJob,
     invoke_trigger,
 )
-from relaykit.jobs import slugify
+from relaykit.definitions.jobs import slugify
 
 
 async def noop(payload: Any, io: Any, ctx: Any) -> None:

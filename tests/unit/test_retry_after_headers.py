@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relaykit import RetryAfter, http
-from relaykit._integration import rate_limit_delay
+from relaykit.integrations.base import rate_limit_delay
 
 NOW = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from relaykit._secrets import SecretBox
+from relaykit._base.secrets import SecretBox
 from relaykit.errors import ConfigurationError
 
 OLD = Fernet.generate_key().decode()

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from relaykit import JsonTooDeep, parse_json
-from relaykit._serde import MAX_JSON_DEPTH, dumps, restore, return_hint
+from relaykit._base.serde import MAX_JSON_DEPTH, dumps, restore, return_hint
 from relaykit.errors import SerializationError
 
 

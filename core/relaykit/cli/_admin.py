@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ..jobs import Job
+from ..definitions.jobs import Job
 from ..store import database_url_from_env, store_from_url
 from ._app import load_client
 from ._common import database_option, print_json, reports_errors, run_async, stdout

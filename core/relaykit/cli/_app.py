@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .._client import Client
+from ..client import Client
 from ..errors import AppLoadError
 
 

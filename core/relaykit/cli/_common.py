@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from .._serde import parse_json
-from .._sync import run_coroutine
+from .._base.serde import parse_json
+from .._base.sync import run_coroutine
 from ..errors import JsonTooDeep, RelaykitError, StoreUnavailable
 from ..store import Store, database_url_from_env, store_from_url
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .._clock import SystemClock
+from .._base.clock import SystemClock
 from ..store import Store
 from ._common import CliError, database_option, on_store, print_json, reports_errors, stdout
 
@@ -25,7 +25,7 @@ def keys_group() -> None:
 def create_key(name: str, as_json: bool, database: str | None) -> None:
     """Make an API key and print it (this is the only time it is shown)."""
 
-    from ..server._auth import Access  # the HTTP layer loads only for the commands using it
+    from ..server import Access  # the HTTP layer loads only for the commands using it
 
     async def go(store: Store) -> tuple[str, str]:
         new = await Access(store, SystemClock()).create_key(name)
@@ -98,7 +98,7 @@ def create_user(name: str, password_stdin: bool, database: str | None) -> None:
     if len(password) < 8:
         raise CliError("the password must have at least 8 characters")
 
-    from ..server._auth import Access
+    from ..server import Access
 
     created = on_store(
         database, lambda store: Access(store, SystemClock()).create_user(name, password)

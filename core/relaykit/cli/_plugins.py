@@ -11,9 +11,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .._auth import Connections, Credentials, authorization_request, exchange_code
-from .._plugins import ALLOW_ENV, BLOCK_ENV, Plugins
-from .._secrets import SecretBox
+from .._base.secrets import SecretBox
+from ..integrations.auth import Connections, Credentials, authorization_request, exchange_code
+from ..integrations.plugins import ALLOW_ENV, BLOCK_ENV, Plugins
 from ..store import Store
 from ._common import (
     CliError,

@@ -13,7 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 
-from .._models import LogRecord, RunResult, RunStatus, TaskRecord, TaskResult, TaskStatus
+from ..records import LogRecord, RunResult, RunStatus, TaskRecord, TaskResult, TaskStatus
 
 _STATUS_STYLE = {
     RunStatus.SUCCEEDED: "green",

@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from .._client import Client
-from .._models import RunResult, RunStatus
+from ..client import Client
+from ..records import RunResult, RunStatus
 from ._app import load_client
 from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,

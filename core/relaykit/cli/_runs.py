@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from .._clock import SystemClock, new_id
-from .._models import RunResult, RunStatus
+from .._base.clock import SystemClock, new_id
 from ..errors import UnknownRun
+from ..records import RunResult, RunStatus
 from ..store import Store
 from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,

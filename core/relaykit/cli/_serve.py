@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from .._client import Client
-from ..worker import Worker
+from ..client import Client
+from ..engine.worker import Worker
 from ._app import load_client
 from ._common import CliError, database_option, reports_errors, stderr
 from ._reload import restart, watch, watched_root
@@ -38,9 +38,7 @@ async def serve(
     # Imported here: every other command starts without loading the HTTP stack.
     import uvicorn
 
-    from ..server import create_app
-    from ..server._auth import Access
-    from ..server._state import PUBLIC_URL_ENV
+    from ..server import PUBLIC_URL_ENV, Access, create_app
 
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}"

@@ -7,7 +7,7 @@ import signal
 
 import click
 
-from ..worker import Worker
+from ..engine.worker import Worker
 from ._app import load_client
 from ._common import database_option, reports_errors, stderr
 from ._render import ProgressPrinter

@@ -23,11 +23,11 @@ from ._api import api_routes
 from ._auth import Access, NewKey
 from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
-from ._state import ServerState, resolve_public_url
+from ._state import PUBLIC_URL_ENV, ServerState, resolve_public_url
 from ._webhooks import webhook_routes
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from ..client import Client
 
 
 def create_app(client: Client, *, public_url: str | None = None) -> Starlette:
@@ -92,4 +92,4 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-__all__ = ["Access", "NewKey", "create_app"]
+__all__ = ["PUBLIC_URL_ENV", "Access", "NewKey", "create_app"]

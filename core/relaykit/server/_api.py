@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._models import RunStatus
-from .._serde import dumps, parse_json
+from .._base.serde import dumps, parse_json
 from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError, StoreError, UnknownJob
+from ..records import RunStatus
 from ._auth import Principal
 from ._models import KvBody, SendEventBody, TestRunBody
 from ._openapi import openapi_document

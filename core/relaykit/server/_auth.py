@@ -31,10 +31,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from .._access import ApiKeyRecord, SessionRecord, UserRecord
-from .._clock import Clock
-from .._names import check_text
+from .._base.clock import Clock
+from .._base.names import check_text
 from ..store import Store
+from ..store.access import ApiKeyRecord, SessionRecord, UserRecord
 
 KEY_PREFIX: Final = "rk_"
 SESSION_SECONDS: Final = 12 * 3600.0

@@ -34,8 +34,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .._access import SessionRecord
-from .._auth import (
+from .._base.secrets import SECRET_KEY_ENV, SecretBox
+from ..errors import ConfigurationError, RelaykitError
+from ..integrations.auth import (
     AuthorizationRequest,
     Connections,
     Credentials,
@@ -43,9 +44,8 @@ from .._auth import (
     authorization_request,
     exchange_code,
 )
-from .._integration import Integration
-from .._secrets import SECRET_KEY_ENV, SecretBox
-from ..errors import ConfigurationError, RelaykitError
+from ..integrations.base import Integration
+from ..store.access import SessionRecord
 from ._auth import sha256_hex
 from ._dashboard import (
     SESSION_COOKIE,

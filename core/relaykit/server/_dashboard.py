@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .._models import RunStatus
-from .._serde import parse_json
+from .._base.serde import parse_json
 from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError
+from ..records import RunStatus
 from ._auth import KEY_PREFIX, SESSION_SECONDS, Principal, Throttled
 from ._state import ServerState
 from ._views import event_json, job_json, log_json, run_json, task_tree

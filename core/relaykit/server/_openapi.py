@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from .. import __version__
-from .._models import RunStatus, TaskStatus
+from .._version import __version__
+from ..records import RunStatus, TaskStatus
 from ._models import KvBody, SendEventBody, TestRunBody
 
 _ANY: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from ._auth import Access
 PUBLIC_URL_ENV: Final = "RELAYKIT_PUBLIC_URL"
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from ..client import Client
     from ..store import Store
 
 

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .._models import EventRecord, LogRecord, RunRecord, TaskRecord, to_datetime
-from ..jobs import Job
+from ..definitions.jobs import Job
+from ..records import EventRecord, LogRecord, RunRecord, TaskRecord, to_datetime
 
 
 def iso(ts: float | None) -> str | None:

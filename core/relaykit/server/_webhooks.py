@@ -19,15 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._access import SessionRecord
-from .._integration import Integration
-from .._webhooks import (
-    REPLAY_WINDOW_SECONDS,
-    WebhookEvent,
-    WebhookRequest,
-    WebhookResponse,
-    WebhookSecrets,
-)
 from ..errors import (
     ConfigurationError,
     JsonTooDeep,
@@ -35,6 +26,15 @@ from ..errors import (
     SerializationError,
     WebhookRejected,
 )
+from ..integrations.base import Integration
+from ..integrations.webhooks import (
+    REPLAY_WINDOW_SECONDS,
+    WebhookEvent,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSecrets,
+)
+from ..store.access import SessionRecord
 from ._api import ApiError
 from ._auth import sha256_hex
 from ._state import ServerState

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ._protocol import Store
 from ._url import DEFAULT_DATABASE_URL, DatabaseURL, database_url_from_env, parse_database_url
+from .protocol import Store
 
 if TYPE_CHECKING:
     from .sqlite import SqliteStore

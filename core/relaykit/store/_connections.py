@@ -1,7 +1,7 @@
 """The connections aggregate: an integration's stored credentials (encrypted).
 
 The store sees ciphertext only: encryption and decryption happen above it
-(``relaykit._secrets``), under ``RELAYKIT_SECRET_KEY``.
+(``relaykit._base.secrets``), under ``RELAYKIT_SECRET_KEY``.
 """
 
 from __future__ import annotations

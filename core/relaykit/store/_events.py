@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 
-from .._models import NO_ROUTING, EventRecord, Routing, RunRecord
-from ..filters import matches
+from ..definitions.filters import matches
+from ..records import NO_ROUTING, EventRecord, Routing, RunRecord
 from ._flow import has_flow_keys, insert_run
 from ._rows import event_body, run_params
 from ._tasks import event_params

@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
-from .._models import RunRecord
+from ..records import RunRecord
 from ._rows import run_from_row, run_params
 from ._tx import Tx
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .._models import EventRecord, LogRecord, RunRecord, RunStatus, TaskRecord, TaskStatus
+from ..records import EventRecord, LogRecord, RunRecord, RunStatus, TaskRecord, TaskStatus
 
 RUN_COLS: Final = (
     "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .._models import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from ..errors import LeaseLost
+from ..records import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from ._flow import has_flow_keys, insert_run
 from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
 from ._tx import CloseRuns, Database, Tx

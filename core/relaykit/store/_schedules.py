@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .._models import RunRecord, ScheduleFire, ScheduleSpec
+from ..records import RunRecord, ScheduleFire, ScheduleSpec
 from ._flow import insert_run
 from ._tx import Database, Tx
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from .._models import (
+from ..errors import LeaseLost
+from ..records import (
     EventMatch,
     EventRecord,
     KvWrite,
@@ -21,7 +22,6 @@ from .._models import (
     TaskRecord,
     TaskStatus,
 )
-from ..errors import LeaseLost
 from ._flow import insert_run
 from ._rows import log_params, task_from_row, task_params
 from ._tx import Database, Tx

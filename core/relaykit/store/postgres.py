@@ -28,13 +28,13 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .._models import (
+from ..errors import SchemaTooNew, StoreError, StoreUnavailable
+from ..records import (
     EventRecord,
     Routing,
     RunRecord,
 )
-from ..errors import SchemaTooNew, StoreError, StoreUnavailable
-from ._access import Access
+from ._auth import Access
 from ._connections import ConnectionRecord, Connections, connection_from_row, connection_params
 from ._events import Events, deliver_event
 from ._kv import Kv

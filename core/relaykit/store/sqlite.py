@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Final, final
 
-from .._models import (
+from ..errors import SchemaTooNew, StoreCorrupt, StoreError
+from ..records import (
     EventRecord,
     Routing,
     RunRecord,
 )
-from ..errors import SchemaTooNew, StoreCorrupt, StoreError
 from . import migrations
-from ._access import Access
+from ._auth import Access
 from ._connections import (
     CONNECTION_COLS,
     ConnectionRecord,

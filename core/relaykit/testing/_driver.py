@@ -13,16 +13,16 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Final
 
-from .._client import Client, _plain
-from .._models import RunRecord, RunResult, RunStatus, TaskRecord, TaskStatus
+from ..client import Client, _plain
+from ..engine.scheduler import Scheduler
 from ..errors import RelaykitError, UnknownRun
-from ..scheduler import Scheduler
+from ..records import RunRecord, RunResult, RunStatus, TaskRecord, TaskStatus
 from ..store import Store
 from ._clock import ManualClock
 
 if TYPE_CHECKING:
-    from .._engine import Engine
-    from ..jobs import Job
+    from ..definitions.jobs import Job
+    from ..engine.engine import Engine
 
 #: Attempts one env call may execute before it decides that a run loops without end.
 MAX_ATTEMPTS: Final = 10_000

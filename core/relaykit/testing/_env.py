@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, final
 
-from .._client import Client
-from .._models import RunResult
+from ..client import Client
 from ..errors import ConfigurationError, MockNotReached
+from ..records import RunResult
 from ..store import Store, store_from_url
 from ._clock import ManualClock
 from ._database import EnvDatabase
@@ -27,7 +27,7 @@ from ._loop import EnvLoop, loop_store
 from ._mocks import EnvPlugin, MockedTask, Raises, check_key, unreached
 
 if TYPE_CHECKING:
-    from ..jobs import Job
+    from ..definitions.jobs import Job
 
 T = TypeVar("T")
 

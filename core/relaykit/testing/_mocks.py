@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, final
 
-from .._hookimpl import hookimpl
-from .._models import MOCKED_PROPERTY, TaskRecord
-from .._plugins import TaskCall
-from .._serde import dumps
+from .._base.serde import dumps
 from ..errors import UnmockedTask
+from ..integrations.hookimpl import hookimpl
+from ..integrations.plugins import TaskCall
+from ..records import MOCKED_PROPERTY, TaskRecord
 
 #: What ``raises=`` takes: one exception (every attempt fails), or several (one per attempt).
 Raises = BaseException | type[BaseException] | Sequence[BaseException | type[BaseException]]

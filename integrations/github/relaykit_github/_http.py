@@ -164,5 +164,5 @@ async def paginate(
             yield item
         pages += 1
         # The next link already carries every query parameter, so they are not sent twice.
-        next_url = response.links.get("next", {}).get("url")
+        next_url = http.next_link(response.headers)
         page_params = None

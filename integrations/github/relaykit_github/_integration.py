@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
@@ -32,6 +31,7 @@ from relaykit import (
     WebhookRequest,
     WebhookResponse,
     WebhookSecrets,
+    api_task,
     task,
 )
 
@@ -54,33 +54,10 @@ WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 -- a name, not a secret
 def _api_task(
     fn: Callable[Concatenate[httpx2.AsyncClient, P], Awaitable[R]],
 ) -> TaskMethod[GitHub, P, R]:
-    """A task method calling the API function ``fn`` with the task's client; its recorded
-    params are ``fn``'s keyword arguments (the signature is ``fn``'s, after the client)."""
-
-    async def method(self: GitHub, client: httpx2.AsyncClient, /, *a: P.args, **k: P.kwargs) -> R:
-        return await fn(client, *a, **k)
-
-    params = list(inspect.signature(fn).parameters.values())[1:]
-    head = [
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
-        inspect.Parameter("client", inspect.Parameter.POSITIONAL_ONLY),
-    ]
-    # inspect.signature (and so the recorded params) honours __signature__; mypy does not
-    # know the attribute.
-    # Resolved here, in the API module's namespace: the engine restores outputs by this type,
-    # given to task(returns=) (all wrappers made here share one code object, so the
-    # engine's per-code-object hint cache must not be what decides it).
-    returns = typing.get_type_hints(fn).get("return", Any)
-    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        head + params, return_annotation=returns
-    )
-    method.__name__ = fn.__name__
-    method.__qualname__ = f"GitHub.{fn.__name__}"
-    method.__doc__ = fn.__doc__
-    method.__annotations__ = {"return": returns}
-    method.__module__ = fn.__module__
+    """A task method calling the API function ``fn`` with the task's client, recorded as
+    ``github.<fn>`` (a ``secret`` argument as ``[redacted]``)."""
     redact = ("secret",) if "secret" in inspect.signature(fn).parameters else ()
-    return task(name=f"github.{fn.__name__}", icon="github", redact=redact, returns=returns)(method)
+    return api_task(fn, name=f"github.{fn.__name__}", icon="github", redact=redact)
 
 
 class GitHub(Integration):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from relaykit import event_trigger, merge_filters
-from relaykit.triggers import EventTrigger
+from relaykit.definitions.triggers import EventTrigger
 
 if TYPE_CHECKING:
     from ._integration import GitHub

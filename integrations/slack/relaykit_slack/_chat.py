@@ -31,6 +31,9 @@ async def post_message(
     Pass ``text`` and/or ``blocks`` (``text`` is then the notification fallback);
     ``thread_ts`` replies in a thread. Keep the returned ``ts``: it names the message for
     ``update_message``, ``delete_message`` and ``add_reaction``.
+
+    Caveat: Slack has no idempotency key for messages, so a retry after a ``fatal_error``
+    (or a lost response) may post twice.
     """
     return await _post(
         client,

@@ -167,185 +167,29 @@ class Slack(relaykit.Integration):
             return WebhookResponse(status=200, events=(event,))
         return WebhookResponse(status=200)  # app_rate_limited: nothing to store
 
-    # -- chat and reactions ------------------------------------------------------------------
+    # -- the Web API functions, each a task (written once, in _chat, _conversations, ...) -----
 
-    @relaykit.task(icon="message-square")
-    async def post_message(
-        self,
-        client: httpx2.AsyncClient,
-        *,
-        channel: str,
-        text: str | None = None,
-        blocks: list[Any] | None = None,
-        attachments: list[Any] | None = None,
-        thread_ts: str | None = None,
-        reply_broadcast: bool | None = None,
-        mrkdwn: bool | None = None,
-        unfurl_links: bool | None = None,
-        unfurl_media: bool | None = None,
-        username: str | None = None,
-        icon_emoji: str | None = None,
-        icon_url: str | None = None,
-    ) -> JSONObject:
-        """Post a message (``chat.postMessage``); keep the returned ``ts`` to edit or react.
+    post_message = relaykit.api_task(_chat.post_message, icon="message-square")
+    update_message = relaykit.api_task(_chat.update_message, icon="pencil")
+    delete_message = relaykit.api_task(_chat.delete_message, icon="trash")
+    add_reaction = relaykit.api_task(_chat.add_reaction, icon="smile")
 
-        Caveat: Slack has no idempotency key for messages, so a retry after a ``fatal_error``
-        (or a lost response) may post twice.
-        """
-        return await _chat.post_message(
-            client,
-            channel=channel,
-            text=text,
-            blocks=blocks,
-            attachments=attachments,
-            thread_ts=thread_ts,
-            reply_broadcast=reply_broadcast,
-            mrkdwn=mrkdwn,
-            unfurl_links=unfurl_links,
-            unfurl_media=unfurl_media,
-            username=username,
-            icon_emoji=icon_emoji,
-            icon_url=icon_url,
-        )
+    join_conversation = relaykit.api_task(_conversations.join_conversation, icon="log-in")
+    # The list-shaped methods are one task per page: pass the previous page's
+    # ``response_metadata.next_cursor`` as ``cursor`` under a new key.
+    list_conversations = relaykit.api_task(_conversations.list_conversations, icon="list")
+    get_conversation_history = relaykit.api_task(
+        _conversations.get_conversation_history, icon="history"
+    )
+    get_conversation_replies = relaykit.api_task(
+        _conversations.get_conversation_replies, icon="messages-square"
+    )
+    get_conversation_info = relaykit.api_task(_conversations.get_conversation_info, icon="info")
 
-    @relaykit.task(icon="pencil")
-    async def update_message(
-        self,
-        client: httpx2.AsyncClient,
-        *,
-        channel: str,
-        ts: str,
-        text: str | None = None,
-        blocks: list[Any] | None = None,
-        attachments: list[Any] | None = None,
-    ) -> JSONObject:
-        """Edit a message the token's owner posted (``chat.update``)."""
-        return await _chat.update_message(
-            client, channel=channel, ts=ts, text=text, blocks=blocks, attachments=attachments
-        )
+    get_user_info = relaykit.api_task(_users.get_user_info, icon="user")
+    lookup_user_by_email = relaykit.api_task(_users.lookup_user_by_email, icon="at-sign")
 
-    @relaykit.task(icon="trash")
-    async def delete_message(
-        self, client: httpx2.AsyncClient, *, channel: str, ts: str
-    ) -> JSONObject:
-        """Delete a message (``chat.delete``)."""
-        return await _chat.delete_message(client, channel=channel, ts=ts)
-
-    @relaykit.task(icon="smile")
-    async def add_reaction(
-        self, client: httpx2.AsyncClient, *, channel: str, timestamp: str, name: str
-    ) -> JSONObject:
-        """Add the emoji ``name`` (``thumbsup``) to a message (``reactions.add``)."""
-        return await _chat.add_reaction(client, channel=channel, timestamp=timestamp, name=name)
-
-    # -- conversations -----------------------------------------------------------------------
-
-    @relaykit.task(icon="log-in")
-    async def join_conversation(self, client: httpx2.AsyncClient, *, channel: str) -> JSONObject:
-        """Join a public channel (``conversations.join``)."""
-        return await _conversations.join_conversation(client, channel=channel)
-
-    @relaykit.task(icon="list")
-    async def list_conversations(
-        self,
-        client: httpx2.AsyncClient,
-        *,
-        types: str | None = None,
-        exclude_archived: bool | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> JSONObject:
-        """One page of conversations (``conversations.list``); one task per page, so pass the
-        previous page's ``response_metadata.next_cursor`` under a new key."""
-        return await _conversations.list_conversations(
-            client, types=types, exclude_archived=exclude_archived, limit=limit, cursor=cursor
-        )
-
-    @relaykit.task(icon="history")
-    async def get_conversation_history(
-        self,
-        client: httpx2.AsyncClient,
-        *,
-        channel: str,
-        oldest: str | None = None,
-        latest: str | None = None,
-        inclusive: bool | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> JSONObject:
-        """One page of a conversation's messages, newest first (``conversations.history``)."""
-        return await _conversations.get_conversation_history(
-            client,
-            channel=channel,
-            oldest=oldest,
-            latest=latest,
-            inclusive=inclusive,
-            limit=limit,
-            cursor=cursor,
-        )
-
-    @relaykit.task(icon="messages-square")
-    async def get_conversation_replies(
-        self,
-        client: httpx2.AsyncClient,
-        *,
-        channel: str,
-        ts: str,
-        oldest: str | None = None,
-        latest: str | None = None,
-        inclusive: bool | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> JSONObject:
-        """One page of a thread (``conversations.replies``)."""
-        return await _conversations.get_conversation_replies(
-            client,
-            channel=channel,
-            ts=ts,
-            oldest=oldest,
-            latest=latest,
-            inclusive=inclusive,
-            limit=limit,
-            cursor=cursor,
-        )
-
-    @relaykit.task(icon="info")
-    async def get_conversation_info(
-        self,
-        client: httpx2.AsyncClient,
-        *,
-        channel: str,
-        include_locale: bool | None = None,
-        include_num_members: bool | None = None,
-    ) -> JSONObject:
-        """A conversation's details (``conversations.info``)."""
-        return await _conversations.get_conversation_info(
-            client,
-            channel=channel,
-            include_locale=include_locale,
-            include_num_members=include_num_members,
-        )
-
-    # -- users -------------------------------------------------------------------------------
-
-    @relaykit.task(icon="user")
-    async def get_user_info(
-        self, client: httpx2.AsyncClient, *, user: str, include_locale: bool | None = None
-    ) -> JSONObject:
-        """A user's profile (``users.info``)."""
-        return await _users.get_user_info(client, user=user, include_locale=include_locale)
-
-    @relaykit.task(icon="at-sign")
-    async def lookup_user_by_email(self, client: httpx2.AsyncClient, *, email: str) -> JSONObject:
-        """The user with this email (``users.lookupByEmail``)."""
-        return await _users.lookup_user_by_email(client, email=email)
-
-    # -- files -------------------------------------------------------------------------------
-
-    @relaykit.task(icon="file")
-    async def get_file_info(self, client: httpx2.AsyncClient, *, file: str) -> JSONObject:
-        """A file's details (``files.info``)."""
-        return await _files.get_file_info(client, file=file)
+    get_file_info = relaykit.api_task(_files.get_file_info, icon="file")
 
     @relaykit.task(icon="hourglass", retry=Retry(limit=SHARE_ATTEMPTS))
     async def require_file_shared(

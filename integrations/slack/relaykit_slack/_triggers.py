@@ -8,7 +8,7 @@ from typing import Any, final
 import pydantic
 
 from relaykit import event_trigger, merge_filters
-from relaykit.triggers import EventTrigger
+from relaykit.definitions.triggers import EventTrigger
 
 from ._events import EVENT_PREFIX
 

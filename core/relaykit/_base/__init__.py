@@ -1,0 +1,1 @@
+"""Small helpers every layer shares: durations, names, JSON, clocks, sync bridging, secrets."""

@@ -1,0 +1,1 @@
+"""What a user declares: jobs, triggers, filters, flow control, retry policies, events, cron."""

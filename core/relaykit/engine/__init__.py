@@ -1,0 +1,1 @@
+"""Executing runs: the engine, the attempt (runner), ``io``, invoke, fetch, worker, scheduler."""

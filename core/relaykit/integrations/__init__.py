@@ -1,0 +1,1 @@
+"""The plugin side: the ``Integration`` base, auth, webhooks, the pluggy manager, HTTP clients."""
