@@ -21,11 +21,9 @@ import asyncio
 import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Sequence
-from typing import Any, Final, final
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from typing import Any, final
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import SchemaTooNew, StoreError, StoreUnavailable
@@ -49,6 +47,7 @@ from ._postgres_io import (
     known_version,
     schema_version,
 )
+from ._postgres_url import connect_problem, describe, one_line, parse_postgres_url
 from ._rows import (
     admit,
     run_from_row,
@@ -57,54 +56,8 @@ from ._runs import Runs
 from ._schedules import Schedules
 from ._tasks import Tasks
 from ._tx import Tx
-from ._url import parse_database_url
 
 _log = logging.getLogger("relaykit.store")
-
-_OWN_OPTIONS: Final = ("pool_min_size", "pool_max_size")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-#: What a server says while it restarts, fails over or recovers: connecting may work later.
-_RESTARTING: Final = (
-    "the database system is starting up",
-    "the database system is shutting down",
-    "the database system is in recovery mode",
-    "the database system is not yet accepting connections",
-    "server closed the connection unexpectedly",
-)
-
-
-def _connect_problem(exc: BaseException) -> tuple[str, bool]:
-    """What a failed connection attempt means and what to do about it, and whether it may
-    succeed if tried again later (the server is down or restarting) rather than being a
-    problem of the URL (host, user, database, options)."""
-    text = _one_line(exc)
-    low = text.lower()
-    transient = False
-    if "could not translate host name" in low or "name or service not known" in low:
-        problem = "unknown host; check the host name in the URL"
-    elif "password authentication failed" in low or "no password supplied" in low:
-        problem = "the server refused the credentials; check the user name and password"
-    elif "role" in low and "does not exist" in low:
-        problem = "no such user on the server; check the user name in the URL"
-    elif "database" in low and "does not exist" in low:
-        problem = "the database does not exist; create it (createdb NAME) or fix its name"
-    elif "connection refused" in low or "is the server running" in low:
-        problem = (
-            "no PostgreSQL server is accepting connections there; start it or fix the host/port"
-        )
-        transient = True
-    elif "timeout expired" in low or "timed out" in low:
-        problem = "the server did not answer in time; check the host, port and firewall"
-        transient = True
-    else:
-        problem = "cannot connect"
-        transient = any(phrase in low for phrase in _RESTARTING)
-    return f"{problem} ({text})", transient
 
 
 @final
@@ -132,7 +85,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         self._conninfo = conninfo
         self._min_size = min_size
         self._max_size = max_size
-        self._url = url or _describe(conninfo)
+        self._url = url or describe(conninfo)
         self._opened = False
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,32 +98,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
         """Build from a ``postgresql://`` URL; raises ``StoreError`` for a malformed one."""
-        parsed = parse_database_url(url)
-        redacted = _redact(url)
-        if parsed.scheme != "postgresql":
-            raise StoreError(f"PostgresStore needs a postgresql:// URL, got {redacted!r}")
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        own = {k.lower(): v for k, v in query if k.lower() in _OWN_OPTIONS}
-        libpq = [(k, v) for k, v in query if k.lower() not in _OWN_OPTIONS]
-        if not any(k == "connect_timeout" for k, _ in libpq):
-            libpq.append(("connect_timeout", "10"))  # never hang on a black-holed host
-        # %20 for a space, never "+": libpq decodes only %XX escapes in a URL.
-        query_text = urlencode(libpq, quote_via=quote)
-        conninfo = parts._replace(scheme="postgresql", query=query_text).geturl()
-        try:
-            conninfo_to_dict(conninfo)
-        except psycopg.ProgrammingError as exc:
-            raise StoreError(
-                f"database URL {redacted}: {_one_line(exc)}; a PostgreSQL URL takes libpq "
-                "options (sslmode=, connect_timeout=, ...) and pool_min_size=/pool_max_size="
-            ) from exc
-        try:
-            sizes = {k: int(v) for k, v in own.items()}
-        except ValueError as exc:
-            raise StoreError(
-                f"database URL {redacted}: pool_min_size and pool_max_size must be integers"
-            ) from exc
+        conninfo, sizes, redacted = parse_postgres_url(url)
         return cls(
             conninfo,
             min_size=sizes.get("pool_min_size", 1),
@@ -240,13 +168,13 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
             await pool.close()
 
     def _unusable(self, exc: BaseException) -> StoreError:
-        return StoreUnavailable(f"database {self._url} cannot be used: {_one_line(exc)}")
+        return StoreUnavailable(f"database {self._url} cannot be used: {one_line(exc)}")
 
     async def _connect(self) -> Conn:
         try:
             return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
         except psycopg.OperationalError as exc:
-            problem, transient = _connect_problem(exc)
+            problem, transient = connect_problem(exc)
             message = f"cannot open database {self._url}: {problem}"
             if transient:  # the server is away or restarting: it may come back
                 raise StoreUnavailable(message) from None
@@ -263,7 +191,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
             if migrate:
                 await self._migrate_on(conn)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open database {self._url}: {_one_line(exc)}") from exc
+            raise StoreError(f"cannot open database {self._url}: {one_line(exc)}") from exc
         finally:
             await conn.close()
         await self._start_pool()
@@ -511,33 +439,6 @@ def _claim_order(run: RunRecord) -> tuple[int, float]:
     """The order runs are claimed in: priority, then due time (none last, as in SQL)."""
     due = run.next_attempt_at
     return (-run.priority, math.inf if due is None else due)
-
-
-def _describe(conninfo: str) -> str:
-    """A printable URL for a conninfo string (either form), without the password."""
-    if "://" in conninfo:
-        return _redact(conninfo)
-    try:
-        info = conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError:
-        return "postgresql://?"
-    user = f"{info['user']}@" if info.get("user") else ""
-    port = f":{info['port']}" if info.get("port") else ""
-    return f"postgresql://{user}{info.get('host', '')}{port}/{info.get('dbname', '')}"
-
-
-def _redact(url: str) -> str:
-    """``url`` without its password, in the authority or as a ``password=`` option."""
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    if "password=" in parts.query.lower():
-        query = [
-            (k, "***" if k.lower() == "password" else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ]
-        parts = parts._replace(query=urlencode(query, safe="*"))
-    return parts.geturl()
 
 
 __all__ = ["WAKEUP_CHANNEL", "PostgresStore"]
