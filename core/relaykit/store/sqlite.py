@@ -35,7 +35,6 @@ from ._connections import (
 from ._events import Events, deliver_event
 from ._kv import Kv
 from ._rows import (
-    RUN_COLS,
     admit,
     run_from_row,
 )
@@ -47,19 +46,6 @@ from ._tx import Tx
 from ._url import parse_database_url
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
-
-# The ids of the runnable runs of the jobs bound as ``{jobs}``: due, or leased by a worker
-# whose lease expired. Two branches, each a search of runs_live (status, job_id, ...): written
-# as one OR, SQLite (which has no statistics) read the jobs' every run through
-# runs_job_created instead, 14 ms at 100,000 runs for one job.
-_RUNNABLE_IDS: Final = (
-    "SELECT id FROM runs WHERE status IN ('queued', 'waiting') AND job_id IN ({jobs}) "
-    "AND next_attempt_at <= :now "
-    "UNION ALL SELECT id FROM runs WHERE status = 'running' AND job_id IN ({jobs}) "
-    "AND lease_expires_at < :now"
-)
-# in EventRecord's field order
-_EVENT_COLS: Final = "id, name, payload, timestamp, source, deliver_at, sent_by_run, status"
 
 
 @final
@@ -234,54 +220,40 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         concurrency and throttle limit (one write transaction: SQLite serializes writers)."""
         if not job_ids or limit < 1:
             return []
-        # Named and positional parameters cannot be mixed: bind the lists by name too.
-        names = {f"j{i}": j for i, j in enumerate(job_ids)}
-        only = ""
-        if run_id is not None:
-            only = "AND (id = :run_id OR root_run_id = :run_id)" if family else "AND id = :run_id"
-        if exclude:
-            names["exclude"] = json.dumps(list(exclude))
-            only += " AND id NOT IN (SELECT value FROM json_each(:exclude))"
+        args = {
+            "owner": owner,
+            "lease_until": lease_until,
+            "now": now,
+            "cap": limit * 2,
+            "run_id": run_id,
+            "jobs": json.dumps(list(job_ids)),
+            "exclude": json.dumps(list(exclude)),
+        }
+        candidates = (
+            "claim_candidates_all"
+            if run_id is None
+            else "claim_candidates_family"
+            if family
+            else "claim_candidates_run"
+        )
 
-        def tx(db: sqlite3.Connection) -> list[RunRecord]:
-            busy = _busy_groups(db, now)
-            skip = ""
-            if busy:
-                names["busy"] = json.dumps(busy)
-                # a run in a group at its limit waits; a throttle holds back only a first start
-                skip = (
-                    "AND (limited = 0 OR NOT EXISTS (SELECT 1 FROM run_groups g WHERE "
-                    "g.run_id = runs.id AND (g.period IS NULL OR runs.started_at IS NULL) "
-                    "AND g.lim <= (SELECT value FROM json_each(:busy) WHERE key = g.grp)))"
-                )
-            runnable = _RUNNABLE_IDS.format(jobs=", ".join(f":j{i}" for i in range(len(job_ids))))
-            rows = db.execute(
-                f"SELECT id, limited, started_at IS NOT NULL FROM runs WHERE id IN ({runnable}) "
-                f"{only} {skip} ORDER BY priority DESC, next_attempt_at LIMIT :cap",
-                {"now": now, "run_id": run_id, "cap": limit * 2, **names},
-            ).fetchall()
+        async def work(tx: Tx) -> list[RunRecord]:
+            await tx.execute("drop_expired_throttles", args)
+            busy: dict[str, int] = {g: n for g, n in await tx.fetch_all("busy_groups", args)}
+            rows = await tx.fetch_all(candidates, {**args, "busy": json.dumps(busy)})
             limited = [r[0] for r in rows if r[1]]
             if limited:
-                marks = ", ".join("?" * len(limited))
-                groups = db.execute(
-                    f"SELECT run_id, grp, lim, period FROM run_groups WHERE run_id IN ({marks})",
-                    limited,
-                ).fetchall()
+                groups = await tx.fetch_all("candidate_groups", (json.dumps(limited),))
                 ids = admit([(r[0], bool(r[1]), bool(r[2])) for r in rows], groups, busy, limit)
             else:
                 ids = [r[0] for r in rows[:limit]]
             if not ids:
                 return []
-            claimed = db.execute(
-                "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
-                "attempt = attempt + 1, epoch = epoch + 1, started_at = COALESCE(started_at, ?) "
-                f"WHERE id IN ({', '.join('?' * len(ids))}) RETURNING {RUN_COLS}",
-                (owner, lease_until, now, *ids),
-            ).fetchall()
+            claimed = await tx.fetch_all("claim_admitted", {**args, "ids": json.dumps(ids)})
             order = {run_id: i for i, run_id in enumerate(ids)}
             return sorted((run_from_row(r) for r in claimed), key=lambda r: order[r.id])
 
-        return await self._io.write(tx)
+        return await self._db.write(work)
 
     async def deliver_due_events(
         self,
@@ -387,27 +359,6 @@ async def close_runs(tx: Tx, run_ids: list[str], now: float) -> None:
         await tx.execute("cancel_open_tasks", args)
         await tx.execute("drop_event_waits", args)
         await tx.execute("wake_parent", args)
-
-
-def _busy_groups(db: sqlite3.Connection, now: float) -> dict[str, int]:
-    """How many runs each group has running (a throttle: started within its period)."""
-    # Throttle rows older than their period count for nothing any more: drop them, so the
-    # table (scanned here on every claim) holds only live windows.
-    db.execute(
-        "DELETE FROM run_groups WHERE period IS NOT NULL AND EXISTS (SELECT 1 FROM runs x "
-        "WHERE x.id = run_groups.run_id AND x.started_at <= :now - run_groups.period)",
-        {"now": now},
-    )
-    rows = db.execute(
-        "SELECT g.grp, COUNT(*) FROM runs x JOIN run_groups g ON g.run_id = x.id "
-        "WHERE x.status = 'running' AND x.limited = 1 AND x.lease_expires_at >= :now "
-        "AND g.period IS NULL GROUP BY g.grp "
-        "UNION ALL SELECT g.grp, COUNT(*) FROM run_groups g JOIN runs x "
-        "ON x.id = g.run_id WHERE g.period IS NOT NULL AND x.started_at > :now - g.period "
-        "GROUP BY g.grp",
-        {"now": now},
-    ).fetchall()
-    return {g: n for g, n in rows}
 
 
 def _version(db: sqlite3.Connection) -> int:
