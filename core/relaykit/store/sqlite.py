@@ -26,7 +26,6 @@ from ..records import (
 from . import migrations
 from ._auth import Access
 from ._connections import (
-    CONNECTION_COLS,
     ConnectionRecord,
     Connections,
     connection_from_row,
@@ -40,7 +39,7 @@ from ._rows import (
 )
 from ._runs import Runs
 from ._schedules import Schedules
-from ._sqlite_io import QUERIES, SqliteDatabase, SqliteIO
+from ._sqlite_io import SqliteDatabase, SqliteIO
 from ._tasks import Tasks
 from ._tx import Tx
 from ._url import parse_database_url
@@ -299,26 +298,22 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         other writer, in this process or another, would stall behind it."""
         owner = uuid.uuid4().hex
 
-        def take(db: sqlite3.Connection) -> tuple[bool, tuple[Any, ...] | None]:
+        async def take(tx: Tx) -> tuple[bool, tuple[Any, ...] | None]:
             """(whether the lock is ours or there is nothing to lock, the row)."""
-            row = db.execute(
-                f"SELECT {CONNECTION_COLS}, lock_owner, lock_until FROM connections "
-                "WHERE integration_id = ?",
-                (integration_id,),
-            ).fetchone()
+            row = await tx.fetch_one("connection_with_lock", (integration_id,))
             if row is None:
                 return True, None
             now = clock()
             if not (row[4] is None or row[5] is None or row[5] < now):
                 return False, None  # another refresher holds it
-            db.execute(
-                "UPDATE connections SET lock_owner = ?, lock_until = ? WHERE integration_id = ?",
-                (owner, now + lock_seconds, integration_id),
-            )
-            return True, tuple(row)
+            await tx.execute("lock_connection", (owner, now + lock_seconds, integration_id))
+            return True, row
+
+        async def unlock(tx: Tx) -> None:
+            await tx.execute("unlock_connection", (integration_id, owner))
 
         while True:
-            taken, row = await self._io.write(take)
+            taken, row = await self._db.write(take)
             if taken:
                 break
             await asyncio.sleep(_LOCK_POLL_SECONDS)
@@ -328,20 +323,14 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
             current = connection_from_row(row)
             fresh = await refresh(current)
         finally:
-            await self._io.write(
-                lambda db: db.execute(
-                    "UPDATE connections SET lock_owner = NULL, lock_until = NULL "
-                    "WHERE integration_id = ? AND lock_owner = ?",
-                    (integration_id, owner),
-                ),
-                transaction=False,
-            )
+            await self._db.write(unlock, transaction=False)
         if fresh is None:
             return current
-        await self._io.write(
-            lambda db: db.execute(QUERIES["put_connection"], connection_params(fresh)),
-            transaction=False,
-        )
+
+        async def store(tx: Tx) -> None:
+            await tx.execute("put_connection", connection_params(fresh))
+
+        await self._db.write(store, transaction=False)
         return fresh
 
 

@@ -482,3 +482,15 @@ UPDATE runs SET status = 'running', lease_owner = :owner, lease_expires_at = :le
     attempt = attempt + 1, epoch = epoch + 1, started_at = COALESCE(started_at, :now)
 WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch;
+
+-- ==== refresh_connection: a lock column, never SQLite's write lock over a network call ====
+
+-- name: connection_with_lock
+SELECT integration_id, credentials, expires_at, updated_at, lock_owner, lock_until FROM connections WHERE integration_id = ?;
+
+-- name: lock_connection
+UPDATE connections SET lock_owner = ?, lock_until = ? WHERE integration_id = ?;
+
+-- name: unlock_connection
+UPDATE connections SET lock_owner = NULL, lock_until = NULL
+WHERE integration_id = ? AND lock_owner = ?;
