@@ -24,7 +24,7 @@ from ..records import (
 )
 from ._flow import insert_run
 from ._rows import log_params, task_from_row, task_params
-from ._tx import Database, Tx
+from ._tx import Database, Row, Tx
 
 
 def event_params(e: EventRecord) -> tuple[object, ...]:
@@ -32,9 +32,9 @@ def event_params(e: EventRecord) -> tuple[object, ...]:
     return (e.id, e.name, e.payload, e.source, e.timestamp, e.deliver_at, e.sent_by_run)
 
 
-def log_from_row(r: Sequence[object]) -> LogRecord:
+def log_from_row(r: Row) -> LogRecord:
     """A ``load_logs`` row as a record."""
-    return LogRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5])  # type: ignore[arg-type]
+    return LogRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5])
 
 
 async def write_effects(
