@@ -117,10 +117,15 @@ class Events:
 
         return await self._db.read(work)
 
-    async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
-        """Events, newest first."""
+    async def list_events(
+        self, *, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[EventRecord]:
+        """Events, newest first (after ``before``)."""
+        name = "list_events" if before is None else "list_events_before"
+        at, last = before if before is not None else (None, None)
+        params = {"limit": limit, "before_at": at, "before_id": last}
 
         async def work(tx: Tx) -> list[EventRecord]:
-            return [EventRecord(*r) for r in await tx.fetch_all("list_events", (limit,))]
+            return [EventRecord(*r) for r in await tx.fetch_all(name, params)]
 
         return await self._db.read(work)

@@ -17,12 +17,17 @@ from ._flow import has_flow_keys, insert_run
 from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
 from ._tx import CloseRuns, Database, Tx
 
-#: ``list_runs``'s query by which filters are given (job id, status): no SQL built per call.
+#: ``list_runs``'s query by which filters are given (job id, status, keyset page): no SQL
+#: built per call, and each is one index range (migration 0009).
 _LIST_RUNS = {
-    (False, False): "list_runs",
-    (True, False): "list_runs_of_job",
-    (False, True): "list_runs_with_status",
-    (True, True): "list_runs_of_job_with_status",
+    (False, False, False): "list_runs",
+    (False, False, True): "list_runs_before",
+    (False, True, False): "list_runs_with_status",
+    (False, True, True): "list_runs_with_status_before",
+    (True, False, False): "list_runs_of_job",
+    (True, False, True): "list_runs_of_job_before",
+    (True, True, False): "list_runs_of_job_with_status",
+    (True, True, True): "list_runs_of_job_with_status_before",
 }
 
 
@@ -57,10 +62,19 @@ class Runs:
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        before: tuple[float, str] | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first (skipping the first ``offset``)."""
-        name = _LIST_RUNS[job_id is not None, status is not None]
-        params = {"job": job_id, "status": status, "limit": limit, "offset": offset}
+        """Runs, newest first (skipping the first ``offset``, or after ``before``)."""
+        name = _LIST_RUNS[job_id is not None, status is not None, before is not None]
+        at, last = before if before is not None else (None, None)
+        params = {
+            "job": job_id,
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+            "before_at": at,
+            "before_id": last,
+        }
 
         async def work(tx: Tx) -> list[RunRecord]:
             return [run_from_row(r) for r in await tx.fetch_all(name, params)]

@@ -252,10 +252,6 @@ WITH ins AS (INSERT INTO events (id, name, payload, source, timestamp, deliver_a
 INSERT INTO events (id, name, payload, source, timestamp, deliver_at, sent_by_run, status) VALUES
     (%s, %s, %s, %s, %s, %s, %s, 'pending') ON CONFLICT (id) DO NOTHING;
 
--- name: list_events
-SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events ORDER BY
-    timestamp DESC LIMIT %s;
-
 -- name: get_event
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events WHERE id =
     %s;
@@ -543,34 +539,6 @@ FROM cand c LEFT JOIN run_groups g ON c.limited AND g.run_id = c.id
 LEFT JOIN busy b ON b.grp = g.grp
 ORDER BY c.priority DESC, c.next_attempt_at, c.id;
 
--- name: list_runs
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE true ORDER BY created_at DESC, id DESC
-    LIMIT %(limit)s OFFSET %(offset)s;
-
--- name: list_runs_of_job
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE job_id = %(job)s ORDER BY created_at DESC,
-    id DESC LIMIT %(limit)s OFFSET %(offset)s;
-
--- name: list_runs_with_status
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE status = %(status)s ORDER BY created_at
-    DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
-
--- name: list_runs_of_job_with_status
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE job_id = %(job)s AND status = %(status)s
-    ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
-
 -- name: get_connection
 SELECT integration_id, credentials, expires_at, updated_at FROM connections WHERE integration_id =
     %s;
@@ -597,3 +565,53 @@ SELECT integration_id, credentials, expires_at, updated_at FROM connections ORDE
 -- name: connection_for_update
 SELECT integration_id, credentials, expires_at, updated_at FROM connections WHERE integration_id =
     %s FOR UPDATE;
+
+-- ==== listing (newest first; keyset pages after (time, id) = before) ======================
+
+-- name: list_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (%(before_at)s, %(before_id)s)
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_with_status
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE status = %(status)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_with_status_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (%(before_at)s, %(before_id)s) AND status = %(status)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_of_job
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE job_id = %(job)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_of_job_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (%(before_at)s, %(before_id)s) AND job_id = %(job)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_of_job_with_status
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE job_id = %(job)s AND status = %(status)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_runs_of_job_with_status_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (%(before_at)s, %(before_id)s) AND job_id = %(job)s AND status = %(status)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_events
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
+ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;
+
+-- name: list_events_before
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
+WHERE (timestamp, id) < (%(before_at)s, %(before_id)s)
+ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;

@@ -59,34 +59,6 @@ SELECT id, job_id, job_version, status, payload, output, error, created_at, star
     parent_task_key, root_run_id, epoch
 FROM runs WHERE id = ?;
 
--- name: list_runs
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs ORDER BY created_at DESC, id DESC LIMIT :limit
-    OFFSET :offset;
-
--- name: list_runs_of_job
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE job_id = :job ORDER BY created_at DESC, id
-    DESC LIMIT :limit OFFSET :offset;
-
--- name: list_runs_with_status
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE status = :status ORDER BY created_at DESC,
-    id DESC LIMIT :limit OFFSET :offset;
-
--- name: list_runs_of_job_with_status
-SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
-    attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
-    environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id,
-    parent_task_key, root_run_id, epoch FROM runs WHERE job_id = :job AND status = :status ORDER BY
-    created_at DESC, id DESC LIMIT :limit OFFSET :offset;
-
 -- Leases are named by (run id, epoch) pairs, bound as two JSON arrays.
 -- name: renew_leases
 UPDATE runs SET lease_expires_at = ?1
@@ -181,10 +153,6 @@ SELECT task_key, event FROM event_waits WHERE run_id = ? AND event_id IS NOT NUL
 -- name: get_event
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events WHERE id =
     ?;
-
--- name: list_events
-SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events ORDER BY
-    timestamp DESC LIMIT ?;
 
 -- name: cancel_event
 UPDATE events SET status = 'canceled' WHERE id = ? AND status = 'pending';
@@ -494,3 +462,53 @@ UPDATE connections SET lock_owner = ?, lock_until = ? WHERE integration_id = ?;
 -- name: unlock_connection
 UPDATE connections SET lock_owner = NULL, lock_until = NULL
 WHERE integration_id = ? AND lock_owner = ?;
+
+-- ==== listing (newest first; keyset pages after (time, id) = before) ======================
+
+-- name: list_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (:before_at, :before_id)
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_with_status
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE status = :status
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_with_status_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (:before_at, :before_id) AND status = :status
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_of_job
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE job_id = :job
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_of_job_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (:before_at, :before_id) AND job_id = :job
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_of_job_with_status
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE job_id = :job AND status = :status
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_runs_of_job_with_status_before
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE (created_at, id) < (:before_at, :before_id) AND job_id = :job AND status = :status
+ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_events
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
+ORDER BY timestamp DESC, id DESC LIMIT :limit;
+
+-- name: list_events_before
+SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
+WHERE (timestamp, id) < (:before_at, :before_id)
+ORDER BY timestamp DESC, id DESC LIMIT :limit;
