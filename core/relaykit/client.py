@@ -240,6 +240,12 @@ class Client:
         self._database_url = url
         self._store = None
 
+    @property
+    def database_url(self) -> str:
+        """The URL of the database this client uses: the constructor's or ``use_database``'s,
+        else ``RELAYKIT_DATABASE_URL``, else the SQLite default."""
+        return database_url_from_env(self._database_url)
+
     def _bind(self, store: Store, clock: Clock) -> Callable[[], None]:
         """Run on ``store`` (already open) and ``clock`` until the returned function is called;
         it puts back the database URL, store and clock the client had, as they were.

@@ -17,9 +17,10 @@ import click
 
 from ..client import Client
 from ..engine.worker import Worker
-from ._app import load_client
+from ..errors import AppLoadError
+from ._app import describe_load_error, load_client
 from ._common import CliError, database_option, reports_errors, stderr
-from ._reload import restart, watch, watched_root
+from ._reload import DevState, restart, take_state, watch, watched_root
 from ._render import ProgressPrinter
 
 
@@ -32,9 +33,16 @@ async def serve(
     concurrency: int,
     progress: bool,
     reload_root: Path | None = None,
-) -> bool:
+    login_token: str | None = None,
+    load_error: str | None = None,
+) -> str | None:
     """Serve ``client``'s API and dashboard (and run a worker) until SIGINT/SIGTERM, or until
-    a ``.py`` file under ``reload_root`` changes: True in that case (restart the process)."""
+    a ``.py`` file under ``reload_root`` changes: then return the login link's token, for the
+    restarted process to print the same link (None: stopped, do not restart).
+
+    ``login_token`` is the link a previous process printed: printed again while it is unused
+    and unexpired, else a new one is made. ``load_error``: the app failed to load, the
+    dashboard shows it in a banner."""
     # Imported here: every other command starts without loading the HTTP stack.
     import uvicorn
 
@@ -44,14 +52,19 @@ async def serve(
     url = f"http://{shown_host}:{port}"
     # OAuth redirect URIs: $RELAYKIT_PUBLIC_URL, else the address printed below (a malformed
     # one is an error line before anything starts)
-    app = create_app(client, public_url=os.environ.get(PUBLIC_URL_ENV) or url)
+    app = create_app(
+        client, public_url=os.environ.get(PUBLIC_URL_ENV) or url, load_error=load_error
+    )
     sock = _listen(host, port)  # a port in use is one error line, before anything starts
     await client.open()  # a database that cannot be opened is one error line, no banner
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = _server_class(uvicorn.Server)(config)
     observer = ProgressPrinter(stderr, show_run=True) if progress else None
     worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
-    token = await Access(client.store, client.clock).login_link_token()
+    access = Access(client.store, client.clock)
+    if login_token is None or not await access.login_link_pending(login_token):
+        login_token = await access.login_link_token()
+    token = login_token
     # click.echo, not rich: the link must stay on one line for terminals to make it clickable.
     click.echo(f"relaykit: dashboard {url}/  (API {url}/api/v1, store {client.store.url})")
     click.echo(f"relaykit: one-time login link {url}/login/link?token={token}", err=False)
@@ -76,7 +89,7 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
         await client.close()
-    return bool(changed)
+    return token if changed else None
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -177,20 +190,45 @@ def dev_command(
     """Develop APP: worker, scheduler, HTTP API and dashboard in one process, printing each
     task as it ends and restarting when a .py file beside APP changes (SQLite at
     .relaykit/relaykit.db unless --database/RELAYKIT_DATABASE_URL)."""
-    client = load_client(app)
-    if database:
-        client.use_database(database)
+    state = take_state()
     root = None if no_reload else watched_root(app)
-    again = asyncio.run(
+    client, load_error = _load_for_dev(app, database, root, state)
+    token = asyncio.run(
         serve(
             client,
             host=host,
             port=port,
-            run_worker=True,
+            run_worker=load_error is None,
             concurrency=concurrency,
             progress=True,
             reload_root=root,
+            login_token=state.login_token,
+            load_error=load_error,
         )
     )
-    if again:
-        restart()
+    if token is not None:
+        restart(DevState(login_token=token, database_url=client.database_url))
+
+
+def _load_for_dev(
+    app: str, database: str | None, root: Path | None, state: DevState
+) -> tuple[Client, str | None]:
+    """APP's client, or, when it fails to load and dev reloads (after a restart, or when its
+    code raised), a client without jobs on the same database and the error's description:
+    printed here as one block, shown by the dashboard until the next save reloads."""
+    try:
+        client = load_client(app)
+    except AppLoadError as exc:
+        if root is None or (exc.__cause__ is None and not state.restarted):
+            raise  # no reload to wait for, or a wrong APP argument: one error line, exit 2
+        detail = describe_load_error(exc, root)
+        indented = detail.replace("\n", "\n  ")
+        click.echo(
+            f"relaykit: APP {app} failed to load; serving the dashboard without its jobs "
+            f"until a .py file is saved again:\n  {indented}",
+            err=True,
+        )
+        return Client(id="relaykit-dev", database_url=database or state.database_url), detail
+    if database:
+        client.use_database(database)
+    return client, None
