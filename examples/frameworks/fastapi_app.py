@@ -1,7 +1,7 @@
 """relaykit inside a FastAPI app: a request enqueues a run, the in-process worker executes it.
 
 Run it with (from this folder):
-    uvicorn fastapi_app:app              # or: fastapi dev fastapi_app.py
+    uvicorn fastapi_app:app --reload
 
     curl -X POST localhost:8000/signups -H 'content-type: application/json' \\
          -d '{"email": "ada@example.com"}'          # {"run": "<id>"}

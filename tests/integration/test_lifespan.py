@@ -1,5 +1,6 @@
-"""``client.lifespan`` on a real SQLite file, entered as an ASGI server enters an app's
-lifespan (the served case, with uvicorn and SIGTERM, is tests/acceptance/test_frameworks.py)."""
+"""``client.lifespan`` on a real SQLite file and a real PostgreSQL database, entered as an
+ASGI server enters an app's lifespan (the served case, with uvicorn and SIGTERM, is
+tests/acceptance/test_frameworks.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.pg import Backend
 
 from relaykit import Client, RunStatus
 from relaykit.errors import StoreError
 
 
-def _client(tmp_path: Path, **options: Any) -> tuple[Client, list[str]]:
-    # a poll interval far longer than the test: only the in-process wake-up can be quick
-    client = Client(id="lifespan", database_url=f"sqlite:///{tmp_path / 'rk.db'}", **options)
+def _client(url: str, **options: Any) -> tuple[Client, list[str]]:
+    client = Client(id="lifespan", database_url=url, **options)
     ran: list[str] = []
 
     @client.define_job(id="note", version="1.0.0")
@@ -38,8 +39,9 @@ async def _until(client: Client, run_id: str, status: RunStatus) -> float:
     return time.monotonic() - started
 
 
-def test_a_run_enqueued_inside_the_lifespan_wakes_its_worker_at_once(tmp_path: Path) -> None:
-    client, ran = _client(tmp_path, poll_interval=60.0)
+def test_a_run_enqueued_inside_the_lifespan_wakes_its_worker_at_once(backend: Backend) -> None:
+    # a poll interval far longer than the test: only the in-process wake-up can be quick
+    client, ran = _client(backend.url, poll_interval=60.0)
 
     async def go() -> list[float]:
         async with client.lifespan(concurrency=2):
@@ -54,8 +56,8 @@ def test_a_run_enqueued_inside_the_lifespan_wakes_its_worker_at_once(tmp_path: P
     assert max(waits) < 5  # far below one poll interval (60 s): the enqueue woke the worker
 
 
-def test_worker_false_opens_the_store_and_executes_nothing(tmp_path: Path) -> None:
-    client, ran = _client(tmp_path, poll_interval=0.05)
+def test_worker_false_opens_the_store_and_executes_nothing(backend: Backend) -> None:
+    client, ran = _client(backend.url, poll_interval=0.05)
 
     async def go() -> RunStatus:
         async with client.lifespan(None, worker=False):
@@ -80,7 +82,7 @@ def test_a_store_that_cannot_open_fails_the_start(tmp_path: Path) -> None:
 
 
 def test_a_store_the_app_opened_itself_stays_open(tmp_path: Path) -> None:
-    client, _ = _client(tmp_path)
+    client, _ = _client(f"sqlite:///{tmp_path / 'rk.db'}")
 
     async def go() -> str:
         await client.open()
@@ -101,7 +103,7 @@ def test_a_store_the_app_opened_itself_stays_open(tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:
-    client, _ = _client(tmp_path)
+    client, _ = _client(f"sqlite:///{tmp_path / 'rk.db'}")
 
     async def go() -> None:
         async with client.lifespan(**options):
