@@ -74,6 +74,21 @@ def get(http: httpx2.Client, path: str, **headers: str) -> httpx2.Response:
             time.sleep(0.05)
 
 
+def answers_until_banner(http: httpx2.Client) -> int:
+    """GET /login over and over across a restart until the new process shows the banner;
+    every request must be answered (the listening socket is handed to the new process, so
+    none is refused). Returns how many requests were made."""
+    deadline, count = time.monotonic() + 60, 0
+    while time.monotonic() < deadline:
+        page = http.get("/login", timeout=60)  # a TransportError fails the test
+        count += 1
+        assert page.status_code == 200, page.text
+        if BANNER in page.text:
+            return count
+        time.sleep(0.02)
+    raise AssertionError("relaykit dev never showed the load-error banner")
+
+
 def job_ids(http: httpx2.Client, key: str) -> list[str]:
     r = get(http, "/api/v1/jobs", Authorization=f"Bearer {key}")
     assert r.status_code == 200, r.text
@@ -93,6 +108,7 @@ def test_dev_survives_a_broken_save_and_reloads_on_the_next(rk: Relaykit, tmp_pa
 
         # 1. a syntax error: the server answers, without jobs, and says why
         save(app, APP + "\n\ndef broken(:\n    pass\n")
+        assert answers_until_banner(http) > 1  # it answered before, during and after
         assert banner_lines(proc) == (dashboard, link)  # restarted; the same login link
         assert job_ids(http, key) == []
         login_page = get(http, "/login").text

@@ -64,11 +64,14 @@ async def watch(root: Path, on_change: Callable[[Path], None], interval: float =
 
 @dataclass(frozen=True)
 class DevState:
-    """What one ``relaykit dev`` process hands the next: the login link's token and the
-    database URL the app used. ``restarted``: this process is such a next one."""
+    """What one ``relaykit dev`` process hands the next: the login link's token, the database
+    URL the app used, and the listening socket (an inherited file descriptor: connections made
+    while the process restarts wait in its queue instead of being refused). ``restarted``:
+    this process is such a next one."""
 
     login_token: str | None = None
     database_url: str | None = None
+    listen_fd: int | None = None
     restarted: bool = False
 
 
@@ -79,19 +82,22 @@ def take_state() -> DevState:
         return DevState()
     try:
         data = json.loads(raw)
-        token, url = data.get("login_token"), data.get("database_url")
+        token, url, fd = data.get("login_token"), data.get("database_url"), data.get("listen_fd")
     except (ValueError, AttributeError):
         return DevState(restarted=True)
     return DevState(
         login_token=token if isinstance(token, str) else None,
         database_url=url if isinstance(url, str) else None,
+        listen_fd=fd if isinstance(fd, int) and fd >= 0 else None,
         restarted=True,
     )
 
 
 def restart(state: DevState) -> NoReturn:
     """Replace this process with the same ``relaykit`` command (fresh imports, same pid),
-    handing it ``state``."""
+    handing it ``state`` (its ``listen_fd`` is made inheritable)."""
+    if state.listen_fd is not None:
+        os.set_inheritable(state.listen_fd, True)
     os.environ[STATE_ENV] = json.dumps({k: v for k, v in asdict(state).items() if k != "restarted"})
     sys.stdout.flush()
     sys.stderr.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -35,14 +36,17 @@ async def serve(
     reload_root: Path | None = None,
     login_token: str | None = None,
     load_error: str | None = None,
-) -> str | None:
+    listen_fd: int | None = None,
+) -> DevState | None:
     """Serve ``client``'s API and dashboard (and run a worker) until SIGINT/SIGTERM, or until
-    a ``.py`` file under ``reload_root`` changes: then return the login link's token, for the
-    restarted process to print the same link (None: stopped, do not restart).
+    a ``.py`` file under ``reload_root`` changes: then return what the restarted process
+    needs (the login link's token, so it prints the same link, and the listening socket);
+    None: stopped, do not restart.
 
     ``login_token`` is the link a previous process printed: printed again while it is unused
     and unexpired, else a new one is made. ``load_error``: the app failed to load, the
-    dashboard shows it in a banner."""
+    dashboard shows it in a banner. ``listen_fd``: the previous process's listening socket,
+    served instead of binding a new one."""
     # Imported here: every other command starts without loading the HTTP stack.
     import uvicorn
 
@@ -55,7 +59,10 @@ async def serve(
     app = create_app(
         client, public_url=os.environ.get(PUBLIC_URL_ENV) or url, load_error=load_error
     )
-    sock = _listen(host, port)  # a port in use is one error line, before anything starts
+    # a port in use is one error line, before anything starts
+    sock = _inherited(listen_fd, port) or _listen(host, port)
+    # uvicorn closes its socket when it stops; a duplicate keeps it listening for a restart
+    held = None if reload_root is None else os.dup(sock.fileno())
     await client.open()  # a database that cannot be opened is one error line, no banner
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = _server_class(uvicorn.Server)(config)
@@ -89,7 +96,25 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
         await client.close()
-    return token if changed else None
+    if held is not None and not changed:
+        os.close(held)
+    return DevState(login_token=token, listen_fd=held) if changed else None
+
+
+def _inherited(fd: int | None, port: int) -> socket.socket | None:
+    """The listening socket a restarted ``relaykit dev`` inherited as ``fd``, if it is one
+    on ``port`` (anything else: None, and a new socket is bound)."""
+    if fd is None:
+        return None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return None
+    if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
+        sock.close()
+        return None
+    os.set_inheritable(fd, False)  # not handed on to the app's subprocesses
+    return sock
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -193,7 +218,7 @@ def dev_command(
     state = take_state()
     root = None if no_reload else watched_root(app)
     client, load_error = _load_for_dev(app, database, root, state)
-    token = asyncio.run(
+    again = asyncio.run(
         serve(
             client,
             host=host,
@@ -204,10 +229,11 @@ def dev_command(
             reload_root=root,
             login_token=state.login_token,
             load_error=load_error,
+            listen_fd=state.listen_fd,
         )
     )
-    if token is not None:
-        restart(DevState(login_token=token, database_url=client.database_url))
+    if again is not None:
+        restart(dataclasses.replace(again, database_url=client.database_url))
 
 
 def _load_for_dev(
