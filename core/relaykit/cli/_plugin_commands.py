@@ -14,8 +14,9 @@ found in two steps:
    is one warning line) and their hooks are called, each on a scratch group: a plugin's
    commands are added all or none.
 
-A module that cannot be located this way (a compiled extension, a zip import) is a candidate:
-it is imported to ask, which is only slower.
+A module whose source cannot be read this way (a compiled extension, a zip import, a module
+that is not installed at all) is a candidate: it is imported to ask, which is only slower (or,
+for a missing one, fails at once and is reported in its warning line).
 """
 
 from __future__ import annotations
