@@ -74,6 +74,12 @@ BENCHMARKS = (
         ("--postgres", PG_SERVER),
     ),
     Bench("runs_show", "runs_show.py", ("--rounds", "2")),
+    Bench(
+        "check_replay",
+        "check_replay.py",
+        ("--runs", "500", "--rounds", "2", "--postgres", PG_SERVER),
+        ("--postgres", PG_SERVER),
+    ),
     Bench("api_pages", "api_pages.py", ("--rounds", "2")),
     Bench(
         "crash_campaign_sqlite",

@@ -42,6 +42,12 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "runs": LazyCommand("_runs", "runs_group", "Inspect and control runs."),
     "jobs": LazyCommand("_admin", "jobs_command", "List APP's jobs."),
+    "check-replay": LazyCommand(
+        "_check",
+        "check_replay_command",
+        "Replay APP's stored runs on its current code without executing anything; exit 1 "
+        "when any run would not replay (a divergence, a failure, a job that is gone).",
+    ),
     "db": LazyCommand("_admin", "db_group", "Database administration."),
     "serve": LazyCommand(
         "_serve",

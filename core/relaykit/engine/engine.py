@@ -178,6 +178,11 @@ class Engine:
             clients=ClientPool(),
         )
 
+    @property
+    def services(self) -> Services:
+        """What this engine's attempts share (its store, clock, plugins, clients...)."""
+        return self._services
+
     def _http_client(self) -> httpx2.AsyncClient:
         if self._http is None:
             import httpx2

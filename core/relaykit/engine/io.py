@@ -272,6 +272,28 @@ class IO(Bridged):
         deadline = when.timestamp()
         await self._attempt.wait_until(key, deadline, dumps({"until": when}, what="wait_until"))
 
+    async def patched(self, name: str) -> bool:
+        """Whether this run takes the new path of a code change named ``name``.
+
+        True for runs that reach this point in code that has the patch (new runs, and runs
+        whose history has not got this far), False for runs that recorded the old path
+        without it, so that they replay unchanged::
+
+            if await io.patched("send-receipt-v2"):
+                await io.run_task("receipt", send_receipt_v2, order)
+            else:
+                await io.run_task("email", send_email, order)
+
+        Once no run on the old path is left (``relaykit runs list --status waiting``), remove
+        the patch and keep the new path. The answer is recorded (once per run), so every
+        replay gets the same one; ``relaykit check-replay`` replays it too."""
+        if not isinstance(name, str) or not name or "/" in name or "\x00" in name:
+            raise ConfigurationError(
+                f"io.patched({name!r}): the patch name must be a non-empty string without "
+                "'/' or NUL (\\x00)"
+            )
+        return await self._attempt.patched(name)
+
     async def random(
         self, key: str, *, min: float = 0.0, max: float = 1.0, round: bool = False
     ) -> float:

@@ -133,6 +133,14 @@ class Attempt:
         self.closed = False
         self.lost = False
         self.fatal: RunError | None = None
+        # a dry replay (``relaykit check-replay``): nothing is executed or written; the store
+        # and the lease check stop the attempt at the first new work
+        self.dry = False
+
+    @property
+    def seen_keys(self) -> set[str]:
+        """The full keys this attempt has asked for so far (recorded or new)."""
+        return self._seen
 
     # -- running the run function -------------------------------------------------------------
 
@@ -621,6 +629,43 @@ class Attempt:
         rec.next_attempt_at = now + delay
         self.remember(rec)
         self.suspend(rec.next_attempt_at)
+
+    @_parks
+    async def patched(self, name: str) -> bool:
+        """``io.patched(name)``: True where this run reaches the patch first, False where its
+        recorded history went past this point without it (the old code's path).
+
+        The answer is decided once per run and recorded (a ``patch`` marker at key
+        ``patch:<name>``), so every replay gets the same one. Undecided, it is False when a
+        task recorded in the same scope has not been replayed yet: the old code went on
+        without the patch. Call it from the run's main flow (not beside parallel branches
+        that have recorded tasks still to replay)."""
+        full, parent = self.enter(f"patch:{name}")
+        rec = self.recorded(full, "patch", name, None)
+        if rec is not None:
+            return rec.output == "true"
+        ahead = any(r.parent == parent and r.key not in self._seen for r in self._recorded.values())
+        now = self._clock.now()
+        marker = TaskRecord(
+            key=full,
+            name=name,
+            kind="patch",
+            status=TaskStatus.COMPLETED,
+            started_at=now,
+            ended_at=now,
+            output="false" if ahead else "true",
+            attempts=1,
+            parent=parent,
+        )
+        if self.dry:
+            self._recorded[full] = marker
+        else:
+            try:
+                await self.services.ensure_lease(self.run.id)
+            except StoreError as exc:
+                self.give_up(exc)
+            await self.commit(marker)
+        return not ahead
 
     @_parks
     async def wait_until(self, key: str, deadline: float, params: str) -> None:
