@@ -96,9 +96,11 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
         await client.close()
-    if held is not None and not changed:
-        os.close(held)
-    return DevState(login_token=token, listen_fd=held) if changed else None
+    if not changed or server.signalled:
+        if held is not None:
+            os.close(held)
+        return None
+    return DevState(login_token=token, listen_fd=held)
 
 
 def _inherited(fd: int | None, port: int) -> socket.socket | None:
@@ -146,6 +148,14 @@ def _server_class(base: Any) -> Any:
     worker hands its runs back and the store is closed. We exit normally (code 0) instead."""
 
     class Server(base):  # type: ignore[misc]  # base is uvicorn.Server (Any: imported lazily)
+        #: SIGINT/SIGTERM arrived: stop for good, even when a file changed too (a restart
+        #: would lose the signal, and the process would never stop).
+        signalled = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.signalled = True
+            super().handle_exit(sig, frame)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             if threading.current_thread() is not threading.main_thread():
