@@ -32,6 +32,10 @@ async def noop() -> None:
     """The task body: nothing, so only relaykit's own cost is measured."""
 
 
+def noop_sync() -> None:
+    """The same, as a plain ``def``: relaykit runs it off the event loop, in a thread."""
+
+
 def _url(db: str, mode: str) -> str:
     """``db`` itself when it is a URL (PostgreSQL), else a SQLite URL for the file ``db``."""
     if "://" in db:
@@ -40,13 +44,32 @@ def _url(db: str, mode: str) -> str:
     return f"sqlite:///{db}{query}"
 
 
-def _client(db: str, mode: str, clock: ManualClock | None = None) -> Client:
+def _client(db: str, mode: str, clock: ManualClock | None = None, kind: str = "async") -> Client:
+    """A client with job ``one-run``: N tasks, then (with ``wait``) a durable wait.
+
+    ``kind``: ``async`` (an async job, async task functions), ``sync-fn`` (an async job, plain
+    ``def`` task functions) or ``sync-job`` (a plain ``def`` job calling the sync ``io`` with
+    plain ``def`` task functions).
+    """
     client = Client("bench", database_url=_url(db, mode), clock=clock)
+    fn = noop if kind == "async" else noop_sync
+
+    if kind == "sync-job":
+
+        @client.define_job(id="one-run", version="1.0.0")
+        def one_run_sync(payload: Any, io: Any, ctx: Any) -> int:
+            for i in range(int(payload["tasks"])):
+                io.run_task(f"t{i}", fn)
+            if payload.get("wait"):
+                io.wait("pause", seconds=60)
+            return int(payload["tasks"])
+
+        return client
 
     @client.define_job(id="one-run", version="1.0.0")
     async def one_run(payload: Any, io: Any, ctx: Any) -> int:
         for i in range(int(payload["tasks"])):
-            await io.run_task(f"t{i}", noop)
+            await io.run_task(f"t{i}", fn)
         if payload.get("wait"):
             await io.wait("pause", seconds=60)
         return int(payload["tasks"])
@@ -54,9 +77,9 @@ def _client(db: str, mode: str, clock: ManualClock | None = None) -> Client:
     return client
 
 
-async def one_run(db: str, mode: str, tasks: int) -> dict[str, Any]:
+async def one_run(db: str, mode: str, tasks: int, kind: str = "async") -> dict[str, Any]:
     """Time one run of ``tasks`` tasks; then the resume cost; then count transactions."""
-    client = _client(db, mode)
+    client = _client(db, mode, kind=kind)
     await client.run("one-run", {"tasks": 10})  # warm-up: imports, migrations, caches
     started = time.perf_counter()
     result = await client.run("one-run", {"tasks": tasks})
@@ -70,7 +93,7 @@ async def one_run(db: str, mode: str, tasks: int) -> dict[str, Any]:
         "us_per_task": seconds / tasks * 1e6,
         "runs_per_s": 1 / seconds,
     }
-    if "://" in db:  # PostgreSQL: the timing only
+    if "://" in db or kind != "async":  # PostgreSQL, or a variant: the timing only
         return timing
     resume = await _resume_cost(db, mode, tasks)
     writes = await _transactions_per_task(db, mode, tasks)
@@ -176,17 +199,24 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--tasks-per-run", type=int, default=3)
+    parser.add_argument("--kind", choices=["async", "sync-fn", "sync-job"], default="async")
     args = parser.parse_args()
     db = args.database_url or args.db
     if not db:
         parser.error("one of --db and --database-url is needed")
     if args.workload == "one-run":
-        data = asyncio.run(one_run(db, args.sqlite_mode, args.tasks))
+        data = asyncio.run(one_run(db, args.sqlite_mode, args.tasks, args.kind))
     else:
         data = asyncio.run(many_runs(db, args.sqlite_mode, args.runs, args.tasks_per_run))
     print(
         json.dumps(
-            {"peer": "relaykit", "workload": args.workload, "sqlite_mode": args.sqlite_mode, **data}
+            {
+                "peer": "relaykit",
+                "workload": args.workload,
+                "kind": args.kind,
+                "sqlite_mode": args.sqlite_mode,
+                **data,
+            }
         )
     )
 

@@ -6,7 +6,9 @@ Each measurement is a fresh subprocess on a fresh SQLite file, and the two syste
 in every round, so machine noise falls on both alike. Workloads:
 
 - ``one-run``: one run (DBOS: one workflow) of 1,000 sequential no-op tasks (steps);
-- ``many-runs``: 500 runs of 3 no-op tasks, one after another.
+- ``many-runs``: 500 runs of 3 no-op tasks, one after another;
+- ``one-run`` at WAL+NORMAL again with plain ``def`` task functions in an async job
+  (``sync-fn``) and in a plain ``def`` job (``sync-job``), beside DBOS's one-run of the round.
 
 SQLite settings: WAL with ``synchronous=NORMAL`` on both, then each one's defaults (relaykit:
 WAL + FULL). A bare loop committing one row per transaction gives the floor at each setting.
@@ -29,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+#: relaykit's sync variants (``_relaykit_side.py --kind``) and the issue-11 target for each:
+#: at least this many times cheaper per task than DBOS. ``sync-fn``: an async job whose task
+#: functions are plain ``def``s; ``sync-job``: a plain ``def`` job, sync ``io``, ``def`` tasks.
+SYNC_KINDS = {"sync-fn": 15, "sync-job": 20}
 SIDES = {"relaykit": HERE / "_relaykit_side.py", "dbos": HERE / "_dbos_side.py"}
 
 
@@ -47,7 +53,9 @@ def raw_commit_us(synchronous: str, n: int = 1000) -> float:
     return seconds / n * 1e6
 
 
-def measure(side: str, workload: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    side: str, workload: str, mode: str, args: argparse.Namespace, kind: str = "async"
+) -> dict[str, Any]:
     """Run one side once in a subprocess on a fresh database; return its JSON line."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -66,6 +74,8 @@ def measure(side: str, workload: str, mode: str, args: argparse.Namespace) -> di
             "--tasks-per-run",
             str(args.tasks_per_run),
         ]
+        if side == "relaykit":
+            cmd += ["--kind", kind]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{side} {workload} {mode} failed:\n{done.stderr[-3000:]}")
@@ -103,6 +113,16 @@ def main() -> None:
                     f"{data['us_per_task']:9.1f} µs/task",
                     file=sys.stderr,
                 )
+        # relaykit's sync variants of one-run at WAL+NORMAL, beside this round's DBOS one-run
+        # (DBOS's steps and workflow are plain ``def``s already)
+        for kind in SYNC_KINDS:
+            data = measure("relaykit", "one-run", "normal", args, kind)
+            results.setdefault(("one-run", "WAL+NORMAL", kind), []).append(data)
+            print(
+                f"round {round_no + 1}: relaykit {kind:9} WAL+NORMAL {data['us_per_task']:9.1f} "
+                "µs/task",
+                file=sys.stderr,
+            )
         for level in raw:
             raw[level].append(raw_commit_us(level))
 
@@ -121,6 +141,10 @@ def main() -> None:
             f"{workload:10} {label:11} {rk:17.1f} {db:13.1f} {db / rk:13.1f}x "
             f"{rk_rps:16.1f} {db_rps:12.1f}"
         )
+    for kind in SYNC_KINDS:
+        rk = med("one-run", "WAL+NORMAL", kind, "us_per_task")
+        db = med("one-run", "WAL+NORMAL", "dbos", "us_per_task")
+        print(f"{'one-run':10} {kind:11} {rk:17.1f} {db:13.1f} {db / rk:13.1f}x")
     raw_normal, raw_full = statistics.median(raw["NORMAL"]), statistics.median(raw["FULL"])
     rk_normal = med("one-run", "WAL+NORMAL", "relaykit", "us_per_task")
     rk_full = med("one-run", "defaults", "relaykit", "us_per_task")
@@ -133,6 +157,11 @@ def main() -> None:
     _target("per-task cost at FULL <= 1.3x bare commit", rk_full, raw_full * 1.3, "µs")
     _target("resume cost per memoized task <= 10 µs", resume, 10.0, "µs")
     _target("write transactions per task == 1", writes, 1.0, "")
+    _target("per-task cost at FULL <= 1.2x bare commit", rk_full, raw_full * 1.2, "µs")
+    print("\ntargets (issue 11):")
+    for kind, times in SYNC_KINDS.items():
+        rk = med("one-run", "WAL+NORMAL", kind, "us_per_task")
+        _target(f"{kind}: per-task cost <= DBOS/{times}", rk, db_normal / times, "µs")
     if args.json:
         print(json.dumps({f"{w}/{lbl}/{s}": v for (w, lbl, s), v in results.items()}))
 

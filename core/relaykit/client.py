@@ -21,7 +21,8 @@ from .definitions.jobs import Callback, Job, RunFunction, make_job, slugify
 from .definitions.triggers import DynamicSchedule, Trigger
 from .engine.attempt import Observer
 from .engine.engine import Engine
-from .errors import ConfigurationError, DuplicateJob, UnknownJob, UnknownRun
+from .engine.operations import Operations
+from .errors import ConfigurationError, DuplicateJob, UnknownJob
 from .integrations.base import Integration
 from .integrations.plugins import Plugins
 from .integrations.webhooks import StoredWebhookSecrets, WebhookSecrets
@@ -324,6 +325,18 @@ class Client:
             plugins=self.plugins,
         )
 
+    async def operations(self) -> Operations:
+        """The operations every surface calls (``relaykit.engine.operations``), on this
+        client's store (opened) and jobs."""
+        store = await self.open()
+        return Operations(
+            store,
+            clock=self.clock,
+            jobs=self.jobs,
+            engine=self.engine,
+            on_enqueue=self._notify,
+        )
+
     def remove_listener(self, listener: Callable[[], None]) -> None:
         """Stop calling ``listener`` when a run is enqueued (see ``engine(on_enqueue=)``)."""
         if listener in self._listeners:
@@ -400,39 +413,27 @@ class Client:
         With ``idempotency_key`` (or the job's own ``idempotency_key`` option), a run of the
         job created with the same key in the last 24 hours is returned instead.
         """
-        target = self.get_job(job)
-        engine = await self.engine()
-        try:
-            run = await engine.create_run(
-                target, _plain(payload), is_test=is_test, idempotency_key=idempotency_key
-            )
-        finally:
-            await engine.close()
+        ops = await self.operations()
+        run = await ops.enqueue(
+            self.get_job(job), _plain(payload), is_test=is_test, idempotency_key=idempotency_key
+        )
         return run.id
 
     async def get_run(self, run_id: str) -> RunResult:
         """A run with its tasks and logs; raises ``UnknownRun``."""
-        engine = await self.engine()
-        try:
-            return await engine.result(run_id)
-        finally:
-            await engine.close()
+        return await (await self.operations()).result(run_id)
 
     async def cancel_run(self, run_id: str) -> RunResult:
-        """Cancel a run that has not ended; raises ``UnknownRun``."""
-        store = await self.open()
-        if await store.cancel_run(run_id, now=self.clock.now()) is None:
-            raise UnknownRun(f"no run {run_id!r}; run `relaykit runs list` to see runs")
-        return await self.get_run(run_id)
+        """Cancel a run that has not ended (one that has is returned as it is); raises
+        ``UnknownRun``."""
+        ops = await self.operations()
+        await ops.cancel_run(run_id)
+        return await ops.result(run_id)
 
     async def replay_run(self, run_id: str) -> str:
         """Queue a new run of the same job with the same payload, test flag, priority and
         limits as ``run_id``; return its id. Raises ``UnknownRun``."""
-        engine = await self.engine()
-        try:
-            return (await engine.replay(run_id)).id
-        finally:
-            await engine.close()
+        return (await (await self.operations()).replay_run(run_id)).id
 
     async def send_event(
         self,
@@ -450,21 +451,19 @@ class Client:
         worker delivers it when due; ``cancel_event`` withdraws it until then). Returns the
         event with ``runs`` (ids of the runs it started) and ``duplicate``."""
         when = delivery_time(deliver_at, deliver_after, self.clock.now(), "send_event")
-        engine = await self.engine()
-        try:
-            event, runs, inserted = await engine.send_event(
-                name, _plain(payload), event_id=id, source=source, deliver_at=when
-            )
-        finally:
-            await engine.close()
+        ops = await self.operations()
+        sent = await ops.send_event_record(
+            name, _plain(payload), event_id=id, source=source, deliver_at=when
+        )
+        event = sent.event
         return {
             "id": event.id,
             "name": event.name,
             "payload": loads(event.payload),
             "timestamp": event.timestamp,
             "deliver_at": event.deliver_at,
-            "runs": [r.id for r in runs],
-            "duplicate": not inserted,
+            "runs": sent.runs,
+            "duplicate": sent.duplicate,
         }
 
     def send_event_sync(self, name: str, payload: Any = None, **options: Any) -> dict[str, Any]:
@@ -475,8 +474,7 @@ class Client:
     async def cancel_event(self, event_id: str) -> bool:
         """Withdraw a delayed event not yet delivered; False when it was delivered already,
         canceled already, or never sent."""
-        store = await self.open()
-        return await store.cancel_event(event_id)
+        return await (await self.operations()).cancel_event(event_id)
 
     def webhook_secrets(self, integration_id: str, source_id: str) -> WebhookSecrets:
         """The stored secrets of one webhook source (``/webhooks/{integration_id}/{source_id}``),

@@ -6,10 +6,12 @@ The tree::
     ├── ConfigurationError             a bad argument to a public API, refused at the call
     │   ├── InvalidJobDefinition       bad job id, version, trigger or run function
     │   ├── DuplicateJob               two jobs with the same id on one client
-    │   └── PayloadTooLarge            a run or event payload over the size limit
+    │   ├── PayloadTooLarge            a run or event payload over the size limit
+    │   └── InvalidCursor              a list cursor that no list page handed out
     ├── NotFound
     │   ├── UnknownJob
     │   ├── UnknownRun
+    │   ├── UnknownEvent
     │   └── UnknownTask                ``RunResult.task(key)`` for a key the run has no task for
     ├── AppLoadError                   an APP argument that cannot be imported or has no Client
     ├── StoreError                     the database cannot be opened or used
@@ -79,6 +81,11 @@ class PayloadTooLarge(ConfigurationError):
     """The payload is larger than the client's limit (Client(max_payload_bytes=...))."""
 
 
+class InvalidCursor(ConfigurationError):
+    """The cursor is not one a list page handed out (its ``next_cursor``); start again
+    without one."""
+
+
 class NotFound(RelaykitError, LookupError):
     """Not found."""
 
@@ -91,6 +98,10 @@ class UnknownJob(NotFound):
 
 class UnknownRun(NotFound):
     """No run with that id; run `relaykit runs list` to see recent runs."""
+
+
+class UnknownEvent(NotFound):
+    """No event with that id; `GET /api/v1/events` lists recent events."""
 
 
 class UnknownTask(NotFound, KeyError):

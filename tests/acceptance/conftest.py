@@ -30,27 +30,17 @@ from typing import Any
 
 import pytest
 from tests.acceptance import inprocess
+from tests.acceptance._shapes import check_component
+
+from relaykit.engine.resources import RunDetail, Task
 
 #: ``RELAYKIT_TEST_CLI=subprocess``: every ``rk(...)`` starts the installed script.
 CLI_MODE_ENV = "RELAYKIT_TEST_CLI"
 
-RUN_KEYS = frozenset(
-    {
-        "id",
-        "job",
-        "status",
-        "payload",
-        "output",
-        "error",
-        "created_at",
-        "started_at",
-        "ended_at",
-        "tasks",
-    }
-)
-TASK_KEYS = frozenset(
-    {"key", "name", "status", "attempts", "output", "error", "started_at", "ended_at"}
-)
+# The run and task objects every surface prints: the fields of the resources the OpenAPI
+# document's components are generated from (``relaykit.engine.resources``).
+RUN_KEYS = frozenset(RunDetail.model_fields)
+TASK_KEYS = frozenset(Task.model_fields)
 ERROR_KEYS = frozenset({"type", "message", "task", "traceback"})
 # The state names of DESIGN §3.
 RUN_STATUSES = frozenset(
@@ -277,9 +267,11 @@ def check_task(task: Any) -> dict[str, Any]:
 
 
 def check_run(run: Any, *, with_tasks: bool = True) -> dict[str, Any]:
-    """A run object of the output contract (``runs list`` objects have no ``tasks``)."""
+    """A run object of the output contract (``runs list`` objects have no ``tasks`` and
+    ``logs``), valid against the OpenAPI document's ``RunDetail`` (or ``Run``) schema."""
     assert isinstance(run, dict), f"run {run!r} is not an object"
-    expected = RUN_KEYS if with_tasks else RUN_KEYS - {"tasks"}
+    check_component(run, "RunDetail" if with_tasks else "Run")
+    expected = RUN_KEYS if with_tasks else RUN_KEYS - {"tasks", "logs"}
     assert set(run) == expected, f"run keys are {sorted(run)}, expected {sorted(expected)}"
     assert isinstance(run["id"], str) and run["id"]
     assert isinstance(run["job"], str)
@@ -453,12 +445,18 @@ class Relaykit:
         return check_run(done.json())
 
     def list_runs(self, *args: str, db: Sequence[str] = DB) -> list[dict[str, Any]]:
-        """``relaykit runs list ARGS --json`` (every run, not only the latest 50)."""
-        done = self("runs", "list", *args, "--limit", "10000", "--json", *db)
-        assert done.returncode == 0, done.describe()
-        runs = done.json()
-        assert isinstance(runs, list), done.describe()
-        return [check_run(r, with_tasks=False) for r in runs]
+        """``relaykit runs list ARGS --json``, page after page by ``--cursor`` (every run,
+        not only the latest 50); each page is checked against the ``RunPage`` schema."""
+        runs: list[dict[str, Any]] = []
+        cursor: list[str] = []
+        while True:
+            done = self("runs", "list", *args, "--limit", "200", *cursor, "--json", *db)
+            assert done.returncode == 0, done.describe()
+            page = check_component(done.json(), "RunPage")
+            runs += [check_run(r, with_tasks=False) for r in page["data"]]
+            if page["next_cursor"] is None:
+                return runs
+            cursor = ["--cursor", page["next_cursor"]]
 
     def snapshot(self, *, db: Sequence[str] = DB) -> list[dict[str, Any]]:
         """Every recorded run with its tasks, as the CLI reports them."""

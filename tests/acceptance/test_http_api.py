@@ -18,10 +18,13 @@ import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from tests.acceptance._shapes import check_component
 from tests.http_app import make_client
 
 from relaykit import Client
 from relaykit.server import Access
+
+EMPTY_PAGE: dict[str, Any] = {"data": [], "next_cursor": None}
 
 Scenario = Callable[["Api"], Awaitable[None]]
 
@@ -130,7 +133,10 @@ def test_no_key_or_a_wrong_one_is_401_and_changes_nothing(sqlite_url: str) -> No
             )
             _error(r, 401, "unauthorized")
         assert await api.runs() == []
-        assert (await api.http.get("/api/v1/events", headers=api.auth)).json() == {"data": []}
+        assert (await api.http.get("/api/v1/events", headers=api.auth)).json() == {
+            "data": [],
+            "next_cursor": None,
+        }
 
     run(sqlite_url, scenario)
 
@@ -181,7 +187,10 @@ def test_bad_requests_are_refused_with_a_json_error_and_store_nothing(sqlite_url
         _error(await api.http.get("/api/v1/runs?limit=0", headers=h), 422, "invalid_query")
         _error(await api.http.get("/api/v1/runs?colour=red", headers=h), 422, "invalid_query")
         assert await api.runs() == []
-        assert (await api.http.get("/api/v1/events", headers=h)).json() == {"data": []}
+        assert (await api.http.get("/api/v1/events", headers=h)).json() == {
+            "data": [],
+            "next_cursor": None,
+        }
 
     run(sqlite_url, scenario)
 
@@ -225,16 +234,33 @@ def test_runs_are_filtered_by_job_and_status_and_paginated(sqlite_url: str) -> N
             return data
 
         seen: list[str] = []
-        offset: int | None = 0
-        while offset is not None:
-            got = await page(job="hello", status="succeeded", limit=2, offset=offset)
+        cursor: dict[str, str] = {}
+        while True:
+            got = check_component(
+                await page(job="hello", status="succeeded", limit=2, **cursor), "RunPage"
+            )
             assert len(got["data"]) <= 2
             seen += [r["id"] for r in got["data"]]
-            offset = got["next_offset"]
-        assert seen == list(reversed(ids))  # newest first, every page once
+            if got["next_cursor"] is None:
+                break
+            cursor = {"cursor": got["next_cursor"]}
+            # a run queued while the client walks the pages is newer than every cursor
+            await api.http.post("/api/v1/jobs/hello/runs", json={"payload": 7}, headers=api.auth)
+        assert seen == list(reversed(ids))  # newest first, every run exactly once
         queued = await page(status="queued")
-        assert [r["payload"] for r in queued["data"]] == [5]
+        assert {r["payload"] for r in queued["data"]} == {5, 7}
         assert [r["job"] for r in (await page(job="remember"))["data"]] == ["remember"]
+        for bad in ("garbage", "e1733160000.5_run_1", "r1.5_", "r1_a\x00"):
+            r = await api.http.get("/api/v1/runs", params={"cursor": bad}, headers=api.auth)
+            assert r.status_code == 400, r.text
+            error = check_component(r.json(), "ErrorBody")["error"]
+            assert error["code"] == "invalid_cursor" and "\n" not in error["message"]
+        r = await api.http.get("/api/v1/events", params={"cursor": "x"}, headers=api.auth)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_cursor")
+        # the API's run is the shape the OpenAPI document names
+        check_component(
+            (await api.http.get(f"/api/v1/runs/{ids[0]}", headers=api.auth)).json(), "RunDetail"
+        )
 
     run(sqlite_url, scenario)
 
@@ -359,8 +385,8 @@ def test_the_api_on_postgresql(postgres_url: str) -> None:
         done = (await api.http.get(f"/api/v1/runs/{r.json()['id']}", headers=api.auth)).json()
         assert (done["status"], done["output"]["total"]) == ("succeeded", 21)
         assert [t["key"] for t in done["tasks"]] == ["outer", "outer/inner"]
-        page = (await api.http.get("/api/v1/runs?limit=1&offset=0", headers=api.auth)).json()
-        assert page["next_offset"] is None and page["data"][0]["id"] == done["id"]
+        page = (await api.http.get("/api/v1/runs?limit=1", headers=api.auth)).json()
+        assert page["next_cursor"] is None and page["data"][0]["id"] == done["id"]
         r = await api.http.put("/api/v1/kv/env/development/k", json={"value": 3}, headers=api.auth)
         assert r.status_code == 200
         _error(await api.http.get("/api/v1/jobs", headers={}), 401, "unauthorized")

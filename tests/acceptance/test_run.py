@@ -43,9 +43,11 @@ def test_json_prints_one_line_with_the_run_object(rk: Relaykit, app: str) -> Non
     assert parent["output"] == 13 and parent["status"] == "completed"
     assert child["output"] == 12 and child["name"] == "double"
     assert all(t["error"] is None and t["ended_at"] is not None for t in run["tasks"])
-    # Logs and progress go to stderr only.
+    # Logs and progress go to stderr as lines; stdout is the run object alone, its log lines
+    # in "logs".
     assert "pipeline started" in done.stderr
-    assert "pipeline started" not in done.stdout
+    assert len(done.stdout.splitlines()) == 1
+    assert [g["message"] for g in run["logs"]] == ["pipeline started"]
     assert rk.side_effects() == ["double 5", "double 6"]
 
 
@@ -247,7 +249,7 @@ def test_the_default_database_is_under_the_current_directory(rk: Relaykit, app: 
     assert (rk.cwd / ".relaykit" / "relaykit.db").is_file()
     listed = rk("runs", "list", "--json")
     assert listed.returncode == 0, listed.describe()
-    assert [r["id"] for r in listed.json()] == [run["id"]]
+    assert [r["id"] for r in listed.json()["data"]] == [run["id"]]
 
 
 # -- the README example -----------------------------------------------------------------------
@@ -299,7 +301,7 @@ def test_the_orders_example_runs_its_children_end_to_end(rk: Relaykit, tmp_path:
     }
     assert [t["key"] for t in run["tasks"]] == ["pack", "charge"]
     # one run per child, all executed by the same `relaykit run` process
-    listed = rk("runs", "list", "--json").json()
+    listed = rk("runs", "list", "--json").json()["data"]
     assert sorted(r["job"] for r in listed) == [
         "charge",
         "fulfil-order",

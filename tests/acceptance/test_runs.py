@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.acceptance._shapes import check_component
 
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
@@ -41,12 +42,12 @@ def test_list_prints_run_objects_without_tasks(rk: Relaykit, app: str) -> None:
     failed = rk.run_json(app, "explode").run_object(exit_code=1)
     invalid = rk.run_json(app, "order", {"qty": 1}).run_object(exit_code=1)
 
-    runs = rk.list_runs()  # checks the keys: no "tasks"
+    runs = rk.list_runs()  # checks the keys: no "tasks" or "logs"
 
     by_id = {r["id"]: r for r in runs}
     assert set(by_id) == {ok["id"], failed["id"], invalid["id"]}
     for full in (ok, failed, invalid):
-        assert by_id[full["id"]] == {k: v for k, v in full.items() if k != "tasks"}
+        assert by_id[full["id"]] == {k: v for k, v in full.items() if k not in ("tasks", "logs")}
 
 
 def test_list_filters_by_job_and_status(rk: Relaykit, app: str) -> None:
@@ -61,11 +62,42 @@ def test_list_filters_by_job_and_status(rk: Relaykit, app: str) -> None:
     assert rk.list_runs("--job", "no-such-job") == []
 
 
-def test_list_on_an_empty_database_is_an_empty_array(rk: Relaykit) -> None:
+def test_list_on_an_empty_database_is_an_empty_page(rk: Relaykit) -> None:
     done = rk("runs", "list", "--json", "--database", "sqlite:///relaykit.db")
 
     assert done.returncode == 0, done.describe()
-    assert done.json() == []
+    assert done.json() == {"data": [], "next_cursor": None}
+
+
+def test_list_pages_by_cursor_return_every_run_once(rk: Relaykit, app: str) -> None:
+    ids = [rk.run_json(app, "pipeline", {"n": n}).run_object(exit_code=0)["id"] for n in range(5)]
+    db = ("--database", "sqlite:///relaykit.db")
+
+    seen: list[str] = []
+    cursor: tuple[str, ...] = ()
+    pages = 0
+    while True:
+        done = rk("runs", "list", "--limit", "2", *cursor, "--json", *db)
+        assert done.returncode == 0, done.describe()
+        page = done.json()
+        seen += [r["id"] for r in page["data"]]
+        pages += 1
+        if page["next_cursor"] is None:
+            break
+        cursor = ("--cursor", page["next_cursor"])
+        human = rk("runs", "list", "--limit", "2", *db)
+        assert "more: --cursor" in human.stdout, human.describe()
+
+    assert pages == 3
+    assert seen == ids[::-1], "newest first, each run exactly once"
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "r1.5", "e1733160000.5_run_1", "r1.5_"])
+def test_list_with_a_bad_cursor_is_one_line_and_exit_2(rk: Relaykit, cursor: str) -> None:
+    done = rk("runs", "list", "--cursor", cursor, "--database", "sqlite:///relaykit.db")
+
+    line = done.error_line(status=2)
+    assert "cursor" in line and "next_cursor" in line, line
 
 
 def test_list_without_json_shows_a_table(rk: Relaykit, app: str) -> None:
@@ -176,8 +208,7 @@ def test_jobs_lists_the_apps_jobs(rk: Relaykit, app: str) -> None:
     done = rk("jobs", app, "--json")
 
     assert done.returncode == 0, done.describe()
-    jobs = done.json()
-    assert isinstance(jobs, list)
+    jobs = check_component(done.json(), "JobList")["data"]
     assert {j["id"] for j in jobs} == expected
     human = rk("jobs", app)
     assert human.returncode == 0, human.describe()

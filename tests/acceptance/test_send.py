@@ -11,16 +11,21 @@ import contextlib
 import json
 import sqlite3
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.acceptance._shapes import check_component
+
+from relaykit.engine.resources import EventSent
 
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
 
 DB = ("--database", "sqlite:///relaykit.db")
-EVENT_KEYS = {"id", "name", "payload", "timestamp", "deliver_at", "runs", "duplicate"}
+#: The ``EventSent`` resource the API answers ``POST /api/v1/events`` with.
+EVENT_KEYS = set(EventSent.model_fields)
 
 EVENTS_APP = '''\
 """Event-triggered jobs for the ``relaykit send`` acceptance tests."""
@@ -82,13 +87,18 @@ def _send(rk: Relaykit, app: str, name: str, *args: str) -> dict[str, Any]:
     event = done.json()
     assert isinstance(event, dict), done.describe()
     assert set(event) == EVENT_KEYS, done.describe()
+    check_component(event, "EventSent")
     assert isinstance(event["id"], str) and event["id"]
     assert event["name"] == name
-    assert isinstance(event["timestamp"], int | float)
+    assert datetime.fromisoformat(event["timestamp"]).tzinfo is not None
     assert isinstance(event["runs"], list)
     assert all(isinstance(r, str) and r for r in event["runs"])
     assert isinstance(event["duplicate"], bool)
     return event
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def _stored_events(rk: Relaykit) -> list[tuple[str, str]]:
@@ -170,7 +180,7 @@ def test_a_delayed_event_waits_pending_until_due(rk: Relaykit, events_app: str) 
     event = _send(rk, events_app, "user.created", "--deliver-after", "3600")
 
     assert event["runs"] == []
-    assert event["deliver_at"] == pytest.approx(event["timestamp"] + 3600)
+    assert _epoch(event["deliver_at"]) == pytest.approx(_epoch(event["timestamp"]) + 3600)
     rk.worker_until_idle(events_app)  # nothing is due: the worker exits at once
 
     assert rk.list_runs() == []
@@ -181,11 +191,11 @@ def test_a_delayed_event_is_delivered_by_a_worker_once_due(rk: Relaykit, events_
     event = _send(rk, events_app, "user.created", "--payload", "{}", "--deliver-after", "0.5")
 
     assert event["runs"] == []
-    assert event["deliver_at"] == pytest.approx(event["timestamp"] + 0.5)
+    assert _epoch(event["deliver_at"]) == pytest.approx(_epoch(event["timestamp"]) + 0.5)
     assert _stored_events(rk) == [(event["id"], "pending")]  # only a worker delivers it
     assert rk.list_runs() == []
 
-    time.sleep(max(0.0, event["deliver_at"] - time.time()))
+    time.sleep(max(0.0, _epoch(event["deliver_at"]) - time.time()))
     rk.worker_until_idle(events_app)
 
     runs = rk.snapshot()

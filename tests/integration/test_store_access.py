@@ -8,7 +8,7 @@ import asyncio
 from tests.pg import Backend
 
 from relaykit import RunStatus
-from relaykit.records import RunRecord
+from relaykit.records import NO_ROUTING, EventRecord, RunRecord
 from relaykit.store import Store
 from relaykit.store.access import ApiKeyRecord, SessionRecord, UserRecord
 
@@ -100,3 +100,37 @@ def test_list_runs_pages_by_offset_newest_first(backend: Backend) -> None:
         return [*pages, [r.id for r in await store.list_runs(job_id="j", limit=10, offset=3)]]
 
     assert asyncio.run(backend.run(go)) == [["r4", "r3"], ["r2", "r1"], ["r0"], [], ["r1", "r0"]]
+
+
+def test_list_runs_and_events_page_by_keyset_with_ties_and_inserts(backend: Backend) -> None:
+    """``before=(time, id)`` pages newest first by time then id: runs created at the same
+    instant are each returned once, and runs inserted during the walk (newer) never are."""
+
+    async def go(store: Store) -> tuple[list[str], list[str], list[str]]:
+        for n in range(7):  # r0..r6, three pairs created at the same instant
+            await store.create_run(
+                RunRecord(f"r{n}", "j", "1.0.0", RunStatus.QUEUED, "null", NOW + n // 2)
+            )
+        seen: list[str] = []
+        before = None
+        while True:
+            page = await store.list_runs(limit=2, before=before)
+            seen += [r.id for r in page]
+            if len(page) < 2:
+                break
+            before = (page[-1].created_at, page[-1].id)
+            await store.create_run(  # a newer run, inserted between two pages
+                RunRecord(f"new{len(seen)}", "j", "1.0.0", RunStatus.QUEUED, "null", NOW + 99)
+            )
+        queued = await store.list_runs(status="queued", limit=3, before=(NOW + 1, "r3"))
+        for n in range(3):
+            await store.insert_event(
+                EventRecord(f"e{n}", "x", "null", NOW), routing=NO_ROUTING, deliver=True, now=NOW
+            )
+        events = await store.list_events(limit=5, before=(NOW, "e2"))
+        return seen, [r.id for r in queued], [e.id for e in events]
+
+    seen, queued, events = asyncio.run(backend.run(go))
+    assert seen == ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]
+    assert queued == ["r2", "r1", "r0"]
+    assert events == ["e1", "e0"]

@@ -14,8 +14,10 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from concurrent.futures import CancelledError
 from typing import Any, TypeVar
+
+from .threads import CallerLane, caller_lane
 
 T = TypeVar("T")
 
@@ -45,13 +47,13 @@ class Bridged:
     """Marker base: objects handed out by ``io`` whose coroutine methods are bridged too."""
 
 
-def _transfer(task: asyncio.Task[Any], future: Future[Any]) -> None:
+def _transfer(task: asyncio.Task[Any], lane: CallerLane) -> None:
     if task.cancelled():
-        future.cancel()
+        lane.finish((None, CancelledError()))
     elif (exc := task.exception()) is not None:
-        future.set_exception(exc)
+        lane.finish((None, exc))
     else:
-        future.set_result(task.result())
+        lane.finish((task.result(), None))
 
 
 class SyncBridge:
@@ -62,7 +64,11 @@ class SyncBridge:
         self._loop_thread = threading.get_ident()
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call coroutine function ``fn`` on the loop and block until it is done."""
+        """Call coroutine function ``fn`` on the loop and block until it is done.
+
+        While it blocks, the calling thread is lent to the loop (``threads.CallerLane``): a
+        sync task function the coroutine starts runs here, not in a third thread.
+        """
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(
                 "the sync io was called on the event loop's thread; in an `async def` job use "
@@ -71,14 +77,18 @@ class SyncBridge:
         # The coroutine runs as a task in the *caller's* context, so the current task scope
         # (nested task keys, current_task()) follows the call across threads.
         ctx = contextvars.copy_context()
-        done: Future[Any] = Future()
+        lane = CallerLane()
+        ctx.run(caller_lane.set, lane)
 
         def start() -> None:
             task = self._loop.create_task(fn(*args, **kwargs), context=ctx)
-            task.add_done_callback(functools.partial(_transfer, future=done))
+            task.add_done_callback(functools.partial(_transfer, lane=lane))
 
         self._loop.call_soon_threadsafe(start)
-        return wrap(done.result(), self)
+        value, error = lane.serve_until_done()
+        if error is not None:
+            raise error
+        return wrap(value, self)
 
 
 def wrap(value: Any, bridge: SyncBridge) -> Any:

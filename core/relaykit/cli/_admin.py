@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.table import Table
 
-from ..definitions.jobs import Job
+from ..engine.operations import Operations
 from ..store import database_url_from_env, store_from_url
 from ._app import load_client
 from ._common import database_option, print_json, reports_errors, run_async, stdout
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    """A job as JSON."""
-    return {
-        "id": job.id,
-        "name": job.name,
-        "version": job.version,
-        "trigger": job.trigger.describe(),
-        "trigger_kind": job.trigger.kind,
-        "enabled": job.enabled,
-        "concurrency_limit": job.concurrency_limit,
-        "integrations": sorted(job.integrations),
-        "sync": not job.is_async,
-    }
-
-
 @click.command("jobs")
 @click.argument("app")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of jobs.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"data": [jobs]}, as the API does.')
 @reports_errors
 def jobs_command(app: str, as_json: bool) -> None:
     """List APP's jobs."""
     client = load_client(app)
-    jobs = [job_summary(j) for j in client.jobs.values()]
+    # Listing jobs reads no store: the operations get the client's jobs and clock only.
+    jobs = Operations(client.store, clock=client.clock, jobs=client.jobs).list_jobs()
     if as_json:
-        print_json(jobs)
+        print_json(jobs.to_json())
         return
     table = Table("id", "name", "version", "trigger", "enabled", box=None)
-    for j in jobs:
-        table.add_row(
-            j["id"], j["name"], j["version"], j["trigger"], "yes" if j["enabled"] else "no"
-        )
+    for j in jobs.data:
+        table.add_row(j.id, j.name, j.version, j.trigger, "yes" if j.enabled else "no")
     stdout.print(table)
 
 

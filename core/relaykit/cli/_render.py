@@ -35,8 +35,13 @@ _MARK = {
 _TASK_MARK = {status: f"[{style}]{mark}[/]" for status, (mark, style) in _MARK.items()}
 
 
+# ``json.dumps(value, default=str)`` builds a new encoder on every call (its keyword
+# arguments differ from the defaults); one encoder, made once, writes the same text.
+_ENCODER = json.JSONEncoder(default=str)
+
+
 def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, default=str)
+    text = _ENCODER.encode(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -120,26 +125,34 @@ class TaskTree:
         index: dict[str, int] = {}
         for i, task in enumerate(r.tasks):
             parent = index.get(task.key.rpartition("/")[0], -1)
-            children[parent].append(i)
-            children[i] = []
+            children.setdefault(parent, []).append(i)
             index[task.key] = i
         # Depth-first without recursion (a key nested 1,000 levels deep must not hit the
-        # recursion limit); ``lasts`` says, per level, whether that ancestor is a last child.
-        stack: list[tuple[int, tuple[bool, ...]]] = []
+        # recursion limit). Each entry: a task, the guides above its line (the same for all
+        # children of one parent, so built once per parent), and whether it is a last child.
+        stack: list[tuple[int, tuple[int, ...], bool]] = []
 
-        def push(kids: list[int], lasts: tuple[bool, ...]) -> None:
-            for n in range(len(kids) - 1, -1, -1):
-                stack.append((kids[n], (*lasts, n == len(kids) - 1)))
+        def push(kids: list[int], above: tuple[int, ...]) -> None:
+            last = len(kids) - 1
+            for n in range(last, -1, -1):
+                stack.append((kids[n], above, n == last))
 
         push(children[-1], ())
+        tasks = r.tasks
         while stack:
-            i, lasts = stack.pop()
-            above = tuple(_SPACE if last else _CONTINUE for last in lasts[:-1])
-            yield (*above, _END if lasts[-1] else _FORK), _task_parts(r.tasks[i])
-            push(children[i], lasts)
+            i, above, last = stack.pop()
+            yield (*above, _END if last else _FORK), _task_parts(tasks[i])
+            kids = children.get(i)
+            if kids:
+                push(kids, (*above, _SPACE if last else _CONTINUE))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         guides = _ASCII_GUIDES if options.ascii_only else _GUIDES
+        if console.color_system is None and not console.record:
+            # No style will be written (a pipe, a file, NO_COLOR, TERM=dumb): the same bytes
+            # as one segment, instead of several per line that rich passes on one by one.
+            yield Segment("".join(self._plain_lines(guides)))
+            return
         styles: dict[str | None, Style | None] = {None: None}
         newline = Segment.line()
         for levels, parts in self.lines():
@@ -150,6 +163,13 @@ class TaskTree:
             for text, name in parts:
                 yield Segment(text, _get(console, styles, name))
             yield newline
+
+    def _plain_lines(self, guides: tuple[str, ...]) -> Iterator[str]:
+        drawn: dict[tuple[int, ...], str] = {}
+        for levels, parts in self.lines():
+            if (prefix := drawn.get(levels)) is None:
+                prefix = drawn[levels] = "".join(guides[g] for g in levels)
+            yield "".join([prefix, *(text for text, _ in parts), "\n"])
 
 
 def _get(console: Console, cache: dict[str | None, Style | None], name: str | None) -> Style | None:
@@ -164,7 +184,9 @@ def _style(status: RunStatus) -> str:
 
 
 def _clean(text: str) -> str:
-    return text.translate(_CONTROL)
+    # Every character ``_CONTROL`` changes is unprintable (Unicode category Cc), so a
+    # printable text is returned as it is, without a dictionary lookup per character.
+    return text if text.isprintable() else text.translate(_CONTROL)
 
 
 def task_tree(result: RunResult) -> TaskTree:

@@ -59,7 +59,7 @@ def run_command(
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         result = asyncio.run(_drive(client, target.id, data))
     if as_json:
-        print_json(result.to_dict())
+        print_json(asyncio.run(_detail(client, result.id)))
     else:
         print_result(stdout, result)
     if result.status is not RunStatus.SUCCEEDED:
@@ -71,6 +71,14 @@ async def _enqueue(client: Client, job_id: str, data: object) -> str:
     running and leaves the write-ahead log unmerged (found by the in-process CLI tests)."""
     try:
         return await client.enqueue(job_id, data)
+    finally:
+        await client.close()
+
+
+async def _detail(client: Client, run_id: str) -> dict[str, object]:
+    """The run as the API and ``runs show --json`` show it (``engine.resources.RunDetail``)."""
+    try:
+        return (await (await client.operations()).get_run(run_id)).to_json()
     finally:
         await client.close()
 

@@ -1,4 +1,8 @@
-"""``relaykit runs list|show|cancel|replay``: inspect and control stored runs (no APP needed)."""
+"""``relaykit runs list|show|cancel|replay``: inspect and control stored runs (no APP needed).
+
+Each command calls ``relaykit.engine.operations`` on the store; ``--json`` prints the same
+``relaykit.engine.resources`` objects the HTTP API answers with.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import sys
 
 import click
 
-from .._base.clock import SystemClock, new_id
-from ..errors import UnknownRun
+from .._base.clock import SystemClock
+from ..engine.operations import MAX_LIMIT, Operations
+from ..engine.resources import RunPage
+from ..errors import InvalidCursor
 from ..records import RunResult, RunStatus
 from ..store import Store
 from ._common import (
@@ -24,45 +30,56 @@ from ._render import print_result, runs_table
 _STATUSES = [s.value for s in RunStatus]
 
 
+def _ops(store: Store) -> Operations:
+    """The operations without an app: replays are allowed for any stored run."""
+    return Operations(store, clock=SystemClock())
+
+
 @click.group("runs")
 def runs_group() -> None:
     """Inspect and control runs."""
 
 
-async def _result(store: Store, run_id: str) -> RunResult:
-    run = await store.get_run(run_id)
-    if run is None:
-        raise UnknownRun(
-            f"no run {run_id!r} in {store.url}; run `relaykit runs list` to see recent runs"
-        )
-    return RunResult.from_records(
-        run, await store.load_tasks(run_id), await store.load_logs(run_id)
-    )
-
-
 @runs_group.command("list")
 @click.option("--job", default=None, help="Only runs of this job id.")
 @click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of run objects.")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=50, show_default=True)
+@click.option(
+    "--cursor", default=None, help="The next page: a previous page's next_cursor (see --json)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print the page: {"data": [runs], "next_cursor"}.'
+)
 @database_option
 @reports_errors
 def list_runs(
-    job: str | None, status: str | None, limit: int, as_json: bool, database: str | None
+    job: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+    database: str | None,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first, a page at a time."""
 
-    async def go(store: Store) -> list[RunResult]:
-        runs = await store.list_runs(job_id=job, status=status, limit=limit)
-        return [RunResult.from_records(r) for r in runs]
+    async def go(store: Store) -> tuple[RunPage, list[RunResult]]:
+        ops = _ops(store)
+        try:
+            page = await ops.list_runs(job=job, status=status, cursor=cursor, limit=limit)
+        except InvalidCursor as exc:
+            raise CliError(str(exc)) from exc
+        return page, [await ops.result(r.id) for r in page.data] if not as_json else []
 
-    results = on_store(database, go)
+    page, results = on_store(database, go)
     if as_json:
-        print_json([r.to_dict(with_tasks=False) for r in results])
-    elif results:
+        print_json(page.to_json())
+        return
+    if results:
         stdout.print(runs_table(results))
     else:
         stdout.print("no runs")
+    if page.next_cursor is not None:
+        stdout.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
 
 
 @runs_group.command("show")
@@ -72,12 +89,10 @@ def list_runs(
 @reports_errors
 def show_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Show a run: its task tree with timings, logs, output or error."""
-
-    result = on_store(database, lambda store: _result(store, run_id))
     if as_json:
-        print_json(result.to_dict())
+        print_json(on_store(database, lambda store: _ops(store).get_run(run_id)).to_json())
     else:
-        print_result(stdout, result)
+        print_result(stdout, on_store(database, lambda store: _ops(store).result(run_id)))
 
 
 @runs_group.command("cancel")
@@ -87,20 +102,12 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
 @reports_errors
 def cancel_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Cancel a run that has not ended (queued, running or waiting)."""
-
-    async def go(store: Store) -> tuple[RunResult, bool]:
-        before = await _result(store, run_id)
-        if before.status.is_terminal:
-            return before, False
-        await store.cancel_run(run_id, now=SystemClock().now())
-        return await _result(store, run_id), True
-
-    result, changed = on_store(database, go)
+    done = on_store(database, lambda store: _ops(store).cancel_run(run_id))
     if as_json:
-        print_json(result.to_dict())
-    if not changed:
+        print_json(done.run.to_json())
+    if not done.canceled:
         if not as_json:
-            raise CliError(f"run {run_id} already ended ({result.status}); nothing to cancel")
+            raise CliError(f"run {run_id} already ended ({done.run.status}); nothing to cancel")
         sys.exit(EXIT_RUN_NOT_SUCCEEDED)
     if not as_json:
         stdout.print(f"canceled run {run_id}")
@@ -108,21 +115,20 @@ def cancel_run(run_id: str, as_json: bool, database: str | None) -> None:
 
 @runs_group.command("replay")
 @click.argument("run_id", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help='Print {"id": NEW_RUN_ID}.')
+@click.option("--json", "as_json", is_flag=True, help="Print the new run object.")
 @database_option
 @reports_errors
 def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Enqueue a new run of the same job with the same payload (a worker executes it)."""
 
     async def go(store: Store) -> str:
-        now = SystemClock().now()
-        new = await store.replay_run(run_id, new_id=new_id("run", now), now=now)
-        if new is None:
-            raise UnknownRun(f"no run {run_id!r} in {store.url}; see `relaykit runs list`")
-        return new.id
+        return (await _ops(store).replay_run(run_id)).id
 
-    new_id_ = on_store(database, go)
+    async def go_json(store: Store) -> dict[str, object]:
+        ops = _ops(store)
+        return (await ops.get_run((await ops.replay_run(run_id)).id)).to_json()
+
     if as_json:
-        print_json({"id": new_id_})
+        print_json(on_store(database, go_json))
     else:
-        stdout.print(new_id_)
+        stdout.print(on_store(database, go))

@@ -6,6 +6,8 @@ import asyncio
 
 import click
 
+from ..definitions.events import delivery_time
+from ..engine.resources import EventSent
 from ._app import load_client
 from ._common import database_option, parse_payload, print_json, reports_errors, stdout
 
@@ -42,23 +44,23 @@ def send_command(
     if database:
         client.use_database(database)
 
-    async def go() -> dict[str, object]:
+    async def go() -> EventSent:
         try:
-            return await client.send_event(
-                name, data, id=event_id, source=source, deliver_after=deliver_after
+            ops = await client.operations()
+            when = delivery_time(None, deliver_after, client.clock.now(), "relaykit send")
+            return await ops.send_event(
+                name, data, event_id=event_id, source=source, deliver_at=when
             )
         finally:
             await client.close()
 
     event = asyncio.run(go())
     if as_json:
-        print_json(event)
-        return
-    runs = event["runs"]
-    assert isinstance(runs, list)  # noqa: S101 -- narrowed for mypy
-    if event["duplicate"]:
-        stdout.print(f"event {event['id']} was sent before; nothing new")
-    elif event["deliver_at"] is not None and not runs:
-        stdout.print(f"event {event['id']} stored; delivered at {event['deliver_at']}")
+        print_json(event.to_json())
+    elif event.duplicate:
+        stdout.print(f"event {event.id} was sent before; nothing new")
+    elif event.deliver_at is not None and not event.runs:
+        stdout.print(f"event {event.id} stored; delivered at {event.deliver_at.isoformat()}")
     else:
-        stdout.print(f"event {event['id']} sent; started {len(runs)} run(s): {' '.join(runs)}")
+        runs = event.runs
+        stdout.print(f"event {event.id} sent; started {len(runs)} run(s): {' '.join(runs)}")

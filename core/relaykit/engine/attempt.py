@@ -6,11 +6,11 @@ from __future__ import annotations
 import random as _random
 import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._base.clock import Clock
+from .._base.threads import ThreadLanes
 from ..errors import TaskFailed
 from ..integrations.clients import ClientPool
 from ..integrations.plugins import Plugins
@@ -90,7 +90,8 @@ class Services:
     store: Store
     clock: Clock
     owner: str
-    executor: Executor
+    # the threads that run sync task functions (``_base/threads.py``)
+    lanes: ThreadLanes
     observer: Observer
     environment: str
     http: Callable[[], Any]

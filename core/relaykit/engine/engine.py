@@ -13,13 +13,13 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._base.clock import Clock, new_id
 from .._base.names import check_text
 from .._base.serde import dumps
+from .._base.threads import ThreadLanes
 from ..definitions.events import check_event_fields, check_event_name
 from ..definitions.filters import matches
 from ..definitions.jobs import Job, slugify
@@ -162,12 +162,12 @@ class Engine:
         self.max_payload_bytes = max_payload_bytes
         self._http: httpx2.AsyncClient | None = None
         self._http_transport = http_transport
-        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="relaykit-task")
+        self._lanes = ThreadLanes(max_threads=32, name="relaykit-task")
         self._services = Services(
             store=store,
             clock=clock,
             owner=owner,
-            executor=self._executor,
+            lanes=self._lanes,
             observer=observer or NullObserver(),
             environment=environment,
             http=self._http_client,
@@ -197,7 +197,7 @@ class Engine:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._lanes.shutdown()
 
     async def __aenter__(self) -> Engine:
         return self

@@ -11,7 +11,6 @@ recorded output without running; a new one runs and its outcome is committed bef
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 import json
@@ -23,6 +22,7 @@ import pydantic
 
 from .._base.serde import dumps, restore, return_hint
 from .._base.sync import is_async_callable, run_in_thread
+from .._base.threads import call_blocking
 from ..definitions.context import Context, EventInfo, JobInfo, RunInfo, TaskInfo, _current
 from ..definitions.jobs import Job
 from ..definitions.retry import Retry
@@ -600,9 +600,7 @@ class Attempt:
     async def _call(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
         if is_async_callable(fn):
             return await fn(*args)
-        loop = asyncio.get_running_loop()
-        ctx = contextvars.copy_context()
-        result = await loop.run_in_executor(self.services.executor, ctx.run, fn, *args)
+        result = await call_blocking(self.services.lanes, fn, tuple(args))
         if inspect.isawaitable(result):
             result = await result
         return result

@@ -2,10 +2,12 @@
 
 Every route but the OpenAPI document needs ``Authorization: Bearer <API key>``. Errors are
 ``{"error": {"code": ..., "message": ...}}`` with a 4xx status: 400 malformed JSON (code
-``json_too_deep``: nested deeper than ``MAX_JSON_DEPTH``), 401 no or a wrong key, 404 an
-unknown id, 409 a conflict (cancelling an ended run), 413 a body over the client's
-``max_payload_bytes``, 422 a body or query that does not match the schema. A request that
-fails changes nothing: it is refused before anything is written.
+``json_too_deep``: nested deeper than ``MAX_JSON_DEPTH``) or a cursor no page handed out
+(``invalid_cursor``), 401 no or a wrong key, 404 an unknown id, 409 a conflict (cancelling
+an ended run), 413 a body over the client's ``max_payload_bytes``, 422 a body or query that
+does not match the schema. A request that fails changes nothing: it is refused before
+anything is written. Every handler calls ``relaykit.engine.operations``, and every response
+body is a ``relaykit.engine.resources`` model.
 """
 
 from __future__ import annotations
@@ -19,14 +21,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._base.serde import dumps, parse_json
-from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError, StoreError, UnknownJob
+from .._base.serde import parse_json
+from ..definitions.events import delivery_time
+from ..engine.operations import MAX_LIMIT
+from ..engine.resources import Resource, RunDetail
+from ..errors import (
+    InvalidCursor,
+    JsonTooDeep,
+    NotFound,
+    PayloadTooLarge,
+    RelaykitError,
+    StoreError,
+    UnknownEvent,
+    UnknownJob,
+    UnknownRun,
+)
 from ..records import RunStatus
 from ._auth import Principal
 from ._models import KvBody, SendEventBody, TestRunBody
 from ._openapi import openapi_document
 from ._state import ServerState
-from ._views import event_json, job_json, run_detail_json, run_json
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -177,40 +191,55 @@ def _known_query(request: Request, allowed: set[str]) -> None:
 # -- events -----------------------------------------------------------------------------------
 
 
+def _resource(resource: Resource, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(resource.to_json(), status_code=status_code)
+
+
+def _cursor(request: Request) -> str | None:
+    cursor = request.query_params.get("cursor")
+    if cursor is not None and (not cursor or len(cursor) > 1000):
+        raise ApiError(400, "invalid_cursor", "query parameter cursor is not a page's next_cursor")
+    return cursor
+
+
+def _bad_cursor(exc: InvalidCursor) -> ApiError:
+    return ApiError(400, "invalid_cursor", " ".join(str(exc).split()))
+
+
 async def send_event(request: Request, state: ServerState) -> Response:
     """POST /events: store an event once and start the runs it triggers."""
     body = await _body(request, state, SendEventBody, empty=False)
+    ops = await state.operations()
     try:
-        sent = await state.client.send_event(
-            body.name, body.payload, id=body.id, deliver_after=body.deliver_after
-        )
+        when = delivery_time(None, body.deliver_after, state.client.clock.now(), "POST /events")
+        sent = await ops.send_event(body.name, body.payload, event_id=body.id, deliver_at=when)
     except PayloadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
     except StoreError:
         raise  # the database failed: a 503 (server/__init__.py), not the caller's fault
     except RelaykitError as exc:
         raise ApiError(422, "invalid_event", str(exc)) from exc
-    stored = await state.store.get_event(sent["id"])
-    data = event_json(stored) if stored is not None else {}
-    data.update(runs=sent["runs"], duplicate=sent["duplicate"])
-    return JSONResponse(data, status_code=200 if sent["duplicate"] else 201)
+    return _resource(sent, 200 if sent.duplicate else 201)
 
 
 async def list_events(request: Request, state: ServerState) -> Response:
-    """GET /events: the newest events."""
-    _known_query(request, {"limit"})
-    limit = _int_query(request, "limit", 50, 1, 200)
-    events = await state.store.list_events(limit=limit)
-    return JSONResponse({"data": [event_json(e) for e in events]})
+    """GET /events: the newest events, a page at a time (``cursor``: a ``next_cursor``)."""
+    _known_query(request, {"limit", "cursor"})
+    limit = _int_query(request, "limit", 50, 1, MAX_LIMIT)
+    ops = await state.operations()
+    try:
+        return _resource(await ops.list_events(cursor=_cursor(request), limit=limit))
+    except InvalidCursor as exc:
+        raise _bad_cursor(exc) from exc
 
 
 async def get_event(request: Request, state: ServerState) -> Response:
     """GET /events/{event_id}."""
     event_id = _path_id(request, "event_id", "event")
-    event = await state.store.get_event(event_id)
-    if event is None:
-        raise ApiError(404, "not_found", f"no event {event_id!r}")
-    return JSONResponse(event_json(event))
+    try:
+        return _resource(await (await state.operations()).get_event(event_id))
+    except UnknownEvent as exc:
+        raise ApiError(404, "not_found", f"no event {event_id!r}") from exc
 
 
 # -- jobs -------------------------------------------------------------------------------------
@@ -219,43 +248,45 @@ async def get_event(request: Request, state: ServerState) -> Response:
 async def list_jobs(request: Request, state: ServerState) -> Response:
     """GET /jobs: the jobs this app defines."""
     _known_query(request, set())
-    return JSONResponse({"data": [job_json(j) for j in state.client.jobs.values()]})
-
-
-def _job(request: Request, state: ServerState) -> Any:
-    job_id = _path_id(request, "job_id", "job")
-    try:
-        return state.client.get_job(job_id)
-    except UnknownJob as exc:
-        raise ApiError(404, "not_found", str(exc)) from exc
+    return _resource((await state.operations()).list_jobs())
 
 
 async def get_job(request: Request, state: ServerState) -> Response:
     """GET /jobs/{job_id}."""
-    return JSONResponse(job_json(_job(request, state)))
+    job_id = _path_id(request, "job_id", "job")
+    try:
+        return _resource((await state.operations()).get_job(job_id))
+    except UnknownJob as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
 
 
 async def test_run(request: Request, state: ServerState) -> Response:
     """POST /jobs/{job_id}/runs: queue a test run of the job with a payload."""
-    job = _job(request, state)
+    job_id = _path_id(request, "job_id", "job")
+    ops = await state.operations()
+    try:
+        ops.job(job_id)
+    except UnknownJob as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
     body = await _body(request, state, TestRunBody, empty=True)
     try:
-        run_id = await state.client.enqueue(job, body.payload, is_test=True)
+        run = await ops.test_run(job_id, body.payload)
     except PayloadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
     except StoreError:
         raise  # the database failed: a 503 (server/__init__.py), not the caller's fault
     except RelaykitError as exc:
         raise ApiError(422, "invalid_payload", str(exc)) from exc
-    return JSONResponse(await _run_detail(state, run_id), status_code=201)
+    return _resource(run, 201)
 
 
 # -- runs -------------------------------------------------------------------------------------
 
 
 async def list_runs(request: Request, state: ServerState) -> Response:
-    """GET /runs: runs newest first, filtered by job and status, paginated by offset."""
-    _known_query(request, {"job", "status", "limit", "offset"})
+    """GET /runs: runs newest first, filtered by job and status, a page at a time
+    (``cursor``: the previous page's ``next_cursor``)."""
+    _known_query(request, {"job", "status", "limit", "cursor"})
     job = request.query_params.get("job")
     status = request.query_params.get("status")
     if job == "":
@@ -264,100 +295,83 @@ async def list_runs(request: Request, state: ServerState) -> Response:
         raise ApiError(
             422, "invalid_query", f"query parameter status must be one of {', '.join(_STATUSES)}"
         )
-    limit = _int_query(request, "limit", 20, 1, 200)
-    offset = _int_query(request, "offset", 0, 0, 1_000_000)
-    # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing can match.
-    runs = (
-        []
-        if job is not None and "\x00" in job
-        else await state.store.list_runs(job_id=job, status=status, limit=limit + 1, offset=offset)
-    )
-    more = len(runs) > limit
-    return JSONResponse(
-        {
-            "data": [run_json(r) for r in runs[:limit]],
-            "next_offset": offset + limit if more else None,
-        }
-    )
+    limit = _int_query(request, "limit", 20, 1, MAX_LIMIT)
+    ops = await state.operations()
+    try:
+        page = await ops.list_runs(job=job, status=status, cursor=_cursor(request), limit=limit)
+    except InvalidCursor as exc:
+        raise _bad_cursor(exc) from exc
+    return _resource(page)
 
 
-async def _run_detail(state: ServerState, run_id: str) -> dict[str, Any]:
-    run = await state.store.get_run(run_id)
-    if run is None:
-        raise ApiError(404, "not_found", f"no run {run_id!r}")
-    tasks = await state.store.load_tasks(run_id)
-    logs = await state.store.load_logs(run_id)
-    return run_detail_json(run, tasks, logs)
+async def _run_detail(state: ServerState, run_id: str) -> RunDetail:
+    try:
+        return await (await state.operations()).get_run(run_id)
+    except UnknownRun as exc:
+        raise ApiError(404, "not_found", f"no run {run_id!r}") from exc
 
 
 async def get_run(request: Request, state: ServerState) -> Response:
     """GET /runs/{run_id}: a run with its tasks and logs."""
-    return JSONResponse(await _run_detail(state, _path_id(request, "run_id", "run")))
+    return _resource(await _run_detail(state, _path_id(request, "run_id", "run")))
 
 
 async def cancel_run(request: Request, state: ServerState) -> Response:
     """POST /runs/{run_id}/cancel: cancel a run that has not ended."""
     run_id = _path_id(request, "run_id", "run")
-    run = await state.store.get_run(run_id)
-    if run is None:
-        raise ApiError(404, "not_found", f"no run {run_id!r}")
-    if run.status.is_terminal:
-        raise ApiError(409, "run_ended", f"run {run_id} already ended ({run.status})")
-    await state.client.cancel_run(run_id)
-    return JSONResponse(await _run_detail(state, run_id))
+    try:
+        done = await (await state.operations()).cancel_run(run_id)
+    except UnknownRun as exc:
+        raise ApiError(404, "not_found", f"no run {run_id!r}") from exc
+    if not done.canceled:
+        raise ApiError(409, "run_ended", f"run {run_id} already ended ({done.run.status})")
+    return _resource(done.run)
 
 
 async def replay_run(request: Request, state: ServerState) -> Response:
     """POST /runs/{run_id}/replay: a new run of the same job with the same payload."""
     run_id = _path_id(request, "run_id", "run")
-    run = await state.store.get_run(run_id)
-    if run is None:
-        raise ApiError(404, "not_found", f"no run {run_id!r}")
-    if run.job_id not in state.client.jobs:
-        raise ApiError(409, "unknown_job", f"job {run.job_id!r} is not defined in this app")
-    new_id = await state.client.replay_run(run_id)
-    return JSONResponse(await _run_detail(state, new_id), status_code=201)
+    ops = await state.operations()
+    try:
+        new = await ops.replay_run(run_id)
+    except UnknownRun as exc:
+        raise ApiError(404, "not_found", f"no run {run_id!r}") from exc
+    except UnknownJob as exc:
+        raise ApiError(409, "unknown_job", str(exc)) from exc
+    return _resource(await _run_detail(state, new.id), 201)
 
 
 # -- key-value store --------------------------------------------------------------------------
 
 
-def _kv_scope(request: Request) -> tuple[str, str]:
+def _kv_key(request: Request) -> tuple[str, str, str]:
     namespace = str(request.path_params["namespace"])
     if namespace not in _KV_NAMESPACES:
         raise ApiError(404, "not_found", f"no key-value namespace {namespace!r} (run, job, env)")
     owner = _path_id(request, "owner", f"{namespace} scope")
     name = _path_id(request, "name", "key")
-    return f"{namespace}:{owner}", name
-
-
-def _kv_json(scope: str, name: str, text: str) -> dict[str, Any]:
-    namespace, _, owner = scope.partition(":")
-    return {"namespace": namespace, "owner": owner, "name": name, "value": json.loads(text)}
+    return namespace, owner, name
 
 
 async def kv_get(request: Request, state: ServerState) -> Response:
     """GET /kv/{namespace}/{owner}/{name}: what ``io.store.<namespace>`` holds there."""
-    scope, name = _kv_scope(request)
-    text = await state.store.kv_get(scope, name)
-    if text is None:
-        raise ApiError(404, "not_found", f"no key {name!r} in {scope}")
-    return JSONResponse(_kv_json(scope, name, text))
+    key = _kv_key(request)
+    try:
+        return _resource(await (await state.operations()).get_kv(*key))
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
 
 
 async def kv_put(request: Request, state: ServerState) -> Response:
     """PUT /kv/{namespace}/{owner}/{name}: set a value (runs see it with ``io.store``)."""
-    scope, name = _kv_scope(request)
+    key = _kv_key(request)
     body = await _body(request, state, KvBody, empty=False)
-    text = dumps(body.value, what=f"the value of key {name!r}")
-    await state.store.kv_set(scope, name, text, now=state.client.clock.now())
-    return JSONResponse(_kv_json(scope, name, text))
+    return _resource(await (await state.operations()).set_kv(*key, body.value))
 
 
 async def kv_delete(request: Request, state: ServerState) -> Response:
     """DELETE /kv/{namespace}/{owner}/{name}: remove a key (nothing happens if absent)."""
-    scope, name = _kv_scope(request)
-    await state.store.kv_set(scope, name, None, now=state.client.clock.now())
+    await (await state.operations()).delete_kv(*_kv_key(request))
     return Response(status_code=204)
 
 

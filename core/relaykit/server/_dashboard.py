@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import secrets
-import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -23,11 +23,19 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._base.serde import parse_json
-from ..errors import JsonTooDeep, PayloadTooLarge, RelaykitError
+from ..errors import (
+    InvalidCursor,
+    JsonTooDeep,
+    PayloadTooLarge,
+    RelaykitError,
+    StoreError,
+    UnknownJob,
+    UnknownRun,
+)
 from ..records import RunStatus
 from ._auth import KEY_PREFIX, SESSION_SECONDS, Principal, Throttled
 from ._state import ServerState
-from ._views import event_json, job_json, log_json, run_json, task_tree
+from ._views import task_tree
 
 SESSION_COOKIE: Final = "relaykit_session"
 LOGIN_CSRF_COOKIE: Final = "relaykit_login_csrf"
@@ -295,26 +303,29 @@ async def home(request: Request) -> Response:
 @page
 async def jobs_page(request: Request, state: ServerState) -> Response:
     """GET /jobs: every job with its trigger, version, state and latest runs."""
+    ops = await state.operations()
     jobs = []
-    for job in state.client.jobs.values():
-        recent = await state.store.list_runs(job_id=job.id, limit=5)
-        jobs.append({**job_json(job), "recent": [run_json(r) for r in recent]})
+    for job in ops.list_jobs().data:
+        recent = await ops.list_runs(job=job.id, limit=5)
+        jobs.append({**job.to_json(), "recent": recent.to_json()["data"]})
     return _render(request, "jobs.html", jobs=jobs)
 
 
 async def _job_page(
     request: Request, state: ServerState, job_id: str, *, error: str | None, payload: str
 ) -> Response:
-    job = state.client.jobs.get(job_id)
-    if job is None:
+    ops = await state.operations()
+    try:
+        job = ops.get_job(job_id)
+    except UnknownJob:
         return _render(request, "not_found.html", 404, what=f"job {job_id!r}")
-    recent = await state.store.list_runs(job_id=job.id, limit=10)
+    recent = await ops.list_runs(job=job.id, limit=10)
     return _render(
         request,
         "job.html",
         400 if error else 200,
-        job=job_json(job),
-        runs=[run_json(r) for r in recent],
+        job=job.to_json(),
+        runs=recent.to_json()["data"],
         error=error,
         payload=payload,
     )
@@ -342,10 +353,12 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
             request, state, job_id, error=f"the payload is not valid JSON: {exc}", payload=text
         )
     try:
-        run_id = await state.client.enqueue(job_id, payload, is_test=True)
+        run = await (await state.operations()).test_run(job_id, payload)
+    except StoreError:
+        raise  # the database failed: a 503 page (server/__init__.py)
     except (PayloadTooLarge, RelaykitError) as exc:
         return await _job_page(request, state, job_id, error=str(exc), payload=text)
-    return _redirect(request, f"/runs/{run_id}")
+    return _redirect(request, f"/runs/{run.id}")
 
 
 @page
@@ -357,28 +370,25 @@ async def runs_page(request: Request, state: ServerState) -> Response:
     status = request.query_params.get("status") or None
     if status not in (None, *_STATUSES):
         status = None
+    cursor = request.query_params.get("cursor") or None
+    ops = await state.operations()
     try:
-        page_no = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    runs = await state.store.list_runs(
-        job_id=job, status=status, limit=PAGE_SIZE + 1, offset=(page_no - 1) * PAGE_SIZE
-    )
-
-    def link(n: int) -> str:
-        query = {k: v for k, v in (("job", job), ("status", status)) if v}
-        return "?" + urlencode({**query, "page": n})
-
+        runs = await ops.list_runs(job=job, status=status, cursor=cursor, limit=PAGE_SIZE)
+    except InvalidCursor:  # a hand-edited link: start from the newest
+        cursor = None
+        runs = await ops.list_runs(job=job, status=status, limit=PAGE_SIZE)
+    query = {k: v for k, v in (("job", job), ("status", status)) if v}
     return _render(
         request,
         "runs.html",
-        runs=[run_json(r) for r in runs[:PAGE_SIZE]],
+        runs=runs.to_json()["data"],
         job=job,
         status=status,
         job_ids=sorted(state.client.jobs),
-        page=page_no,
-        prev_link=link(page_no - 1) if page_no > 1 else None,
-        next_link=link(page_no + 1) if len(runs) > PAGE_SIZE else None,
+        first_link=("?" + urlencode(query)) if cursor else None,
+        next_link=(
+            "?" + urlencode({**query, "cursor": runs.next_cursor}) if runs.next_cursor else None
+        ),
     )
 
 
@@ -386,21 +396,22 @@ async def runs_page(request: Request, state: ServerState) -> Response:
 async def run_page(request: Request, state: ServerState) -> Response:
     """GET /runs/{run_id}: the task tree and timeline, payload, output, error and logs."""
     run_id = _path_id(request, "run_id")
-    run = await state.store.get_run(run_id)
-    if run is None:
+    try:
+        run = await (await state.operations()).get_run(run_id)
+    except UnknownRun:
         return _render(request, "not_found.html", 404, what=f"run {run_id!r}")
-    tasks = await state.store.load_tasks(run_id)
-    logs = await state.store.load_logs(run_id)
-    now = time.time()
+    now = datetime.now(UTC)
+    data = run.to_json()
+    start, end = run.started_at, run.ended_at or now
     return _render(
         request,
         "run.html",
-        run=run_json(run),
+        run={k: v for k, v in data.items() if k not in ("tasks", "logs")},
         ended=run.status.is_terminal,
-        duration=None if run.started_at is None else (run.ended_at or now) - run.started_at,
-        rows=task_tree(run, tasks, now),
-        logs=[log_json(g) for g in logs],
-        job_known=run.job_id in state.client.jobs,
+        duration=None if start is None else (end - start).total_seconds(),
+        rows=task_tree(run, now),
+        logs=data["logs"],
+        job_known=run.job in state.client.jobs,
     )
 
 
@@ -408,11 +419,10 @@ async def run_page(request: Request, state: ServerState) -> Response:
 async def cancel_run(request: Request, state: ServerState, form: Any) -> Response:
     """POST /runs/{run_id}/cancel."""
     run_id = _path_id(request, "run_id")
-    run = await state.store.get_run(run_id)
-    if run is None:
+    try:
+        await (await state.operations()).cancel_run(run_id)
+    except UnknownRun:
         return _render(request, "not_found.html", 404, what=f"run {run_id!r}")
-    if not run.status.is_terminal:
-        await state.client.cancel_run(run_id)
     return _redirect(request, f"/runs/{run_id}")
 
 
@@ -420,18 +430,18 @@ async def cancel_run(request: Request, state: ServerState, form: Any) -> Respons
 async def replay_run(request: Request, state: ServerState, form: Any) -> Response:
     """POST /runs/{run_id}/replay: a new run with the same payload."""
     run_id = _path_id(request, "run_id")
-    run = await state.store.get_run(run_id)
-    if run is None or run.job_id not in state.client.jobs:
+    try:
+        new = await (await state.operations()).replay_run(run_id)
+    except (UnknownRun, UnknownJob):
         return _render(request, "not_found.html", 404, what=f"run {run_id!r} or its job")
-    new_id = await state.client.replay_run(run_id)
-    return _redirect(request, f"/runs/{new_id}")
+    return _redirect(request, f"/runs/{new.id}")
 
 
 @page
 async def events_page(request: Request, state: ServerState) -> Response:
     """GET /events: the newest events."""
-    events = await state.store.list_events(limit=100)
-    return _render(request, "events.html", events=[event_json(e) for e in events])
+    events = await (await state.operations()).list_events(limit=100)
+    return _render(request, "events.html", events=events.to_json()["data"])
 
 
 def dashboard_routes() -> list[Route]:

@@ -1,157 +1,65 @@
 """The OpenAPI 3.1 document of the JSON API, served at ``/api/v1/openapi.json``.
 
-Request bodies are the pydantic models' own JSON Schemas; responses are written out here and
-checked against the real responses by the schemathesis test (``tests/acceptance``).
+Its components are generated: the JSON Schemas of the resources every response is built from
+(``relaykit.engine.resources``) and of the request bodies the API validates with
+(``_models``), so the document, the responses and the validation cannot drift apart. Only
+the paths and operations are described here. The schemathesis test (``tests/acceptance``)
+checks real responses against it.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from .._version import __version__
-from ..records import RunStatus, TaskStatus
+from ..engine.operations import CURSOR_PATTERNS, MAX_LIMIT
+from ..engine.resources import (
+    RESOURCES,
+    ErrorBody,
+    Event,
+    EventPage,
+    EventSent,
+    Job,
+    JobList,
+    KvEntry,
+    RunDetail,
+    RunPage,
+)
+from ..records import RunStatus
 from ._models import KvBody, SendEventBody, TestRunBody
 
-_ANY: dict[str, Any] = {}
-_STR = {"type": "string"}
-_NSTR = {"type": ["string", "null"]}
-_NTIME = {"type": ["string", "null"], "format": "date-time"}
-_TIME = {"type": "string", "format": "date-time"}
+_REF_TEMPLATE: Final = "#/components/schemas/{model}"
+_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody)
+Mode = Literal["validation", "serialization"]
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+@cache
+def _components() -> tuple[dict[tuple[type[BaseModel], Mode], Any], dict[str, Any]]:
+    """Each model's reference, and the schemas: responses as they are serialized, request
+    bodies as they are validated."""
+    wanted: list[tuple[type[BaseModel], Mode]] = [(m, "serialization") for m in RESOURCES]
+    wanted += [(m, "validation") for m in _BODIES]
+    refs, top = models_json_schema(wanted, ref_template=_REF_TEMPLATE)
+    return {key: refs[key] for key in wanted}, dict(top.get("$defs", {}))
 
 
-def _obj(props: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": props,
-        "required": [k for k in props if k not in optional],
-    }
+def component_schemas() -> dict[str, Any]:
+    """``components.schemas``: every resource's and request body's JSON Schema by name."""
+    return _components()[1]
 
 
-_ERROR_INFO = {
-    "type": ["object", "null"],
-    "properties": {"type": _STR, "message": _STR, "task": _NSTR, "traceback": _NSTR},
-    "required": ["type", "message"],
-}
+def _ref(model: type[BaseModel]) -> dict[str, Any]:
+    mode: Mode = "validation" if model in _BODIES else "serialization"
+    ref: dict[str, Any] = _components()[0][(model, mode)]
+    return ref
 
-_RUN = {
-    "id": _STR,
-    "job": _STR,
-    "job_version": _STR,
-    "status": {"type": "string", "enum": [s.value for s in RunStatus]},
-    "is_test": {"type": "boolean"},
-    "attempt": {"type": "integer"},
-    "payload": _ANY,
-    "output": _ANY,
-    "error": _ERROR_INFO,
-    "event_id": _NSTR,
-    "environment": _STR,
-    "created_at": _TIME,
-    "started_at": _NTIME,
-    "ended_at": _NTIME,
-    "next_attempt_at": _NTIME,
-}
-
-_SCHEMAS: dict[str, Any] = {
-    "Error": _obj(
-        {"error": _obj({"code": _STR, "message": _STR, "details": _ANY}, optional=("details",))}
-    ),
-    "Job": _obj(
-        {
-            "id": _STR,
-            "name": _STR,
-            "version": _STR,
-            "trigger": _STR,
-            "trigger_kind": _STR,
-            "enabled": {"type": "boolean"},
-            "concurrency_limit": {"type": ["integer", "null"]},
-            "integrations": {"type": "array", "items": _STR},
-        }
-    ),
-    "JobList": _obj({"data": {"type": "array", "items": _ref("Job")}}),
-    "Run": _obj(_RUN),
-    "RunList": _obj(
-        {
-            "data": {"type": "array", "items": _ref("Run")},
-            "next_offset": {"type": ["integer", "null"]},
-        }
-    ),
-    "Task": _obj(
-        {
-            "key": _STR,
-            "parent": _NSTR,
-            "name": _STR,
-            "kind": _STR,
-            "status": {"type": "string", "enum": [s.value for s in TaskStatus]},
-            "attempts": {"type": "integer"},
-            "params": _ANY,
-            "output": _ANY,
-            "error": _ERROR_INFO,
-            "properties": {"type": ["object", "null"]},
-            "icon": _NSTR,
-            "started_at": _NTIME,
-            "ended_at": _NTIME,
-            "next_attempt_at": _NTIME,
-        }
-    ),
-    "Log": _obj(
-        {
-            "level": _STR,
-            "message": _STR,
-            "properties": {"type": "object"},
-            "task": _NSTR,
-            "at": _TIME,
-        }
-    ),
-    "RunDetail": _obj(
-        {
-            **_RUN,
-            "tasks": {"type": "array", "items": _ref("Task")},
-            "logs": {"type": "array", "items": _ref("Log")},
-        }
-    ),
-    "Event": _obj(
-        {
-            "id": _STR,
-            "name": _STR,
-            "payload": _ANY,
-            "source": _STR,
-            "timestamp": _TIME,
-            "deliver_at": _NTIME,
-            "status": {"type": "string", "enum": ["pending", "delivered", "canceled"]},
-        }
-    ),
-    "EventList": _obj({"data": {"type": "array", "items": _ref("Event")}}),
-    "EventSent": {
-        "allOf": [
-            _ref("Event"),
-            _obj(
-                {
-                    "runs": {"type": "array", "items": _STR},
-                    "duplicate": {"type": "boolean"},
-                }
-            ),
-        ]
-    },
-    "KvEntry": _obj(
-        {
-            "namespace": {"type": "string", "enum": ["run", "job", "env"]},
-            "owner": _STR,
-            "name": _STR,
-            "value": _ANY,
-        }
-    ),
-    "SendEvent": SendEventBody.model_json_schema(),
-    "TestRun": TestRunBody.model_json_schema(),
-    "KvValue": KvBody.model_json_schema(),
-}
 
 _ERRORS = {
-    "400": "Malformed JSON, or JSON nested more than 200 levels deep.",
+    "400": "Malformed JSON, JSON nested more than 200 levels deep, or a bad cursor.",
     "401": "No API key, or a wrong or revoked one.",
     "404": "No such resource.",
     "409": "The request conflicts with the resource's state.",
@@ -165,12 +73,12 @@ def _responses(ok: dict[str, Any], *errors: str) -> dict[str, Any]:
     for code in ("401", "422", *errors):
         out[code] = {
             "description": _ERRORS[code],
-            "content": {"application/json": {"schema": _ref("Error")}},
+            "content": {"application/json": {"schema": _ref(ErrorBody)}},
         }
     return out
 
 
-def _ok(status: str, schema: str, description: str) -> dict[str, Any]:
+def _ok(status: str, schema: type[BaseModel], description: str) -> dict[str, Any]:
     return {
         status: {
             "description": description,
@@ -179,7 +87,7 @@ def _ok(status: str, schema: str, description: str) -> dict[str, Any]:
     }
 
 
-def _body(schema: str, *, required: bool = True) -> dict[str, Any]:
+def _body(schema: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     return {
         "required": required,
         "content": {"application/json": {"schema": _ref(schema)}},
@@ -207,8 +115,18 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 
 _LIMIT = _query(
-    "limit", "How many items (at most).", {"type": "integer", "minimum": 1, "maximum": 200}
+    "limit", "How many items (at most).", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
 )
+
+
+def _cursor(kind: str) -> dict[str, Any]:
+    return _query(
+        "cursor",
+        "The next page: the previous page's next_cursor (opaque; leave out for the first page).",
+        {"type": "string", "pattern": CURSOR_PATTERNS[kind]},
+    )
+
+
 _RUN_ID = _path("run_id", "A run id.")
 _JOB_ID = _path("job_id", "A job id.")
 _KV_PARAMS = [
@@ -225,11 +143,11 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "sendEvent",
                 "summary": "Send an event (stored once per id; starts the runs it triggers).",
-                "requestBody": _body("SendEvent"),
+                "requestBody": _body(SendEventBody),
                 "responses": _responses(
                     {
-                        **_ok("201", "EventSent", "The event was stored."),
-                        **_ok("200", "EventSent", "An event with this id was sent before."),
+                        **_ok("201", EventSent, "The event was stored."),
+                        **_ok("200", EventSent, "An event with this id was sent before."),
                     },
                     *_BODY_ERRORS,
                 ),
@@ -237,8 +155,8 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "listEvents",
                 "summary": "The newest events.",
-                "parameters": [_LIMIT],
-                "responses": _responses(_ok("200", "EventList", "Events, newest first.")),
+                "parameters": [_LIMIT, _cursor("events")],
+                "responses": _responses(_ok("200", EventPage, "Events, newest first."), "400"),
             },
         },
         "/events/{event_id}": {
@@ -246,14 +164,14 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getEvent",
                 "summary": "One event.",
                 "parameters": [_path("event_id", "An event id.")],
-                "responses": _responses(_ok("200", "Event", "The event."), "404"),
+                "responses": _responses(_ok("200", Event, "The event."), "404"),
             }
         },
         "/jobs": {
             "get": {
                 "operationId": "listJobs",
                 "summary": "The jobs the app defines.",
-                "responses": _responses(_ok("200", "JobList", "The jobs.")),
+                "responses": _responses(_ok("200", JobList, "The jobs.")),
             }
         },
         "/jobs/{job_id}": {
@@ -261,7 +179,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getJob",
                 "summary": "One job.",
                 "parameters": [_JOB_ID],
-                "responses": _responses(_ok("200", "Job", "The job."), "404"),
+                "responses": _responses(_ok("200", Job, "The job."), "404"),
             }
         },
         "/jobs/{job_id}/runs": {
@@ -269,16 +187,16 @@ def _paths() -> dict[str, Any]:
                 "operationId": "testRun",
                 "summary": "Queue a test run of the job.",
                 "parameters": [_JOB_ID],
-                "requestBody": _body("TestRun", required=False),
+                "requestBody": _body(TestRunBody, required=False),
                 "responses": _responses(
-                    _ok("201", "RunDetail", "The queued run."), "404", *_BODY_ERRORS
+                    _ok("201", RunDetail, "The queued run."), "404", *_BODY_ERRORS
                 ),
             }
         },
         "/runs": {
             "get": {
                 "operationId": "listRuns",
-                "summary": "Runs, newest first, by job and status, offset-paginated.",
+                "summary": "Runs, newest first, by job and status, a page at a time (by cursor).",
                 "parameters": [
                     _query("job", "Only runs of this job id.", {"type": "string", "minLength": 1}),
                     _query(
@@ -287,13 +205,9 @@ def _paths() -> dict[str, Any]:
                         {"type": "string", "enum": [s.value for s in RunStatus]},
                     ),
                     _LIMIT,
-                    _query(
-                        "offset",
-                        "Skip this many runs (next_offset of the previous page).",
-                        {"type": "integer", "minimum": 0, "maximum": 1_000_000},
-                    ),
+                    _cursor("runs"),
                 ],
-                "responses": _responses(_ok("200", "RunList", "A page of runs.")),
+                "responses": _responses(_ok("200", RunPage, "A page of runs."), "400"),
             }
         },
         "/runs/{run_id}": {
@@ -301,7 +215,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getRun",
                 "summary": "A run with its tasks and logs.",
                 "parameters": [_RUN_ID],
-                "responses": _responses(_ok("200", "RunDetail", "The run."), "404"),
+                "responses": _responses(_ok("200", RunDetail, "The run."), "404"),
             }
         },
         "/runs/{run_id}/cancel": {
@@ -309,7 +223,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "cancelRun",
                 "summary": "Cancel a run that has not ended.",
                 "parameters": [_RUN_ID],
-                "responses": _responses(_ok("200", "RunDetail", "The canceled run."), "404", "409"),
+                "responses": _responses(_ok("200", RunDetail, "The canceled run."), "404", "409"),
             }
         },
         "/runs/{run_id}/replay": {
@@ -317,7 +231,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "replayRun",
                 "summary": "Queue a new run of the same job with the same payload.",
                 "parameters": [_RUN_ID],
-                "responses": _responses(_ok("201", "RunDetail", "The new run."), "404", "409"),
+                "responses": _responses(_ok("201", RunDetail, "The new run."), "404", "409"),
             }
         },
         "/kv/{namespace}/{owner}/{name}": {
@@ -325,14 +239,14 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "getKv",
                 "summary": "A key-value store entry (what io.store.<namespace> reads).",
-                "responses": _responses(_ok("200", "KvEntry", "The entry."), "404"),
+                "responses": _responses(_ok("200", KvEntry, "The entry."), "404"),
             },
             "put": {
                 "operationId": "setKv",
                 "summary": "Set a key-value store entry.",
-                "requestBody": _body("KvValue"),
+                "requestBody": _body(KvBody),
                 "responses": _responses(
-                    _ok("200", "KvEntry", "The entry as stored."), "404", *_BODY_ERRORS
+                    _ok("200", KvEntry, "The entry as stored."), "404", *_BODY_ERRORS
                 ),
             },
             "delete": {
@@ -355,7 +269,7 @@ def _document() -> dict[str, Any]:
         },
         "paths": _paths(),
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": component_schemas(),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"apiKey": []}],

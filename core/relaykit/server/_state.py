@@ -15,6 +15,7 @@ PUBLIC_URL_ENV: Final = "RELAYKIT_PUBLIC_URL"
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..engine.operations import Operations
     from ..store import Store
 
 
@@ -46,6 +47,10 @@ class ServerState:
     def store(self) -> Store:
         """The client's store (opened by the handlers before use)."""
         return self.client.store
+
+    async def operations(self) -> Operations:
+        """The engine's operations on the client's store (opened) and jobs."""
+        return await self.client.operations()
 
     @property
     def access(self) -> Access:

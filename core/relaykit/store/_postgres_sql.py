@@ -364,7 +364,9 @@ INSERT_EVENT: Final = f"WITH ins AS ({_INSERT_EVENT} RETURNING 1) SELECT {NOTIFY
 INSERT_EVENT_TO_DELIVER: Final = _INSERT_EVENT
 # In EventRecord's field order (timestamp before source), not the table's.
 EVENT_COLS: Final = "id, name, payload, timestamp, source, deliver_at, sent_by_run, status"
-LIST_EVENTS: Final = f"SELECT {EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT %s"
+LIST_EVENTS: Final = (
+    f"SELECT {EVENT_COLS} FROM events WHERE {{where}} ORDER BY timestamp DESC, id DESC LIMIT %s"
+)
 GET_EVENT: Final = f"SELECT {EVENT_COLS} FROM events WHERE id = %s"
 CANCEL_EVENT: Final = "UPDATE events SET status = 'canceled' WHERE id = %s AND status = 'pending'"
 # One due pending event, locked for the transaction that delivers it; events another

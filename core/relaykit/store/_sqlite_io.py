@@ -23,13 +23,12 @@ database), or ``StoreUnavailable`` (disk full, read-only, I/O).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar, final
 
+from .._base.threads import ThreadLanes
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
 
 T = TypeVar("T")
@@ -90,8 +89,9 @@ class SqliteIO:
         self._memory = memory
         self._loop_conn: sqlite3.Connection | None = None
         self._thread_conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: ThreadLanes | None = None
         self._commits = 0
+        self._watch_conn: sqlite3.Connection | None = None
         # an in-memory database has one connection and no other process: nothing waits
         self._writes_in_thread = synchronous in ("FULL", "EXTRA") and not memory
 
@@ -108,9 +108,9 @@ class SqliteIO:
             except sqlite3.Error as exc:
                 raise fault(exc, self._path, self._busy_ms) from exc
             return
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relaykit-sqlite")
+        self._thread = ThreadLanes(max_threads=1, name="relaykit-sqlite")
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._open_both)
+            await self._thread.run(self._open_both)
         except BaseException:
             await self.close()
             raise
@@ -135,17 +135,46 @@ class SqliteIO:
             raise
         return conn
 
+    @property
+    def memory(self) -> bool:
+        """Whether the database is in memory (no other process can see it)."""
+        return self._memory
+
+    async def data_version(self) -> int | None:
+        """The file's ``PRAGMA data_version`` on a connection that never writes: it changes
+        whenever another connection (another process, or this store's own) commits.
+
+        The connection is opened in the store's thread on first use; the pragma then runs on
+        the loop (it reads the WAL index, takes no lock, and has a zero busy timeout). None
+        when SQLite answers busy.
+        """
+        if self._watch_conn is None:
+            conn = await self._in_thread(lambda _: self._connect(busy_ms=0, checkpoints=False))
+            if self._loop_conn is None:  # closed meanwhile
+                conn.close()
+                raise StoreError(f"the store for {self._path} is closed")
+            self._watch_conn = conn
+        try:
+            return int(self._watch_conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            if is_busy(exc):
+                return None
+            raise fault(exc, self._path, self._busy_ms) from exc
+
     async def close(self) -> None:
-        """Close both connections and stop the thread."""
+        """Close the connections and stop the thread."""
         conn, self._loop_conn = self._loop_conn, None
         if conn is not None:
             conn.close()
+        watch, self._watch_conn = self._watch_conn, None
+        if watch is not None:
+            watch.close()
         if self._thread is not None:
             thread, self._thread = self._thread, None
             other, self._thread_conn = self._thread_conn, None
             if other is not None:
-                await asyncio.get_running_loop().run_in_executor(thread, other.close)
-            thread.shutdown(wait=False)
+                await thread.run(other.close)
+            thread.shutdown()
 
     def _conn(self) -> sqlite3.Connection:
         if self._loop_conn is None:
@@ -189,7 +218,7 @@ class SqliteIO:
     def _committed(self) -> None:
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0 and self._thread is not None:
-            self._thread.submit(self._checkpoint)
+            self._thread.call_soon(self._checkpoint)
 
     def _checkpoint(self) -> None:
         conn = self._thread_conn
@@ -203,8 +232,10 @@ class SqliteIO:
     async def _in_thread(self, work: Work[T]) -> T:
         if self._thread is None:
             raise StoreError(f"the store for {self._path} is not open; call `await store.open()`")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._run_in_thread, work)
+        # the lane's hand-off, cheaper than run_in_executor; no bounded wait (spin): a commit
+        # here waits for an fsync, longer than any spin worth holding the loop for
+        result: T = await self._thread.run(self._run_in_thread, work)
+        return result
 
     def _run_in_thread(self, work: Work[T]) -> T:
         conn = self._thread_conn

@@ -364,9 +364,14 @@ class PostgresStore:
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        before: tuple[float, str] | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first (skipping the first ``offset``)."""
-        where, args = ["true"], []
+        """Runs, newest first (skipping the first ``offset``, or after ``before``)."""
+        where: list[str] = ["true"]
+        args: list[object] = []
+        if before is not None:
+            where.append("(created_at, id) < (%s, %s)")
+            args.extend(before)
         if job_id is not None:
             where.append("job_id = %s")
             args.append(job_id)
@@ -743,9 +748,12 @@ class PostgresStore:
         rows = await self._fetchall(sql.GET_EVENT, (event_id,))
         return EventRecord(*rows[0]) if rows else None
 
-    async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
-        """Events, newest first."""
-        rows = await self._fetchall(sql.LIST_EVENTS, (limit,))
+    async def list_events(
+        self, *, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[EventRecord]:
+        """Events, newest first (after ``before``)."""
+        where, args = ("(timestamp, id) < (%s, %s)", before) if before else ("true", ())
+        rows = await self._fetchall(sql.LIST_EVENTS.format(where=where), (*args, limit))
         return [EventRecord(*r) for r in rows]
 
     # -- schedules ----------------------------------------------------------------------------

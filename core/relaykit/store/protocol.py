@@ -83,8 +83,11 @@ class Store(Protocol):
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        before: tuple[float, str] | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first (skipping the first ``offset``)."""
+        """Runs, newest first (by ``created_at`` then ``id``), skipping the first ``offset``;
+        with ``before`` (a run's ``(created_at, id)``), only the runs after it in that order
+        (keyset pagination: an index range, however deep the page)."""
         ...
 
     async def claim_runs(
@@ -251,8 +254,11 @@ class Store(Protocol):
         """One event, or None."""
         ...
 
-    async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
-        """Events, newest first."""
+    async def list_events(
+        self, *, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[EventRecord]:
+        """Events, newest first (by ``timestamp`` then ``id``); with ``before`` (an event's
+        ``(timestamp, id)``), only the events after it in that order."""
         ...
 
     # -- schedules ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -54,6 +55,21 @@ from ._rows import (
 from ._sqlite_io import SqliteIO
 from ._url import parse_database_url
 from .access import ApiKeyRecord, SessionRecord, UserRecord
+
+_log = logging.getLogger("relaykit.store")
+
+#: How often an idle ``wait_for_wakeup`` reads the file's ``data_version`` (seconds).
+WAKEUP_POLL: Final = 0.01
+# The earliest time anything is due, whatever the job: a run, an expiring lease, an event, a
+# schedule (``next_wakeup`` without the job filter; each branch one search of an index).
+_EARLIEST_DUE: Final = (
+    "SELECT MIN(t) FROM ("
+    " SELECT MIN(next_attempt_at) AS t FROM runs WHERE status = 'queued'"
+    " UNION ALL SELECT MIN(next_attempt_at) FROM runs WHERE status = 'waiting'"
+    " UNION ALL SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'"
+    " UNION ALL SELECT MIN(COALESCE(deliver_at, timestamp)) FROM events WHERE status = 'pending'"
+    " UNION ALL SELECT MIN(next_fire_at) FROM schedules WHERE active = 1)"
+)
 
 _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra": "EXTRA"}
 
@@ -118,6 +134,9 @@ class SqliteStore:
             memory=path == ":memory:",
         )
         self._url = f"sqlite:///{path}"
+        # what wait_for_wakeup saw last: the file's data_version and earliest due time
+        self._seen_version: int | None = None
+        self._seen_due: float | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -307,9 +326,14 @@ class SqliteStore:
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        before: tuple[float, str] | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first (skipping the first ``offset``)."""
-        where, args = ["1 = 1"], []
+        """Runs, newest first (skipping the first ``offset``, or after ``before``)."""
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
+        if before is not None:
+            where.append("(created_at, id) < (?, ?)")
+            args.extend(before)
         if job_id is not None:
             where.append("job_id = ?")
             args.append(job_id)
@@ -492,6 +516,56 @@ class SqliteStore:
 
         await self._io.write(tx)
         return await self.get_run(run_id)
+
+    async def wait_for_wakeup(self, timeout: float) -> None:  # noqa: ASYNC109 -- the signature the worker calls
+        """Return soon after another process stores work (``relaykit send``, a run queued or
+        released by another worker), or after ``timeout`` seconds.
+
+        Every ``WAKEUP_POLL`` seconds it reads the file's ``data_version`` (a few µs, no table
+        read), which changes whenever any connection commits. Only then does it look at the
+        earliest due time of any run, lease, pending event or schedule: the call returns when
+        that time moved (new work, work due sooner, the earliest claimed and the next one now
+        first), not for every commit (task records, logs, key-value writes). What changed
+        between calls ends the next call at once; an early return is harmless (the caller
+        looks for due runs). In memory no other process can write: it sleeps out ``timeout``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        if self._io.memory:
+            await asyncio.sleep(max(0.0, timeout))
+            return
+        was_open = self._io.is_open
+        try:
+            await self._watch(loop, deadline)
+        except StoreError as exc:
+            if not was_open:
+                raise  # "the store is not open": the caller's mistake
+            if not self._io.is_open:
+                return  # closed while waiting
+            # the file cannot be read for now: the worker's own polling carries on meanwhile
+            _log.warning("watching %s for other processes' work failed: %s", self._path, exc)
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+    async def _watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._seen_version is None:
+            self._seen_version = await self._io.data_version()
+            self._seen_due = await self._earliest_due()
+        while True:
+            version = await self._io.data_version()
+            if version != self._seen_version:
+                self._seen_version = version
+                due, seen = await self._earliest_due(), self._seen_due
+                self._seen_due = due
+                if due is not None and due != seen:
+                    return
+            now = loop.time()
+            if now >= deadline:
+                return
+            await asyncio.sleep(min(WAKEUP_POLL, deadline - now))
+
+    async def _earliest_due(self) -> float | None:
+        row = await self._io.read(lambda db: db.execute(_EARLIEST_DUE).fetchone())
+        return None if row is None or row[0] is None else float(row[0])
 
     async def next_wakeup(self, *, job_ids: Sequence[str]) -> float | None:
         """The earliest due time or lease expiry among runs of ``job_ids``, or pending event."""
@@ -753,14 +827,16 @@ class SqliteStore:
         )
         return None if row is None else EventRecord(*row)
 
-    async def list_events(self, *, limit: int = 50) -> list[EventRecord]:
-        """Events, newest first."""
-        rows = await self._io.read(
-            lambda db: db.execute(
-                f"SELECT {_EVENT_COLS} FROM events ORDER BY timestamp DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+    async def list_events(
+        self, *, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[EventRecord]:
+        """Events, newest first (after ``before``)."""
+        where, args = ("(timestamp, id) < (?, ?)", before) if before else ("1 = 1", ())
+        query = (
+            f"SELECT {_EVENT_COLS} FROM events WHERE {where} "
+            "ORDER BY timestamp DESC, id DESC LIMIT ?"
         )
+        rows = await self._io.read(lambda db: db.execute(query, (*args, limit)).fetchall())
         return [EventRecord(*r) for r in rows]
 
     # -- schedules ----------------------------------------------------------------------------

@@ -1,0 +1,331 @@
+"""Every operation the surfaces offer, in one place: enqueue and test-run a job, cancel and
+replay a run, send and cancel an event, list and get runs, tasks, events and jobs.
+
+The Python ``Client``, the CLI, the HTTP API and the dashboard all call these; none of them
+reads or writes the store for these operations itself, so flow control (idempotency,
+debounce, limits: applied by the engine's ``create_run``), the replay semantics
+(``Store.replay_run`` keeps priority, groups, cancel key, test flag and event) and the
+shapes returned (``resources``) are the same whichever surface asks. Store faults
+(``StoreError``) pass through: each surface reports them its own way (a 503, one line).
+
+Lists are keyset-paginated: a page's ``next_cursor`` is a string naming the last item's
+(time, id) (``CURSOR_PATTERNS``; opaque to clients), and the next page is the items after it
+in newest-first order. Items inserted while a client walks the pages are newer than every
+cursor, so a walk returns each item that existed when it began exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from .._base.clock import Clock, new_id
+from .._base.serde import dumps
+from ..definitions.jobs import Job as JobDefinition
+from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
+from ..records import EventRecord, RunRecord, RunResult, RunStatus
+from .resources import (
+    Event,
+    EventPage,
+    EventSent,
+    Job,
+    JobList,
+    KvEntry,
+    Run,
+    RunDetail,
+    RunPage,
+    Task,
+)
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from .engine import Engine
+
+#: The largest page a list hands out.
+MAX_LIMIT: Final = 200
+_STATUSES: Final = frozenset(s.value for s in RunStatus)
+
+
+#: A cursor: the list's letter (``r`` runs, ``e`` events), the last item's time in epoch
+#: seconds, ``_``, its id. Clients pass it back as is; every string of this form is a valid
+#: position (the items older than it), so the OpenAPI document can say exactly which are.
+CURSOR_PATTERNS: Final = {
+    kind: rf"^{kind[0]}(\d{{1,12}}(?:\.\d{{1,20}})?)_([!-~]{{1,200}})$"
+    for kind in ("runs", "events")
+}
+
+
+def encode_cursor(kind: str, at: float, item_id: str) -> str:
+    """The cursor for the items after (``at``, ``item_id``) in a ``kind`` list."""
+    return f"{kind[0]}{at!r}_{item_id}"
+
+
+def decode_cursor(kind: str, cursor: str) -> tuple[float, str]:
+    """The (time, id) a ``kind`` cursor names; ``InvalidCursor`` for anything else."""
+    found = re.fullmatch(CURSOR_PATTERNS[kind], cursor)
+    if found is None:
+        raise InvalidCursor(
+            f"cursor {cursor[:60]!r} is not one a {kind} page handed out; pass a page's "
+            "next_cursor, or leave it out for the first page"
+        )
+    return float(found.group(1)), found.group(2)
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidCursor(f"limit must be in [1, {MAX_LIMIT}], got {limit}")
+    return limit
+
+
+@dataclass(frozen=True, slots=True)
+class Canceled:
+    """What ``cancel_run`` did: the run as it is now, and whether this call canceled it
+    (False: it had ended already)."""
+
+    run: RunDetail
+    canceled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """An event just sent, as stored: the runs it started, and whether it was sent before."""
+
+    event: EventRecord
+    runs: list[str]
+    duplicate: bool
+
+
+class Operations:
+    """The operations on one open store.
+
+    ``engine`` makes an engine for the operations that create runs (enqueue, test run, send
+    event): it applies the jobs' flow control and routing; without it (the CLI's ``runs``
+    commands, which load no app) those raise ``UnknownJob``. ``jobs`` are the defined jobs
+    (None: not known, so a replay of any stored run is allowed). ``on_enqueue`` is called
+    after a replay queued a run, to wake a worker in this process.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        jobs: Mapping[str, JobDefinition] | None = None,
+        engine: Callable[[], Awaitable[Engine]] | None = None,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.jobs = jobs
+        self._engine = engine
+        self._on_enqueue = on_enqueue
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> JobDefinition:
+        """The defined job ``job_id``; ``UnknownJob`` naming the defined ones."""
+        found = None if self.jobs is None else self.jobs.get(job_id)
+        if found is None:
+            known = ", ".join(sorted(self.jobs or ())) or "none"
+            raise UnknownJob(f"no job {job_id!r} (defined: {known})")
+        return found
+
+    def list_jobs(self) -> JobList:
+        """Every defined job."""
+        return JobList(data=[Job.from_job(j) for j in (self.jobs or {}).values()])
+
+    def get_job(self, job_id: str) -> Job:
+        """One defined job; ``UnknownJob``."""
+        return Job.from_job(self.job(job_id))
+
+    # -- creating runs ------------------------------------------------------------------------
+
+    async def _engine_for(self, what: str) -> Engine:
+        if self._engine is None:
+            raise UnknownJob(f"{what} needs the app's jobs: pass APP")
+        return await self._engine()
+
+    async def enqueue(
+        self,
+        job: JobDefinition,
+        payload: Any,
+        *,
+        is_test: bool = False,
+        idempotency_key: str | None = None,
+    ) -> RunRecord:
+        """Queue a run of ``job`` for a worker (or return the run its idempotency or
+        debounce key leads to)."""
+        engine = await self._engine_for(f"enqueueing a run of {job.id!r}")
+        try:
+            return await engine.create_run(
+                job, payload, is_test=is_test, idempotency_key=idempotency_key
+            )
+        finally:
+            await engine.close()
+
+    async def test_run(self, job_id: str, payload: Any) -> RunDetail:
+        """Queue a test run of the defined job ``job_id``; the run as stored."""
+        run = await self.enqueue(self.job(job_id), payload, is_test=True)
+        return await self.get_run(run.id)
+
+    async def replay_run(self, run_id: str) -> RunRecord:
+        """Queue a new run of ``run_id``'s job with its payload, test flag, event, priority,
+        concurrency groups and cancel key (``Store.replay_run``). ``UnknownRun``; with the
+        jobs known, ``UnknownJob`` for a run of a job the app no longer defines."""
+        run = await self._run(run_id)
+        if self.jobs is not None and run.job_id not in self.jobs:
+            raise UnknownJob(f"run {run_id}'s job {run.job_id!r} is not defined in this app")
+        now = self.clock.now()
+        new = await self.store.replay_run(run_id, new_id=new_id("run", now), now=now)
+        if new is None:
+            raise UnknownRun(f"no run {run_id!r} in {self.store.url}; see `relaykit runs list`")
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return new
+
+    async def cancel_run(self, run_id: str) -> Canceled:
+        """Cancel a run that has not ended. ``UnknownRun``."""
+        run = await self._run(run_id)
+        if run.status.is_terminal:
+            return Canceled(await self.get_run(run_id), canceled=False)
+        await self.store.cancel_run(run_id, now=self.clock.now())
+        return Canceled(await self.get_run(run_id), canceled=True)
+
+    # -- reading runs -------------------------------------------------------------------------
+
+    async def _run(self, run_id: str) -> RunRecord:
+        run = None if "\x00" in run_id else await self.store.get_run(run_id)
+        if run is None:
+            raise UnknownRun(
+                f"no run {run_id!r} in {self.store.url}; run `relaykit runs list` to see runs"
+            )
+        return run
+
+    async def get_run(self, run_id: str) -> RunDetail:
+        """A run with its tasks and logs. ``UnknownRun``."""
+        run = await self._run(run_id)
+        tasks = await self.store.load_tasks(run_id)
+        logs = await self.store.load_logs(run_id)
+        return RunDetail.from_records(run, tasks, logs)
+
+    async def result(self, run_id: str) -> RunResult:
+        """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
+        run = await self._run(run_id)
+        tasks = await self.store.load_tasks(run_id)
+        logs = await self.store.load_logs(run_id)
+        return RunResult.from_records(run, tasks, logs)
+
+    async def list_tasks(self, run_id: str) -> list[Task]:
+        """A run's tasks in start order. ``UnknownRun``."""
+        return (await self.get_run(run_id)).tasks
+
+    async def list_runs(
+        self,
+        *,
+        job: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        """A page of runs, newest first, of ``job`` and in ``status`` when given, after
+        ``cursor`` (a previous page's ``next_cursor``). ``InvalidCursor``."""
+        before = None if cursor is None else decode_cursor("runs", cursor)
+        _check_limit(limit)
+        if status is not None and status not in _STATUSES:
+            raise InvalidCursor(f"status must be one of {', '.join(sorted(_STATUSES))}")
+        # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing matches.
+        if job is not None and "\x00" in job:
+            return RunPage(data=[], next_cursor=None)
+        runs = await self.store.list_runs(job_id=job, status=status, limit=limit + 1, before=before)
+        page = runs[:limit]
+        more = len(runs) > limit
+        last = page[-1] if more else None
+        return RunPage(
+            data=[Run.from_record(r) for r in page],
+            next_cursor=None if last is None else encode_cursor("runs", last.created_at, last.id),
+        )
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def send_event(
+        self,
+        name: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        source: str = "relaykit",
+        deliver_at: float | None = None,
+    ) -> EventSent:
+        """Store an event once and, in the same transaction, start the runs it triggers and
+        hand it to the runs waiting for it (or keep it pending until ``deliver_at``)."""
+        sent = await self.send_event_record(
+            name, payload, event_id=event_id, source=source, deliver_at=deliver_at
+        )
+        return EventSent(**Event.fields_of(sent.event), runs=sent.runs, duplicate=sent.duplicate)
+
+    async def send_event_record(
+        self,
+        name: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        source: str = "relaykit",
+        deliver_at: float | None = None,
+    ) -> SentRecord:
+        """``send_event``, answering with the stored record (exact epoch times, for the
+        Python client's ``send_event``)."""
+        engine = await self._engine_for(f"sending event {name!r}")
+        try:
+            event, runs, inserted = await engine.send_event(
+                name, payload, event_id=event_id, source=source, deliver_at=deliver_at
+            )
+        finally:
+            await engine.close()
+        stored = await self.store.get_event(event.id) if inserted else None
+        return SentRecord(stored or event, [r.id for r in runs], duplicate=not inserted)
+
+    async def cancel_event(self, event_id: str) -> bool:
+        """Withdraw a delayed event not yet delivered; False when it was not pending."""
+        return await self.store.cancel_event(event_id)
+
+    async def get_event(self, event_id: str) -> Event:
+        """One event. ``UnknownEvent``."""
+        event = None if "\x00" in event_id else await self.store.get_event(event_id)
+        if event is None:
+            raise UnknownEvent(f"no event {event_id!r}")
+        return Event.from_record(event)
+
+    async def list_events(self, *, cursor: str | None = None, limit: int = 50) -> EventPage:
+        """A page of events, newest first, after ``cursor``. ``InvalidCursor``."""
+        before = None if cursor is None else decode_cursor("events", cursor)
+        _check_limit(limit)
+        events = await self.store.list_events(limit=limit + 1, before=before)
+        page = events[:limit]
+        last = page[-1] if len(events) > limit else None
+        return EventPage(
+            data=[Event.from_record(e) for e in page],
+            next_cursor=None if last is None else encode_cursor("events", last.timestamp, last.id),
+        )
+
+    # -- key-value store ----------------------------------------------------------------------
+
+    async def get_kv(self, namespace: str, owner: str, name: str) -> KvEntry:
+        """What ``io.store.<namespace>`` holds under ``name`` for ``owner``. ``NotFound``."""
+        scope = f"{namespace}:{owner}"
+        text = await self.store.kv_get(scope, name)
+        if text is None:
+            raise NotFound(f"no key {name!r} in {scope}")
+        return KvEntry(namespace=namespace, owner=owner, name=name, value=json.loads(text))  # type: ignore[arg-type]  # namespace is checked by KvEntry
+
+    async def set_kv(self, namespace: str, owner: str, name: str, value: Any) -> KvEntry:
+        """Set a key that runs read with ``io.store``; the entry as stored."""
+        text = dumps(value, what=f"the value of key {name!r}")
+        await self.store.kv_set(f"{namespace}:{owner}", name, text, now=self.clock.now())
+        return KvEntry(namespace=namespace, owner=owner, name=name, value=json.loads(text))  # type: ignore[arg-type]  # namespace is checked by KvEntry
+
+    async def delete_kv(self, namespace: str, owner: str, name: str) -> None:
+        """Remove a key (nothing happens if it is absent)."""
+        await self.store.kv_set(f"{namespace}:{owner}", name, None, now=self.clock.now())

@@ -1,0 +1,332 @@
+"""What every surface shows of a run, task, log line, event and job: one pydantic model per
+resource, and one per list page.
+
+The CLI's ``--json``, the HTTP API's responses and the dashboard's pages all dump these
+models, and the OpenAPI document's components are their JSON Schemas
+(``server/_openapi.py``), so no surface can drift from another or from the document. Each
+model is built from the store's records (``from_record``). Times are ISO 8601 strings in
+UTC; JSON values stored as text are parsed back. Nothing secret is in a record these read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from ..definitions.jobs import Job as JobDefinition
+from ..records import (
+    EventRecord,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+    TaskStatus,
+    to_datetime,
+)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+#: A timestamp: an aware UTC datetime, shown as ``datetime.isoformat()`` (``+00:00``).
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class Resource(BaseModel):
+    """Base of the resources: frozen, and every field listed (none omitted when null)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> dict[str, Any]:
+        """The resource as JSON values (what the API answers and ``--json`` prints)."""
+        return self.model_dump(mode="json")
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return to_datetime(ts)
+
+
+def _at(ts: float) -> datetime:
+    found = to_datetime(ts)
+    assert found is not None  # noqa: S101 -- a float always converts
+    return found
+
+
+class RunError(Resource):
+    """Why a run or task failed: the error's type and message, the task it escaped from."""
+
+    # An error recorded by a newer relaykit may carry more fields: shown, not refused.
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str
+    message: str
+    task: str | None = None
+    traceback: str | None = None
+
+
+class Run(Resource):
+    """A run without its tasks (what lists show)."""
+
+    id: str
+    job: str = Field(description="The job id.")
+    job_version: str
+    status: RunStatus
+    is_test: bool
+    attempt: int
+    payload: Any = Field(description="The run's payload (any JSON value).")
+    output: Any = Field(description="What the run returned (null until it succeeded).")
+    error: RunError | None
+    event_id: str | None = Field(description="The event that started the run, if one did.")
+    environment: str
+    created_at: Timestamp
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    next_attempt_at: Timestamp | None
+
+    @classmethod
+    def fields_of(cls, run: RunRecord) -> dict[str, Any]:
+        """The fields every run resource has, from the stored record."""
+        return {
+            "id": run.id,
+            "job": run.job_id,
+            "job_version": run.job_version,
+            "status": run.status,
+            "is_test": run.is_test,
+            "attempt": run.attempt,
+            "payload": _json(run.payload),
+            "output": _json(run.output),
+            "error": None if run.error is None else RunError.model_validate(dict(run.error)),
+            "event_id": run.event_id,
+            "environment": run.environment,
+            "created_at": _at(run.created_at),
+            "started_at": _dt(run.started_at),
+            "ended_at": _dt(run.ended_at),
+            "next_attempt_at": _dt(run.next_attempt_at),
+        }
+
+    @classmethod
+    def from_record(cls, run: RunRecord) -> Run:
+        """The resource of a stored run."""
+        return cls(**cls.fields_of(run))
+
+
+class Task(Resource):
+    """One task of a run, with everything the run detail shows."""
+
+    key: str = Field(description="The full scoped key (``parent/child``).")
+    parent: str | None
+    name: str
+    kind: str
+    status: TaskStatus
+    attempts: int
+    params: Any
+    output: Any
+    error: RunError | None
+    properties: dict[str, Any] | None
+    icon: str | None
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    next_attempt_at: Timestamp | None
+
+    @classmethod
+    def from_record(cls, task: TaskRecord) -> Task:
+        """The resource of a stored task."""
+        return cls(
+            key=task.key,
+            parent=task.parent,
+            name=task.name,
+            kind=task.kind,
+            status=task.status,
+            attempts=task.attempts,
+            params=_json(task.params),
+            output=_json(task.output),
+            error=None if task.error is None else RunError.model_validate(dict(task.error)),
+            properties=task.properties,
+            icon=task.icon,
+            started_at=_at(task.started_at),
+            ended_at=_dt(task.ended_at),
+            next_attempt_at=_dt(task.next_attempt_at),
+        )
+
+
+class Log(Resource):
+    """One ``io.logger`` line of a run."""
+
+    level: str
+    message: str
+    properties: dict[str, Any]
+    task: str | None
+    at: Timestamp
+
+    @classmethod
+    def from_record(cls, log: LogRecord) -> Log:
+        """The resource of a stored log line."""
+        return cls(
+            level=log.level,
+            message=log.message,
+            properties=log.properties,
+            task=log.task,
+            at=_at(log.at),
+        )
+
+
+class RunDetail(Run):
+    """A run with its tasks (in start order) and its log lines."""
+
+    tasks: list[Task]
+    logs: list[Log]
+
+    @classmethod
+    def from_records(
+        cls, run: RunRecord, tasks: list[TaskRecord], logs: list[LogRecord]
+    ) -> RunDetail:
+        """The resource of a stored run with its tasks and logs."""
+        ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
+        return cls(
+            **Run.fields_of(run),
+            tasks=[Task.from_record(t) for t in ordered],
+            logs=[Log.from_record(g) for g in logs],
+        )
+
+
+class Event(Resource):
+    """A stored event."""
+
+    id: str
+    name: str
+    payload: Any
+    source: str
+    timestamp: Timestamp = Field(description="When the event was sent.")
+    deliver_at: Timestamp | None = Field(description="When a delayed event is delivered.")
+    status: Literal["pending", "delivered", "canceled"]
+
+    @classmethod
+    def fields_of(cls, event: EventRecord) -> dict[str, Any]:
+        """The fields every event resource has, from the stored record."""
+        return {
+            "id": event.id,
+            "name": event.name,
+            "payload": _json(event.payload),
+            "source": event.source,
+            "timestamp": _at(event.timestamp),
+            "deliver_at": _dt(event.deliver_at),
+            "status": event.status,
+        }
+
+    @classmethod
+    def from_record(cls, event: EventRecord) -> Event:
+        """The resource of a stored event."""
+        return cls(**cls.fields_of(event))
+
+
+class EventSent(Event):
+    """An event just sent: the runs it started, and whether it was sent before."""
+
+    runs: list[str] = Field(description="Ids of the runs the event started.")
+    duplicate: bool = Field(description="True when an event with this id was sent before.")
+
+
+class Job(Resource):
+    """A job the app defines."""
+
+    id: str
+    name: str
+    version: str
+    trigger: str = Field(description="The trigger, described for people.")
+    trigger_kind: str
+    enabled: bool
+    concurrency_limit: int | None
+    integrations: list[str]
+    sync: bool = Field(description="True when the run function is a plain ``def``.")
+
+    @classmethod
+    def from_job(cls, job: JobDefinition) -> Job:
+        """The resource of a defined job."""
+        return cls(
+            id=job.id,
+            name=job.name,
+            version=job.version,
+            trigger=job.trigger.describe(),
+            trigger_kind=job.trigger.kind,
+            enabled=job.enabled,
+            concurrency_limit=job.concurrency_limit,
+            integrations=sorted(job.integrations),
+            sync=not job.is_async,
+        )
+
+
+class RunPage(Resource):
+    """A page of runs, newest first."""
+
+    data: list[Run]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null on the last page."
+    )
+
+
+class EventPage(Resource):
+    """A page of events, newest first."""
+
+    data: list[Event]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null on the last page."
+    )
+
+
+class JobList(Resource):
+    """Every job the app defines."""
+
+    data: list[Job]
+
+
+class KvEntry(Resource):
+    """A key-value store entry (what ``io.store.<namespace>`` reads)."""
+
+    namespace: Literal["run", "job", "env"]
+    owner: str
+    name: str
+    value: Any
+
+
+class ErrorDetail(Resource):
+    """What went wrong, and what to do."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(Resource):
+    """The body of every API error response."""
+
+    error: ErrorDetail
+
+
+#: Every response resource, in the order the OpenAPI document lists them.
+RESOURCES: tuple[type[Resource], ...] = (
+    Run,
+    RunDetail,
+    RunPage,
+    Task,
+    Log,
+    RunError,
+    Event,
+    EventSent,
+    EventPage,
+    Job,
+    JobList,
+    KvEntry,
+    ErrorBody,
+)
