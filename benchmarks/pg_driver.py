@@ -27,7 +27,7 @@ import asyncpg
 import psycopg
 
 from relaykit.records import RunRecord, RunStatus, TaskRecord, TaskStatus
-from relaykit.store import _postgres_sql as sql
+from relaykit.store._postgres_io import QUERIES
 from relaykit.store._rows import task_params
 from relaykit.store.postgres import PostgresStore
 
@@ -68,7 +68,7 @@ async def _round(url: str, tasks: int, r: int, order: list[str]) -> dict[str, fl
     pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
     assert pool is not None
     now = time.time()
-    upsert = _dollar(sql.UPSERT_TASK)
+    upsert = _dollar(QUERIES["upsert_task"])
     results: dict[str, float] = {}
     try:
         for side in order:
@@ -98,7 +98,7 @@ async def _round(url: str, tasks: int, r: int, order: list[str]) -> dict[str, fl
                 assert status == "INSERT 0 1", status
 
             async def ping_psycopg(i: int) -> None:
-                async with (await store._db()).connection() as conn:
+                async with (await store._get_pool()).connection() as conn:
                     await conn.execute("SELECT 1")
 
             async def ping_asyncpg(i: int) -> None:

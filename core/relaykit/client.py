@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
@@ -239,6 +240,12 @@ class Client:
             )
         self._database_url = url
         self._store = None
+
+    @property
+    def database_url(self) -> str:
+        """The URL of the database this client uses: the constructor's or ``use_database``'s,
+        else ``RELAYKIT_DATABASE_URL``, else the SQLite default."""
+        return database_url_from_env(self._database_url)
 
     def _bind(self, store: Store, clock: Clock) -> Callable[[], None]:
         """Run on ``store`` (already open) and ``clock`` until the returned function is called;
@@ -490,6 +497,42 @@ class Client:
         from .server import create_app
 
         return create_app(self)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(
+        self,
+        app: object = None,
+        *,
+        worker: bool = True,
+        concurrency: int = 10,
+        grace_seconds: float | None = None,
+    ) -> AsyncIterator[None]:
+        """An ASGI lifespan: open the store, run a worker (and the scheduler) on the app's
+        event loop while the app serves, stop it gracefully on shutdown, close the store.
+
+        Pass it as the app's lifespan (``FastAPI(lifespan=client.lifespan)``,
+        ``Starlette(lifespan=client.lifespan)``; ``app`` is the app, unused) or enter it in your
+        own (``async with client.lifespan(concurrency=4): yield``). ``worker=False`` runs none
+        (an API-only process: other processes execute the runs). On shutdown the runs in
+        flight get ``grace_seconds`` (default 10) to end, then are handed back to the store
+        for the next worker, not failed. A store that cannot be opened raises, so the app fails
+        to start. See ``relaykit.engine.lifespan``.
+        """
+        del app  # Starlette calls lifespan(app); the client needs nothing from it
+        # Imported here so that `import relaykit` does not load the worker.
+        from .engine.lifespan import DEFAULT_GRACE_SECONDS, in_process_worker
+
+        grace = DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds
+        opened_here = not self._store_open
+        await self.open()
+        try:
+            async with in_process_worker(
+                self, worker=worker, concurrency=concurrency, grace_seconds=grace
+            ):
+                yield
+        finally:
+            if opened_here:
+                await self.close()
 
     def worker(self, **options: Any) -> Any:
         """A ``Worker`` for this client (see ``relaykit.engine.worker.Worker`` for options)."""

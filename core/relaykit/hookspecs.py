@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
     import httpx2
 
     from .integrations.base import Integration
@@ -36,6 +37,32 @@ def relaykit_register_integrations(register: Callable[[type[Integration]], None]
     Call ``register(cls)`` once per class. They are listed by ``relaykit plugins`` and can be
     looked up by their ``slug`` with ``client.plugins.integration(slug)`` (e.g. by
     ``relaykit connect NAME``).
+    """
+
+
+@hookspec
+def relaykit_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``relaykit`` command line (as ``llm``'s ``register_commands``).
+
+    ``cli`` is a click group: decorate functions with ``@cli.command()`` or ``@cli.group()``,
+    or call ``cli.add_command(cmd)``::
+
+        @relaykit.hookimpl
+        def relaykit_register_commands(cli):
+            @cli.command()
+            @click.argument("city")
+            def forecast(city):
+                "Print the forecast for CITY."
+                click.echo(...)
+
+    Called when ``relaykit --help`` lists the commands or when a command that is not one of
+    relaykit's own runs (never for ``relaykit worker`` and the other built-in commands, so a
+    plugin's imports do not slow them down). To stay that cheap, the module named by the
+    plugin's entry point must name ``relaykit_register_commands`` in its source (define it
+    there, or import it by that name): the CLI reads the source, without importing it, to
+    find the plugins that add commands. A plugin's commands are added all or none: one whose
+    hook raises, or that names a command relaykit has, gets one warning line and the rest of
+    the command line works as before.
     """
 
 

@@ -4,9 +4,11 @@ the same driver at full scale).
 Three real ``relaykit worker`` processes, with the GitHub, Slack and OpenAI plugins installed
 (entry points), execute 30 runs of a 20-task job — async and sync tasks, a durable wait, a log
 line, GitHub API calls answered by a local fake GitHub — while a random worker is SIGKILLed
-every 0.2 to 0.6 s and replaced; on PostgreSQL, every server connection to the test database is
-also terminated once. The side-effect log every task body (and the fake GitHub) appends to is
-then compared with the store:
+every 0.2 to 0.6 s and replaced (only a worker that has been up as long as one takes to start
+on this machine, so that on a loaded machine workers still get to execute tasks); on
+PostgreSQL, every server connection to the test database is also terminated once. The
+side-effect log every task body (and the fake GitHub) appends to is then compared with the
+store:
 
 - 0 runs lost or stuck: all 30 succeed, with the right output;
 - 0 completed tasks executed again: no execution began after its task's recorded end;

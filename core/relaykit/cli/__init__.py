@@ -3,7 +3,9 @@
 The group is lazy: each command's module is imported when that command runs (``relaykit
 worker`` does not import the HTTP server's command, ``relaykit --help`` imports none of them).
 ``--help`` lists the commands from ``COMMANDS``, whose summaries a test keeps equal to the
-first paragraph of each command's own help.
+first paragraph of each command's own help, and the commands plugins add
+(``relaykit_register_commands``, see ``_plugin_commands``): those are looked for only by
+``--help`` and by a command name that is not relaykit's own.
 """
 
 from __future__ import annotations
@@ -90,15 +92,28 @@ def load_command(name: str) -> click.Command:
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use (click's documented LazyGroup)."""
+    """A group whose commands are imported on first use (click's documented LazyGroup), plus
+    the commands plugins add, looked for once per invocation when first needed (kept in the
+    context, so that a long-lived interpreter calling ``cli`` again sees plugins afresh)."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        meta = ctx.find_root().meta
+        if _PLUGIN_COMMANDS not in meta:
+            from ._plugin_commands import plugin_commands
+
+            meta[_PLUGIN_COMMANDS] = plugin_commands(self.name, reserved={*COMMANDS})
+        found: dict[str, click.Command] = meta[_PLUGIN_COMMANDS]
+        return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *self.commands})
+        return sorted({*COMMANDS, *self.commands, *self._plugin_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            self.add_command(load_command(cmd_name), cmd_name)
-        return self.commands.get(cmd_name)
+        if cmd_name in COMMANDS:
+            if cmd_name not in self.commands:
+                self.add_command(load_command(cmd_name), cmd_name)
+            return self.commands[cmd_name]
+        return self.commands.get(cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list, as ``click.Group`` writes it, from the summaries (no imports)."""
@@ -107,10 +122,17 @@ class LazyGroup(click.Group):
         rows = []
         for name in names:
             # a stand-in with the summary as its help: click shortens it as it would the real one
-            shown = self.commands.get(name) or click.Command(name, help=COMMANDS[name].summary)
+            shown = (
+                self.commands.get(name)
+                or self._plugin_commands(ctx).get(name)
+                or click.Command(name, help=COMMANDS[name].summary)
+            )
             rows.append((name, shown.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+_PLUGIN_COMMANDS = "relaykit.plugin_commands"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

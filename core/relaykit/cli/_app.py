@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 
@@ -67,3 +68,28 @@ def load_client(spec: str) -> Client:
         names = ", ".join(sorted(found))
         raise AppLoadError(f"APP {spec!r} defines several Clients ({names}); pass {spec}:NAME")
     return next(iter(found.values()))
+
+
+def describe_load_error(exc: AppLoadError, root: Path) -> str:
+    """Where and why the APP failed to load, in two lines: ``file:line: Type: message``, then
+    the offending source line (the deepest frame under ``root``, the user's own code, else the
+    deepest frame at all). An error that was not raised by the app's code is its message."""
+    cause = exc.__cause__
+    if cause is None:
+        return str(exc)
+    what = " ".join(f"{type(cause).__name__}: {_message(cause)}".split())
+    if isinstance(cause, SyntaxError) and cause.filename:  # its own place, not a frame's
+        where, code = f"{cause.filename}:{cause.lineno}", (cause.text or "").strip()
+    else:
+        frames = [f for f in traceback.extract_tb(cause.__traceback__) if f.filename[:1] != "<"]
+        mine = [f for f in frames if Path(f.filename).resolve().is_relative_to(root)]
+        if not (mine or frames):
+            return what
+        frame = (mine or frames)[-1]
+        where, code = f"{frame.filename}:{frame.lineno}", (frame.line or "").strip()
+    return f"{where}: {what}" + (f"\n    {code}" if code else "")
+
+
+def _message(exc: BaseException) -> str:
+    # A SyntaxError's str() repeats its place ("... (app.py, line 3)"); the block shows it once.
+    return exc.msg if isinstance(exc, SyntaxError) else str(exc)

@@ -2,17 +2,26 @@
 
 Polling modification times once a second needs no extra dependency and works on every file
 system (network and container mounts included); an app folder holds few enough files for it
-to cost nothing. The restart re-executes the same command, so the new code is imported fresh.
+to cost nothing. The restart re-executes the same command, so the new code is imported fresh;
+what the new process must keep (the login link's token, so the printed link stays the same,
+and the database URL, for when the new code fails to load) rides along in
+``RELAYKIT_DEV_STATE``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, NoReturn
+
+#: What a restarted ``relaykit dev`` keeps, as JSON; read and removed from the environment at
+#: start, so neither the app's code nor the subprocesses it starts ever see it.
+STATE_ENV: Final = "RELAYKIT_DEV_STATE"
 
 _SKIP: Final = frozenset({"__pycache__", "node_modules", "site-packages", "venv"})
 
@@ -53,8 +62,43 @@ async def watch(root: Path, on_change: Callable[[Path], None], interval: float =
             return
 
 
-def restart() -> NoReturn:
-    """Replace this process with the same ``relaykit`` command (fresh imports, same pid)."""
+@dataclass(frozen=True)
+class DevState:
+    """What one ``relaykit dev`` process hands the next: the login link's token, the database
+    URL the app used, and the listening socket (an inherited file descriptor: connections made
+    while the process restarts wait in its queue instead of being refused). ``restarted``:
+    this process is such a next one."""
+
+    login_token: str | None = None
+    database_url: str | None = None
+    listen_fd: int | None = None
+    restarted: bool = False
+
+
+def take_state() -> DevState:
+    """The state the previous process left (a fresh start, or a malformed value: none)."""
+    raw = os.environ.pop(STATE_ENV, None)
+    if raw is None:
+        return DevState()
+    try:
+        data = json.loads(raw)
+        token, url, fd = data.get("login_token"), data.get("database_url"), data.get("listen_fd")
+    except (ValueError, AttributeError):
+        return DevState(restarted=True)
+    return DevState(
+        login_token=token if isinstance(token, str) else None,
+        database_url=url if isinstance(url, str) else None,
+        listen_fd=fd if isinstance(fd, int) and fd >= 0 else None,
+        restarted=True,
+    )
+
+
+def restart(state: DevState) -> NoReturn:
+    """Replace this process with the same ``relaykit`` command (fresh imports, same pid),
+    handing it ``state`` (its ``listen_fd`` is made inheritable)."""
+    if state.listen_fd is not None:
+        os.set_inheritable(state.listen_fd, True)
+    os.environ[STATE_ENV] = json.dumps({k: v for k, v in asdict(state).items() if k != "restarted"})
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "relaykit", *sys.argv[1:]])  # noqa: S606 -- our own command again

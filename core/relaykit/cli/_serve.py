@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -17,9 +18,10 @@ import click
 
 from ..client import Client
 from ..engine.worker import Worker
-from ._app import load_client
+from ..errors import AppLoadError
+from ._app import describe_load_error, load_client
 from ._common import CliError, database_option, reports_errors, show_run_ends, stderr
-from ._reload import restart, watch, watched_root
+from ._reload import DevState, restart, take_state, watch, watched_root
 from ._render import ProgressPrinter
 
 
@@ -32,9 +34,19 @@ async def serve(
     concurrency: int,
     progress: bool,
     reload_root: Path | None = None,
-) -> bool:
+    login_token: str | None = None,
+    load_error: str | None = None,
+    listen_fd: int | None = None,
+) -> DevState | None:
     """Serve ``client``'s API and dashboard (and run a worker) until SIGINT/SIGTERM, or until
-    a ``.py`` file under ``reload_root`` changes: True in that case (restart the process)."""
+    a ``.py`` file under ``reload_root`` changes: then return what the restarted process
+    needs (the login link's token, so it prints the same link, and the listening socket);
+    None: stopped, do not restart.
+
+    ``login_token`` is the link a previous process printed: printed again while it is unused
+    and unexpired, else a new one is made. ``load_error``: the app failed to load, the
+    dashboard shows it in a banner. ``listen_fd``: the previous process's listening socket,
+    served instead of binding a new one."""
     # Imported here: every other command starts without loading the HTTP stack.
     import uvicorn
 
@@ -44,8 +56,13 @@ async def serve(
     url = f"http://{shown_host}:{port}"
     # OAuth redirect URIs: $RELAYKIT_PUBLIC_URL, else the address printed below (a malformed
     # one is an error line before anything starts)
-    app = create_app(client, public_url=os.environ.get(PUBLIC_URL_ENV) or url)
-    sock = _listen(host, port)  # a port in use is one error line, before anything starts
+    app = create_app(
+        client, public_url=os.environ.get(PUBLIC_URL_ENV) or url, load_error=load_error
+    )
+    # a port in use is one error line, before anything starts
+    sock = _inherited(listen_fd, port) or _listen(host, port)
+    # uvicorn closes its socket when it stops; a duplicate keeps it listening for a restart
+    held = None if reload_root is None else os.dup(sock.fileno())
     await client.open()  # a database that cannot be opened is one error line, no banner
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = _server_class(uvicorn.Server)(config)
@@ -53,7 +70,10 @@ async def serve(
     worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
     if run_worker:
         show_run_ends()
-    token = await Access(client.store, client.clock).login_link_token()
+    access = Access(client.store, client.clock)
+    if login_token is None or not await access.login_link_pending(login_token):
+        login_token = await access.login_link_token()
+    token = login_token
     # click.echo, not rich: the link must stay on one line for terminals to make it clickable.
     click.echo(f"relaykit: dashboard {url}/  (API {url}/api/v1, store {client.store.url})")
     click.echo(f"relaykit: one-time login link {url}/login/link?token={token}", err=False)
@@ -78,7 +98,27 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
         await client.close()
-    return bool(changed)
+    if not changed or server.signalled:
+        if held is not None:
+            os.close(held)
+        return None
+    return DevState(login_token=token, listen_fd=held)
+
+
+def _inherited(fd: int | None, port: int) -> socket.socket | None:
+    """The listening socket a restarted ``relaykit dev`` inherited as ``fd``, if it is one
+    on ``port`` (anything else: None, and a new socket is bound)."""
+    if fd is None:
+        return None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return None
+    if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
+        sock.close()
+        return None
+    os.set_inheritable(fd, False)  # not handed on to the app's subprocesses
+    return sock
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -110,6 +150,14 @@ def _server_class(base: Any) -> Any:
     worker hands its runs back and the store is closed. We exit normally (code 0) instead."""
 
     class Server(base):  # type: ignore[misc]  # base is uvicorn.Server (Any: imported lazily)
+        #: SIGINT/SIGTERM arrived: stop for good, even when a file changed too (a restart
+        #: would lose the signal, and the process would never stop).
+        signalled = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.signalled = True
+            super().handle_exit(sig, frame)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             if threading.current_thread() is not threading.main_thread():
@@ -179,20 +227,46 @@ def dev_command(
     """Develop APP: worker, scheduler, HTTP API and dashboard in one process, printing each
     task as it ends and restarting when a .py file beside APP changes (SQLite at
     .relaykit/relaykit.db unless --database/RELAYKIT_DATABASE_URL)."""
-    client = load_client(app)
-    if database:
-        client.use_database(database)
+    state = take_state()
     root = None if no_reload else watched_root(app)
+    client, load_error = _load_for_dev(app, database, root, state)
     again = asyncio.run(
         serve(
             client,
             host=host,
             port=port,
-            run_worker=True,
+            run_worker=load_error is None,
             concurrency=concurrency,
             progress=True,
             reload_root=root,
+            login_token=state.login_token,
+            load_error=load_error,
+            listen_fd=state.listen_fd,
         )
     )
-    if again:
-        restart()
+    if again is not None:
+        restart(dataclasses.replace(again, database_url=client.database_url))
+
+
+def _load_for_dev(
+    app: str, database: str | None, root: Path | None, state: DevState
+) -> tuple[Client, str | None]:
+    """APP's client, or, when it fails to load and dev reloads (after a restart, or when its
+    code raised), a client without jobs on the same database and the error's description:
+    printed here as one block, shown by the dashboard until the next save reloads."""
+    try:
+        client = load_client(app)
+    except AppLoadError as exc:
+        if root is None or (exc.__cause__ is None and not state.restarted):
+            raise  # no reload to wait for, or a wrong APP argument: one error line, exit 2
+        detail = describe_load_error(exc, root)
+        indented = detail.replace("\n", "\n  ")
+        click.echo(
+            f"relaykit: APP {app} failed to load; serving the dashboard without its jobs "
+            f"until a .py file is saved again:\n  {indented}",
+            err=True,
+        )
+        return Client(id="relaykit-dev", database_url=database or state.database_url), detail
+    if database:
+        client.use_database(database)
+    return client, None

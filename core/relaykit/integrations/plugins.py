@@ -208,13 +208,20 @@ class Plugins:
     ``make_plugin_manager`` and filled from the ``relaykit`` entry points on first use.
 
     ``entry_points=False`` loads no installed plugin (only the built-in one and those passed to
-    ``register``); ``environ`` replaces ``os.environ`` for the allow and block lists.
+    ``register``); ``select`` (an entry point's name -> whether to load it) narrows the
+    installed ones further, after the allow and block lists (the CLI imports only the plugins
+    that may add commands); ``environ`` replaces ``os.environ`` for the allow and block lists.
     """
 
     def __init__(
-        self, *, entry_points: bool = True, environ: Mapping[str, str] | None = None
+        self,
+        *,
+        entry_points: bool = True,
+        environ: Mapping[str, str] | None = None,
+        select: Callable[[str], bool] | None = None,
     ) -> None:
         self._entry_points = entry_points
+        self._select = select
         self._environ = os.environ if environ is None else environ
         self._pm: pluggy.PluginManager | None = None
         self._dists: dict[str, tuple[str, str]] = {}
@@ -340,6 +347,8 @@ class Plugins:
                 pm.set_blocked(ep.name)  # pluggy refuses it from now on, whoever registers it
                 continue
             if pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
+                continue
+            if self._select is not None and not self._select(ep.name):
                 continue
             self._load_one(pm, ep, dist)
         for missing in sorted((allow or frozenset()) - seen):

@@ -30,14 +30,18 @@ if TYPE_CHECKING:
     from ..client import Client
 
 
-def create_app(client: Client, *, public_url: str | None = None) -> Starlette:
+def create_app(
+    client: Client, *, public_url: str | None = None, load_error: str | None = None
+) -> Starlette:
     """The ASGI app serving ``client``'s API and dashboard.
 
     It opens the client's store on first use; it does not execute runs (run a worker, or use
     ``relaykit serve``/``relaykit dev``, which run both). ``public_url`` (default
     ``$RELAYKIT_PUBLIC_URL``) is the URL the app is reached at; OAuth redirect URIs are built
     from it, never from a request's ``Host`` header. Raises ``ConfigurationError`` for a
-    malformed one.
+    malformed one. ``load_error`` puts a banner on every dashboard page: the app failed to load
+    (``relaykit dev`` serving on after a reload hit a broken file), with this text as the
+    detail for a logged-in user.
     """
     app = Starlette(
         exception_handlers={HTTPException: _http_error, StoreError: _store_error},
@@ -50,7 +54,7 @@ def create_app(client: Client, *, public_url: str | None = None) -> Starlette:
         ],
     )
     app.state.relaykit = ServerState(client, resolve_public_url(public_url))
-    app.state.templates = make_templates()
+    app.state.templates = make_templates(load_error=load_error)
     return app
 
 

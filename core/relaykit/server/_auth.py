@@ -228,6 +228,12 @@ class Access:
         """A single-use token that starts a session (``relaykit dev``/``serve`` print it)."""
         return await self._token("login", "cli", LOGIN_LINK_SECONDS)
 
+    async def login_link_pending(self, token: str) -> bool:
+        """Whether ``token`` is a login link's that is neither used nor expired (a restarted
+        ``relaykit dev`` prints the same link again while it is)."""
+        found = await self.store.get_session(sha256_hex(token), now=self.clock.now())
+        return found is not None and found.kind == "login"
+
     async def _token(self, kind: str, subject: str, ttl: float) -> str:
         token = secrets.token_urlsafe(32)
         now = self.clock.now()

@@ -67,8 +67,9 @@ def _seconds(value: float | None) -> str:
     return f"{math.floor(value / 60)} min {value % 60:.0f} s"
 
 
-def make_templates() -> jinja2.Environment:
-    """The template environment (templates shipped in ``relaykit/server/templates``)."""
+def make_templates(*, load_error: str | None = None) -> jinja2.Environment:
+    """The template environment (templates shipped in ``relaykit/server/templates``);
+    ``load_error`` is the banner every page shows (None: no banner)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("relaykit.server", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
@@ -76,6 +77,7 @@ def make_templates() -> jinja2.Environment:
     )
     env.filters["pretty"] = _pretty
     env.filters["seconds"] = _seconds
+    env.globals["load_error"] = load_error
     return env
 
 

@@ -23,13 +23,15 @@ database), or ``StoreUnavailable`` (disk full, read-only, I/O).
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-from collections.abc import Callable
-from typing import Final, TypeVar, final
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Final, TypeVar, cast, final
 
 from .._base.threads import ThreadLanes
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreUnavailable
+from ._tx import Params, Row, Tx, load_queries
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
@@ -257,3 +259,91 @@ def _transact(conn: sqlite3.Connection, work: Work[T]) -> T:
         raise
     conn.execute("COMMIT")
     return result
+
+
+# -- the named-query adapter (``_tx.Tx``/``_tx.Database``) --------------------------------------
+
+#: SqliteStore's named queries (``queries/sqlite.sql``), parsed once at import.
+QUERIES: Final = load_queries("sqlite")
+
+
+@final
+class SqliteTx:
+    """``_tx.Tx`` over one sqlite3 connection. Its coroutines never suspend: each statement
+    runs at once, on whichever thread ``SqliteIO`` runs the work (``drive``)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, name: str, params: Params = ()) -> int:
+        """Run the named statement; how many rows it changed."""
+        query = QUERIES[name]
+        if not query:  # a step SQLite does not need (see queries/sqlite.sql)
+            return 0
+        return self._conn.execute(query, params).rowcount
+
+    async def execute_many(self, name: str, rows: Iterable[Params]) -> None:
+        """Run the named statement once per parameter row."""
+        query = QUERIES[name]
+        if query:
+            self._conn.executemany(query, rows)
+
+    async def fetch_one(self, name: str, params: Params = ()) -> Row | None:
+        """The named query's first row, or None."""
+        query = QUERIES[name]
+        if not query:
+            return None
+        row: Row | None = self._conn.execute(query, params).fetchone()
+        return row
+
+    async def fetch_all(self, name: str, params: Params = ()) -> list[Row]:
+        """Every row of the named query."""
+        query = QUERIES[name]
+        return self._conn.execute(query, params).fetchall() if query else []
+
+    def array(self, values: Iterable[Any]) -> str:
+        """``values`` as JSON text, read in SQL with ``json_each``."""
+        return json.dumps(list(values))
+
+
+def drive(work: Coroutine[Any, Any, T]) -> T:
+    """Run a unit of work written against ``SqliteTx`` to its end, synchronously.
+
+    Every await in it reaches a ``SqliteTx`` method, which never suspends, so one ``send``
+    runs it through: the statements execute on the thread calling ``drive`` — the loop's or
+    the store's own, as ``SqliteIO`` decides — exactly as a plain function would.
+    """
+    try:
+        work.send(None)
+    except StopIteration as done:
+        return cast("T", done.value)
+    work.close()
+    raise RuntimeError("a SQLite unit of work awaited something other than the store")
+
+
+@final
+class SqliteDatabase:
+    """``_tx.Database`` over ``SqliteIO``: the off-loop rules stay ``SqliteIO``'s."""
+
+    __slots__ = ("_io",)
+
+    def __init__(self, io: SqliteIO) -> None:
+        self._io = io
+
+    def supports(self, name: str) -> bool:
+        """Whether the dialect's block ``name`` is a statement."""
+        return bool(QUERIES[name])
+
+    async def read(self, work: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
+        """Run read-only ``work`` (on the loop; in the thread if SQLite says busy)."""
+        return await self._io.read(lambda conn: drive(work(SqliteTx(conn))))
+
+    async def write(
+        self, work: Callable[[Tx], Coroutine[Any, Any, T]], *, transaction: bool = True
+    ) -> T:
+        """Run ``work`` as one ``BEGIN IMMEDIATE`` transaction (or as its one statement)."""
+        return await self._io.write(
+            lambda conn: drive(work(SqliteTx(conn))), transaction=transaction
+        )

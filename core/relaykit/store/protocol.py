@@ -1,6 +1,10 @@
 """The ``Store`` protocol: everything the engine asks of a database, in domain terms.
 
 The engine depends on this protocol only; ``SqliteStore`` and ``PostgresStore`` implement it.
+It is split by aggregate — ``Lifecycle``, ``RunStore`` (runs, attempts and flow control),
+``TaskStore``, ``EventStore`` (events and waits), ``ScheduleStore``, ``KvStore``,
+``AccessStore`` (API keys, users, sessions) and ``ConnectionStore`` — and ``Store`` combines
+them; code that needs one concern can ask for that protocol alone.
 Every write that changes a run being executed is *fenced*: it names the attempt's **epoch**
 (``RunRecord.epoch`` as its claim returned it) and fails with ``LeaseLost``, writing nothing,
 once the run is no longer running under that epoch — another claim took it (even by the same
@@ -31,8 +35,8 @@ from ._connections import ConnectionRecord
 from .access import ApiKeyRecord, SessionRecord, UserRecord
 
 
-class Store(Protocol):
-    """Durable state of runs, tasks, logs, events and the key-value store."""
+class Lifecycle(Protocol):
+    """Opening, migrating, checking and closing the database."""
 
     @property
     def url(self) -> str:
@@ -64,7 +68,10 @@ class Store(Protocol):
         ``quick_check``); raise ``StoreCorrupt`` naming the problem."""
         ...
 
-    # -- runs ---------------------------------------------------------------------------------
+
+class RunStore(Protocol):
+    """Runs and their attempts: creating (with flow control: idempotency and debounce keys,
+    concurrency and throttle groups), leasing under an epoch, ending, cancelling, replaying."""
 
     async def create_run(self, run: RunRecord) -> RunRecord:
         """Insert a new run and return it — or, instead, the existing run its live
@@ -172,14 +179,12 @@ class Store(Protocol):
         event or a schedule is due."""
         ...
 
-    # -- tasks and logs -----------------------------------------------------------------------
+
+class TaskStore(Protocol):
+    """Task records and log lines of a run, each task's outcome written with its effects."""
 
     async def load_tasks(self, run_id: str) -> list[TaskRecord]:
         """All task records of a run, in one query."""
-        ...
-
-    async def load_event_matches(self, run_id: str) -> list[EventMatch]:
-        """The run's event waits that an event has resolved (not yet consumed)."""
         ...
 
     async def load_logs(self, run_id: str) -> list[LogRecord]:
@@ -212,7 +217,9 @@ class Store(Protocol):
         ``record_task``."""
         ...
 
-    # -- events and key-value store -----------------------------------------------------------
+
+class EventStore(Protocol):
+    """Events (stored once per id), their delivery, and the event waits they resolve."""
 
     async def insert_event(
         self,
@@ -261,7 +268,13 @@ class Store(Protocol):
         ``(timestamp, id)``), only the events after it in that order."""
         ...
 
-    # -- schedules ----------------------------------------------------------------------------
+    async def load_event_matches(self, run_id: str) -> list[EventMatch]:
+        """The run's event waits that an event has resolved (not yet consumed)."""
+        ...
+
+
+class ScheduleStore(Protocol):
+    """Cron and interval schedules; each (schedule, slot) fires at most once."""
 
     async def sync_schedules(
         self, specs: Sequence[ScheduleSpec], *, first_fire: Callable[[ScheduleSpec], float]
@@ -288,11 +301,21 @@ class Store(Protocol):
         transaction with moving the schedule on. Returns the ids of runs created."""
         ...
 
+
+class KvStore(Protocol):
+    """The durable key-value store (``store.run/job/env``): JSON text by (scope, name)."""
+
     async def kv_get(self, scope: str, name: str) -> str | None:
         """A key-value store entry's JSON text, or None."""
         ...
 
-    # -- HTTP API and dashboard: API keys, users, sessions, key-value writes ------------------
+    async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
+        """Write (JSON text) or, with None, delete one key-value store entry."""
+        ...
+
+
+class AccessStore(Protocol):
+    """The HTTP API's and dashboard's API keys, users and sessions (hashes only)."""
 
     async def create_api_key(self, key: ApiKeyRecord) -> None:
         """Store a new API key (its hash only)."""
@@ -332,10 +355,9 @@ class Store(Protocol):
         one gets it."""
         ...
 
-    async def kv_set(self, scope: str, name: str, value: str | None, *, now: float) -> None:
-        """Write (JSON text) or, with None, delete one key-value store entry."""
 
-    # -- connections (issue 5: integration credentials, stored encrypted) ---------------------
+class ConnectionStore(Protocol):
+    """Integration credentials (issue 5), stored encrypted; refreshed single-flight."""
 
     async def get_connection(self, integration_id: str) -> ConnectionRecord | None:
         """The connection of the integration with this id, or None."""
@@ -370,3 +392,18 @@ class Store(Protocol):
         holder died is taken over after ``lock_seconds`` (by ``clock``'s time).
         """
         ...
+
+
+class Store(
+    Lifecycle,
+    RunStore,
+    TaskStore,
+    EventStore,
+    ScheduleStore,
+    KvStore,
+    AccessStore,
+    ConnectionStore,
+    Protocol,
+):
+    """Durable state of runs, tasks, logs, events and the key-value store: every aggregate's
+    protocol in one, the name the engine, the HTTP API and the CLI depend on."""
