@@ -167,15 +167,37 @@ def user_traceback(exc: BaseException) -> str:
     keeps its whole traceback: then relaykit's frames are what there is to debug.
     """
     te = traceback.TracebackException.from_exception(exc)
-    frames = _trim(te, set())
-    if not frames:
+    at = _headline(_trim(te, set()))
+    if at is None:
         return "".join(traceback.format_exception(exc))
-    libraries = _machinery()[1]
-    # the user's own code: not an installed library's (an app installed into site-packages
-    # has only "library" frames: then the innermost frame that is not relaykit's)
-    own = [f for f in frames if not f.filename.startswith(libraries)] or frames
-    at = own[-1]
     return f"at {at.filename}:{at.lineno} in {at.name}\n" + "".join(te.format())
+
+
+def user_frame(exc: BaseException) -> str | None:
+    """``FILE:LINE`` of the frame ``user_traceback`` names first, or None."""
+    te = traceback.TracebackException.from_exception(exc)
+    at = _headline(_trim(te, set()))
+    return None if at is None else f"{at.filename}:{at.lineno}"
+
+
+def headline_frame(text: str | None) -> str | None:
+    """``FILE:LINE`` from the first line of a ``user_traceback`` (a stored error's)."""
+    first = (text or "").partition("\n")[0]
+    if not first.startswith("at "):
+        return None
+    where, _, _ = first[3:].rpartition(" in ")
+    return where or None
+
+
+def _headline(frames: list[traceback.FrameSummary]) -> traceback.FrameSummary | None:
+    """The innermost frame of the user's own code: not an installed library's (an app
+    installed into site-packages has only "library" frames: then the innermost frame that
+    is not relaykit's)."""
+    if not frames:
+        return None
+    libraries = _machinery()[1]
+    own = [f for f in frames if not f.filename.startswith(libraries)] or frames
+    return own[-1]
 
 
 def _trim(te: traceback.TracebackException, seen: set[int]) -> list[traceback.FrameSummary]:

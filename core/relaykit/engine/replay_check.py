@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from ..records import RunRecord, RunStatus, TaskRecord
 from ..store import Store
-from .attempt import Outcome, Suspend
+from .attempt import Outcome, Suspend, headline_frame, user_frame
 from .io import IO
 from .runner import Attempt
 
@@ -48,8 +45,6 @@ UNFINISHED: tuple[RunStatus, ...] = (
     RunStatus.WAITING,
     RunStatus.WAITING_FOR_CONNECTION,
 )
-
-_RELAYKIT = str(Path(__file__).resolve().parent.parent)
 
 # The store methods a dry replay may call: reads. Any other one is a write and ends it.
 _READS = frozenset(
@@ -122,28 +117,6 @@ class ReplayVerdict:
     def as_json(self) -> dict[str, Any]:
         """The verdict as a JSON object (``relaykit check-replay --json``)."""
         return {**dataclasses.asdict(self), "ok": self.ok}
-
-
-def user_frame(tb: TracebackType | None) -> str | None:
-    """``file:line`` of the innermost frame outside relaykit (the user's code)."""
-    found = None
-    for frame, line in traceback.walk_tb(tb):
-        name = frame.f_code.co_filename
-        if not name.startswith(_RELAYKIT) and not name.startswith("<"):
-            found = f"{name}:{line}"
-    return found
-
-
-def _user_frame_in_text(text: str | None) -> str | None:
-    """The same, read from a formatted traceback (a stored error's)."""
-    found = None
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if line.startswith('File "'):
-            name, _, rest = line[6:].partition('", line ')
-            if not name.startswith(_RELAYKIT) and not name.startswith("<"):
-                found = f"{name}:{rest.split(',')[0]}"
-    return found
 
 
 def _unreached(recorded: Sequence[TaskRecord], seen: set[str]) -> list[str]:
@@ -234,7 +207,7 @@ def _verdict(
             base,
             verdict="diverges",
             message=str(attempt.fatal),
-            where=user_frame(attempt.fatal.__traceback__),
+            where=user_frame(attempt.fatal),
         )
     if outcome.status is RunStatus.INVALID_PAYLOAD:
         why = outcome.error["message"] if outcome.error else ""
@@ -249,7 +222,7 @@ def _verdict(
             base,
             verdict="fails",
             message=f"the replay raises {error['type']}: {error['message']}",
-            where=_user_frame_in_text(error.get("traceback")),
+            where=headline_frame(error.get("traceback")),
         )
     unreached = _unreached(recorded, seen)
     if new and unreached:
@@ -292,4 +265,4 @@ async def check_replay(
     return list(await asyncio.gather(*(one(r) for r in runs)))
 
 
-__all__ = ["UNFINISHED", "NewWork", "ReplayVerdict", "check_replay", "check_run", "user_frame"]
+__all__ = ["UNFINISHED", "NewWork", "ReplayVerdict", "check_replay", "check_run"]
