@@ -305,20 +305,6 @@ class Engine:
             self._executing[run.id] = run.epoch
         return claimed
 
-    async def replay(self, run_id: str) -> RunRecord:
-        """Queue a new run of ``run_id``'s job with its payload, priority and limits (the
-        operation behind ``client.replay_run``, ``relaykit runs replay``, the API and the
-        dashboard)."""
-        now = self.clock.now()
-        new = await self.store.replay_run(run_id, new_id=new_id("run", now), now=now)
-        if new is None:
-            raise UnknownRun(
-                f"no run {run_id!r} in {self.store.url}; run `relaykit runs list` to see runs"
-            )
-        if self._on_enqueue is not None:
-            self._on_enqueue()
-        return new
-
     def spawn(self, job: Job | str, payload: Any, parent: RunRecord, task_key: str) -> RunRecord:
         """A child run of ``parent`` started by its task ``task_key`` (not stored)."""
         target = self.jobs.get(job.id if isinstance(job, Job) else slugify(job))
