@@ -440,11 +440,11 @@ class Campaign:
         self._spawned = count()
         self._env: dict[str, str] = {}
         self._rng = random.Random(config.seed)
-        # when each worker was started, and how long one takes to start (measured, see
-        # _check_plugins): a worker is killed only once it has been up that long, so a loaded
-        # machine, where starting takes seconds, still sees workers that execute tasks
-        self._born: list[float] = []
-        self._startup = 0.0
+        # the workers (pids) seen beginning a task in the side-effect log, read up to
+        # _effects_read: only those are killed, so that on a loaded machine, or one where
+        # connecting takes long, the workers killed have started and executed something
+        self._working: set[int] = set()
+        self._effects_read = 0
 
     # -- processes ------------------------------------------------------------------------
 
@@ -476,16 +476,21 @@ class Campaign:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         self.faults.append(Fault(time.monotonic_ns(), "kill", proc.pid))
-        self._respawn(index)
-
-    def _respawn(self, index: int) -> None:
         self._procs[index] = self._worker()
-        self._born[index] = time.monotonic()
 
-    def _victim(self, now: float) -> int | None:
-        """A worker that has been up at least as long as one takes to start, if any."""
-        grown = [i for i, born in enumerate(self._born) if now - born >= self._startup]
-        return self._rng.choice(grown) if grown else None
+    def _victim(self) -> int | None:
+        """A worker seen beginning a task (the effects log names its pid), if any."""
+        with self.effects.open("rb") as log:
+            log.seek(self._effects_read)
+            new = log.read()
+        whole = new[: new.rfind(b"\n") + 1]  # a line being written is read next time
+        self._effects_read += len(whole)
+        for line in whole.decode().splitlines():
+            fields = line.split()
+            if fields and fields[0] == "B" and fields[3].isdigit():  # not the fake GitHub's
+                self._working.add(int(fields[3]))
+        working = [i for i, proc in enumerate(self._procs) if proc.pid in self._working]
+        return self._rng.choice(working) if working else None
 
     def _stop_workers(self) -> None:
         for proc in self._procs:
@@ -499,7 +504,6 @@ class Campaign:
                 proc.wait()
 
     def _check_plugins(self) -> None:
-        started = time.monotonic()
         done = subprocess.run(
             [str(Path(sys.executable).with_name("relaykit")), "plugins", "--json"],
             cwd=self.work,
@@ -508,8 +512,6 @@ class Campaign:
             text=True,
             check=False,
         )
-        # `relaykit plugins` imports what a worker imports before its first claim
-        self._startup = time.monotonic() - started
         listed = {p["name"] for p in json.loads(done.stdout)["plugins"]} if done.stdout else set()
         missing = {name for name, _, _ in PLUGINS.values()} - listed
         if done.returncode != 0 or missing:
@@ -543,7 +545,6 @@ class Campaign:
             self._check_plugins()
             run_ids = asyncio.run(self._enqueue())
             self._procs = [self._worker() for _ in range(cfg.workers)]
-            self._born = [time.monotonic()] * cfg.workers
             try:
                 self._inject_faults(run_ids, started)
             finally:
@@ -581,7 +582,7 @@ class Campaign:
             if not unfinished:
                 return
             now = time.monotonic()
-            victim = self._victim(now) if kills < cfg.max_kills and now >= next_kill else None
+            victim = self._victim() if kills < cfg.max_kills and now >= next_kill else None
             if victim is not None:  # else the kill waits for a worker that has started
                 self._kill(victim)
                 kills += 1
@@ -590,7 +591,7 @@ class Campaign:
                     self._connection_fault(extra.pop())
             for i, proc in enumerate(self._procs):  # a worker that died on its own: respawn
                 if proc.poll() is not None:
-                    self._respawn(i)
+                    self._procs[i] = self._worker()
             time.sleep(0.1)
 
     def _connection_fault(self, kind: str) -> None:
