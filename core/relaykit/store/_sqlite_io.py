@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Final, TypeVar, cast, final
 
@@ -127,15 +128,40 @@ class SqliteIO:
     def _connect(self, *, busy_ms: int, checkpoints: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            # Connecting runs in the store's thread, so it may wait: on a new file another
+            # process (or another store here) may be switching it to WAL, which takes an
+            # exclusive lock for a moment. Only then does the connection get its own timeout.
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
+            self._set_wal(conn)
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             if not checkpoints:
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
+            if busy_ms != self._busy_ms:
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        """``PRAGMA journal_mode = WAL``, retried while another connection holds the lock.
+
+        SQLite does not call the busy handler when two connections race to change the
+        journal mode of a new file (each holds a shared lock the other's change needs): the
+        loser is answered "database is locked" at once. So the change is retried here, in the
+        store's thread, until the busy timeout has passed.
+        """
+        deadline = time.monotonic() + self._busy_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     @property
     def memory(self) -> bool:
