@@ -314,6 +314,9 @@ class RunResult:
     ended_at: datetime | None
     tasks: list[TaskResult] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
+    job_version: str = ""
+    code: str | None = None
+    """The fingerprint of the run function the run started on (``Job.fingerprint``)."""
 
     @property
     def ok(self) -> bool:
@@ -339,6 +342,8 @@ class RunResult:
         run: RunRecord,
         tasks: list[TaskRecord] | None = None,
         logs: list[LogRecord] | None = None,
+        *,
+        code: str | None = None,
     ) -> RunResult:
         """Build from store records; tasks are ordered by start time."""
         ordered = sorted(tasks or [], key=lambda t: (t.started_at, t.key))
@@ -356,6 +361,8 @@ class RunResult:
             ended_at=to_datetime(run.ended_at),
             tasks=[TaskResult.from_record(t) for t in ordered],
             logs=list(logs or []),
+            job_version=run.job_version,
+            code=code,
         )
 
     def to_dict(self, *, with_tasks: bool = True) -> dict[str, Any]:

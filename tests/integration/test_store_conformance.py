@@ -401,6 +401,50 @@ def test_end_attempt_is_fenced_and_a_lost_lease_writes_nothing(backend: Backend)
     assert (tasks, logs) == ([], [])
 
 
+@pytest.mark.parametrize("ends", [RunStatus.SUCCEEDED, RunStatus.WAITING])
+def test_the_first_attempt_that_ends_records_the_code_and_later_ones_keep_it(
+    backend: Backend, ends: RunStatus
+) -> None:
+    async def go(store: Store) -> tuple[str | None, str | None, str | None, str | None]:
+        await _claimed(store, "r1")
+        before = await store.get_run_code("r1")
+        await store.end_attempt(
+            run_id="r1", epoch=1, status=RunStatus.WAITING, now=NOW + 1, wake_at=NOW + 2,
+            code="aaaaaaaaaaaa",
+        )  # fmt: skip
+        [again] = await _claim(store, now=NOW + 3)
+        with pytest.raises(LeaseLost):  # a stale attempt's code is not written either
+            await store.end_attempt(
+                run_id="r1", epoch=1, status=ends, now=NOW + 4, code="stale0000000"
+            )
+        await store.end_attempt(run_id="r1", epoch=again.epoch, status=ends, now=NOW + 5,
+                                code="bbbbbbbbbbbb")  # fmt: skip
+        await store.create_run(_run("r2"))
+        return (
+            before,
+            await store.get_run_code("r1"),
+            await store.get_run_code("r2"),
+            (await store.get_run_code("nope")),
+        )
+
+    before, first, unended, missing = asyncio.run(backend.run(go))
+    assert (before, first, unended, missing) == (None, "aaaaaaaaaaaa", None, None)
+
+
+def test_unfinished_by_job_counts_the_runs_that_have_not_ended(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, int]:
+        await _claimed(store, "running")
+        await store.create_run(_run("queued", job="j"))
+        await store.create_run(_run("gone1", job="gone"))
+        await store.create_run(_run("gone2", job="gone"))
+        await store.create_run(_run("done", job="other"))
+        [done] = await _claim(store, jobs=("other",), run_id="done")
+        await store.end_attempt(run_id="done", epoch=done.epoch, status=RunStatus.FAILED, now=NOW)
+        return await store.unfinished_by_job()
+
+    assert asyncio.run(backend.run(go)) == {"gone": 2, "j": 2}
+
+
 def test_cancel_run_cancels_it_and_its_waiting_tasks(backend: Backend) -> None:
     async def go(store: Store) -> dict[str, Any]:
         await _claimed(store, "r1")

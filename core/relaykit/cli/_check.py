@@ -100,6 +100,8 @@ def check_replay_command(
     else:
         for v in bad:
             where = f" at {v.where}" if v.where else ""
+            if v.code and v.code_now and v.code != v.code_now:
+                where += f" (started on code {v.code}, now {v.code_now})"
             stdout.print(
                 f"[red]{v.verdict}[/] run {v.run_id} ({escape(v.job_id)} {escape(v.job_version)},"
                 f" {v.status}){escape(where)}: {escape(v.message)}"

@@ -120,7 +120,9 @@ class TaskTree:
     def lines(self) -> Iterator[Line]:
         """The root, then every task depth-first, each with the guides before it."""
         r = self.result
-        yield (), [(r.id, "bold"), (f" {r.job} ", None), (str(r.status), _style(r.status))]
+        job = f" {r.job} {r.job_version}" if r.job_version else f" {r.job}"
+        code = f" code {r.code}" if r.code else ""
+        yield (), [(r.id, "bold"), (f"{job}{code} ", None), (str(r.status), _style(r.status))]
         children: dict[int, list[int]] = {-1: []}
         index: dict[str, int] = {}
         for i, task in enumerate(r.tasks):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, final
@@ -45,6 +47,8 @@ class Job:
     on_success: Callback | None = None
     on_failure: Callback | None = None
     client: Any = field(default=None, repr=False)
+    fingerprint: str = ""
+    """What ``code_fingerprint`` makes of the run function (runs record it; see there)."""
 
     @property
     def concurrency_limit(self) -> int | None:
@@ -132,7 +136,49 @@ def make_job(
         on_success=on_success,
         on_failure=on_failure,
         client=client,
+        fingerprint=code_fingerprint(run),
     )
+
+
+def code_fingerprint(fn: Callable[..., Any]) -> str:
+    """A short hash of what ``fn`` does: its bytecode, constants and names, and those of the
+    functions, lambdas and classes defined inside it, recursively.
+
+    Line numbers, comments and formatting do not count, so moving a job in its file keeps the
+    fingerprint; changing what it does (or its docstring) changes it. Functions it *calls* are
+    not part of it (they are looked up by name when it runs), nor are its defaults. Bytecode
+    differs between Python minor versions, so upgrading Python changes every fingerprint.
+    Computed once, when the job is defined (a few µs, no file is read).
+    """
+    digest = hashlib.sha256()
+    target: Any = inspect.unwrap(fn)
+    code = getattr(target, "__code__", None)
+    if code is None:  # a callable object: what its class's __call__ does
+        code = getattr(vars(type(target)).get("__call__"), "__code__", None)
+    if not isinstance(code, types.CodeType):  # a builtin or C callable: only its name is known
+        digest.update(repr(getattr(target, "__qualname__", target)).encode())
+        return digest.hexdigest()[:12]
+    _hash_code(code, digest)
+    return digest.hexdigest()[:12]
+
+
+def _hash_code(code: types.CodeType, digest: Any) -> None:
+    digest.update(code.co_code)
+    digest.update(repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _hash_code(const, digest)
+        else:
+            digest.update(_stable_repr(const).encode())
+
+
+def _stable_repr(const: Any) -> str:
+    # a frozenset's order follows string hashing, which differs between processes
+    if isinstance(const, frozenset):
+        return "frozenset(" + ",".join(sorted(_stable_repr(c) for c in const)) + ")"
+    if isinstance(const, tuple):
+        return "(" + ",".join(_stable_repr(c) for c in const) + ")"
+    return repr(const)
 
 
 def _check_signature(slug: str, run: RunFunction) -> None:

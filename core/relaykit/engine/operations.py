@@ -209,14 +209,16 @@ class Operations:
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
         logs = await self.store.load_logs(run_id)
-        return RunDetail.from_records(run, tasks, logs)
+        code = await self.store.get_run_code(run_id)
+        return RunDetail.from_records(run, tasks, logs, code=code)
 
     async def result(self, run_id: str) -> RunResult:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
         logs = await self.store.load_logs(run_id)
-        return RunResult.from_records(run, tasks, logs)
+        code = await self.store.get_run_code(run_id)
+        return RunResult.from_records(run, tasks, logs, code=code)
 
     async def list_tasks(self, run_id: str) -> list[Task]:
         """A run's tasks in start order. ``UnknownRun``."""

@@ -108,6 +108,9 @@ class ReplayVerdict:
     recorded: int = 0
     #: the first new work the replay reached (a task key), where a worker would carry on
     next_key: str | None = None
+    #: the code fingerprint the run started on (None: not recorded) and the current code's
+    code: str | None = None
+    code_now: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -146,6 +149,11 @@ async def check_run(engine: Engine, run: RunRecord, *, stuck_after: float = 5.0)
         verdict="compatible",
     )
     job = engine.jobs.get(run.job_id)
+    base = replace(
+        base,
+        code=await engine.store.get_run_code(run.id),
+        code_now=None if job is None else job.fingerprint,
+    )
     if job is None:
         return replace(
             base,

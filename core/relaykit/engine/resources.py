@@ -185,17 +185,28 @@ class Log(Resource):
 class RunDetail(Run):
     """A run with its tasks (in start order) and its log lines."""
 
+    code: str | None = Field(
+        default=None,
+        description="Fingerprint of the run function's code the run started on (the first "
+        "attempt that ended), as `Job.fingerprint`; null before that or for older runs.",
+    )
     tasks: list[Task]
     logs: list[Log]
 
     @classmethod
     def from_records(
-        cls, run: RunRecord, tasks: list[TaskRecord], logs: list[LogRecord]
+        cls,
+        run: RunRecord,
+        tasks: list[TaskRecord],
+        logs: list[LogRecord],
+        *,
+        code: str | None = None,
     ) -> RunDetail:
         """The resource of a stored run with its tasks and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
         return cls(
             **Run.fields_of(run),
+            code=code,
             tasks=[Task.from_record(t) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )

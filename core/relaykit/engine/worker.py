@@ -134,6 +134,7 @@ class Worker:
             try:
                 if not synced:  # at start, and again if the store was away then
                     await scheduler.sync()
+                    await self._report_vanished(engine)
                     synced = True
                 if await self._step(engine, scheduler, job_ids):
                     return
@@ -143,6 +144,20 @@ class Worker:
                     raise
                 failures += 1
                 await self._back_off("the store failed", exc, failures)
+
+    async def _report_vanished(self, engine: Engine) -> None:
+        """Warn, once at start, about unfinished runs of jobs this app no longer defines: no
+        worker of this code claims them, so they would otherwise wait unseen."""
+        for job_id, count in (await engine.store.unfinished_by_job()).items():
+            if job_id not in self.client.jobs:
+                _log.warning(
+                    "worker: %d unfinished run(s) of job %r, which this app does not define, "
+                    "will not run here; define the job again, or cancel them "
+                    "(relaykit runs list --job %s)",
+                    count,
+                    job_id,
+                    job_id,
+                )
 
     async def _step(self, engine: Engine, scheduler: Scheduler, job_ids: list[str]) -> bool:
         """One pass: deliver due events, fire schedules, claim runs, then sleep until there

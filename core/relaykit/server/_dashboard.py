@@ -412,6 +412,9 @@ async def run_page(request: Request, state: ServerState) -> Response:
         rows=task_tree(run, now),
         logs=data["logs"],
         job_known=run.job in state.client.jobs,
+        current_code=(
+            state.client.jobs[run.job].fingerprint if run.job in state.client.jobs else None
+        ),
     )
 
 

@@ -55,6 +55,23 @@ class Runs:
 
         return await self._db.read(work)
 
+    async def unfinished_by_job(self) -> dict[str, int]:
+        """How many runs of each job have not ended (queued, running or waiting)."""
+
+        async def work(tx: Tx) -> dict[str, int]:
+            return {str(r[0]): int(r[1]) for r in await tx.fetch_all("unfinished_by_job", ())}
+
+        return await self._db.read(work)
+
+    async def get_run_code(self, run_id: str) -> str | None:
+        """The code fingerprint the first attempt that ended recorded (None: none yet)."""
+
+        async def work(tx: Tx) -> str | None:
+            row = await tx.fetch_one("get_run_code", (run_id,))
+            return None if row is None or row[0] is None else str(row[0])
+
+        return await self._db.read(work)
+
     async def list_runs(
         self,
         *,
@@ -129,6 +146,7 @@ class Runs:
         tasks: Sequence[TaskRecord] = (),
         logs: Sequence[LogRecord] = (),
         event_waits: Sequence[EventWait] = (),
+        code: str | None = None,
     ) -> None:
         """Write the attempt's last records and the run's new status in one transaction,
         fenced by the epoch (``end_attempt`` matches nothing once the run is no longer running
@@ -150,6 +168,7 @@ class Runs:
             "epoch": epoch,
             "now": now,
             "wakes": status is RunStatus.WAITING and wake_at is not None,
+            "code": code,
         }
 
         async def alone(tx: Tx) -> bool:

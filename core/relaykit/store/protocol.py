@@ -79,6 +79,14 @@ class RunStore(Protocol):
         the new payload and due time)."""
         ...
 
+    async def unfinished_by_job(self) -> dict[str, int]:
+        """How many runs of each job id have not ended (queued, running or waiting)."""
+        ...
+
+    async def get_run_code(self, run_id: str) -> str | None:
+        """The code fingerprint the run started on (None: none recorded, or no such run)."""
+        ...
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
         ...
@@ -154,9 +162,11 @@ class RunStore(Protocol):
         tasks: Sequence[TaskRecord] = (),
         logs: Sequence[LogRecord] = (),
         event_waits: Sequence[EventWait] = (),
+        code: str | None = None,
     ) -> None:
         """Finish an attempt in one transaction: write ``tasks``, ``logs`` and new
-        ``event_waits``, then set the run's status. ``waiting`` keeps the run alive until
+        ``event_waits``, then set the run's status (and its ``code`` fingerprint, when it has
+        none yet). ``waiting`` keeps the run alive until
         ``wake_at`` (None: until woken) — or makes it due at once when one of its event waits
         was matched or one of the child runs it waits for ended meanwhile; a terminal status
         ends it, drops its event waits and wakes the run that invoked it. Raises

@@ -59,6 +59,15 @@ UPDATE runs SET payload = %(payload)s, next_attempt_at = %(due)s WHERE job_id = 
     is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key,
     debounce_key, parent_run_id, parent_task_key, root_run_id, epoch;
 
+-- Unfinished runs per job (a worker reports those of jobs its app no longer defines).
+-- name: unfinished_by_job
+SELECT job_id, COUNT(*) FROM runs
+WHERE status IN ('queued', 'running', 'waiting', 'waiting_for_connection')
+GROUP BY job_id ORDER BY job_id;
+
+-- name: get_run_code
+SELECT code FROM runs WHERE id = %s;
+
 -- name: get_run
 SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
     attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
@@ -163,7 +172,8 @@ SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = ANY(%(jobs)s) AND ((status IN (
 -- name: end_attempt
 WITH ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, error = %(error)s,
     ended_at = %(ended)s, next_attempt_at = %(wake_at)s, lease_owner = NULL, lease_expires_at =
-    NULL WHERE id = %(id)s AND epoch = %(epoch)s AND status = 'running' RETURNING job_id) SELECT
+    NULL, code = COALESCE(code, %(code)s) WHERE id = %(id)s AND epoch = %(epoch)s AND status =
+    'running' RETURNING job_id) SELECT
     CASE WHEN %(wakes)s::boolean THEN pg_notify('relaykit_wakeup', job_id) END FROM ended;
 
 -- A run that ended (no tasks or logs to write) as one statement, the common case: the
@@ -173,7 +183,8 @@ WITH ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, error =
 -- name: end_attempt_ended
 WITH ended AS (UPDATE runs SET status = %(status)s, output = %(output)s, error = %(error)s,
     ended_at = %(ended)s, next_attempt_at = %(wake_at)s, lease_owner = NULL, lease_expires_at =
-    NULL WHERE id = %(id)s AND epoch = %(epoch)s AND status = 'running' AND parent_run_id IS NULL
+    NULL, code = COALESCE(code, %(code)s) WHERE id = %(id)s AND epoch = %(epoch)s AND status =
+    'running' AND parent_run_id IS NULL
     AND NOT EXISTS (SELECT FROM tasks WHERE run_id = %(id)s AND kind = 'invoke' AND status =
     'waiting') RETURNING job_id), leftover AS (UPDATE tasks SET status = 'canceled', ended_at =
     %(ended)s, next_attempt_at = NULL WHERE run_id = %(id)s AND status IN ('waiting', 'running')

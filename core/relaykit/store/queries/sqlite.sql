@@ -52,6 +52,15 @@ RETURNING id, job_id, job_version, status, payload, output, error, created_at, s
     event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key,
     parent_run_id, parent_task_key, root_run_id, epoch;
 
+-- Unfinished runs per job (a worker reports those of jobs its app no longer defines).
+-- name: unfinished_by_job
+SELECT job_id, COUNT(*) FROM runs
+WHERE status IN ('queued', 'running', 'waiting', 'waiting_for_connection')
+GROUP BY job_id ORDER BY job_id;
+
+-- name: get_run_code
+SELECT code FROM runs WHERE id = ?;
+
 -- name: get_run
 SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at,
     attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name,
@@ -255,7 +264,8 @@ SELECT integration_id, credentials, expires_at, updated_at FROM connections ORDE
 -- The fenced end of an attempt: nothing changes unless the run is running under its epoch.
 -- name: end_attempt
 UPDATE runs SET status = :status, output = :output, error = :error, ended_at = :ended,
-    next_attempt_at = :wake_at, lease_owner = NULL, lease_expires_at = NULL
+    next_attempt_at = :wake_at, lease_owner = NULL, lease_expires_at = NULL,
+    code = COALESCE(code, :code)
 WHERE id = :id AND epoch = :epoch AND status = 'running';
 
 -- PostgreSQL ends a run without parent or children in one statement; SQLite's transaction
