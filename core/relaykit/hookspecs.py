@@ -130,3 +130,16 @@ def relaykit_http_request(request: httpx2.Request) -> None:
     ``Integration.create_client`` returned (or that the client it returned keeps as
     ``_client``, as the vendors' SDKs do). Tracers inject ``traceparent`` here.
     """
+
+
+@hookspec
+def relaykit_queue_depth(counts: Mapping[str, Mapping[str, int]]) -> None:
+    """The unfinished runs in the store, across all workers, by job id and status.
+
+    Called by each running worker about every ``Worker.depth_interval`` seconds (15 by
+    default; the first call soon after it starts), only when a plugin implements it: the count
+    is one ``GROUP BY`` query. ``counts`` maps a job id to ``{status: runs}`` for the statuses
+    ``queued``, ``running``, ``waiting`` and ``waiting_for_connection``; a job or status with
+    no run is left out (so a job whose runs all ended disappears). Metrics plugins set a gauge
+    from it (``relaykit-otel``'s ``relaykit.queue.depth``).
+    """

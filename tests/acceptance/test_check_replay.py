@@ -235,3 +235,37 @@ def test_patched_through_the_python_api(client: Client) -> None:
     failed = client.run_sync("bad")
     assert failed.status is RunStatus.FAILED
     assert failed.error is not None and "patch name must be" in failed.error["message"]
+
+
+def test_runs_record_the_code_they_started_on_and_a_vanished_job_is_reported(
+    rk: Relaykit, waiting_runs: tuple[tuple[str, str], list[str]]
+) -> None:
+    db, ids = waiting_runs
+    started_on = {rk.show(i, db=db)["code"] for i in ids}
+    assert len(started_on) == 1 and None not in started_on
+    (code,) = started_on
+    shown = rk("runs", "show", ids[0], *db)
+    assert f"order 1.0.0 code {code} waiting" in shown.stdout.splitlines()[0], shown.describe()
+
+    # A new version number on the same function: the same fingerprint.
+    _, report = _check(rk, "bumped.py", db)
+    assert {(r["code"], r["code_now"]) for r in report["runs"]} == {(code, code)}
+    # Other work: another fingerprint, named with the verdict.
+    _, report = _check(rk, "other_fn.py", db)
+    ((was, now),) = {(r["code"], r["code_now"]) for r in report["runs"]}
+    assert was == code and now not in (None, code)
+    human = rk("check-replay", "other_fn.py", *db)
+    assert f"(started on code {code}, now {now})" in human.stdout, human.describe()
+    _, report = _check(rk, "gone.py", db)
+    assert {(r["code"], r["code_now"]) for r in report["runs"]} == {(code, None)}
+
+    # A worker of code that no longer defines the job says so once, and leaves the runs be.
+    (rk.cwd / "elsewhere.py").write_text(
+        VARIANTS["gone"] + '\n\n@client.define_job(id="other", version="1.0.0")\n'
+        "async def other(payload, io, ctx):\n    return None\n",
+        encoding="utf-8",
+    )
+    done = rk.worker_until_idle("elsewhere.py", db=db)
+    assert done.stderr.count("3 unfinished run(s) of job 'order'") == 1, done.describe()
+    assert "which this app does not define" in done.stderr
+    assert [rk.show(i, db=db)["status"] for i in ids] == ["waiting"] * 3

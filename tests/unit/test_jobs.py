@@ -104,3 +104,76 @@ def test_schema_payload_parsing() -> None:
     assert job.parse_payload({"email": "a@b.c"}) == User(email="a@b.c")
     with pytest.raises(ValueError, match="email"):
         job.parse_payload({"plan": "pro"})
+
+
+def _fingerprint_of(source: str, name: str = "run") -> str:
+    from relaykit.definitions.jobs import code_fingerprint
+
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<job>", "exec"), namespace)  # noqa: S102 - the test's own source
+    return code_fingerprint(namespace[name])
+
+
+BASE = """
+async def run(payload, io, ctx):
+    async def inner():
+        return {"a", "b", "c"}
+    return await io.run_task("t", inner)
+"""
+
+
+def test_the_code_fingerprint_ignores_layout_and_sees_what_the_function_does() -> None:
+    base = _fingerprint_of(BASE)
+    assert len(base) == 12 and int(base, 16) >= 0
+    # moved down the file, a comment, other blank lines: the same
+    moved = "\n\n# a comment\n" + BASE.replace("\n    return", "\n\n    return")
+    assert _fingerprint_of(moved) == base
+    # a changed constant, a changed nested function, another task key: each different
+    assert _fingerprint_of(BASE.replace('"c"', '"d"')) != base
+    assert _fingerprint_of(BASE.replace('return {"a"', 'return {"z"')) != base
+    assert _fingerprint_of(BASE.replace('"t"', '"t2"')) != base
+
+
+def test_the_code_fingerprint_is_the_same_in_every_process() -> None:
+    """Set constants (frozensets) iterate in string-hash order, which PYTHONHASHSEED changes."""
+    import subprocess
+    import sys
+
+    program = (
+        "from relaykit.definitions.jobs import code_fingerprint\n"
+        f"ns = {{}}\nexec({BASE!r}, ns)\nprint(code_fingerprint(ns['run']))\n"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("0", "1", "4711")
+    }
+    assert seen == {_fingerprint_of(BASE)}
+
+
+def test_a_callable_object_and_a_decorated_function_get_fingerprints() -> None:
+    import functools
+
+    from relaykit.definitions.jobs import code_fingerprint
+
+    class Runner:
+        async def __call__(self, payload: Any, io: Any, ctx: Any) -> int:
+            return 1
+
+    def logged(fn: Any) -> Any:
+        @functools.wraps(fn)
+        async def wrapper(*args: Any) -> Any:
+            return await fn(*args)
+
+        return wrapper
+
+    assert code_fingerprint(Runner()) == code_fingerprint(Runner())
+    assert code_fingerprint(logged(noop)) == code_fingerprint(noop)  # through __wrapped__
+    client = Client("fp")
+    job = client.define_job(id="j", version="1.0.0")(noop)
+    assert job.fingerprint == code_fingerprint(noop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaTooNew, StoreError, StoreUnavailable
@@ -49,9 +50,14 @@ class Worker:
         exit_when_idle: bool = False,
         grace_seconds: float | None = None,
         observer: Observer | None = None,
+        depth_interval: float = 15.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"Worker concurrency must be at least 1, got {concurrency}")
+        if not depth_interval > 0:
+            raise ValueError(f"Worker depth_interval must be above 0 seconds, got {depth_interval}")
+        #: seconds between two ``relaykit_queue_depth`` reports (when a plugin wants them)
+        self.depth_interval = depth_interval
         self.client = client
         self.concurrency = concurrency
         self.exit_when_idle = exit_when_idle
@@ -109,14 +115,16 @@ class Worker:
         # A store that can signal work from other processes (PostgreSQL's LISTEN/NOTIFY) wakes
         # the worker at once instead of at its next poll.
         waiter = getattr(engine.store, "wait_for_wakeup", None)
-        listener = None if waiter is None else asyncio.create_task(self._listen(waiter, engine))
+        helpers = [] if waiter is None else [asyncio.create_task(self._listen(waiter, engine))]
+        if (report := self.client.plugins.queue_depth_hook()) is not None:
+            helpers.append(asyncio.create_task(self._report_depth(engine, report)))
         try:
             await self._loop(engine)
         finally:
-            if listener is not None:
-                listener.cancel()
+            for helper in helpers:
+                helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                    await helper
             self.client.remove_listener(self.wake)
             await self._shutdown(engine)
             await engine.close()
@@ -125,6 +133,18 @@ class Worker:
         while True:
             await waiter(max(engine.poll_interval, 1.0) * 10)
             self._wake.set()
+
+    async def _report_depth(
+        self, engine: Engine, report: Callable[[Mapping[str, Mapping[str, int]]], None]
+    ) -> None:
+        while True:
+            try:
+                report(await engine.store.unfinished_by_job())
+            except StoreError as exc:  # the loop reports the store being away; skip this one
+                _log.debug("worker: queue depth not counted (%s)", exc)
+            except Exception:  # a plugin's bug must not stop the worker
+                _log.exception("worker: a relaykit_queue_depth hook failed")
+            await asyncio.sleep(self.depth_interval)
 
     async def _loop(self, engine: Engine) -> None:
         job_ids = [j.id for j in self.client.jobs.values() if j.enabled]
@@ -148,7 +168,8 @@ class Worker:
     async def _report_vanished(self, engine: Engine) -> None:
         """Warn, once at start, about unfinished runs of jobs this app no longer defines: no
         worker of this code claims them, so they would otherwise wait unseen."""
-        for job_id, count in (await engine.store.unfinished_by_job()).items():
+        for job_id, by_status in (await engine.store.unfinished_by_job()).items():
+            count = sum(by_status.values())
             if job_id not in self.client.jobs:
                 _log.warning(
                     "worker: %d unfinished run(s) of job %r, which this app does not define, "

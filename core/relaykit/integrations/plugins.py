@@ -321,6 +321,18 @@ class Plugins:
         found = caller()
         return {str(k): str(v) for k, v in found.items()} if found else None
 
+    def queue_depth_hook(self) -> Callable[[Mapping[str, Mapping[str, int]]], None] | None:
+        """What hands queue depths to ``relaykit_queue_depth`` (None when no plugin
+        implements it, so a worker does not count runs for nobody)."""
+        caller = self.hook.relaykit_queue_depth
+        if not caller.get_hookimpls():
+            return None
+
+        def report(counts: Mapping[str, Mapping[str, int]]) -> None:
+            caller(counts=counts)
+
+        return report
+
     def request_hooks(self) -> tuple[Callable[[Any], Awaitable[None]], ...]:
         """httpx2 ``request`` event hooks calling ``relaykit_http_request`` (none when no
         plugin implements it)."""

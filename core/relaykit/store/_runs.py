@@ -55,11 +55,14 @@ class Runs:
 
         return await self._db.read(work)
 
-    async def unfinished_by_job(self) -> dict[str, int]:
-        """How many runs of each job have not ended (queued, running or waiting)."""
+    async def unfinished_by_job(self) -> dict[str, dict[str, int]]:
+        """How many runs of each job have not ended, by status (queued, running, waiting...)."""
 
-        async def work(tx: Tx) -> dict[str, int]:
-            return {str(r[0]): int(r[1]) for r in await tx.fetch_all("unfinished_by_job", ())}
+        async def work(tx: Tx) -> dict[str, dict[str, int]]:
+            found: dict[str, dict[str, int]] = {}
+            for job_id, status, count in await tx.fetch_all("unfinished_by_job", ()):
+                found.setdefault(str(job_id), {})[str(status)] = int(count)
+            return found
 
         return await self._db.read(work)
 

@@ -79,8 +79,9 @@ class RunStore(Protocol):
         the new payload and due time)."""
         ...
 
-    async def unfinished_by_job(self) -> dict[str, int]:
-        """How many runs of each job id have not ended (queued, running or waiting)."""
+    async def unfinished_by_job(self) -> dict[str, dict[str, int]]:
+        """How many runs of each job id have not ended, by status (``queued``, ``running``,
+        ``waiting``, ``waiting_for_connection``; a status with no run is left out)."""
         ...
 
     async def get_run_code(self, run_id: str) -> str | None:

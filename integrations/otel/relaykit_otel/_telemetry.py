@@ -63,6 +63,12 @@ class Telemetry:
             unit="{attempt}",
             description="Attempts executing in this process",
         )
+        self.queue_depth = meter.create_gauge(
+            "relaykit.queue.depth",
+            unit="{run}",
+            description="Unfinished runs in the store, across all workers, by job and status",
+        )
+        self._depth_seen: set[tuple[str, str]] = set()
         # (run id, task key) -> the span of that task's last attempt here: a retry links to it
         self._last: OrderedDict[tuple[str, str], SpanContext] = OrderedDict()
 
@@ -76,6 +82,17 @@ class Telemetry:
         carrier: dict[str, str] = {}
         _W3C.inject(carrier)
         return carrier or None
+
+    @relaykit.hookimpl
+    def relaykit_queue_depth(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        seen = set()
+        for job_id, by_status in counts.items():
+            for status, runs in by_status.items():
+                seen.add((job_id, status))
+                self.queue_depth.set(runs, _depth_attributes(job_id, status))
+        for job_id, status in self._depth_seen - seen:  # drained since the last report
+            self.queue_depth.set(0, _depth_attributes(job_id, status))
+        self._depth_seen = seen
 
     @relaykit.hookimpl
     def relaykit_http_request(self, request: Any) -> None:
@@ -209,6 +226,10 @@ class Telemetry:
         self._last.move_to_end(where)
         while len(self._last) > REMEMBERED_TASKS:
             self._last.popitem(last=False)
+
+
+def _depth_attributes(job_id: str, status: str) -> dict[str, str]:
+    return {"relaykit.job.id": job_id, "relaykit.run.status": status}
 
 
 def _set_error(span: trace.Span, error: Mapping[str, Any]) -> None:

@@ -228,6 +228,62 @@ def test_without_a_current_span_nothing_is_carried_and_the_attempt_is_a_root(
     assert attempt.parent is None
 
 
+def test_workers_report_the_queue_depth_by_job_and_status_and_zero_once_drained(
+    db_url: str, otel: Otel
+) -> None:
+    sender = Client("otel", database_url=db_url)
+
+    @sender.define_job(id="backlog", version="1.0.0")
+    async def backlog(payload: Any, io: IO, ctx: Context) -> None:
+        return None
+
+    async def parked(payload: Any, io: IO, ctx: Context) -> None:
+        await io.wait_for_event("wait", "never.sent", timeout=3600)
+
+    # the worker's app defines only "parked": backlog's runs stay queued for another worker
+    client = _client(db_url, otel)
+    for app in (sender, client):
+        app.define_job(id="parked", version="1.0.0")(parked)
+
+    def depth() -> dict[tuple[str, str], int]:
+        return {
+            (a["relaykit.job.id"], a["relaykit.run.status"]): p.value
+            for a, p in otel.points("relaykit.queue.depth")
+        }
+
+    async def go() -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        queued = [await sender.enqueue("backlog", {}) for _ in range(3)]
+        await sender.enqueue("parked", {})
+        worker = client.worker(depth_interval=0.05)
+        running = asyncio.create_task(worker.run())
+        for _ in range(200):  # until the parked run waits and a report saw it
+            await asyncio.sleep(0.05)
+            if depth().get(("parked", "waiting")) == 1:
+                break
+        before = depth()
+        for run_id in queued:
+            await sender.cancel_run(run_id)
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if depth().get(("backlog", "queued")) == 0:
+                break
+        after = depth()
+        worker.stop()
+        await running
+        await sender.close()
+        await client.close()
+        return before, after
+
+    before, after = asyncio.run(go())
+    # (the parked run passed through queued and running: those points went back to 0)
+    assert {k: v for k, v in before.items() if v} == {
+        ("backlog", "queued"): 3,
+        ("parked", "waiting"): 1,
+    }
+    assert after[("backlog", "queued")] == 0 and after[("parked", "waiting")] == 1
+    assert not {k: v for k, v in after.items() if k[0] == "parked" and k[1] != "waiting" and v}
+
+
 def test_an_attempt_that_loses_its_lease_is_counted_and_marked(db_url: str, otel: Otel) -> None:
     clock = ManualClock()
     client = _client(db_url, otel, clock=clock)

@@ -54,9 +54,9 @@ RETURNING id, job_id, job_version, status, payload, output, error, created_at, s
 
 -- Unfinished runs per job (a worker reports those of jobs its app no longer defines).
 -- name: unfinished_by_job
-SELECT job_id, COUNT(*) FROM runs
+SELECT job_id, status, COUNT(*) FROM runs
 WHERE status IN ('queued', 'running', 'waiting', 'waiting_for_connection')
-GROUP BY job_id ORDER BY job_id;
+GROUP BY job_id, status ORDER BY job_id, status;
 
 -- name: get_run_code
 SELECT code FROM runs WHERE id = ?;
