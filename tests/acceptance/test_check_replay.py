@@ -255,7 +255,7 @@ def test_runs_record_the_code_they_started_on_and_a_vanished_job_is_reported(
     ((was, now),) = {(r["code"], r["code_now"]) for r in report["runs"]}
     assert was == code and now not in (None, code)
     human = rk("check-replay", "other_fn.py", *db)
-    assert f"(started on code {code}, now {now})" in human.stdout, human.describe()
+    assert f"(started on code {code}, now {now})" in " ".join(human.stdout.split())
     _, report = _check(rk, "gone.py", db)
     assert {(r["code"], r["code_now"]) for r in report["runs"]} == {(code, None)}
 
