@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
@@ -185,6 +185,16 @@ class Client:
             return job
 
         return register if run is None else register(run)
+
+    def add_remote_jobs(self, jobs: Sequence[Job]) -> None:
+        """Register jobs that run in a deployed endpoint (``RemoteEndpoint.describe``'s):
+        their runs are executed over HTTP (endpoint mode); a duplicate id is ``DuplicateJob``."""
+        for job in jobs:
+            if job.remote is None:
+                raise ConfigurationError(f"job {job.id!r} is not an endpoint's job")
+            if job.id in self._jobs:
+                raise DuplicateJob(f"client {self.id!r} already has a job with id {job.id!r}")
+            self._jobs[job.id] = job
 
     def define_schedule(self, id: str) -> DynamicSchedule:
         """A dynamic schedule: use it as jobs' ``trigger``, then ``register(key, cron=...)``
@@ -497,6 +507,22 @@ class Client:
         from .server import create_app
 
         return create_app(self)
+
+    def endpoint(self, *, secret: str | None = None, max_seconds: float | None = None) -> Any:
+        """This client's jobs as an endpoint (an ASGI app, a Starlette app) that relaykit
+        workers drive over signed HTTP: ``relaykit serve --endpoint URL`` (endpoint mode,
+        ``docs/deployment.md``). Mount it (``app.mount("/api/relaykit", client.endpoint())``)
+        or serve it alone. The app needs no database: relaykit sends each attempt its recorded
+        tasks and stores what it answers.
+
+        ``secret`` defaults to ``RELAYKIT_ENDPOINT_SECRET`` (the same value relaykit has);
+        a missing one raises ``ConfigurationError``. ``max_seconds`` caps each attempt's time
+        budget (your platform's request timeout, less your longest task): past it, the
+        attempt yields at the next task boundary and relaykit resumes it in a new request.
+        """
+        from .server._endpoint import create_endpoint_app
+
+        return create_endpoint_app(self, secret=secret, max_seconds=max_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(

@@ -49,6 +49,9 @@ class Job:
     client: Any = field(default=None, repr=False)
     fingerprint: str = ""
     """What ``code_fingerprint`` makes of the run function (runs record it; see there)."""
+    remote: Any = field(default=None, repr=False)
+    """Endpoint mode: the ``engine.remote.RemoteEndpoint`` that executes this job's attempts
+    in the user's deployed app (``run`` is then a stand-in); None for a job run here."""
 
     @property
     def concurrency_limit(self) -> int | None:

@@ -1,0 +1,97 @@
+"""Endpoint mode in one process: relaykit's engine on a real SQLite file drives the example
+app's ``client.endpoint()`` through httpx2's ASGI transport (the wire, signatures and
+commits are the real ones; only the socket is missing: see tests/acceptance/test_endpoint.py
+for the real servers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from examples.endpoint import app as shop
+
+from relaykit import Client
+from relaykit._base.signing import Signer
+from relaykit.engine.remote import RemoteEndpoint
+
+SECRET = "an-endpoint-secret-for-tests-0123456789"
+
+
+@pytest.fixture
+def effects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "effects.log"
+    monkeypatch.setenv("SHOP_EFFECTS", str(path))
+    return path
+
+
+def _remote(app: Any) -> RemoteEndpoint:
+    return RemoteEndpoint("http://shop/", secret=SECRET, transport=httpx2.ASGITransport(app=app))
+
+
+def test_a_run_with_a_retry_completes_and_each_effect_happens_once(
+    tmp_path: Path, effects: Path
+) -> None:
+    asyncio.run(_run_with_a_retry(tmp_path, effects))
+
+
+async def _run_with_a_retry(tmp_path: Path, effects: Path) -> None:
+    remote = _remote(shop.client.endpoint(secret=SECRET))
+    client_id, jobs = await remote.describe()
+    assert client_id == "shop"
+    assert [(j.id, j.version, j.fingerprint) for j in jobs] == [
+        ("fulfil-order", "1.0.0", shop.fulfil_order.fingerprint)
+    ]
+    relay = Client(id=client_id, database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay.add_remote_jobs(jobs)
+    try:
+        result = await relay.run("fulfil-order", {"order": "A-1", "items": 2})
+    finally:
+        await relay.close()
+        await remote.aclose()
+    assert result.status == "succeeded", result.error
+    assert result.output == {"charged": 20, "reservation": "reserved-A-1"}
+    assert effects.read_text().splitlines() == [  # noqa: ASYNC240 -- a test, after the run
+        "charge A-1",
+        "reserve A-1 attempt 1",
+        "reserve A-1 attempt 2",
+        "pack A-1 0",
+        "pack A-1 1",
+        "email A-1",
+    ]
+    # the first request ran up to the retry delay, the second replayed and finished
+    assert remote.requests == 1 + 2
+    assert [log.message for log in result.logs] == ["fulfilling"]
+
+
+def test_a_run_on_a_newer_version_than_the_deploy_is_refused(effects: Path) -> None:
+    asyncio.run(_newer_version(effects))
+
+
+async def _newer_version(effects: Path) -> None:
+    app = shop.client.endpoint(secret=SECRET)
+    signer = Signer(SECRET.encode())
+    run = {
+        "id": "run_1",
+        "job_id": "fulfil-order",
+        "job_version": "2.0.0",
+        "status": "running",
+        "payload": json.dumps({"order": "A-2", "items": 1}),
+        "created_at": 1.0,
+    }
+    body = json.dumps({"protocol": 1, "action": "execute", "run": run}).encode()
+    headers = signer.sign_request(body)
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as http:
+        response = await http.post("http://shop/", content=body, headers=headers)
+        unsigned = await http.post("http://shop/", content=body)
+    assert response.status_code == 409
+    line = signer.verify_line(headers["x-relaykit-signature"], 0, response.content)
+    refusal = json.loads(line)
+    assert refusal["reason"] == "version_mismatch"
+    assert "2.0.0" in refusal["message"] and "1.0.0" in refusal["message"]
+    assert unsigned.status_code == 401
+    assert "not signed" in unsigned.json()["error"]
+    assert not effects.exists(), "nothing ran"  # noqa: ASYNC240 -- a test, after the requests
