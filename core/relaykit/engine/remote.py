@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -146,6 +147,9 @@ class RemoteEndpoint:
         return str(answer.get("client") or "endpoint"), jobs
 
     def _sign(self, message: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        # a nonce: two identical messages in one second (two describes, a retried request)
+        # must not share a signature, which the endpoint would take for a replay
+        message = {**message, "nonce": secrets.token_hex(12)}
         body = json.dumps(message, separators=(",", ":")).encode()
         headers = self._signer.sign_request(body)
         headers["content-type"] = "application/json"

@@ -1,0 +1,259 @@
+"""Endpoint mode end to end, each side in its own process: the user's app
+(tests/acceptance/endpoint_app.py, ``client.endpoint()``) under uvicorn on loopback, and the
+installed ``relaykit serve --endpoint URL`` driving its runs from a real SQLite file. The test
+sends events through a ``Client`` holding the endpoint's described jobs and reads the runs
+back from that file; side effects and execute requests are counted in files the app writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from relaykit import Client, RunResult
+from relaykit.engine.remote import RemoteEndpoint
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "acceptance-endpoint-secret-0123456789abcdef"
+RELAYKIT = Path(sys.executable).parent / "relaykit"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+class Endpoint:
+    """The user's app under uvicorn; ``kill()`` is SIGKILL, ``start()`` (re)starts it."""
+
+    def __init__(self, tmp: Path, max_seconds: float) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.effects = tmp / "effects.log"
+        self.requests = tmp / "requests.log"
+        self.env = {
+            **os.environ,
+            "RELAYKIT_ENDPOINT_SECRET": SECRET,
+            "EFFECTS_FILE": str(self.effects),
+            "REQUESTS_FILE": str(self.requests),
+            "ENDPOINT_MAX_SECONDS": str(max_seconds),
+        }
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "tests.acceptance.endpoint_app:app"),
+                *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            text=True,
+        )
+        _wait_listening(self.port, self.proc, "the endpoint app")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def lines(self) -> list[str]:
+        return self.effects.read_text().splitlines() if self.effects.exists() else []
+
+    def requests_for(self, run_id: str) -> int:
+        if not self.requests.exists():
+            return 0
+        return self.requests.read_text().splitlines().count(run_id)
+
+
+class Relay:
+    """``relaykit serve --endpoint URL`` in its own process, and a client on its database."""
+
+    def __init__(self, tmp: Path, endpoint: Endpoint) -> None:
+        self.db = f"sqlite:///{tmp / 'relay.db'}"
+        self.endpoint = endpoint
+        self.log = tmp / "relaykit.log"
+        port = _free_port()
+        env = {**os.environ, "RELAYKIT_ENDPOINT_SECRET": SECRET}
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [
+                    *(str(RELAYKIT), "serve", "--endpoint", endpoint.url),
+                    *("--port", str(port), "--database", self.db),
+                ],
+                cwd=tmp,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        _wait_listening(port, self.proc, "relaykit serve --endpoint")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def send(self, name: str, payload: Any) -> str:
+        async def go() -> str:
+            remote = RemoteEndpoint(self.endpoint.url, secret=SECRET)
+            try:
+                client_id, jobs = await remote.describe()
+            finally:
+                await remote.aclose()
+            async with Client(id=client_id, database_url=self.db) as client:
+                client.add_remote_jobs(jobs)
+                sent = await client.send_event(name, payload)
+            (run_id,) = sent["runs"]
+            return str(run_id)
+
+        return asyncio.run(go())
+
+    def wait(self, run_id: str, timeout: float = 60) -> RunResult:
+        async def go() -> RunResult:
+            async with Client(id="reader", database_url=self.db) as client:
+                deadline = time.monotonic() + timeout
+                while True:
+                    run = await client.get_run(run_id)
+                    if run.status in {"succeeded", "failed"} or time.monotonic() > deadline:
+                        return run
+                    await asyncio.sleep(0.1)
+
+        return asyncio.run(go())
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Endpoint]:
+    marker = request.node.get_closest_marker("max_seconds")
+    app = Endpoint(tmp_path, max_seconds=marker.args[0] if marker else 60.0)
+    app.start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def relay(tmp_path: Path, endpoint: Endpoint) -> Iterator[Relay]:
+    relay = Relay(tmp_path, endpoint)
+    yield relay
+    relay.stop()
+
+
+def test_a_job_with_tasks_a_retry_and_a_wait_completes(endpoint: Endpoint, relay: Relay) -> None:
+    run_id = relay.send("order", {"order": "A-1"})
+    run = relay.wait(run_id)
+    assert run.status == "succeeded", (run.error, relay.log.read_text())
+    assert run.output == {"tasks": ["charge", "answered", "email"]}
+    assert collections.Counter(endpoint.lines()) == {
+        "begin charge": 1,
+        "end charge": 1,
+        "begin reserve attempt 1": 1,
+        "begin reserve attempt 2": 1,
+        "begin reserve attempt 3": 1,
+        "end reserve": 1,
+        "begin email": 1,
+        "end email": 1,
+    }
+    # one request per attempt: the first ends at reserve's retry delay, the second at its
+    # next one, the third at the wait, the fourth finishes
+    assert endpoint.requests_for(run_id) == 4
+    assert [log.message for log in run.logs] == ["order received"]
+    assert run.task("reserve").attempts == 3
+
+
+def test_a_run_of_inline_tasks_costs_one_request(endpoint: Endpoint, relay: Relay) -> None:
+    run_id = relay.send("steps", {"n": 20})
+    run = relay.wait(run_id)
+    assert run.status == "succeeded", (run.error, relay.log.read_text())
+    assert run.output == {"done": 20}
+    assert len(run.tasks) == 20
+    assert endpoint.requests_for(run_id) == 1
+
+
+def test_the_endpoint_killed_mid_run_resumes_without_rerunning_finished_tasks(
+    endpoint: Endpoint, relay: Relay
+) -> None:
+    run_id = relay.send("steps", {"n": 6, "seconds": 0.4})
+    deadline = time.monotonic() + 30
+    while "begin step-2" not in endpoint.lines():
+        assert time.monotonic() < deadline, endpoint.lines()
+        time.sleep(0.02)
+    endpoint.kill()  # in the middle of step-2's sleep: steps 0 and 1 are committed
+    killed_at = endpoint.lines()
+    assert "end step-2" not in killed_at and "end step-1" in killed_at
+    time.sleep(1.0)  # relaykit finds nobody listening meanwhile, and backs off
+    endpoint.start()
+    run = relay.wait(run_id)
+    assert run.status == "succeeded", (run.error, relay.log.read_text())
+    counts = collections.Counter(endpoint.lines())
+    for i in range(6):
+        assert counts[f"end step-{i}"] == 1, counts
+    # only the task in flight when the process died began again
+    assert counts["begin step-2"] == 2
+    assert all(counts[f"begin step-{i}"] == 1 for i in (0, 1, 3, 4, 5)), counts
+    assert endpoint.requests_for(run_id) >= 2
+    assert "tried again" in relay.log.read_text()
+
+
+@pytest.mark.max_seconds(1.0)
+def test_a_budget_shorter_than_the_run_yields_and_resumes(endpoint: Endpoint, relay: Relay) -> None:
+    run_id = relay.send("steps", {"n": 6, "seconds": 0.4})
+    run = relay.wait(run_id)
+    assert run.status == "succeeded", (run.error, relay.log.read_text())
+    counts = collections.Counter(endpoint.lines())
+    assert all(counts[f"begin step-{i}"] == counts[f"end step-{i}"] == 1 for i in range(6))
+    # 1s of budget holds three 0.4s tasks (the third starts at 0.8s): two requests
+    assert endpoint.requests_for(run_id) == 2
+
+
+def test_unsigned_and_badly_signed_requests_are_refused_and_run_nothing(
+    endpoint: Endpoint,
+) -> None:
+    body = (
+        b'{"protocol":1,"action":"execute","run":{"id":"run_forged","job_id":"steps",'
+        b'"job_version":"1.0.0","status":"running","payload":"{\\"n\\":3}","created_at":1}}'
+    )
+    forged = {"x-relaykit-timestamp": str(int(time.time())), "x-relaykit-signature": "v1=00"}
+    stale = {"x-relaykit-timestamp": "1000", "x-relaykit-signature": "v1=00"}
+    with httpx2.Client() as http:
+        answers = [
+            http.post(endpoint.url, content=body, headers=headers)
+            for headers in ({}, forged, stale)
+        ]
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert "not signed" in answers[0].json()["error"]
+    assert "does not match" in answers[1].json()["error"]
+    assert "timestamp" in answers[2].json()["error"]
+    assert SECRET not in " ".join(a.text for a in answers)
+    assert endpoint.lines() == [], "nothing was executed"
