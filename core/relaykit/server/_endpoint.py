@@ -70,7 +70,10 @@ def create_endpoint_app(
         answer = await _answer(client, runtime, body)
         if isinstance(answer, Execution):
             stream = _stream(runtime, answer, signer, signature)
-            return StreamingResponse(stream, media_type=_NDJSON)
+            # nginx buffers a proxied answer unless told not to: the lines must arrive as
+            # they are written, or a killed deploy loses what it had finished
+            headers = {"x-accel-buffering": "no", "cache-control": "no-store"}
+            return StreamingResponse(stream, media_type=_NDJSON, headers=headers)
         status, message = answer
         return Response(
             signer.sign_line(signature, 0, _json(message)), status_code=status, media_type=_NDJSON
