@@ -257,3 +257,33 @@ def test_unsigned_and_badly_signed_requests_are_refused_and_run_nothing(
     assert "timestamp" in answers[2].json()["error"]
     assert SECRET not in " ".join(a.text for a in answers)
     assert endpoint.lines() == [], "nothing was executed"
+
+
+def test_serve_endpoint_bad_input_is_one_line(tmp_path: Path, endpoint: Endpoint) -> None:
+    """Missing APP and URL, both at once, no secret, a wrong secret, nobody listening."""
+    nobody = f"http://127.0.0.1:{_free_port()}/"
+
+    def serve(*args: str, secret: str | None = SECRET) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "RELAYKIT_ENDPOINT_SECRET"}
+        if secret is not None:
+            env["RELAYKIT_ENDPOINT_SECRET"] = secret
+        done = subprocess.run(
+            [str(RELAYKIT), "serve", *args, "--port", str(_free_port())],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        return lines[0]
+
+    assert "missing APP" in serve()
+    assert "not both" in serve("app.py", "--endpoint", endpoint.url)
+    assert "RELAYKIT_ENDPOINT_SECRET is not set" in serve("--endpoint", endpoint.url, secret=None)
+    wrong = serve("--endpoint", endpoint.url, secret="not-the-endpoints-secret-at-all")
+    assert "401" in wrong and "not-the-endpoints-secret" not in wrong
+    assert "cannot be reached" in serve("--endpoint", nobody)
+    assert not (tmp_path / ".relaykit").exists(), "nothing was created"

@@ -95,3 +95,71 @@ async def _newer_version(effects: Path) -> None:
     assert unsigned.status_code == 401
     assert "not signed" in unsigned.json()["error"]
     assert not effects.exists(), "nothing ran"  # noqa: ASYNC240 -- a test, after the requests
+
+
+def test_a_stale_attempts_answer_is_refused_by_the_epoch(tmp_path: Path, effects: Path) -> None:
+    asyncio.run(_stale_attempt(tmp_path))
+
+
+async def _stale_attempt(tmp_path: Path) -> None:
+    remote = _remote(shop.client.endpoint(secret=SECRET))
+    _, jobs = await remote.describe()
+    relay = Client(id="shop", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay.add_remote_jobs(jobs)
+    try:
+        store = await relay.open()
+        run_id = await relay.enqueue("fulfil-order", {"order": "A-3", "items": 1})
+        now = relay.clock.now()
+        (first,) = await store.claim_runs(
+            owner="a", now=now, lease_until=now + 1, limit=1, job_ids=["fulfil-order"]
+        )
+        # the first claim's lease runs out and another process claims the run: a new epoch
+        (second,) = await store.claim_runs(
+            owner="b", now=now + 5, lease_until=now + 60, limit=1, job_ids=["fulfil-order"]
+        )
+        assert second.epoch == first.epoch + 1
+        outcome = await remote.attempt(
+            first, recorded=[], log_keys=set(), event_matches=[], store=store
+        )
+        assert outcome.lease_lost
+        assert await store.load_tasks(run_id) == [], "the stale answer wrote nothing"
+        run = await store.get_run(run_id)
+        assert run is not None and run.lease_owner == "b" and run.status == "running"
+    finally:
+        await relay.close()
+        await remote.aclose()
+
+
+events = Client(id="waiter")
+
+
+@events.define_job(id="approval", version="1.0.0")
+async def approval(payload: Any, io: Any, ctx: Any) -> Any:
+    decision = await io.wait_for_event("decision", "approval.decided", timeout=60)
+    return await io.run_task("apply", lambda: {"applied": decision["payload"]["ok"]})
+
+
+def test_wait_for_event_resolves_across_requests(tmp_path: Path) -> None:
+    asyncio.run(_wait_for_event(tmp_path))
+
+
+async def _wait_for_event(tmp_path: Path) -> None:
+    remote = _remote(events.endpoint(secret=SECRET))
+    _, jobs = await remote.describe()
+    relay = Client(id="waiter", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay.add_remote_jobs(jobs)
+    try:
+        run_id = await relay.enqueue("approval", None)
+        worker = relay.worker(exit_when_idle=True)
+        await worker.run()  # the first attempt registers the wait; nothing else is due
+        waiting = await relay.get_run(run_id)
+        assert waiting.status == "waiting"
+        await relay.send_event("approval.decided", {"ok": True})
+        await relay.worker(exit_when_idle=True).run()
+        done = await relay.get_run(run_id)
+    finally:
+        await relay.close()
+        await remote.aclose()
+    assert done.status == "succeeded", done.error
+    assert done.output == {"applied": True}
+    assert remote.requests == 1 + 2
