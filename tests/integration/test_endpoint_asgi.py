@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from examples.endpoint import app as shop
 from relaykit import Client
 from relaykit._base.signing import Signer
 from relaykit.engine.remote import RemoteEndpoint
+from relaykit.server import _endpoint as endpoint_server
 
 SECRET = "an-endpoint-secret-for-tests-0123456789"
 
@@ -163,3 +165,52 @@ async def _wait_for_event(tmp_path: Path) -> None:
     assert done.status == "succeeded", done.error
     assert done.output == {"applied": True}
     assert remote.requests == 1 + 2
+
+
+@events.define_job(id="two-slow-steps", version="1.0.0")
+def two_slow_steps(payload: Any, io: Any, ctx: Any) -> Any:
+    """A sync run function: the sync io, the same machinery."""
+
+    def slow() -> int:
+        time.sleep(0.3)
+        return 1
+
+    first = io.run_task("first", slow)
+    return first + io.run_task("second", lambda: 2)
+
+
+def test_the_answer_streams_a_signed_line_per_task_and_beats_in_long_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(endpoint_server, "BEAT_SECONDS", 0.1)
+    asyncio.run(_lines())
+
+
+async def _lines() -> None:
+    app = events.endpoint(secret=SECRET)
+    signer = Signer(SECRET.encode())
+    run = {
+        "id": "run_2",
+        "job_id": "two-slow-steps",
+        "job_version": "1.0.0",
+        "status": "running",
+        "payload": "null",
+        "created_at": 1.0,
+        "attempt": 1,
+        "epoch": 1,
+    }
+    body = json.dumps({"protocol": 1, "action": "execute", "run": run, "nonce": "n"}).encode()
+    headers = signer.sign_request(body)
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as http:
+        response = await http.post("http://waiter/", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-ndjson"
+    lines = [
+        json.loads(signer.verify_line(headers["x-relaykit-signature"], seq, line))
+        for seq, line in enumerate(response.content.splitlines(keepends=True))
+    ]
+    kinds = [line["t"] for line in lines]
+    assert kinds[0] == "beat" and kinds.count("task") == 2 and kinds[-1] == "end", kinds
+    assert [line["task"]["key"] for line in lines if line["t"] == "task"] == ["first", "second"]
+    assert lines[-1]["status"] == "succeeded" and lines[-1]["output"] == "3"
+    assert lines[-1]["yielded"] is False

@@ -71,7 +71,8 @@ class RemoteEndpoint:
     """One deployed app (``client.endpoint()``) at ``url``, called with one pooled HTTP client.
 
     ``budget_seconds`` is each attempt's time budget, sent with the request (the app may cap
-    it lower); ``timeout`` bounds connecting and the silence between two answer lines."""
+    it lower); ``timeout`` bounds connecting and the silence between two answer lines (the
+    app sends one at least every 10 s while it works, so a long task is not a timeout)."""
 
     def __init__(
         self,
@@ -100,11 +101,10 @@ class RemoteEndpoint:
         if self._http is None:
             import httpx2
 
-            # a silent answer longer than the budget means the app is stuck: give up then
-            read = self.budget_seconds + self.timeout
+            # the endpoint sends a line at least every 10 s while it works (a ``beat`` in a
+            # long task): ``timeout`` without one means it is gone
             self._http = httpx2.AsyncClient(
-                transport=self._transport,
-                timeout=httpx2.Timeout(self.timeout, read=read),
+                transport=self._transport, timeout=httpx2.Timeout(self.timeout)
             )
         return self._http
 
@@ -241,6 +241,8 @@ class RemoteEndpoint:
     async def _apply(self, run: RunRecord, data: dict[str, Any], store: Store) -> Outcome | None:
         """Write one answer line; the attempt's ``Outcome`` once it is the last."""
         kind = data.get("t")
+        if kind == "beat":  # the endpoint is alive, in a long task
+            return None
         if kind == "task":
             await store.record_task(
                 run_id=run.id,

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("relaykit.endpoint")
 _NDJSON = "application/x-ndjson"
+#: A line is sent at least this often while an attempt runs (a ``beat`` when no task ended):
+#: relaykit's read timeout then detects a dead endpoint, not a long task.
+BEAT_SECONDS = 10.0
 
 
 def create_endpoint_app(
@@ -140,7 +143,13 @@ async def _stream(
     task = asyncio.create_task(work(), name=f"relaykit-endpoint-{ex.run.id}")
     seq = 0
     try:
-        while (message := await queue.get()) is not None:
+        while True:
+            try:
+                message = await asyncio.wait_for(queue.get(), BEAT_SECONDS)
+            except TimeoutError:  # a long task: tell relaykit the attempt is alive
+                message = {"t": "beat"}
+            if message is None:
+                break
             yield signer.sign_line(signature, seq, _json(message))
             seq += 1
     finally:
