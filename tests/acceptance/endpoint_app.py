@@ -3,7 +3,7 @@
 Tasks append ``begin KEY`` / ``end KEY`` to ``$EFFECTS_FILE`` (how often each really ran);
 the ASGI wrapper appends one line per execute request, naming its run, to
 ``$REQUESTS_FILE`` (requests counted on the server's side). ``$ENDPOINT_MAX_SECONDS`` caps
-each attempt's budget.
+each attempt's budget; ``$STEPS_VERSION`` is the version of job ``steps``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ def flaky(key: str) -> str:
     return "answered"
 
 
-@client.define_job(id="steps", version="1.0.0", trigger=event_trigger(name="steps"))
+# $STEPS_VERSION: an old or a new deploy of the same job
+STEPS_VERSION = os.environ.get("STEPS_VERSION") or "1.0.0"
+
+
+@client.define_job(id="steps", version=STEPS_VERSION, trigger=event_trigger(name="steps"))
 async def steps(payload: Any, io: relaykit.IO, ctx: Context) -> dict[str, Any]:
     """``n`` tasks of ``seconds`` each, all inline."""
     done = [

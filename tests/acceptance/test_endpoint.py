@@ -22,7 +22,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from relaykit import Client, RunResult
+from relaykit import Client, Job, RunResult
 from relaykit.engine.remote import RemoteEndpoint
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,8 @@ class Endpoint:
         }
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> None:
+    def start(self, **env: str) -> None:
+        self.env.update(env)
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "uvicorn", "tests.acceptance.endpoint_app:app"),
@@ -79,6 +80,10 @@ class Endpoint:
             text=True,
         )
         _wait_listening(self.port, self.proc, "the endpoint app")
+
+    def restart(self, **env: str) -> None:
+        self.stop()
+        self.start(**env)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -121,18 +126,25 @@ class Relay:
                 text=True,
             )
         _wait_listening(port, self.proc, "relaykit serve --endpoint")
+        self.described = asyncio.run(self._describe())
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
 
+    async def _describe(self) -> tuple[str, list[Job]]:
+        """The endpoint's jobs as relaykit serve registered them (at the same moment)."""
+        remote = RemoteEndpoint(self.endpoint.url, secret=SECRET)
+        try:
+            return await remote.describe()
+        finally:
+            await remote.aclose()
+
     def send(self, name: str, payload: Any) -> str:
+        """Send an event with the jobs relaykit serve registered, as its API would."""
+
         async def go() -> str:
-            remote = RemoteEndpoint(self.endpoint.url, secret=SECRET)
-            try:
-                client_id, jobs = await remote.describe()
-            finally:
-                await remote.aclose()
+            client_id, jobs = self.described
             async with Client(id=client_id, database_url=self.db) as client:
                 client.add_remote_jobs(jobs)
                 sent = await client.send_event(name, payload)
@@ -235,6 +247,35 @@ def test_a_budget_shorter_than_the_run_yields_and_resumes(endpoint: Endpoint, re
     assert all(counts[f"begin step-{i}"] == counts[f"end step-{i}"] == 1 for i in range(6))
     # 1s of budget holds three 0.4s tasks (the third starts at 0.8s): two requests
     assert endpoint.requests_for(run_id) == 2
+
+
+def test_an_old_deploy_refuses_a_run_of_a_newer_version_until_the_new_one_answers(
+    tmp_path: Path,
+) -> None:
+    endpoint = Endpoint(tmp_path, max_seconds=60.0)
+    endpoint.start(STEPS_VERSION="2.0.0")
+    relay = Relay(tmp_path, endpoint)  # registers steps 2.0.0
+    try:
+        endpoint.restart(STEPS_VERSION="1.0.0")  # an old deploy answers at the same address
+        run_id = relay.send("steps", {"n": 2})
+        deadline = time.monotonic() + 30
+        while "newer than this deploy's 1.0.0" not in relay.log.read_text():
+            assert time.monotonic() < deadline, relay.log.read_text()
+            time.sleep(0.1)
+        assert relay.wait(run_id, timeout=0).status == "waiting"
+        assert endpoint.lines() == [], "the old deploy ran nothing"
+        endpoint.restart(STEPS_VERSION="2.0.0")
+        run = relay.wait(run_id)
+    finally:
+        relay.stop()
+        endpoint.stop()
+    assert run.status == "succeeded", (run.error, relay.log.read_text())
+    assert collections.Counter(endpoint.lines()) == {
+        "begin step-0": 1,
+        "end step-0": 1,
+        "begin step-1": 1,
+        "end step-1": 1,
+    }
 
 
 def test_unsigned_and_badly_signed_requests_are_refused_and_run_nothing(
