@@ -1,7 +1,7 @@
-"""Endpoint mode in one process: relaykit's engine on a real SQLite file drives the example
-app's ``client.endpoint()`` through httpx2's ASGI transport (the wire, signatures and
-commits are the real ones; only the socket is missing: see tests/acceptance/test_endpoint.py
-for the real servers)."""
+"""Endpoint mode in one process: relaykit's engine on a real SQLite file and a real
+PostgreSQL database drives the example app's ``client.endpoint()`` through httpx2's ASGI
+transport (the wire, signatures and commits are the real ones; only the socket is missing:
+tests/acceptance/test_endpoint.py has the real servers in their own processes)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 from examples.endpoint import app as shop
+from tests.pg import Backend
 
 from relaykit import Client
 from relaykit._base.signing import Signer
@@ -35,19 +36,19 @@ def _remote(app: Any) -> RemoteEndpoint:
 
 
 def test_a_run_with_a_retry_completes_and_each_effect_happens_once(
-    tmp_path: Path, effects: Path
+    backend: Backend, effects: Path
 ) -> None:
-    asyncio.run(_run_with_a_retry(tmp_path, effects))
+    asyncio.run(_run_with_a_retry(backend.url, effects))
 
 
-async def _run_with_a_retry(tmp_path: Path, effects: Path) -> None:
+async def _run_with_a_retry(url: str, effects: Path) -> None:
     remote = _remote(shop.client.endpoint(secret=SECRET))
     client_id, jobs = await remote.describe()
     assert client_id == "shop"
     assert [(j.id, j.version, j.fingerprint) for j in jobs] == [
         ("fulfil-order", "1.0.0", shop.fulfil_order.fingerprint)
     ]
-    relay = Client(id=client_id, database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay = Client(id=client_id, database_url=url)
     relay.add_remote_jobs(jobs)
     try:
         result = await relay.run("fulfil-order", {"order": "A-1", "items": 2})
@@ -99,14 +100,14 @@ async def _newer_version(effects: Path) -> None:
     assert not effects.exists(), "nothing ran"  # noqa: ASYNC240 -- a test, after the requests
 
 
-def test_a_stale_attempts_answer_is_refused_by_the_epoch(tmp_path: Path, effects: Path) -> None:
-    asyncio.run(_stale_attempt(tmp_path))
+def test_a_stale_attempts_answer_is_refused_by_the_epoch(backend: Backend, effects: Path) -> None:
+    asyncio.run(_stale_attempt(backend.url))
 
 
-async def _stale_attempt(tmp_path: Path) -> None:
+async def _stale_attempt(url: str) -> None:
     remote = _remote(shop.client.endpoint(secret=SECRET))
     _, jobs = await remote.describe()
-    relay = Client(id="shop", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay = Client(id="shop", database_url=url)
     relay.add_remote_jobs(jobs)
     try:
         store = await relay.open()
@@ -141,14 +142,14 @@ async def approval(payload: Any, io: Any, ctx: Any) -> Any:
     return await io.run_task("apply", lambda: {"applied": decision["payload"]["ok"]})
 
 
-def test_wait_for_event_resolves_across_requests(tmp_path: Path) -> None:
-    asyncio.run(_wait_for_event(tmp_path))
+def test_wait_for_event_resolves_across_requests(backend: Backend) -> None:
+    asyncio.run(_wait_for_event(backend.url))
 
 
-async def _wait_for_event(tmp_path: Path) -> None:
+async def _wait_for_event(url: str) -> None:
     remote = _remote(events.endpoint(secret=SECRET))
     _, jobs = await remote.describe()
-    relay = Client(id="waiter", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay = Client(id="waiter", database_url=url)
     relay.add_remote_jobs(jobs)
     try:
         run_id = await relay.enqueue("approval", None)

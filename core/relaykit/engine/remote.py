@@ -236,6 +236,8 @@ class RemoteEndpoint:
                         return ended
         except httpx2.HTTPError as exc:
             raise _Failed(_why(exc)) from exc
+        except (KeyError, TypeError, ValueError) as exc:  # a signed line of the wrong shape
+            raise _Failed(f"a malformed answer line: {_why(exc)}") from exc
         raise _Failed("the answer ended before the attempt did (the endpoint stopped?)")
 
     async def _apply(self, run: RunRecord, data: dict[str, Any], store: Store) -> Outcome | None:
