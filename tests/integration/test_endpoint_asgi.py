@@ -215,3 +215,37 @@ async def _lines() -> None:
     assert [line["task"]["key"] for line in lines if line["t"] == "task"] == ["first", "second"]
     assert lines[-1]["status"] == "succeeded" and lines[-1]["output"] == "3"
     assert lines[-1]["yielded"] is False
+
+
+def test_a_5xx_is_a_suspended_attempt_not_a_failed_run(tmp_path: Path, effects: Path) -> None:
+    asyncio.run(_server_error(tmp_path, effects))
+    # the 502 hid nothing: each effect happened once (the reserve retry is the app's own)
+    expected = ["charge A-5", "reserve A-5 attempt 1", "reserve A-5 attempt 2", "email A-5"]
+    assert effects.read_text().splitlines() == expected
+
+
+async def _server_error(tmp_path: Path, effects: Path) -> None:
+    inner = shop.client.endpoint(secret=SECRET)
+    answered: list[int] = []
+
+    async def flaky_proxy(scope: Any, receive: Any, send: Any) -> None:
+        # the first execute request meets a broken proxy: 502, the app never sees it
+        if scope["type"] == "http" and len(answered) == 1:
+            answered.append(502)
+            await send({"type": "http.response.start", "status": 502, "headers": []})
+            await send({"type": "http.response.body", "body": b"bad gateway"})
+            return
+        answered.append(200)
+        await inner(scope, receive, send)
+
+    remote = _remote(flaky_proxy)
+    _, jobs = await remote.describe()
+    relay = Client(id="shop", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay.add_remote_jobs(jobs)
+    try:
+        result = await relay.run("fulfil-order", {"order": "A-5", "items": 0})
+    finally:
+        await relay.close()
+        await remote.aclose()
+    assert result.status == "succeeded", result.error
+    assert answered[:2] == [200, 502]
