@@ -70,3 +70,13 @@ def test_the_secret_is_required_and_never_shown(monkeypatch: pytest.MonkeyPatch)
         endpoint_secret("tiny-secret")
     assert "tiny-secret" not in str(info.value)
     assert "s3cret" not in repr(Signer(SECRET))
+
+
+def test_the_endpoint_url_is_shown_without_credentials_or_query() -> None:
+    from relaykit.engine.remote import RemoteEndpoint
+
+    remote = RemoteEndpoint(
+        "https://me:pw@shop.example.com:8443/api/relaykit/?token=t", secret=SECRET.decode()
+    )
+    assert remote.shown_url == "https://shop.example.com:8443/api/relaykit/"
+    assert "pw" not in repr(remote) and "token" not in repr(remote)

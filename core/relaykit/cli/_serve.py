@@ -275,7 +275,9 @@ async def _serve_endpoint(url: str, *, budget: float, database: str | None, **op
             raise CliError(f"{exc}; is the app serving client.endpoint() there?") from exc
         client = Client(id=client_id, database_url=database)
         client.add_remote_jobs(jobs)
-        click.echo(f"relaykit: endpoint {url}: jobs {', '.join(j.id for j in jobs) or 'none'}")
+        click.echo(
+            f"relaykit: endpoint {remote.shown_url}: jobs {', '.join(j.id for j in jobs) or 'none'}"
+        )
         await serve(client, progress=False, **options)
     finally:
         await remote.aclose()

@@ -23,6 +23,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 from .._base.signing import SIGNATURE_HEADER, Signer, endpoint_secret
 from ..definitions.jobs import Job
@@ -84,6 +85,8 @@ class RemoteEndpoint:
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url
+        #: the URL as logs and errors show it: without credentials or a query string
+        self.shown_url = _shown(url)
         self.budget_seconds = budget_seconds
         self.timeout = timeout
         self._signer = Signer(endpoint_secret(secret))
@@ -95,7 +98,7 @@ class RemoteEndpoint:
         self.requests = 0
 
     def __repr__(self) -> str:
-        return f"<RemoteEndpoint {self.url}>"
+        return f"<RemoteEndpoint {self.shown_url}>"
 
     def _client(self) -> httpx2.AsyncClient:
         if self._http is None:
@@ -126,11 +129,13 @@ class RemoteEndpoint:
         try:
             response = await self._client().post(self.url, content=body, headers=headers)
         except httpx2.HTTPError as exc:
-            raise EndpointError(f"endpoint {self.url} cannot be reached: {_why(exc)}") from exc
+            raise EndpointError(
+                f"endpoint {self.shown_url} cannot be reached: {_why(exc)}"
+            ) from exc
         try:
             answer = self._answer(response, headers[SIGNATURE_HEADER])
         except _Failed as exc:
-            raise EndpointError(f"endpoint {self.url}: describe failed: {exc}") from exc
+            raise EndpointError(f"endpoint {self.shown_url}: describe failed: {exc}") from exc
         jobs = [
             Job(
                 id=j["id"],
@@ -287,12 +292,22 @@ class RemoteEndpoint:
         _log.warning(
             "run %s: endpoint %s: %s; the run is tried again in %.1fs (failure %d in a row)",
             run.id,
-            self.url,
+            self.shown_url,
             why,
             delay,
             failures,
         )
         return Outcome(RunStatus.WAITING, wake_at=time.time() + delay)
+
+
+def _shown(url: str) -> str:
+    """``url`` without ``user:password@`` and without its query (either may hold a token)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _why(exc: BaseException) -> str:
