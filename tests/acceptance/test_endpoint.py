@@ -221,19 +221,24 @@ def test_the_endpoint_killed_mid_run_resumes_without_rerunning_finished_tasks(
     while "begin step-2" not in endpoint.lines():
         assert time.monotonic() < deadline, endpoint.lines()
         time.sleep(0.02)
-    endpoint.kill()  # in the middle of step-2's sleep: steps 0 and 1 are committed
+    endpoint.kill()  # during step-2's sleep, unless the machine is slow: see `in_flight`
     killed_at = endpoint.lines()
-    assert "end step-2" not in killed_at and "end step-1" in killed_at
+    # what the dead process had begun and not finished (step-2, or the one after it on a
+    # loaded machine): the only task that may run again, as with a worker killed mid-task
+    in_flight = {line[6:] for line in killed_at if line.startswith("begin ")} - {
+        line[4:] for line in killed_at if line.startswith("end ")
+    }
+    assert len(in_flight) <= 1 and "end step-5" not in killed_at, killed_at
     time.sleep(1.0)  # relaykit finds nobody listening meanwhile, and backs off
     endpoint.start()
     run = relay.wait(run_id)
     assert run.status == "succeeded", (run.error, relay.log.read_text())
     counts = collections.Counter(endpoint.lines())
     for i in range(6):
-        assert counts[f"end step-{i}"] == 1, counts
-    # only the task in flight when the process died began again
-    assert counts["begin step-2"] == 2
-    assert all(counts[f"begin step-{i}"] == 1 for i in (0, 1, 3, 4, 5)), counts
+        key = f"step-{i}"
+        assert counts[f"end {key}"] == 1, counts
+        # finished tasks (committed as they finished) did not run again
+        assert counts[f"begin {key}"] == (2 if key in in_flight else 1), (key, counts)
     assert endpoint.requests_for(run_id) >= 2
     assert "tried again" in relay.log.read_text()
 
@@ -245,8 +250,9 @@ def test_a_budget_shorter_than_the_run_yields_and_resumes(endpoint: Endpoint, re
     assert run.status == "succeeded", (run.error, relay.log.read_text())
     counts = collections.Counter(endpoint.lines())
     assert all(counts[f"begin step-{i}"] == counts[f"end step-{i}"] == 1 for i in range(6))
-    # 1s of budget holds three 0.4s tasks (the third starts at 0.8s): two requests
-    assert endpoint.requests_for(run_id) == 2
+    # 1s of budget holds three 0.4s tasks (the third starts at 0.8s): two requests, or
+    # three on a machine so loaded that a task's overhead passes 0.1s
+    assert endpoint.requests_for(run_id) in (2, 3)
 
 
 def test_an_old_deploy_refuses_a_run_of_a_newer_version_until_the_new_one_answers(
