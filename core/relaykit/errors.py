@@ -33,7 +33,8 @@ The tree::
     ├── RetryAfter                     raise inside a task: retry it after exactly ``seconds``
     ├── WebhookRejected                a webhook delivery refused (``status``: 401, 400, 404)
     ├── SignatureRejected              endpoint mode: an unsigned, stale or badly signed message
-    ├── EndpointError                  endpoint mode: unreachable, a bad answer, an unsupported io
+    ├── EndpointError                  endpoint mode: unreachable, or a bad answer
+    │   └── EndpointUnsupported        an io feature endpoint mode does not offer yet
     ├── FetchError                     ``io.background_fetch`` got a status with no retry rule
     └── MockNotReached                 relaykit.testing: a mocked task never ran
 
@@ -284,3 +285,10 @@ class SignatureRejected(RelaykitError):
 class EndpointError(RelaykitError):
     """An endpoint (``client.endpoint()``) could not be used: unreachable, a bad answer, or an
     ``io`` feature endpoint mode does not offer yet."""
+
+
+class EndpointUnsupported(EndpointError):
+    """An ``io`` feature that endpoint mode does not offer yet (it needs relaykit's database);
+    not retried."""
+
+    retriable = False

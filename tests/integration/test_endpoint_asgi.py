@@ -16,7 +16,7 @@ import pytest
 from examples.endpoint import app as shop
 from tests.pg import Backend
 
-from relaykit import Client
+from relaykit import Client, RunResult
 from relaykit._base.signing import Signer
 from relaykit.engine.remote import RemoteEndpoint
 from relaykit.server import _endpoint as endpoint_server
@@ -249,3 +249,28 @@ async def _server_error(tmp_path: Path, effects: Path) -> None:
         await remote.aclose()
     assert result.status == "succeeded", result.error
     assert answered[:2] == [200, 502]
+
+
+@events.define_job(id="reads-the-store", version="1.0.0")
+async def reads_the_store(payload: Any, io: Any, ctx: Any) -> Any:
+    return await io.store.job.get("read-counter", "counter", default=0)
+
+
+def test_an_io_feature_endpoint_mode_lacks_fails_the_run_clearly_at_once(tmp_path: Path) -> None:
+    result = asyncio.run(_unsupported(tmp_path))
+    assert result.status == "failed"
+    assert result.error is not None and "endpoint mode cannot read" in result.error["message"]
+    assert "io.store reads" in result.error["message"]
+    assert result.task("read-counter").attempts == 1, "not retried: retrying cannot help"
+
+
+async def _unsupported(tmp_path: Path) -> RunResult:
+    remote = _remote(events.endpoint(secret=SECRET))
+    _, jobs = await remote.describe()
+    relay = Client(id="waiter", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay.add_remote_jobs(jobs)
+    try:
+        return await relay.run("reads-the-store", None)
+    finally:
+        await relay.close()
+        await remote.aclose()

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, cast
 from .._base.clock import Clock, SystemClock
 from ..definitions.jobs import Job
 from ..definitions.triggers import CronTrigger, EventTrigger, IntervalTrigger, Trigger
-from ..errors import EndpointError
+from ..errors import EndpointError, EndpointUnsupported
 from ..integrations.plugins import Plugins
 from ..records import EventRecord, KvWrite, LogRecord, RunRecord, TaskRecord
 from ..store import Store
@@ -55,8 +55,9 @@ def describe_trigger(trigger: Trigger) -> dict[str, Any]:
 class Recorder:
     """The store of an attempt executed at the endpoint: its writes become answer messages.
 
-    Reads of relaykit's database (``io.store`` gets, waiting on a child run's output) are not
-    available here yet: they raise ``EndpointError`` naming the feature."""
+    Reads of relaykit's database (``io.store`` gets, waiting on a child run's output, stored
+    connections) are not available here yet: they raise ``EndpointUnsupported`` (not retried)
+    naming the feature."""
 
     def __init__(self, emit: Emit) -> None:
         self._emit = emit
@@ -90,8 +91,16 @@ class Recorder:
         await self._emit({"t": "expire", "task": wire.dump(task)})
         return True
 
+    async def get_connection(self, integration_id: str) -> NoReturn:
+        """Stored connections live in relaykit's database: not readable here (yet)."""
+        raise EndpointUnsupported(
+            f"integration {integration_id!r}: endpoint mode cannot read the connections stored "
+            "in relaykit's database yet; give the deployed app the token (token=, or the "
+            "integration's token variable)"
+        )
+
     def __getattr__(self, name: str) -> NoReturn:
-        raise EndpointError(
+        raise EndpointUnsupported(
             f"endpoint mode cannot read relaykit's database yet (store.{name}): io.store reads "
             "and io.invoke(..., wait=True) need a relaykit worker (`relaykit worker APP`)"
         )
