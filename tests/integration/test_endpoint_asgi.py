@@ -274,3 +274,57 @@ async def _unsupported(tmp_path: Path) -> RunResult:
     finally:
         await relay.close()
         await remote.aclose()
+
+
+def test_an_integration_task_rate_limited_once_completes_through_the_endpoint(
+    tmp_path: Path,
+) -> None:
+    asyncio.run(_integration(tmp_path))
+
+
+async def _integration(tmp_path: Path) -> None:
+    from relaykit_weather import Weather
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    calls: list[str] = []
+
+    async def current(request: Request) -> JSONResponse:
+        calls.append(request.headers["authorization"])
+        if len(calls) == 1:  # Weatherly's rate limit: retry at the reset time
+            reset = str(int(time.time()) + 1)
+            return JSONResponse({"error": "slow down"}, 429, {"X-RateLimit-Reset": reset})
+        city = request.query_params["city"]
+        return JSONResponse({"city": city, "temperature_c": 21.5, "summary": "sunny"})
+
+    weatherly = Starlette(routes=[Route("/v1/current", current)])
+    weather = Weather(
+        id="weather",
+        token="weatherly-token-1234",
+        base_url="http://weatherly",
+        transport=httpx2.ASGITransport(app=weatherly),
+    )
+    app_client = Client(id="forecaster")
+
+    @app_client.define_job(id="report", version="1.0.0", integrations={"weather": weather})
+    async def report(payload: Any, io: Any, ctx: Any) -> Any:
+        now = await io.weather.current("paris-now", city="Paris")
+        return {"summary": now.summary, "c": now.temperature_c}
+
+    remote = _remote(app_client.endpoint(secret=SECRET))
+    _, jobs = await remote.describe()
+    relay = Client(id="forecaster", database_url=f"sqlite:///{tmp_path / 'relay.db'}")
+    relay.add_remote_jobs(jobs)
+    try:
+        result = await relay.run("report", None)
+    finally:
+        await relay.close()
+        await remote.aclose()
+    assert result.status == "succeeded", result.error
+    assert result.output == {"summary": "sunny", "c": 21.5}
+    assert calls == ["Bearer weatherly-token-1234"] * 2
+    assert result.task("paris-now").attempts == 2
+    assert "weatherly-token-1234" not in json.dumps(result.to_dict())
+    assert remote.requests == 1 + 2
