@@ -34,6 +34,8 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     import httpx2  # the engine imports it when it first needs it
 
+    from .engine.remote import RemoteEndpoint
+
 DEFAULT_LEASE_SECONDS = 30.0
 
 
@@ -58,7 +60,9 @@ class Client:
     ``database_url`` (or ``RELAYKIT_DATABASE_URL``) picks the store; the default is the SQLite
     file ``.relaykit/relaykit.db`` under the current directory. ``store`` and ``clock`` may be
     given directly (tests, embedding). Payloads of runs and events are limited to
-    ``max_payload_bytes`` of JSON (1 MiB by default).
+    ``max_payload_bytes`` of JSON (1 MiB by default). ``endpoints`` are URLs of deployed apps
+    (their ``client.endpoint()``) whose jobs this client drives over signed HTTP: endpoint
+    mode, ``docs/deployment.md`` (``RELAYKIT_ENDPOINT_SECRET`` must be set).
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Client:
         poll_interval: float = 1.0,
         http_transport: httpx2.AsyncBaseTransport | None = None,
         max_payload_bytes: int = 1_048_576,
+        endpoints: Sequence[str] = (),
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise ConfigurationError(f"Client id must be a non-empty string, got {id!r}")
@@ -94,6 +99,10 @@ class Client:
         self.plugins = Plugins()
         """This client's plugins (a pluggy ``PluginManager``, loaded on first use)."""
         self._listeners: list[Callable[[], None]] = []
+        if isinstance(endpoints, str):
+            raise ConfigurationError("Client(endpoints=...) takes a list of URLs, not one string")
+        self._endpoint_urls = list(endpoints)
+        self._remotes: list[RemoteEndpoint] = []
 
     def __repr__(self) -> str:
         return f"<Client {self.id!r} jobs={list(self._jobs)}>"
@@ -280,15 +289,35 @@ class Client:
         return self._store
 
     async def open(self) -> Store:
-        """Open the store (and migrate it) if not yet open."""
+        """Open the store (and migrate it) if not yet open; the first time, register the jobs
+        of the ``endpoints`` (endpoint mode), asking each to describe them (an endpoint that
+        cannot be reached raises ``EndpointError``)."""
         store = self.store
         if not self._store_open:
             await store.open()
             self._store_open = True
+        if self._endpoint_urls and not self._remotes:
+            await self._register_endpoints()
         return store
 
+    async def _register_endpoints(self) -> None:
+        from .engine.remote import RemoteEndpoint
+
+        remotes = [RemoteEndpoint(url) for url in self._endpoint_urls]
+        try:
+            for remote in remotes:
+                _, jobs = await remote.describe()
+                self.add_remote_jobs(jobs)
+        except BaseException:
+            for remote in remotes:
+                await remote.aclose()
+            raise
+        self._remotes = remotes
+
     async def close(self) -> None:
-        """Close the store."""
+        """Close the store (and the endpoints' HTTP clients)."""
+        for remote in self._remotes:  # reopened on next use, on the loop that uses them
+            await remote.aclose()
         if self._store is not None and self._store_open:
             await self._store.close()
             self._store_open = False
@@ -375,6 +404,8 @@ class Client:
         exception: the result's status is ``invalid_payload``. Cancelling the call hands the
         run back to the store for a worker to resume.
         """
+        if self._endpoint_urls:
+            await self.open()  # an endpoint's jobs are known once it has described them
         target = self.get_job(job)
         engine = await self.engine(observer=observer)
         try:

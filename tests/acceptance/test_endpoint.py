@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import os
 import signal
 import socket
@@ -334,3 +335,36 @@ def test_serve_endpoint_bad_input_is_one_line(tmp_path: Path, endpoint: Endpoint
     assert "401" in wrong and "not-the-endpoints-secret" not in wrong
     assert "cannot be reached" in serve("--endpoint", nobody)
     assert not (tmp_path / ".relaykit").exists(), "nothing was created"
+
+
+def test_an_app_file_with_client_endpoints_works_with_send_and_worker(
+    tmp_path: Path, endpoint: Endpoint
+) -> None:
+    """``Client(endpoints=[URL])`` in an APP file: ``relaykit send`` routes the event to the
+    endpoint's job, ``relaykit worker --exit-when-idle`` drives the run there."""
+    (tmp_path / "ops.py").write_text(
+        "import os\nfrom relaykit import Client\n\n"
+        'client = Client(id="ops", endpoints=[os.environ["SHOP_URL"]])\n'
+    )
+    env = {**os.environ, "RELAYKIT_ENDPOINT_SECRET": SECRET, "SHOP_URL": endpoint.url}
+
+    def rk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(RELAYKIT), *args, "--database", "sqlite:///relay.db"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    sent = rk("send", "ops.py", "steps", "--payload", '{"n": 3}', "--json")
+    assert sent.returncode == 0, sent.stderr
+    (run_id,) = json.loads(sent.stdout)["runs"]
+    worked = rk("worker", "ops.py", "--exit-when-idle")
+    assert worked.returncode == 0, worked.stderr
+    shown = rk("runs", "show", run_id, "--json")
+    assert json.loads(shown.stdout)["status"] == "succeeded", shown.stdout
+    assert endpoint.lines() == [f"{edge} step-{i}" for i in range(3) for edge in ("begin", "end")]
+    assert endpoint.requests_for(run_id) == 1

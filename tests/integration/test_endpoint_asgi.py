@@ -15,6 +15,7 @@ import httpx2
 import pytest
 from examples.endpoint import app as shop
 from tests.pg import Backend
+from tests.serving import uvicorn_thread
 
 from relaykit import Client, RunResult
 from relaykit._base.signing import Signer
@@ -328,3 +329,26 @@ async def _integration(tmp_path: Path) -> None:
     assert result.task("paris-now").attempts == 2
     assert "weatherly-token-1234" not in json.dumps(result.to_dict())
     assert remote.requests == 1 + 2
+
+
+def test_a_client_configured_with_endpoints_drives_their_jobs(
+    tmp_path: Path, effects: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Client(endpoints=[URL])``: the example app served by uvicorn on loopback."""
+    monkeypatch.setenv("RELAYKIT_ENDPOINT_SECRET", SECRET)
+    with uvicorn_thread(shop.app) as base:
+        relay = Client(
+            id="ops",
+            database_url=f"sqlite:///{tmp_path / 'relay.db'}",
+            endpoints=[f"{base}/api/relaykit/"],
+        )
+        result = relay.run_sync("fulfil-order", {"order": "A-7", "items": 1})
+    assert result.status == "succeeded", result.error
+    assert list(relay.jobs) == ["fulfil-order"]
+    assert effects.read_text().splitlines() == [
+        "charge A-7",
+        "reserve A-7 attempt 1",
+        "reserve A-7 attempt 2",
+        "pack A-7 0",
+        "email A-7",
+    ]
