@@ -20,6 +20,7 @@ from tests.serving import uvicorn_thread
 from relaykit import Client, RunResult
 from relaykit._base.signing import Signer
 from relaykit.engine.remote import RemoteEndpoint
+from relaykit.errors import EndpointError
 from relaykit.server import _endpoint as endpoint_server
 
 SECRET = "an-endpoint-secret-for-tests-0123456789"
@@ -352,3 +353,36 @@ def test_a_client_configured_with_endpoints_drives_their_jobs(
         "pack A-7 0",
         "email A-7",
     ]
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        {"id": "Not A Slug", "version": "1.0.0"},  # define_job would have slugified it
+        {"id": "ok", "version": "1.0"},  # not MAJOR.MINOR.PATCH
+        {"version": "1.0.0"},  # no id
+    ],
+)
+def test_a_malformed_describe_is_one_clear_error(job: dict[str, Any]) -> None:
+    signer = Signer(SECRET.encode())
+
+    async def liar(scope: Any, receive: Any, send: Any) -> None:
+        """A signed describe answer with a job no define_job would make."""
+        headers = dict((k.decode(), v.decode()) for k, v in scope["headers"])
+        line = signer.sign_line(
+            headers["x-relaykit-signature"],
+            0,
+            json.dumps({"t": "describe", "protocol": 1, "client": "liar", "jobs": [job]}).encode(),
+        )
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": line})
+
+    async def go() -> None:
+        remote = _remote(liar)
+        try:
+            await remote.describe()
+        finally:
+            await remote.aclose()
+
+    with pytest.raises(EndpointError, match="describe answered a malformed job"):
+        asyncio.run(go())

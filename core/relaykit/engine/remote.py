@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from .._base.signing import SIGNATURE_HEADER, Signer, endpoint_secret
-from ..definitions.jobs import Job
+from ..definitions.jobs import VERSION_PATTERN, Job, slugify
 from ..definitions.triggers import (
     CronTrigger,
     EventTrigger,
@@ -34,7 +34,13 @@ from ..definitions.triggers import (
     InvokeTrigger,
     Trigger,
 )
-from ..errors import EndpointError, LeaseLost, SignatureRejected, StoreError
+from ..errors import (
+    EndpointError,
+    InvalidJobDefinition,
+    LeaseLost,
+    SignatureRejected,
+    StoreError,
+)
 from ..records import EventMatch, RunRecord, RunStatus, TaskRecord
 from ..store import Store
 from . import wire
@@ -136,20 +142,31 @@ class RemoteEndpoint:
             answer = self._answer(response, headers[SIGNATURE_HEADER])
         except _Failed as exc:
             raise EndpointError(f"endpoint {self.shown_url}: describe failed: {exc}") from exc
-        jobs = [
-            Job(
-                id=j["id"],
-                name=j.get("name") or j["id"],
-                version=j["version"],
-                trigger=_trigger(j.get("trigger") or {}),
-                run=_runs_elsewhere,
-                enabled=bool(j.get("enabled", True)),
-                fingerprint=j.get("fingerprint") or "",
-                remote=self,
-            )
-            for j in answer.get("jobs", [])
-        ]
+        try:
+            jobs = [self._job(j) for j in answer.get("jobs", [])]
+        except (KeyError, TypeError, ValueError, InvalidJobDefinition) as exc:
+            raise EndpointError(
+                f"endpoint {self.shown_url}: describe answered a malformed job: {_why(exc)}"
+            ) from exc
         return str(answer.get("client") or "endpoint"), jobs
+
+    def _job(self, data: dict[str, Any]) -> Job:
+        """One described job, checked as ``define_job`` checks its id and version."""
+        job_id, version = data["id"], data["version"]
+        if not isinstance(job_id, str) or slugify(job_id) != job_id or not job_id:
+            raise InvalidJobDefinition(f"job id {job_id!r} is not a slug")
+        if not isinstance(version, str) or not VERSION_PATTERN.match(version):
+            raise InvalidJobDefinition(f"job {job_id!r}: version {version!r} is not X.Y.Z")
+        return Job(
+            id=job_id,
+            name=str(data.get("name") or job_id),
+            version=version,
+            trigger=_trigger(data.get("trigger") or {}),
+            run=_runs_elsewhere,
+            enabled=bool(data.get("enabled", True)),
+            fingerprint=str(data.get("fingerprint") or ""),
+            remote=self,
+        )
 
     def _sign(self, message: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         # a nonce: two identical messages in one second (two describes, a retried request)
