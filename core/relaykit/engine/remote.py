@@ -242,8 +242,8 @@ class RemoteEndpoint:
             ) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    answer = self._answer(response, signature)  # raises: not a 200
-                    raise _Failed(str(answer))  # pragma: no cover -- _answer raised
+                    self._answer(response, signature)  # raises _Failed for any status but 200
+                    raise _Failed(f"the endpoint answered {response.status_code}")
                 seq = 0
                 async for line in response.aiter_lines():
                     if not line:
