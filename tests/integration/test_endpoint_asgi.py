@@ -6,6 +6,7 @@ tests/acceptance/test_endpoint.py has the real servers in their own processes)."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -51,9 +52,12 @@ async def _run_with_a_retry(url: str, effects: Path) -> None:
         ("fulfil-order", "1.0.0", shop.fulfil_order.fingerprint)
     ]
     relay = Client(id=client_id, database_url=url)
-    relay.add_remote_jobs(jobs)
+    # as if the app was redeployed since it described its jobs: the run records the code of
+    # the deploy that ran it, which the endpoint reports with each attempt
+    relay.add_remote_jobs([dataclasses.replace(jobs[0], fingerprint="described-before")])
     try:
         result = await relay.run("fulfil-order", {"order": "A-1", "items": 2})
+        code = await relay.store.get_run_code(result.id)
     finally:
         await relay.close()
         await remote.aclose()
@@ -70,6 +74,7 @@ async def _run_with_a_retry(url: str, effects: Path) -> None:
     # the first request ran up to the retry delay, the second replayed and finished
     assert remote.requests == 1 + 2
     assert [log.message for log in result.logs] == ["fulfilling"]
+    assert code == shop.fulfil_order.fingerprint
 
 
 def test_a_run_on_a_newer_version_than_the_deploy_is_refused(effects: Path) -> None:

@@ -224,6 +224,7 @@ class EndpointRuntime:
                 "t": "end",
                 "status": str(outcome.status),
                 "yielded": yielded,
+                "code": ex.job.fingerprint,
                 "output": outcome.output,
                 "error": outcome.error,
                 "wake_at": outcome.wake_at,

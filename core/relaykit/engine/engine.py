@@ -534,7 +534,7 @@ class Engine:
                 tasks=outcome.tasks,
                 logs=outcome.logs,
                 event_waits=outcome.event_waits,
-                code=job.fingerprint or None,
+                code=outcome.code or job.fingerprint or None,
             )
         except LeaseLost:
             return Outcome(RunStatus.RUNNING, lease_lost=True)

@@ -297,6 +297,7 @@ class RemoteEndpoint:
                 tasks=[wire.task(t) for t in data.get("tasks", [])],
                 logs=[wire.log(g) for g in data.get("logs", [])],
                 event_waits=[wire.event_wait(w) for w in data.get("event_waits", [])],
+                code=data.get("code") or None,
             )
         if kind == "error":
             raise _Failed(f"the endpoint failed: {data.get('message')}")
