@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
@@ -34,6 +34,8 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     import httpx2  # the engine imports it when it first needs it
 
+    from .engine.remote import RemoteEndpoint
+
 DEFAULT_LEASE_SECONDS = 30.0
 
 
@@ -58,7 +60,9 @@ class Client:
     ``database_url`` (or ``RELAYKIT_DATABASE_URL``) picks the store; the default is the SQLite
     file ``.relaykit/relaykit.db`` under the current directory. ``store`` and ``clock`` may be
     given directly (tests, embedding). Payloads of runs and events are limited to
-    ``max_payload_bytes`` of JSON (1 MiB by default).
+    ``max_payload_bytes`` of JSON (1 MiB by default). ``endpoints`` are URLs of deployed apps
+    (their ``client.endpoint()``) whose jobs this client drives over signed HTTP: endpoint
+    mode, ``docs/deployment.md`` (``RELAYKIT_ENDPOINT_SECRET`` must be set).
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Client:
         poll_interval: float = 1.0,
         http_transport: httpx2.AsyncBaseTransport | None = None,
         max_payload_bytes: int = 1_048_576,
+        endpoints: Sequence[str] = (),
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise ConfigurationError(f"Client id must be a non-empty string, got {id!r}")
@@ -94,6 +99,10 @@ class Client:
         self.plugins = Plugins()
         """This client's plugins (a pluggy ``PluginManager``, loaded on first use)."""
         self._listeners: list[Callable[[], None]] = []
+        if isinstance(endpoints, str):
+            raise ConfigurationError("Client(endpoints=...) takes a list of URLs, not one string")
+        self._endpoint_urls = list(endpoints)
+        self._remotes: list[RemoteEndpoint] = []
 
     def __repr__(self) -> str:
         return f"<Client {self.id!r} jobs={list(self._jobs)}>"
@@ -186,6 +195,16 @@ class Client:
 
         return register if run is None else register(run)
 
+    def add_remote_jobs(self, jobs: Sequence[Job]) -> None:
+        """Register jobs that run in a deployed endpoint (``RemoteEndpoint.describe``'s):
+        their runs are executed over HTTP (endpoint mode); a duplicate id is ``DuplicateJob``."""
+        for job in jobs:
+            if job.remote is None:
+                raise ConfigurationError(f"job {job.id!r} is not an endpoint's job")
+            if job.id in self._jobs:
+                raise DuplicateJob(f"client {self.id!r} already has a job with id {job.id!r}")
+            self._jobs[job.id] = job
+
     def define_schedule(self, id: str) -> DynamicSchedule:
         """A dynamic schedule: use it as jobs' ``trigger``, then ``register(key, cron=...)``
         schedules at run time (see ``DynamicSchedule``)."""
@@ -270,15 +289,35 @@ class Client:
         return self._store
 
     async def open(self) -> Store:
-        """Open the store (and migrate it) if not yet open."""
+        """Open the store (and migrate it) if not yet open; the first time, register the jobs
+        of the ``endpoints`` (endpoint mode), asking each to describe them (an endpoint that
+        cannot be reached raises ``EndpointError``)."""
         store = self.store
         if not self._store_open:
             await store.open()
             self._store_open = True
+        if self._endpoint_urls and not self._remotes:
+            await self._register_endpoints()
         return store
 
+    async def _register_endpoints(self) -> None:
+        from .engine.remote import RemoteEndpoint
+
+        remotes = [RemoteEndpoint(url) for url in self._endpoint_urls]
+        try:
+            for remote in remotes:
+                _, jobs = await remote.describe()
+                self.add_remote_jobs(jobs)
+        except BaseException:
+            for remote in remotes:
+                await remote.aclose()
+            raise
+        self._remotes = remotes
+
     async def close(self) -> None:
-        """Close the store."""
+        """Close the store (and the endpoints' HTTP clients)."""
+        for remote in self._remotes:  # reopened on next use, on the loop that uses them
+            await remote.aclose()
         if self._store is not None and self._store_open:
             await self._store.close()
             self._store_open = False
@@ -365,6 +404,8 @@ class Client:
         exception: the result's status is ``invalid_payload``. Cancelling the call hands the
         run back to the store for a worker to resume.
         """
+        if self._endpoint_urls:
+            await self.open()  # an endpoint's jobs are known once it has described them
         target = self.get_job(job)
         engine = await self.engine(observer=observer)
         try:
@@ -497,6 +538,22 @@ class Client:
         from .server import create_app
 
         return create_app(self)
+
+    def endpoint(self, *, secret: str | None = None, max_seconds: float | None = None) -> Any:
+        """This client's jobs as an endpoint (an ASGI app, a Starlette app) that relaykit
+        workers drive over signed HTTP: ``relaykit serve --endpoint URL`` (endpoint mode,
+        ``docs/deployment.md``). Mount it (``app.mount("/api/relaykit", client.endpoint())``)
+        or serve it alone. The app needs no database: relaykit sends each attempt its recorded
+        tasks and stores what it answers.
+
+        ``secret`` defaults to ``RELAYKIT_ENDPOINT_SECRET`` (the same value relaykit has);
+        a missing one raises ``ConfigurationError``. ``max_seconds`` caps each attempt's time
+        budget (your platform's request timeout, less your longest task): past it, the
+        attempt yields at the next task boundary and relaykit resumes it in a new request.
+        """
+        from .server._endpoint import create_endpoint_app
+
+        return create_endpoint_app(self, secret=secret, max_seconds=max_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(

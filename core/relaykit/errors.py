@@ -32,6 +32,9 @@ The tree::
     ├── IntegrationError               an integration task failed with a secret in its message
     ├── RetryAfter                     raise inside a task: retry it after exactly ``seconds``
     ├── WebhookRejected                a webhook delivery refused (``status``: 401, 400, 404)
+    ├── SignatureRejected              endpoint mode: an unsigned, stale or badly signed message
+    ├── EndpointError                  endpoint mode: unreachable, or a bad answer
+    │   └── EndpointUnsupported        an io feature endpoint mode does not offer yet
     ├── FetchError                     ``io.background_fetch`` got a status with no retry rule
     └── MockNotReached                 relaykit.testing: a mocked task never ran
 
@@ -270,3 +273,22 @@ class WebhookRejected(RelaykitError):
     def __init__(self, status: int = 400, message: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SignatureRejected(RelaykitError):
+    """An endpoint-mode request or answer is unsigned, stale, replayed or signed with another
+    secret; set the same RELAYKIT_ENDPOINT_SECRET on relaykit and on the endpoint."""
+
+    retriable = False
+
+
+class EndpointError(RelaykitError):
+    """An endpoint (``client.endpoint()``) could not be used: unreachable, a bad answer, or an
+    ``io`` feature endpoint mode does not offer yet."""
+
+
+class EndpointUnsupported(EndpointError):
+    """An ``io`` feature that endpoint mode does not offer yet (it needs relaykit's database);
+    not retried."""
+
+    retriable = False

@@ -174,10 +174,10 @@ def _server_class(base: Any) -> Any:
     return Server
 
 
-def _options(fn: click.decorators.FC) -> click.decorators.FC:
+def _options(fn: click.decorators.FC, *, app_required: bool = True) -> click.decorators.FC:
     for option in reversed(
         [
-            click.argument("app"),
+            click.argument("app", required=app_required),
             click.option("--host", default="127.0.0.1", show_default=True, help="Bind address."),
             click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True),
             click.option(
@@ -194,14 +194,56 @@ def _options(fn: click.decorators.FC) -> click.decorators.FC:
     return fn
 
 
+def _serve_options(fn: click.decorators.FC) -> click.decorators.FC:
+    return _options(fn, app_required=False)
+
+
 @click.command("serve")
-@_options
+@_serve_options
 @click.option("--no-worker", is_flag=True, help="Serve HTTP only (workers run elsewhere).")
+@click.option(
+    "--endpoint",
+    "endpoint_url",
+    metavar="URL",
+    help="Endpoint mode: drive the jobs of the app deployed at URL (its client.endpoint()), "
+    "signed with RELAYKIT_ENDPOINT_SECRET; no APP needed.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1.0),
+    default=60.0,
+    show_default=True,
+    help="Endpoint mode: seconds each request may run tasks before yielding.",
+)
 @reports_errors
 def serve_command(
-    app: str, host: str, port: int, concurrency: int, database: str | None, no_worker: bool
+    app: str | None,
+    host: str,
+    port: int,
+    concurrency: int,
+    database: str | None,
+    no_worker: bool,
+    endpoint_url: str | None,
+    budget: float,
 ) -> None:
     """Serve APP's HTTP API and dashboard, with a worker, until stopped."""
+    if endpoint_url is not None:
+        if app is not None:
+            raise CliError("pass APP or --endpoint URL, not both: an endpoint's jobs come from it")
+        asyncio.run(
+            _serve_endpoint(
+                endpoint_url,
+                budget=budget,
+                database=database,
+                host=host,
+                port=port,
+                run_worker=not no_worker,
+                concurrency=concurrency,
+            )
+        )
+        return
+    if app is None:
+        raise CliError("missing APP (module:client or a .py file), or pass --endpoint URL")
     client = load_client(app)
     if database:
         client.use_database(database)
@@ -215,6 +257,30 @@ def serve_command(
             progress=False,
         )
     )
+
+
+async def _serve_endpoint(url: str, *, budget: float, database: str | None, **options: Any) -> None:
+    """``serve --endpoint URL``: a client holding the endpoint's jobs (from its describe)."""
+    from ..engine.remote import RemoteEndpoint
+    from ..errors import ConfigurationError, EndpointError
+
+    try:
+        remote = RemoteEndpoint(url, budget_seconds=budget)
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        try:
+            client_id, jobs = await remote.describe()
+        except EndpointError as exc:
+            raise CliError(f"{exc}; is the app serving client.endpoint() there?") from exc
+        client = Client(id=client_id, database_url=database)
+        client.add_remote_jobs(jobs)
+        click.echo(
+            f"relaykit: endpoint {remote.shown_url}: jobs {', '.join(j.id for j in jobs) or 'none'}"
+        )
+        await serve(client, progress=False, **options)
+    finally:
+        await remote.aclose()
 
 
 @click.command("dev")

@@ -20,7 +20,8 @@ RunFunction = Callable[[Any, Any, Any], Any]
 Callback = Callable[[Any], Any]
 """``on_success``/``on_failure``: called with the ended run's ``RunResult`` (sync or async)."""
 
-_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+VERSION_PATTERN = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+"""A job version: MAJOR.MINOR.PATCH."""
 _NOT_SLUG = re.compile(r"[^a-z0-9\-._~]+")
 
 
@@ -49,6 +50,9 @@ class Job:
     client: Any = field(default=None, repr=False)
     fingerprint: str = ""
     """What ``code_fingerprint`` makes of the run function (runs record it; see there)."""
+    remote: Any = field(default=None, repr=False)
+    """Endpoint mode: the ``engine.remote.RemoteEndpoint`` that executes this job's attempts
+    in the user's deployed app (``run`` is then a stand-in); None for a job run here."""
 
     @property
     def concurrency_limit(self) -> int | None:
@@ -112,7 +116,7 @@ def make_job(
             f"job id {id!r} is empty after slugifying; use letters, digits and -._~"
         )
     slug = slugify(id)
-    if not isinstance(version, str) or not _VERSION.match(version):
+    if not isinstance(version, str) or not VERSION_PATTERN.match(version):
         raise InvalidJobDefinition(
             f"job {slug!r}: version {version!r} is not MAJOR.MINOR.PATCH (e.g. '1.0.0')"
         )

@@ -95,6 +95,9 @@ class Outcome:
     event_waits: list[EventWait] = field(default_factory=list)
     # the attempt lost its run (lease expired or taken, run canceled): nothing was recorded
     lease_lost: bool = False
+    # the code fingerprint of what ran, when it is not the job's own (endpoint mode: the
+    # deploy that answered)
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -480,20 +480,29 @@ class Engine:
             matches = await self.store.load_event_matches(run.id)
         else:
             recorded, log_keys, matches = [], set(), []
-        attempt = Attempt(
-            job=job,
-            run=run,
-            recorded=recorded,
-            log_keys=log_keys,
-            event_matches=matches,
-            services=self._services,
-        )
+        deadline = self._deadline(job, run)
+        attempt: Attempt | None = None
+        if job.remote is not None:
+            # endpoint mode (engine/remote.py): the attempt runs in the user's deployed app,
+            # which streams its commits back; they are written here under this epoch
+            step = job.remote.attempt(
+                run, recorded=recorded, log_keys=log_keys, event_matches=matches, store=self.store
+            )
+        else:
+            attempt = Attempt(
+                job=job,
+                run=run,
+                recorded=recorded,
+                log_keys=log_keys,
+                event_matches=matches,
+                services=self._services,
+            )
+            step = self._attempt_until(attempt, job, deadline)
         me = asyncio.current_task()
         assert me is not None  # noqa: S101 -- always called from a task
-        deadline = self._deadline(job, run)
         self.leases.hold(run, me)
         try:
-            outcome = await self._attempt_until(attempt, job, deadline)
+            outcome: Outcome = await step
         except asyncio.CancelledError:
             if self.leases.release(run.id):  # the lease keeper stopped an attempt it lost
                 me.uncancel()
@@ -505,7 +514,8 @@ class Engine:
             except Exception as exc:  # its lease expires instead
                 _log.warning("run %s: handing it back failed (%s)", run.id, exc)
             raise
-        if self.leases.release(run.id) or attempt.lost:
+        lost = outcome.lease_lost if attempt is None else attempt.lost
+        if self.leases.release(run.id) or lost:
             return Outcome(RunStatus.RUNNING, lease_lost=True)
         if outcome.status is RunStatus.WAITING and deadline is not None:
             # wake in time to end it at its deadline, whatever it waits for
@@ -524,7 +534,7 @@ class Engine:
                 tasks=outcome.tasks,
                 logs=outcome.logs,
                 event_waits=outcome.event_waits,
-                code=job.fingerprint or None,
+                code=outcome.code or job.fingerprint or None,
             )
         except LeaseLost:
             return Outcome(RunStatus.RUNNING, lease_lost=True)
