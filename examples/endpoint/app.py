@@ -9,7 +9,13 @@ and point relaykit at it (no APP: the jobs come from the endpoint):
 
     relaykit serve --endpoint http://127.0.0.1:8001/api/relaykit/
 
-    relaykit send order.paid --payload '{"order": "A-1", "items": 3}'
+and send it an event from an APP file whose client names the endpoint (relaykit's commands
+need an APP; ``ops.py`` is two lines: ``from relaykit import Client`` and
+``client = Client(id="ops", endpoints=["http://127.0.0.1:8001/api/relaykit/"])``):
+
+    relaykit send ops.py order.paid --payload '{"order": "A-1", "items": 3}'
+
+(or ``POST /api/v1/events`` to the API that ``relaykit serve`` prints, with an API key).
 
 ``SHOP_EFFECTS`` (a file path, optional) gets one line per side effect: the tests count them.
 """
