@@ -112,7 +112,9 @@ def test_without_wait_the_child_run_id_comes_back_at_once(
         parent = await client.run(fire)
         child_before = await client.get_run(parent.output)
         await Worker(client, exit_when_idle=True).run()
-        return child_before, await client.get_run(parent.output)
+        child_after = await client.get_run(parent.output)
+        await client.close()  # on this loop: a pool left open is cancelled at its teardown
+        return child_before, child_after
 
     before, after = asyncio.run(go())
     assert before.status is RunStatus.QUEUED
