@@ -165,6 +165,32 @@ def test_list_runs_newest_first_with_filters_and_limit(backend: Backend) -> None
     }
 
 
+def test_run_ids_with_prefix_is_an_id_range(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        for run_id in ("run_abc1", "run_abc2", "run_abd", "run_b", "ab"):
+            await store.create_run(_run(run_id))
+        return {
+            prefix: await store.run_ids_with_prefix(prefix, limit=limit)
+            for prefix, limit in [
+                ("run_abc", 5),  # two share it
+                ("run_ab", 2),  # the limit holds (three share it)
+                ("run_abd", 5),  # a whole id is its own prefix
+                ("run_abz", 5),  # none
+                ("run_%", 5),  # LIKE's wildcards are plain characters
+                ("", 2),  # every id starts with ""
+            ]
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "run_abc": ["run_abc1", "run_abc2"],
+        "run_ab": ["run_abc1", "run_abc2"],
+        "run_abd": ["run_abd"],
+        "run_abz": [],
+        "run_%": [],
+        "": ["ab", "run_abc1"],
+    }
+
+
 def test_claim_takes_due_runs_only_and_leases_them(backend: Backend) -> None:
     async def go(store: Store) -> tuple[list[RunRecord], RunRecord | None]:
         await store.create_run(_run("due"))

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from .._base.serde import parse_json
 from .._base.sync import run_coroutine
 from ..errors import JsonTooDeep, RelaykitError, StoreUnavailable
-from ..store import Store, database_url_from_env, store_from_url
+from ..store import Store, database_url_from_env, parse_database_url, store_from_url
 
 T = TypeVar("T")
 
@@ -118,11 +119,45 @@ async def open_store(database: str | None) -> Store:
     return store
 
 
-def on_store(database: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store, run ``action`` on it, close it: what every ``runs`` command does."""
+def existing_database(database: str | None) -> str:
+    """The database URL of ``--database`` or the environment, for a command that only reads
+    (or changes what is stored): a SQLite file that does not exist is a ``CliError`` naming
+    the path, so such a command never creates an empty database in the wrong folder."""
+    url = database_url_from_env(database)
+    try:
+        parsed = parse_database_url(url)
+    except RelaykitError as exc:
+        raise CliError(str(exc)) from exc
+    if parsed.scheme == "sqlite" and parsed.path != ":memory:":
+        path = Path(parsed.path)
+        if not path.is_file():
+            where = "directory" if not path.parent.is_dir() else "file"
+            missing = path.parent if where == "directory" else path
+            raise CliError(
+                f"no database at {path.resolve()} (the {where} {missing} does not exist); "
+                "run this where the app ran, or pass --database / set RELAYKIT_DATABASE_URL"
+            )
+    return url
+
+
+def describe_database(url: str) -> str:
+    """The database a URL names, safe to print: a SQLite file's absolute path, else the
+    URL without its password."""
+    parsed = parse_database_url(url)
+    if parsed.scheme == "sqlite" and parsed.path != ":memory:":
+        return str(Path(parsed.path).resolve())
+    return parsed.redacted
+
+
+def on_store(
+    database: str | None, action: Callable[[Store], Awaitable[T]], *, create: bool = True
+) -> T:
+    """Open the store, run ``action`` on it, close it: what every ``runs`` command does.
+    ``create=False``: the database must exist already (``existing_database``)."""
+    url = database if create else existing_database(database)
 
     async def go() -> T:
-        store = await open_store(database)
+        store = await open_store(url)
         try:
             return await action(store)
         finally:

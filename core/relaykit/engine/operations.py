@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 #: The largest page a list hands out.
 MAX_LIMIT: Final = 200
 _STATUSES: Final = frozenset(s.value for s in RunStatus)
+#: How many store pages of ``MAX_LIMIT`` runs one filtered ``list_runs`` page reads at most.
+_SCAN_PAGES: Final = 10
 
 
 #: A cursor: the list's letter (``r`` runs, ``e`` events), the last item's time in epoch
@@ -231,9 +233,17 @@ class Operations:
         status: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        since: float | None = None,
+        version: str | None = None,
     ) -> RunPage:
-        """A page of runs, newest first, of ``job`` and in ``status`` when given, after
-        ``cursor`` (a previous page's ``next_cursor``). ``InvalidCursor``."""
+        """A page of runs, newest first, of ``job`` and in ``status`` when given, created at
+        or after ``since`` (epoch seconds) and of job ``version`` when given, after ``cursor``
+        (a previous page's ``next_cursor``). ``InvalidCursor``.
+
+        ``since`` ends the walk at the first older run (the order is by creation time);
+        ``version`` is checked on the runs read, a bounded number per page: a page can then
+        hold fewer than ``limit`` runs and still have a ``next_cursor``, the position the
+        scan reached, so a walk over every page still returns each matching run once."""
         before = None if cursor is None else decode_cursor("runs", cursor)
         _check_limit(limit)
         if status is not None and status not in _STATUSES:
@@ -241,13 +251,70 @@ class Operations:
         # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing matches.
         if job is not None and "\x00" in job:
             return RunPage(data=[], next_cursor=None)
-        runs = await self.store.list_runs(job_id=job, status=status, limit=limit + 1, before=before)
-        page = runs[:limit]
-        more = len(runs) > limit
-        last = page[-1] if more else None
+        if since is None and version is None:
+            runs = await self.store.list_runs(
+                job_id=job, status=status, limit=limit + 1, before=before
+            )
+            page = runs[:limit]
+            last = page[-1] if len(runs) > limit else None
+            return RunPage(
+                data=[Run.from_record(r) for r in page],
+                next_cursor=None
+                if last is None
+                else encode_cursor("runs", last.created_at, last.id),
+            )
+        return await self._scan_runs(job, status, before, limit, since, version)
+
+    async def _scan_runs(
+        self,
+        job: str | None,
+        status: str | None,
+        before: tuple[float, str] | None,
+        limit: int,
+        since: float | None,
+        version: str | None,
+    ) -> RunPage:
+        found: list[RunRecord] = []
+        budget = _SCAN_PAGES
+        while budget:
+            budget -= 1
+            batch = await self.store.list_runs(
+                job_id=job, status=status, limit=MAX_LIMIT, before=before
+            )
+            for run in batch:
+                if since is not None and run.created_at < since:
+                    return RunPage(data=[Run.from_record(r) for r in found], next_cursor=None)
+                if version is None or run.job_version == version:
+                    found.append(run)
+                    if len(found) == limit:
+                        cur = encode_cursor("runs", run.created_at, run.id)
+                        return RunPage(data=[Run.from_record(r) for r in found], next_cursor=cur)
+                before = (run.created_at, run.id)
+            if len(batch) < MAX_LIMIT:
+                return RunPage(data=[Run.from_record(r) for r in found], next_cursor=None)
+        # The scan budget ran out: the next page goes on from the last run read.
         return RunPage(
-            data=[Run.from_record(r) for r in page],
-            next_cursor=None if last is None else encode_cursor("runs", last.created_at, last.id),
+            data=[Run.from_record(r) for r in found],
+            next_cursor=None if before is None else encode_cursor("runs", *before),
+        )
+
+    async def resolve_run_id(self, id_or_prefix: str) -> str:
+        """The run whose id is ``id_or_prefix`` or, failing that, the one run whose id starts
+        with it (the short ids a terminal shows). ``UnknownRun`` for none or several."""
+        if "\x00" in id_or_prefix or not id_or_prefix:
+            raise UnknownRun(f"no run {id_or_prefix!r} in {self.store.url}")
+        if await self.store.get_run(id_or_prefix) is not None:
+            return id_or_prefix
+        ids = await self.store.run_ids_with_prefix(id_or_prefix, limit=3)
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise UnknownRun(
+                f"no run {id_or_prefix!r} in {self.store.url}; run `relaykit runs list` to see runs"
+            )
+        shown = ", ".join(ids[:2]) + (", ..." if len(ids) > 2 else "")
+        raise UnknownRun(
+            f"run id prefix {id_or_prefix!r} matches several runs ({shown}); give more characters"
         )
 
     # -- events -------------------------------------------------------------------------------

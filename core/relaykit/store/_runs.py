@@ -98,6 +98,18 @@ class Runs:
 
         return await self._db.read(work)
 
+    async def run_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """The ids of up to ``limit`` runs that start with ``prefix``, in id order."""
+        # An id range rather than LIKE: an index range on the primary key in both databases
+        # (byte order: COLLATE "C" in PostgreSQL), and no escaping of ``%``/``_`` in prefixes.
+        high = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\x7f"
+        params = {"low": prefix, "high": high, "limit": limit}
+
+        async def work(tx: Tx) -> list[str]:
+            return [str(r[0]) for r in await tx.fetch_all("run_ids_with_prefix", params)]
+
+        return await self._db.read(work)
+
     async def renew_leases(self, *, leases: Mapping[str, int], lease_until: float) -> set[str]:
         """Extend the leases of runs still running under the given epochs; return those ids."""
         if not leases:

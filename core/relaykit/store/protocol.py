@@ -105,6 +105,11 @@ class RunStore(Protocol):
         (keyset pagination: an index range, however deep the page)."""
         ...
 
+    async def run_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """The ids of up to ``limit`` runs whose id starts with ``prefix``, in id order (to
+        resolve the short id a user typed)."""
+        ...
+
     async def claim_runs(
         self,
         *,

@@ -618,6 +618,9 @@ SELECT id, job_id, job_version, status, payload, output, error, created_at, star
 FROM runs WHERE (created_at, id) < (%(before_at)s, %(before_id)s) AND job_id = %(job)s AND status = %(status)s
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: run_ids_with_prefix
+SELECT id FROM runs WHERE id >= %(low)s AND id < %(high)s ORDER BY id LIMIT %(limit)s;
+
 -- name: list_events
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;

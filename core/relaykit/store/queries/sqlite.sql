@@ -514,6 +514,9 @@ SELECT id, job_id, job_version, status, payload, output, error, created_at, star
 FROM runs WHERE (created_at, id) < (:before_at, :before_id) AND job_id = :job AND status = :status
 ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
+-- name: run_ids_with_prefix
+SELECT id FROM runs WHERE id >= :low AND id < :high ORDER BY id LIMIT :limit;
+
 -- name: list_events
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 ORDER BY timestamp DESC, id DESC LIMIT :limit;
