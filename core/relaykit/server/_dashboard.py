@@ -35,7 +35,15 @@ from ..errors import (
 from ..records import RunStatus
 from ._auth import KEY_PREFIX, SESSION_SECONDS, Principal, Throttled
 from ._state import ServerState
-from ._views import task_tree
+from ._views import (
+    attempt_history,
+    run_duration,
+    seconds_text,
+    short_time,
+    task_tree,
+    traceback_lines,
+    who,
+)
 
 SESSION_COOKIE: Final = "relaykit_session"
 LOGIN_CSRF_COOKIE: Final = "relaykit_login_csrf"
@@ -57,16 +65,6 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "…"
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    return f"{math.floor(value / 60)} min {value % 60:.0f} s"
-
-
 def make_templates(*, load_error: str | None = None) -> jinja2.Environment:
     """The template environment (templates shipped in ``relaykit/server/templates``);
     ``load_error`` is the banner every page shows (None: no banner)."""
@@ -76,7 +74,11 @@ def make_templates(*, load_error: str | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["pretty"] = _pretty
-    env.filters["seconds"] = _seconds
+    env.filters["seconds"] = seconds_text
+    env.filters["short_time"] = short_time
+    env.filters["run_duration"] = run_duration
+    env.filters["traceback_lines"] = traceback_lines
+    env.filters["who"] = who
     env.globals["load_error"] = load_error
     return env
 
@@ -410,6 +412,7 @@ async def run_page(request: Request, state: ServerState) -> Response:
         ended=run.status.is_terminal,
         duration=None if start is None else (end - start).total_seconds(),
         rows=task_tree(run, now),
+        history=attempt_history(run),
         logs=data["logs"],
         job_known=run.job in state.client.jobs,
         current_code=(
