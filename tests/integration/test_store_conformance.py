@@ -8,6 +8,7 @@ LISTEN/NOTIFY, connection errors). Times are plain epoch floats: the store never
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -188,6 +189,39 @@ def test_run_ids_with_prefix_is_an_id_range(backend: Backend) -> None:
         "run_abz": [],
         "run_%": [],
         "": ["ab", "run_abc1"],
+    }
+
+
+def test_runs_of_event_and_runs_containing(backend: Backend) -> None:
+    def of(run_id: str, event: str | None, created: float, payload: str) -> RunRecord:
+        run = _run(run_id, created=created)
+        return dataclasses.replace(run, event_id=event, payload=payload)
+
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(of("a", "evt_1", 10.0, '{"email": "ada@example.com"}'))
+        await store.create_run(of("b", "evt_1", 11.0, '{"email": "bob@example.com"}'))
+        await store.create_run(of("c", "evt_2", 12.0, '{"note": "100%_sure"}'))
+        await store.create_run(of("d", None, 13.0, '{"email": "ada@example.com"}'))
+        return {
+            "evt_1": [r.id for r in await store.runs_of_event("evt_1", created_from=10.0, limit=9)],
+            "limit": [r.id for r in await store.runs_of_event("evt_1", created_from=10.0, limit=1)],
+            "later": [r.id for r in await store.runs_of_event("evt_1", created_from=10.5, limit=9)],
+            "none": [r.id for r in await store.runs_of_event("evt_9", created_from=0.0, limit=9)],
+            "ada": [r.id for r in await store.runs_containing("ada@", limit=9)],
+            "wild": [r.id for r in await store.runs_containing("%_", limit=9)],
+            "case": [r.id for r in await store.runs_containing("ADA", limit=9)],
+            "one": [r.id for r in await store.runs_containing("example", limit=1)],
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "evt_1": ["a", "b"],
+        "limit": ["a"],
+        "later": ["b"],
+        "none": [],
+        "ada": ["d", "a"],
+        "wild": ["c"],  # no LIKE wildcards: the text as it is
+        "case": [],
+        "one": ["d"],
     }
 
 

@@ -20,11 +20,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from .._base.clock import Clock, new_id
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
+from ..definitions.triggers import CronTrigger
 from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
 from ..records import EventRecord, RunRecord, RunResult, RunStatus
 from .resources import (
@@ -100,6 +102,24 @@ class SentRecord:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class EventRuns:
+    """An event and the runs it started, oldest first (at most ``MAX_LIMIT``)."""
+
+    event: Event
+    runs: list[Run]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What a search found: runs (by id or id prefix, then by payload or output text) and
+    the event whose id is the text, newest first, each once."""
+
+    text: str
+    runs: list[Run]
+    events: list[Event]
+
+
 class Operations:
     """The operations on one open store.
 
@@ -142,6 +162,22 @@ class Operations:
     def get_job(self, job_id: str) -> Job:
         """One defined job; ``UnknownJob``."""
         return Job.from_job(self.job(job_id))
+
+    def next_fire_times(self, job_id: str, count: int = 5) -> list[datetime]:
+        """The next ``count`` fire times of a cron job's schedule after now (UTC); [] for a
+        job without a cron trigger. ``UnknownJob``."""
+        trigger = self.job(job_id).trigger
+        if not isinstance(trigger, CronTrigger):
+            return []
+        times: list[datetime] = []
+        when = datetime.fromtimestamp(self.clock.now(), UTC)
+        for _ in range(count):
+            try:
+                when = trigger.next_after(when)
+            except Exception:  # croniter: no fire time within its search window
+                break
+            times.append(when)
+        return times
 
     # -- creating runs ------------------------------------------------------------------------
 
@@ -355,6 +391,37 @@ class Operations:
             await engine.close()
         stored = await self.store.get_event(event.id) if inserted else None
         return SentRecord(stored or event, [r.id for r in runs], duplicate=not inserted)
+
+    async def event_runs(self, event_id: str) -> EventRuns:
+        """An event and the runs it started. ``UnknownEvent``."""
+        event = None if "\x00" in event_id else await self.store.get_event(event_id)
+        if event is None:
+            raise UnknownEvent(f"no event {event_id!r}")
+        # Runs are created with the event (or when a delayed one is delivered): never before it.
+        runs = await self.store.runs_of_event(
+            event.id, created_from=event.timestamp, limit=MAX_LIMIT
+        )
+        return EventRuns(Event.from_record(event), [Run.from_record(r) for r in runs])
+
+    async def search(self, text: str, *, limit: int = 50) -> SearchResult:
+        """Runs whose id is ``text`` or starts with it, the event with that id, and runs whose
+        payload or output contains it (a plain, case-sensitive substring of their JSON).
+        Empty or blank text finds nothing. ``InvalidCursor`` for a bad ``limit``."""
+        _check_limit(limit)
+        text = text.strip()
+        if not text or "\x00" in text:
+            return SearchResult(text, [], [])
+        found: dict[str, RunRecord] = {}
+        for run_id in await self.store.run_ids_with_prefix(text, limit=limit):
+            run = await self.store.get_run(run_id)
+            if run is not None:
+                found[run.id] = run
+        for run in await self.store.runs_containing(text, limit=limit):
+            found.setdefault(run.id, run)
+        runs = sorted(found.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        event = await self.store.get_event(text)
+        events = [] if event is None else [Event.from_record(event)]
+        return SearchResult(text, [Run.from_record(r) for r in runs[:limit]], events)
 
     async def cancel_event(self, event_id: str) -> bool:
         """Withdraw a delayed event not yet delivered; False when it was not pending."""

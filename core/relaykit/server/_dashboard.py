@@ -29,6 +29,7 @@ from ..errors import (
     PayloadTooLarge,
     RelaykitError,
     StoreError,
+    UnknownEvent,
     UnknownJob,
     UnknownRun,
 )
@@ -327,6 +328,7 @@ async def _job_page(
         "job.html",
         400 if error else 200,
         job=job.to_json(),
+        next_fires=[t.isoformat() for t in ops.next_fire_times(job.id)],
         runs=recent.to_json()["data"],
         error=error,
         payload=payload,
@@ -444,6 +446,43 @@ async def replay_run(request: Request, state: ServerState, form: Any) -> Respons
 
 
 @page
+async def event_page(request: Request, state: ServerState) -> Response:
+    """GET /events/{event_id}: an event, its payload and the runs it started."""
+    event_id = _path_id(request, "event_id")
+    try:
+        found = await (await state.operations()).event_runs(event_id)
+    except UnknownEvent:
+        return _render(request, "not_found.html", 404, what=f"event {event_id!r}")
+    return _render(
+        request,
+        "event.html",
+        event=found.event.to_json(),
+        runs=[r.to_json() for r in found.runs],
+    )
+
+
+@page
+async def search_page(request: Request, state: ServerState) -> Response:
+    """GET /search?q=: runs by id or id prefix or payload/output text, events by id; one
+    run or event found by its exact id opens it."""
+    text = request.query_params.get("q", "").strip()
+    if not text.isprintable():
+        text = ""
+    found = await (await state.operations()).search(text, limit=PAGE_SIZE)
+    if len(found.runs) == 1 and found.runs[0].id == text and not found.events:
+        return _redirect(request, f"/runs/{text}")
+    if len(found.events) == 1 and not found.runs:
+        return _redirect(request, f"/events/{text}")
+    return _render(
+        request,
+        "search.html",
+        q=text,
+        runs=[r.to_json() for r in found.runs],
+        events=[e.to_json() for e in found.events],
+    )
+
+
+@page
 async def events_page(request: Request, state: ServerState) -> Response:
     """GET /events: the newest events."""
     events = await (await state.operations()).list_events(limit=100)
@@ -466,4 +505,6 @@ def dashboard_routes() -> list[Route]:
         Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/runs/{run_id}/replay", replay_run, methods=["POST"]),
         Route("/events", events_page, methods=["GET"]),
+        Route("/events/{event_id}", event_page, methods=["GET"]),
+        Route("/search", search_page, methods=["GET"]),
     ]

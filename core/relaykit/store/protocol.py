@@ -110,6 +110,18 @@ class RunStore(Protocol):
         resolve the short id a user typed)."""
         ...
 
+    async def runs_of_event(
+        self, event_id: str, *, created_from: float, limit: int
+    ) -> list[RunRecord]:
+        """The runs the event ``event_id`` started, oldest first, among those created at or
+        after ``created_from`` (pass the event's timestamp)."""
+        ...
+
+    async def runs_containing(self, text: str, *, limit: int) -> list[RunRecord]:
+        """Up to ``limit`` runs, newest first, whose stored payload or output JSON contains
+        ``text`` (a plain substring, case-sensitive)."""
+        ...
+
     async def claim_runs(
         self,
         *,
