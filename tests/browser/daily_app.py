@@ -45,3 +45,9 @@ async def broken(payload: Any, io: relaykit.IO, ctx: Context) -> int:
         "parse", parse_widget, "not a number", retry=relaykit.Retry(limit=1)
     )
     return parsed
+
+
+@client.define_job(id="napper", name="Napper", version="1.0.0")
+async def napper(payload: Any, io: relaykit.IO, ctx: Context) -> str:
+    await io.wait("nap", seconds=1)
+    return "rested"

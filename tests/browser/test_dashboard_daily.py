@@ -67,6 +67,7 @@ def daily(tmp_path: Path) -> Iterator[Daily]:
     runs = {
         "labels": _run("labels", {"issue": 7, "note": long_text}, database),
         "broken": _run("broken", None, database),
+        "napper": _run("napper", None, database),  # `relaykit run` sleeps through its wait
     }
     events = {
         "pro": _send("user.created", {"email": "ada@example.com", "plan": "pro"}, database),
@@ -141,6 +142,10 @@ def test_icons_times_durations_and_the_header(watched: Page, daily: Daily) -> No
     assert summary.inner_text().strip().startswith("github.add_labels"), summary.inner_text()
     expect(page.locator(".run-head .attempts")).to_have_text("ran once, no retries")
     _shot(page, "run-wide")
+    # a run that waited was picked up twice: said as a resumption, not as a failed attempt
+    page.goto(f"{daily.url}/runs/{daily.runs['napper']}")
+    expect(page.locator(".run-head .badge")).to_have_text("succeeded")
+    expect(page.locator(".run-head .attempts")).to_have_text("resumed 1 time")
 
 
 def test_at_800_px_nothing_is_pushed_off_the_page(watched: Page, daily: Daily) -> None:
@@ -201,8 +206,27 @@ def test_a_cron_job_shows_its_next_fire_times(watched: Page, daily: Daily) -> No
     assert all(re.search(r"T03:00:00\+00:00$", s) for s in stamps), stamps
     assert stamps == sorted(stamps) and len(set(stamps)) == 5
     expect(fires.first.locator(".ago")).to_have_text(re.compile(r"^in \d+ (min|h)$"))
+    # the test-run form starts from the payload a fire now would get
+    example = json.loads(page.get_by_label("Payload (JSON)").input_value())
+    assert set(example) == {"ts", "last_ts"} and example["last_ts"].endswith("T03:00:00+00:00")
     page.goto(f"{daily.url}/jobs/labels")
     expect(page.locator("ol.next-fires")).to_have_count(0)
+    assert page.get_by_label("Payload (JSON)").input_value() == "{}"
+
+
+def test_search_works_from_the_keyboard(watched: Page, daily: Daily) -> None:
+    page = watched
+    box = page.get_by_role("searchbox", name="Search runs and events")
+    for _ in range(20):  # Tab through the header until the search box has the focus
+        page.keyboard.press("Tab")
+        if box.evaluate("e => e === document.activeElement"):
+            break
+    else:
+        pytest.fail("the search box is not reachable with Tab")
+    page.keyboard.type(daily.runs["broken"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"/runs/{daily.runs['broken']}$"))
+    expect(page.locator(".run-head .badge")).to_have_text("failed")
 
 
 def test_the_users_frame_is_highlighted_in_a_traceback(watched: Page, daily: Daily) -> None:

@@ -248,6 +248,6 @@ def runs_table(results: list[RunResult]) -> Table:
             r.job_version,
             f"[{style}]{r.status}[/]",
             r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            _ms(r.started_at, r.ended_at),
+            "running" if r.status is RunStatus.RUNNING else _ms(r.started_at, r.ended_at),
         )
     return table

@@ -55,6 +55,7 @@ def run_command(
         client.use_database(database)
     target = client.get_job(job)
     if payload is None and isinstance(target.trigger, CronTrigger | IntervalTrigger):
+        # what a fire now would get (Operations.example_payload gives the dashboard the same)
         data = target.trigger.manual_payload(client.clock.now())
     if detach:
         run_id = asyncio.run(_enqueue(client, target.id, data))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._base.clock import Clock, new_id
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
-from ..definitions.triggers import CronTrigger
+from ..definitions.triggers import CronTrigger, IntervalTrigger
 from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
 from ..records import EventRecord, RunRecord, RunResult, RunStatus
 from .resources import (
@@ -162,6 +162,15 @@ class Operations:
     def get_job(self, job_id: str) -> Job:
         """One defined job; ``UnknownJob``."""
         return Job.from_job(self.job(job_id))
+
+    def example_payload(self, job_id: str) -> Any:
+        """A payload to start with when running ``job_id`` by hand: for a cron or interval
+        job the one a fire now would get (``ts``, ``last_ts``); else None (none known).
+        ``UnknownJob``."""
+        trigger = self.job(job_id).trigger
+        if isinstance(trigger, CronTrigger | IntervalTrigger):
+            return trigger.manual_payload(self.clock.now())
+        return None
 
     def next_fire_times(self, job_id: str, count: int = 5) -> list[datetime]:
         """The next ``count`` fire times of a cron job's schedule after now (UTC); [] for a

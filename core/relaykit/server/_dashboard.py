@@ -337,8 +337,15 @@ async def _job_page(
 
 @page
 async def job_page(request: Request, state: ServerState) -> Response:
-    """GET /jobs/{job_id}: a job, its test-run form and its recent runs."""
-    return await _job_page(request, state, _path_id(request, "job_id"), error=None, payload="{}")
+    """GET /jobs/{job_id}: a job, its test-run form (for a cron or interval job, filled with
+    the payload a fire now would get) and its recent runs."""
+    job_id = _path_id(request, "job_id")
+    try:
+        example = (await state.operations()).example_payload(job_id)
+    except UnknownJob:
+        example = None  # _job_page answers 404
+    payload = "{}" if example is None else _pretty(example)
+    return await _job_page(request, state, job_id, error=None, payload=payload)
 
 
 @action
