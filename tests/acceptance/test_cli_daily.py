@@ -98,9 +98,13 @@ def test_runs_list_since_version_and_limit(rk: Relaykit, app: str, tmp_path: Pat
         ("runs", "show", "run_x"),
         ("runs", "cancel", "run_x"),
         ("runs", "replay", "run_x"),
+        ("connections", "list"),
+        ("check-replay", "app.py"),
     ],
 )
-def test_read_commands_never_create_a_database(rk: Relaykit, command: tuple[str, ...]) -> None:
+def test_read_commands_never_create_a_database(
+    rk: Relaykit, app: str, command: tuple[str, ...]
+) -> None:
     line = rk(*command).error_line()
 
     default = (rk.cwd / ".relaykit" / "relaykit.db").resolve()
