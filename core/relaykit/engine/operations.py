@@ -296,19 +296,16 @@ class Operations:
         # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing matches.
         if job is not None and "\x00" in job:
             return RunPage(data=[], next_cursor=None)
-        if since is None and version is None:
-            runs = await self.store.list_runs(
-                job_id=job, status=status, limit=limit + 1, before=before
-            )
-            page = runs[:limit]
-            last = page[-1] if len(runs) > limit else None
-            return RunPage(
-                data=[Run.from_record(r) for r in page],
-                next_cursor=None
-                if last is None
-                else encode_cursor("runs", last.created_at, last.id),
-            )
-        return await self._scan_runs(job, status, before, limit, since, version)
+        if since is not None or version is not None:
+            return await self._scan_runs(job, status, before, limit, since, version)
+        runs = await self.store.list_runs(job_id=job, status=status, limit=limit + 1, before=before)
+        page = runs[:limit]
+        more = len(runs) > limit
+        last = page[-1] if more else None
+        return RunPage(
+            data=[Run.from_record(r) for r in page],
+            next_cursor=None if last is None else encode_cursor("runs", last.created_at, last.id),
+        )
 
     async def _scan_runs(
         self,
