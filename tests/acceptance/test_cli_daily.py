@@ -256,6 +256,7 @@ def test_a_worker_prints_each_run_end_and_a_summary_on_stop(rk: Relaykit, app: s
     assert f"run {ok} of job pipeline succeeded in " in done.stderr, done.describe()
     ended = [line for line in lines if line.startswith(f"run {failed} of job explode failed in ")]
     assert len(ended) == 1, done.describe()
+    assert ended[0].endswith("NonRetriable: the widget is broken"), ended  # never wrapped
     assert "runs ended: 1 failed, 1 succeeded" in lines, done.describe()
     summary = lines.index("runs ended: 1 failed, 1 succeeded")
     assert lines[summary + 1] == "1 run(s) did not succeed:"

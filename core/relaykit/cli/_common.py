@@ -44,7 +44,9 @@ class _RunEndHandler(logging.Handler):
 
         style = self._STYLE.get(str(getattr(record, "status", "")), "red")
         try:
-            self._console.print(f"[{style}]{escape(record.getMessage())}[/]", highlight=False)
+            # soft_wrap: one line however narrow the terminal (or a pipe, 80 columns)
+            line = f"[{style}]{escape(record.getMessage())}[/]"
+            self._console.print(line, highlight=False, soft_wrap=True)
         except Exception:  # a logging handler never raises into the worker
             self.handleError(record)
 
