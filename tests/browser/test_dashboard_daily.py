@@ -214,6 +214,23 @@ def test_a_cron_job_shows_its_next_fire_times(watched: Page, daily: Daily) -> No
     assert page.get_by_label("Payload (JSON)").input_value() == "{}"
 
 
+def test_the_runs_page_filters_by_age_and_version(watched: Page, daily: Daily) -> None:
+    page = watched
+    rows = page.locator("table.runs tbody tr[data-run]")
+    everything = len(daily.runs) + 1  # and the run the "pro" event started
+    expect(rows).to_have_count(everything)
+    page.get_by_label("Since").select_option("1h")
+    page.get_by_label("Version").fill("1.0.0")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"since=1h.*version=1\.0\.0"))
+    expect(rows).to_have_count(everything)
+    page.get_by_label("Version").fill("2.0.0")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(0)
+    expect(page.locator("table.runs")).to_contain_text("no runs")
+    expect(page.get_by_label("Since")).to_have_value("1h")  # the filters stay as chosen
+
+
 def test_search_works_from_the_keyboard(watched: Page, daily: Daily) -> None:
     page = watched
     box = page.get_by_role("searchbox", name="Search runs and events")

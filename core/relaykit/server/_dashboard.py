@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._base.serde import parse_json
+from ..engine.resources import RunPage
 from ..errors import (
     InvalidCursor,
     JsonTooDeep,
@@ -60,6 +61,8 @@ _PAGE_HEADERS: Final = {
     "Referrer-Policy": "same-origin",
 }
 _STATUSES: Final = [s.value for s in RunStatus]
+#: The runs page's "since" choices: seconds back from now.
+_SINCE: Final = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 
 
 def _pretty(value: Any) -> str:
@@ -372,29 +375,58 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
     return _redirect(request, f"/runs/{run.id}")
 
 
+def _runs_query(request: Request) -> dict[str, str]:
+    """The runs page's filters from its query string (job, status, since, version); a value
+    no filter takes is dropped, as if not given."""
+    given = request.query_params
+    query: dict[str, str] = {}
+    job = given.get("job") or ""
+    if job and job.isprintable():
+        query["job"] = job
+    if given.get("status") in _STATUSES:
+        query["status"] = given["status"]
+    if given.get("since") in _SINCE:
+        query["since"] = given["since"]
+    version = (given.get("version") or "").strip()
+    if version and version.isprintable():
+        query["version"] = version
+    return query
+
+
 @page
 async def runs_page(request: Request, state: ServerState) -> Response:
-    """GET /runs: runs newest first, filtered by job and status, a page at a time."""
-    job = request.query_params.get("job") or None
-    if job is not None and not job.isprintable():
-        job = None
-    status = request.query_params.get("status") or None
-    if status not in (None, *_STATUSES):
-        status = None
-    cursor = request.query_params.get("cursor") or None
+    """GET /runs: runs newest first, filtered by job, status, age and job version, a page at
+    a time."""
+    query = _runs_query(request)
+    since = query.get("since")
+    since_at = None if since is None else state.client.clock.now() - _SINCE[since]
     ops = await state.operations()
+
+    async def page_after(cursor: str | None) -> RunPage:
+        return await ops.list_runs(
+            job=query.get("job"),
+            status=query.get("status"),
+            since=since_at,
+            version=query.get("version"),
+            cursor=cursor,
+            limit=PAGE_SIZE,
+        )
+
+    cursor = request.query_params.get("cursor") or None
     try:
-        runs = await ops.list_runs(job=job, status=status, cursor=cursor, limit=PAGE_SIZE)
+        runs = await page_after(cursor)
     except InvalidCursor:  # a hand-edited link: start from the newest
         cursor = None
-        runs = await ops.list_runs(job=job, status=status, limit=PAGE_SIZE)
-    query = {k: v for k, v in (("job", job), ("status", status)) if v}
+        runs = await page_after(None)
     return _render(
         request,
         "runs.html",
         runs=runs.to_json()["data"],
-        job=job,
-        status=status,
+        job=query.get("job"),
+        status=query.get("status"),
+        since=since,
+        since_choices=list(_SINCE),
+        version=query.get("version", ""),
         job_ids=sorted(state.client.jobs),
         first_link=("?" + urlencode(query)) if cursor else None,
         next_link=(
