@@ -64,6 +64,7 @@ def test_list_filters_by_job_and_status(rk: Relaykit, app: str) -> None:
 
 
 def test_list_on_an_empty_database_is_an_empty_page(rk: Relaykit) -> None:
+    assert rk("db", "migrate", "--database", "sqlite:///relaykit.db").returncode == 0
     done = rk("runs", "list", "--json", "--database", "sqlite:///relaykit.db")
 
     assert done.returncode == 0, done.describe()
@@ -95,6 +96,7 @@ def test_list_pages_by_cursor_return_every_run_once(rk: Relaykit, app: str) -> N
 
 @pytest.mark.parametrize("cursor", ["garbage", "r1.5", "e1733160000.5_run_1", "r1.5_"])
 def test_list_with_a_bad_cursor_is_one_line_and_exit_2(rk: Relaykit, cursor: str) -> None:
+    assert rk("db", "migrate", "--database", "sqlite:///relaykit.db").returncode == 0
     done = rk("runs", "list", "--cursor", cursor, "--database", "sqlite:///relaykit.db")
 
     line = done.error_line(status=2)
@@ -130,7 +132,9 @@ def test_cancel_stops_a_run_that_relaykit_run_is_waiting_on(rk: Relaykit, app: s
             deadline = time.monotonic() + 30
             waiting: list[dict[str, Any]] = []
             while not waiting and time.monotonic() < deadline:
-                waiting = rk.list_runs("--status", "waiting")
+                # `runs list` never creates the database: wait until `relaykit run` has
+                if (rk.cwd / "relaykit.db").exists():
+                    waiting = rk.list_runs("--status", "waiting")
                 time.sleep(0.1)
             assert len(waiting) == 1, "relaykit run never reached its wait"
             cancel = rk("runs", "cancel", waiting[0]["id"], "--database", "sqlite:///relaykit.db")

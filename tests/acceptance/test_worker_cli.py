@@ -124,7 +124,7 @@ def test_worker_prints_one_line_per_run_end(rk: Relaykit, app: str) -> None:
     done = rk.worker_until_idle(app)
 
     for status, run_id in ids.items():
-        lines = [line for line in done.stderr.splitlines() if f"run {run_id} of job" in line]
+        lines = [line for line in done.stderr.splitlines() if line.startswith(f"run {run_id} ")]
         assert len(lines) == 1, done.describe()
         assert f" {status} in " in lines[0]
     assert "ValidationError" in done.stderr  # why the payload was refused
@@ -144,4 +144,5 @@ def test_an_app_that_configures_logging_gets_the_lines_once_through_its_handlers
     done = rk.worker_until_idle("logged.py")
 
     lines = [line for line in done.stderr.splitlines() if f"run {run_id} of job" in line]
+    lines = [line for line in lines if not line.startswith("  ")]  # not the stop summary
     assert lines == [lines[0]] and lines[0].startswith("APP relaykit.worker run "), done.describe()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 from tests.http_app import PASSWORD
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def _log_in(page: Page, server: Server) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
-    expect(page.locator(".who")).to_have_text("user:ada")
+    expect(page.locator(".who")).to_have_text("ada")
 
 
 def test_a_wrong_password_does_not_log_in(page: Page, server: Server) -> None:
@@ -37,7 +37,7 @@ def test_a_wrong_password_does_not_log_in(page: Page, server: Server) -> None:
 def test_the_printed_login_link_logs_in_once(page: Page, server: Server) -> None:
     page.goto(server.login_link)
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
-    expect(page.locator(".who")).to_have_text("cli")
+    expect(page.locator(".who")).to_have_text("login link (relaykit dev/serve)")
     other = page.context.browser
     assert other is not None
     fresh = other.new_context()
@@ -100,8 +100,18 @@ def test_cancel_a_waiting_run(page: Page, server: Server) -> None:
     page.get_by_role("button", name="Run test").click()
     status = page.locator(".run-head .badge")
     expect(status).to_have_text("waiting", timeout=20_000)
-    page.get_by_role("button", name="Cancel").click()
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    page.get_by_role("button", name="Cancel").click()  # asked, and dismissed: nothing happens
+    expect(status).to_have_text("waiting")
+    page.get_by_role("button", name="Cancel").click()  # asked again, and accepted
     expect(status).to_have_text("canceled")
+    assert len(asked) == 2 and asked[0].startswith("Cancel run run_"), asked
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
     page.get_by_role("link", name="Runs").click()
     page.get_by_label("Status").select_option("canceled")

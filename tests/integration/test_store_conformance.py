@@ -8,6 +8,7 @@ LISTEN/NOTIFY, connection errors). Times are plain epoch floats: the store never
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -162,6 +163,65 @@ def test_list_runs_newest_first_with_filters_and_limit(backend: Backend) -> None
         "both": ["r4", "r1"],
         "limit": ["r4", "r3"],
         "none": [],
+    }
+
+
+def test_run_ids_with_prefix_is_an_id_range(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        for run_id in ("run_abc1", "run_abc2", "run_abd", "run_b", "ab"):
+            await store.create_run(_run(run_id))
+        return {
+            prefix: await store.run_ids_with_prefix(prefix, limit=limit)
+            for prefix, limit in [
+                ("run_abc", 5),  # two share it
+                ("run_ab", 2),  # the limit holds (three share it)
+                ("run_abd", 5),  # a whole id is its own prefix
+                ("run_abz", 5),  # none
+                ("run_%", 5),  # LIKE's wildcards are plain characters
+                ("", 2),  # every id starts with ""
+            ]
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "run_abc": ["run_abc1", "run_abc2"],
+        "run_ab": ["run_abc1", "run_abc2"],
+        "run_abd": ["run_abd"],
+        "run_abz": [],
+        "run_%": [],
+        "": ["ab", "run_abc1"],
+    }
+
+
+def test_runs_of_event_and_runs_containing(backend: Backend) -> None:
+    def of(run_id: str, event: str | None, created: float, payload: str) -> RunRecord:
+        run = _run(run_id, created=created)
+        return dataclasses.replace(run, event_id=event, payload=payload)
+
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(of("a", "evt_1", 10.0, '{"email": "ada@example.com"}'))
+        await store.create_run(of("b", "evt_1", 11.0, '{"email": "bob@example.com"}'))
+        await store.create_run(of("c", "evt_2", 12.0, '{"note": "100%_sure"}'))
+        await store.create_run(of("d", None, 13.0, '{"email": "ada@example.com"}'))
+        return {
+            "evt_1": [r.id for r in await store.runs_of_event("evt_1", created_from=10.0, limit=9)],
+            "limit": [r.id for r in await store.runs_of_event("evt_1", created_from=10.0, limit=1)],
+            "later": [r.id for r in await store.runs_of_event("evt_1", created_from=10.5, limit=9)],
+            "none": [r.id for r in await store.runs_of_event("evt_9", created_from=0.0, limit=9)],
+            "ada": [r.id for r in await store.runs_containing("ada@", limit=9)],
+            "wild": [r.id for r in await store.runs_containing("%_", limit=9)],
+            "case": [r.id for r in await store.runs_containing("ADA", limit=9)],
+            "one": [r.id for r in await store.runs_containing("example", limit=1)],
+        }
+
+    assert asyncio.run(backend.run(go)) == {
+        "evt_1": ["a", "b"],
+        "limit": ["a"],
+        "later": ["b"],
+        "none": [],
+        "ada": ["d", "a"],
+        "wild": ["c"],  # no LIKE wildcards: the text as it is
+        "case": [],
+        "one": ["d"],
     }
 
 

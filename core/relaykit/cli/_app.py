@@ -11,6 +11,7 @@ from types import ModuleType
 
 from ..client import Client
 from ..errors import AppLoadError
+from ..integrations.base import Integration
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -93,3 +94,35 @@ def describe_load_error(exc: AppLoadError, root: Path) -> str:
 def _message(exc: BaseException) -> str:
     # A SyntaxError's str() repeats its place ("... (app.py, line 3)"); the block shows it once.
     return exc.msg if isinstance(exc, SyntaxError) else str(exc)
+
+
+def declared_integrations(client: Client) -> dict[str, Integration]:
+    """The integration instances the app's jobs declare, by instance id."""
+    found: dict[str, Integration] = {}
+    for job in client.jobs.values():
+        for instance in job.integrations.values():
+            if isinstance(instance, Integration):
+                found.setdefault(instance.id, instance)
+    return found
+
+
+def check_secret_key(client: Client, command: str) -> None:
+    """``CliError`` (one line, exit 2) when the app's jobs read stored connections (integrations
+    without a token) and ``RELAYKIT_SECRET_KEY`` cannot decrypt them: every such run would
+    otherwise fail for good."""
+    from .._base.secrets import SECRET_KEY_ENV, SecretBox
+    from ..errors import ConfigurationError
+    from ._common import CliError
+
+    declared = declared_integrations(client)
+    stored = sorted(i for i, inst in declared.items() if inst.uses_stored_connection())
+    if not stored:
+        return
+    try:
+        SecretBox.from_env()
+    except (ConfigurationError, ValueError) as exc:
+        why = " ".join(str(exc).split())
+        raise CliError(
+            f"{command}: integration(s) {', '.join(stored)} read stored connections, which "
+            f"need {SECRET_KEY_ENV}: {why}"
+        ) from exc

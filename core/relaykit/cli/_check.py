@@ -14,6 +14,7 @@ from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,
     CliError,
     database_option,
+    existing_database,
     print_json,
     reports_errors,
     run_async,
@@ -70,6 +71,7 @@ def check_replay_command(
     client = load_client(app)
     if database:
         client.use_database(database)
+    existing_database(client.database_url)  # reads only: never creates a database
     if job_id is not None and job_id not in client.jobs:
         # not an error: the stored runs of a job the code dropped are exactly what to report
         stderr.print(f"[yellow]job {escape(job_id)!r} is not defined by {escape(app)}[/]")

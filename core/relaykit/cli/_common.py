@@ -6,7 +6,9 @@ import functools
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
@@ -16,7 +18,7 @@ from rich.console import Console
 from .._base.serde import parse_json
 from .._base.sync import run_coroutine
 from ..errors import JsonTooDeep, RelaykitError, StoreUnavailable
-from ..store import Store, database_url_from_env, store_from_url
+from ..store import Store, database_url_from_env, parse_database_url, store_from_url
 
 T = TypeVar("T")
 
@@ -42,26 +44,79 @@ class _RunEndHandler(logging.Handler):
 
         style = self._STYLE.get(str(getattr(record, "status", "")), "red")
         try:
-            self._console.print(f"[{style}]{escape(record.getMessage())}[/]", highlight=False)
+            # soft_wrap: one line however narrow the terminal (or a pipe, 80 columns)
+            line = f"[{style}]{escape(record.getMessage())}[/]"
+            self._console.print(line, highlight=False, soft_wrap=True)
         except Exception:  # a logging handler never raises into the worker
             self.handleError(record)
 
 
-def show_run_ends(console: Console = stderr) -> None:
-    """Make ``relaykit worker``/``dev``/``serve`` print one line per run end.
+class RunTally(logging.Handler):
+    """Counts the worker's run-end records (logger ``relaykit.worker``) by status and keeps
+    the last failures, for the summary a worker prints when it stops."""
+
+    KEEP: Final = 10
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.by_status: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.failed = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count one run end."""
+        status = str(getattr(record, "status", ""))
+        if not status:
+            return
+        self.by_status[status] += 1
+        if status not in ("succeeded", "canceled"):
+            self.failed += 1
+            self.failures = [*self.failures[-(self.KEEP - 1) :], record.getMessage()]
+
+    def summary(self) -> list[str]:
+        """The lines to print on stop: counts by status, then the failed runs (newest last)."""
+        if not self.by_status:
+            return []
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.by_status.items()))
+        lines = [f"runs ended: {counts}"]
+        if self.failed:
+            shown = len(self.failures)
+            more = f" (the last {shown})" if shown < self.failed else ""
+            lines.append(f"{self.failed} run(s) did not succeed{more}:")
+            lines.extend(f"  {line}" for line in self.failures)
+        return lines
+
+
+def show_run_ends(console: Console = stderr) -> RunTally:
+    """Make ``relaykit worker``/``dev``/``serve`` print one line per run end, and count them.
 
     When the app configured logging itself (the root logger has handlers), its handlers
     print them and nothing is added here, so no line shows twice; otherwise a handler on
     ``relaykit.worker`` prints them on ``console``. ``io.logger`` lines (``relaykit.run``)
-    are shown by the progress printer, never by a handler added here.
+    are shown by the progress printer, never by a handler added here. The tally returned
+    counts them either way (``print_run_summary`` on stop).
     """
     worker_log = logging.getLogger("relaykit.worker")
     if worker_log.level == logging.NOTSET or worker_log.level > logging.INFO:
         worker_log.setLevel(logging.INFO)
-    if logging.getLogger().handlers:
-        return
-    if not any(isinstance(h, _RunEndHandler) for h in worker_log.handlers):
+    for old in [h for h in worker_log.handlers if isinstance(h, RunTally)]:
+        worker_log.removeHandler(old)
+    tally = RunTally()
+    worker_log.addHandler(tally)
+    if not logging.getLogger().handlers and not any(
+        isinstance(h, _RunEndHandler) for h in worker_log.handlers
+    ):
         worker_log.addHandler(_RunEndHandler(console))
+    return tally
+
+
+def print_run_summary(tally: RunTally, console: Console = stderr) -> None:
+    """The summary of the runs that ended while the worker ran (nothing when none did)."""
+    from rich.markup import escape
+
+    for i, line in enumerate(tally.summary()):
+        console.print(escape(line) if i else f"[bold]{escape(line)}[/]", soft_wrap=True)
+    logging.getLogger("relaykit.worker").removeHandler(tally)
 
 
 class CliError(click.ClickException):
@@ -118,11 +173,45 @@ async def open_store(database: str | None) -> Store:
     return store
 
 
-def on_store(database: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store, run ``action`` on it, close it: what every ``runs`` command does."""
+def existing_database(database: str | None) -> str:
+    """The database URL of ``--database`` or the environment, for a command that only reads
+    (or changes what is stored): a SQLite file that does not exist is a ``CliError`` naming
+    the path, so such a command never creates an empty database in the wrong folder."""
+    url = database_url_from_env(database)
+    try:
+        parsed = parse_database_url(url)
+    except RelaykitError as exc:
+        raise CliError(str(exc)) from exc
+    if parsed.scheme == "sqlite" and parsed.path != ":memory:":
+        path = Path(parsed.path)
+        if not path.is_file():
+            where = "directory" if not path.parent.is_dir() else "file"
+            missing = path.parent if where == "directory" else path
+            raise CliError(
+                f"no database at {path.resolve()} (the {where} {missing} does not exist); "
+                "run this where the app ran, or pass --database / set RELAYKIT_DATABASE_URL"
+            )
+    return url
+
+
+def describe_database(url: str) -> str:
+    """The database a URL names, safe to print: a SQLite file's absolute path, else the
+    URL without its password."""
+    parsed = parse_database_url(url)
+    if parsed.scheme == "sqlite" and parsed.path != ":memory:":
+        return str(Path(parsed.path).resolve())
+    return parsed.redacted
+
+
+def on_store(
+    database: str | None, action: Callable[[Store], Awaitable[T]], *, create: bool = True
+) -> T:
+    """Open the store, run ``action`` on it, close it: what every ``runs`` command does.
+    ``create=False``: the database must exist already (``existing_database``)."""
+    url = database if create else existing_database(database)
 
     async def go() -> T:
-        store = await open_store(database)
+        store = await open_store(url)
         try:
             return await action(store)
         finally:
@@ -131,18 +220,41 @@ def on_store(database: str | None, action: Callable[[Store], Awaitable[T]]) -> T
     return run_async(go())
 
 
+PAYLOAD_HELP = "The payload: JSON, @FILE (JSON read from FILE) or - (JSON read from stdin)."
+
+
+def read_payload_text(text: str) -> str:
+    """``--payload``'s JSON text: ``@path`` reads the file, ``-`` reads stdin."""
+    if text == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise CliError("--payload -: pipe the JSON on stdin (`cat p.json | relaykit ...`)")
+        return sys.stdin.read()
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise CliError(f"--payload {text}: cannot read {path.resolve()} ({why})") from exc
+    return text
+
+
 def parse_payload(text: str | None) -> Any:
-    """The ``--payload`` JSON (None when not given)."""
+    """The ``--payload`` JSON (None when not given); ``@FILE`` and ``-`` read it from a file
+    or stdin."""
     if text is None:
         return None
+    source = text
+    text = read_payload_text(text)
     try:
         return parse_json(text, what="--payload")
     except JsonTooDeep as exc:
         raise CliError(exc.message) from exc
     except ValueError as exc:
         why = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else exc
+        where = f" (read from {source})" if source != text else ""
         raise CliError(
-            f"--payload is not valid JSON ({why}); "
+            f"--payload{where} is not valid JSON ({why}); "
             """pass e.g. --payload '{"email": "a@b.c"}'"""
         ) from exc
 

@@ -73,6 +73,13 @@ def plugins_command(as_json: bool) -> None:
 @click.option("--port", type=int, default=0, help="Port of the local OAuth2 redirect (0: any).")
 @click.option("--timeout", type=float, default=300.0, help="Seconds to wait for the redirect.")
 @click.option("--delete", is_flag=True, help="Forget the stored connection.")
+@click.option(
+    "--app",
+    "app",
+    default=None,
+    metavar="APP",
+    help="Check that APP's jobs declare the integration instance ID (and say which they do).",
+)
 @database_option
 @reports_errors
 def connect_command(
@@ -82,12 +89,15 @@ def connect_command(
     port: int,
     timeout: float,
     delete: bool,
+    app: str | None,
     database: str | None,
 ) -> None:
     """Store the credentials of the integration instance ID, encrypted with
     RELAYKIT_SECRET_KEY: an API token (`printenv TOKEN | relaykit connect github
     --token-stdin`) or, for an OAuth2 integration, the token from the authorization code flow
     (PKCE; the browser is redirected to a local 127.0.0.1 address)."""
+    if app is not None:
+        _check_declared(app, integration_id)
     box = SecretBox.from_env()  # fail before reading anything when no key is configured
 
     def connections(store: Store) -> Connections:
@@ -102,6 +112,19 @@ def connect_command(
         credentials = _authorize(integration_id, slug or integration_id, port, timeout)
     on_store(database, lambda store: connections(store).save(integration_id, credentials))
     stdout.print(f"connection {integration_id!r} saved")
+
+
+def _check_declared(app: str, integration_id: str) -> None:
+    """``CliError`` unless APP's jobs declare the integration instance ``integration_id``."""
+    from ._app import declared_integrations, load_client
+
+    declared = declared_integrations(load_client(app))
+    if integration_id not in declared:
+        known = ", ".join(sorted(declared)) or "none"
+        raise CliError(
+            f"relaykit connect {integration_id}: {app} declares no integration "
+            f"{integration_id!r} (its jobs declare: {known})"
+        )
 
 
 def _read_token(integration_id: str) -> Credentials:
@@ -157,7 +180,7 @@ def connections_list(as_json: bool, database: str | None) -> None:
             for c in await store.list_connections()
         ]
 
-    found = on_store(database, rows)
+    found = on_store(database, rows, create=False)
     if as_json:
         print_json(found)
         return

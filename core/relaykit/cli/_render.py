@@ -234,14 +234,20 @@ def print_result(console: Console, result: RunResult) -> None:
 
 def runs_table(results: list[RunResult]) -> Table:
     """Runs as a table for ``relaykit runs list``."""
-    table = Table("id", "job", "status", "created", "duration", box=None)
+    table = Table(box=None)
+    # Full ids, never cut or folded: they are what `runs show` takes.
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in results), default=2))
+    table.add_column("job", overflow="fold", min_width=8)
+    for name in ("version", "status", "created", "duration"):
+        table.add_column(name, no_wrap=True, min_width=len(name))
     for r in results:
         style = _STATUS_STYLE.get(r.status, "white")
         table.add_row(
             r.id,
             r.job,
+            r.job_version,
             f"[{style}]{r.status}[/]",
             r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            _ms(r.started_at, r.ended_at),
+            "running" if r.status is RunStatus.RUNNING else _ms(r.started_at, r.ended_at),
         )
     return table

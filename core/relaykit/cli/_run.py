@@ -10,10 +10,12 @@ import sys
 import click
 
 from ..client import Client
+from ..definitions.triggers import CronTrigger, IntervalTrigger
 from ..records import RunResult, RunStatus
 from ._app import load_client
 from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,
+    PAYLOAD_HELP,
     database_option,
     parse_payload,
     print_json,
@@ -29,7 +31,12 @@ EXIT_INTERRUPTED = 130
 @click.command("run")
 @click.argument("app")
 @click.argument("job")
-@click.option("--payload", default=None, metavar="JSON", help="The run's payload as JSON.")
+@click.option(
+    "--payload",
+    default=None,
+    metavar="JSON|@FILE|-",
+    help=PAYLOAD_HELP + " Default for a cron or interval job: the payload a fire now gets.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON line.")
 @click.option("--detach", is_flag=True, help="Only enqueue the run (a worker executes it).")
 @database_option
@@ -47,6 +54,9 @@ def run_command(
     if database:
         client.use_database(database)
     target = client.get_job(job)
+    if payload is None and isinstance(target.trigger, CronTrigger | IntervalTrigger):
+        # what a fire now would get (Operations.example_payload gives the dashboard the same)
+        data = target.trigger.manual_payload(client.clock.now())
     if detach:
         run_id = asyncio.run(_enqueue(client, target.id, data))
         if as_json:

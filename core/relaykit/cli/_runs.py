@@ -6,13 +6,16 @@ Each command calls ``relaykit.engine.operations`` on the store; ``--json`` print
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import datetime
 
 import click
+from rich.console import Console
 
 from .._base.clock import SystemClock
-from ..engine.operations import MAX_LIMIT, Operations
-from ..engine.resources import RunPage
+from ..engine.operations import MAX_LIMIT, Canceled, Operations
+from ..engine.resources import RunDetail, RunPage
 from ..errors import InvalidCursor
 from ..records import RunResult, RunStatus
 from ..store import Store
@@ -20,9 +23,12 @@ from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,
     CliError,
     database_option,
+    describe_database,
+    existing_database,
     on_store,
     print_json,
     reports_errors,
+    stderr,
     stdout,
 )
 from ._render import print_result, runs_table
@@ -35,6 +41,26 @@ def _ops(store: Store) -> Operations:
     return Operations(store, clock=SystemClock())
 
 
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: float) -> float:
+    """``--since``: an age (``30s``, ``10m``, ``2h``, ``3d``, ``1w``) before ``now``, or an ISO
+    date or date-time (local time unless it names its offset), as epoch seconds."""
+    age = _AGE.fullmatch(text.strip().lower())
+    if age is not None:
+        return now - float(age.group(1)) * _SECONDS[age.group(2)]
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(
+            f"--since {text!r} is neither an age (30s, 10m, 2h, 3d, 1w) nor an ISO date "
+            "(2026-01-31, 2026-01-31T09:00)"
+        ) from None
+    return when.timestamp()
+
+
 @click.group("runs")
 def runs_group() -> None:
     """Inspect and control runs."""
@@ -43,6 +69,13 @@ def runs_group() -> None:
 @runs_group.command("list")
 @click.option("--job", default=None, help="Only runs of this job id.")
 @click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
+@click.option("--version", "version", default=None, help="Only runs of this job version.")
+@click.option(
+    "--since",
+    default=None,
+    metavar="AGE|DATE",
+    help="Only runs created since: an age (30s, 10m, 2h, 3d) or an ISO date/time.",
+)
 @click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=50, show_default=True)
 @click.option(
     "--cursor", default=None, help="The next page: a previous page's next_cursor (see --json)."
@@ -55,80 +88,112 @@ def runs_group() -> None:
 def list_runs(
     job: str | None,
     status: str | None,
+    version: str | None,
+    since: str | None,
     limit: int,
     cursor: str | None,
     as_json: bool,
     database: str | None,
 ) -> None:
-    """List runs, newest first, a page at a time."""
+    """List runs, newest first, a page at a time (full ids; `runs show` also takes a
+    unique prefix of one). The database used is named on stderr."""
+    clock = SystemClock()
+    since_at = None if since is None else parse_since(since, clock.now())
 
     async def go(store: Store) -> tuple[RunPage, list[RunResult]]:
         ops = _ops(store)
         try:
-            page = await ops.list_runs(job=job, status=status, cursor=cursor, limit=limit)
+            page = await ops.list_runs(
+                job=job, status=status, cursor=cursor, limit=limit, since=since_at, version=version
+            )
         except InvalidCursor as exc:
             raise CliError(str(exc)) from exc
         return page, [await ops.result(r.id) for r in page.data] if not as_json else []
 
-    page, results = on_store(database, go)
+    url = existing_database(database)
+    page, results = on_store(url, go)
+    stderr.print(f"database: {describe_database(url)}", soft_wrap=True)
     if as_json:
         print_json(page.to_json())
         return
     if results:
-        stdout.print(runs_table(results))
+        # Piped output has no width to fit: never cut a column for it.
+        wide = stdout if stdout.is_terminal else Console(highlight=False, width=200)
+        wide.print(runs_table(results))
     else:
         stdout.print("no runs")
     if page.next_cursor is not None:
         stdout.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
 
 
+_RUN_ARG = click.argument("run_id", metavar="RUN")
+
+
 @runs_group.command("show")
-@click.argument("run_id", metavar="RUN")
+@_RUN_ARG
 @click.option("--json", "as_json", is_flag=True, help="Print the run object as one JSON line.")
 @database_option
 @reports_errors
 def show_run(run_id: str, as_json: bool, database: str | None) -> None:
-    """Show a run: its task tree with timings, logs, output or error."""
-    if as_json:
-        print_json(on_store(database, lambda store: _ops(store).get_run(run_id)).to_json())
+    """Show a run (RUN: its id, or a unique prefix of it): its task tree with timings, logs,
+    output or error."""
+
+    async def go(store: Store) -> RunDetail | RunResult:
+        ops = _ops(store)
+        found = await ops.resolve_run_id(run_id)
+        return await (ops.get_run(found) if as_json else ops.result(found))
+
+    shown = on_store(database, go, create=False)
+    if isinstance(shown, RunDetail):
+        print_json(shown.to_json())
     else:
-        print_result(stdout, on_store(database, lambda store: _ops(store).result(run_id)))
+        print_result(stdout, shown)
 
 
 @runs_group.command("cancel")
-@click.argument("run_id", metavar="RUN")
+@_RUN_ARG
 @click.option("--json", "as_json", is_flag=True, help="Print the run object as one JSON line.")
 @database_option
 @reports_errors
 def cancel_run(run_id: str, as_json: bool, database: str | None) -> None:
-    """Cancel a run that has not ended (queued, running or waiting)."""
-    done = on_store(database, lambda store: _ops(store).cancel_run(run_id))
+    """Cancel a run that has not ended (queued, running or waiting); RUN is its id or a
+    unique prefix of it."""
+
+    async def go(store: Store) -> Canceled:
+        ops = _ops(store)
+        return await ops.cancel_run(await ops.resolve_run_id(run_id))
+
+    done = on_store(database, go, create=False)
+    full = done.run.id
     if as_json:
         print_json(done.run.to_json())
     if not done.canceled:
         if not as_json:
-            raise CliError(f"run {run_id} already ended ({done.run.status}); nothing to cancel")
+            raise CliError(f"run {full} already ended ({done.run.status}); nothing to cancel")
         sys.exit(EXIT_RUN_NOT_SUCCEEDED)
     if not as_json:
-        stdout.print(f"canceled run {run_id}")
+        stdout.print(f"canceled run {full}")
 
 
 @runs_group.command("replay")
-@click.argument("run_id", metavar="RUN")
+@_RUN_ARG
 @click.option("--json", "as_json", is_flag=True, help="Print the new run object.")
 @database_option
 @reports_errors
 def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
-    """Enqueue a new run of the same job with the same payload (a worker executes it)."""
+    """Enqueue a new run of the same job with the same payload (a worker executes it); RUN
+    is its id or a unique prefix of it."""
 
     async def go(store: Store) -> str:
-        return (await _ops(store).replay_run(run_id)).id
+        ops = _ops(store)
+        return (await ops.replay_run(await ops.resolve_run_id(run_id))).id
 
     async def go_json(store: Store) -> dict[str, object]:
         ops = _ops(store)
-        return (await ops.get_run((await ops.replay_run(run_id)).id)).to_json()
+        new = await ops.replay_run(await ops.resolve_run_id(run_id))
+        return (await ops.get_run(new.id)).to_json()
 
     if as_json:
-        print_json(on_store(database, go_json))
+        print_json(on_store(database, go_json, create=False))
     else:
-        stdout.print(on_store(database, go))
+        stdout.print(on_store(database, go, create=False))

@@ -19,8 +19,15 @@ import click
 from ..client import Client
 from ..engine.worker import Worker
 from ..errors import AppLoadError
-from ._app import describe_load_error, load_client
-from ._common import CliError, database_option, reports_errors, show_run_ends, stderr
+from ._app import check_secret_key, describe_load_error, load_client
+from ._common import (
+    CliError,
+    database_option,
+    print_run_summary,
+    reports_errors,
+    show_run_ends,
+    stderr,
+)
 from ._reload import DevState, restart, take_state, watch, watched_root
 from ._render import ProgressPrinter
 
@@ -68,8 +75,7 @@ async def serve(
     server = _server_class(uvicorn.Server)(config)
     observer = ProgressPrinter(stderr, show_run=True) if progress else None
     worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
-    if run_worker:
-        show_run_ends()
+    tally = show_run_ends() if run_worker else None
     access = Access(client.store, client.clock)
     if login_token is None or not await access.login_link_pending(login_token):
         login_token = await access.login_link_token()
@@ -98,6 +104,8 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
         await client.close()
+        if tally is not None:
+            print_run_summary(tally)
     if not changed or server.signalled:
         if held is not None:
             os.close(held)
@@ -245,6 +253,8 @@ def serve_command(
     if app is None:
         raise CliError("missing APP (module:client or a .py file), or pass --endpoint URL")
     client = load_client(app)
+    if not no_worker:
+        check_secret_key(client, "relaykit serve")
     if database:
         client.use_database(database)
     asyncio.run(
@@ -296,6 +306,8 @@ def dev_command(
     state = take_state()
     root = None if no_reload else watched_root(app)
     client, load_error = _load_for_dev(app, database, root, state)
+    if load_error is None:
+        check_secret_key(client, "relaykit dev")
     again = asyncio.run(
         serve(
             client,

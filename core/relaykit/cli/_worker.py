@@ -8,8 +8,14 @@ import signal
 import click
 
 from ..engine.worker import Worker
-from ._app import load_client
-from ._common import database_option, reports_errors, show_run_ends, stderr
+from ._app import check_secret_key, load_client
+from ._common import (
+    database_option,
+    print_run_summary,
+    reports_errors,
+    show_run_ends,
+    stderr,
+)
 from ._render import ProgressPrinter
 
 
@@ -33,7 +39,8 @@ def worker_command(
 ) -> None:
     """Claim and execute APP's runs; SIGTERM/SIGINT stop it gracefully."""
     client = load_client(app)
-    show_run_ends()  # after the app is loaded: it may have configured logging itself
+    check_secret_key(client, "relaykit worker")
+    tally = show_run_ends()  # after the app is loaded: it may have configured logging itself
     if database:
         client.use_database(database)
 
@@ -58,5 +65,6 @@ def worker_command(
         finally:
             await client.close()
         stderr.print(f"[dim]worker stopped after {worker.executed} attempt(s)[/]")
+        print_run_summary(tally)
 
     asyncio.run(go())

@@ -17,7 +17,7 @@ import pydantic
 
 from ..errors import InvalidJobDefinition
 from ..records import ScheduleSpec
-from .cron import fires, next_fire, next_slot_after
+from .cron import fires, latest_fire, next_fire, next_slot_after
 from .filters import validate_filter
 
 # A string: evaluating ``pydantic.BaseModel`` here would load pydantic's model machinery
@@ -74,6 +74,12 @@ class CronTrigger:
         """A one-line description for listings."""
         return f"cron: {self.expr} ({self.timezone})"
 
+    def manual_payload(self, now: float) -> dict[str, str | None]:
+        """The payload of a run started by hand at ``now``: the one a fire at ``now`` would
+        get, ``last_ts`` being the schedule's latest fire time before it."""
+        last = latest_fire(self.expr, ZoneInfo(self.timezone), now)
+        return {"ts": _iso(now), "last_ts": None if last is None else _iso(last)}
+
 
 @final
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,15 @@ class IntervalTrigger:
     def describe(self) -> str:
         """A one-line description for listings."""
         return f"interval: every {self.seconds}s"
+
+    def manual_payload(self, now: float) -> dict[str, str | None]:
+        """The payload of a run started by hand at ``now``: the one a fire at ``now`` would
+        get (``last_ts`` one interval earlier)."""
+        return {"ts": _iso(now), "last_ts": _iso(now - self.seconds)}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @final

@@ -20,11 +20,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from .._base.clock import Clock, new_id
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
+from ..definitions.triggers import CronTrigger, IntervalTrigger
 from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
 from ..records import EventRecord, RunRecord, RunResult, RunStatus
 from .resources import (
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 #: The largest page a list hands out.
 MAX_LIMIT: Final = 200
 _STATUSES: Final = frozenset(s.value for s in RunStatus)
+#: How many store pages of ``MAX_LIMIT`` runs one filtered ``list_runs`` page reads at most.
+_SCAN_PAGES: Final = 10
 
 
 #: A cursor: the list's letter (``r`` runs, ``e`` events), the last item's time in epoch
@@ -98,6 +102,24 @@ class SentRecord:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class EventRuns:
+    """An event and the runs it started, oldest first (at most ``MAX_LIMIT``)."""
+
+    event: Event
+    runs: list[Run]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What a search found: runs (by id or id prefix, then by payload or output text) and
+    the event whose id is the text, newest first, each once."""
+
+    text: str
+    runs: list[Run]
+    events: list[Event]
+
+
 class Operations:
     """The operations on one open store.
 
@@ -140,6 +162,31 @@ class Operations:
     def get_job(self, job_id: str) -> Job:
         """One defined job; ``UnknownJob``."""
         return Job.from_job(self.job(job_id))
+
+    def example_payload(self, job_id: str) -> Any:
+        """A payload to start with when running ``job_id`` by hand: for a cron or interval
+        job the one a fire now would get (``ts``, ``last_ts``); else None (none known).
+        ``UnknownJob``."""
+        trigger = self.job(job_id).trigger
+        if isinstance(trigger, CronTrigger | IntervalTrigger):
+            return trigger.manual_payload(self.clock.now())
+        return None
+
+    def next_fire_times(self, job_id: str, count: int = 5) -> list[datetime]:
+        """The next ``count`` fire times of a cron job's schedule after now (UTC); [] for a
+        job without a cron trigger. ``UnknownJob``."""
+        trigger = self.job(job_id).trigger
+        if not isinstance(trigger, CronTrigger):
+            return []
+        times: list[datetime] = []
+        when = datetime.fromtimestamp(self.clock.now(), UTC)
+        for _ in range(count):
+            try:
+                when = trigger.next_after(when)
+            except Exception:  # croniter: no fire time within its search window
+                break
+            times.append(when)
+        return times
 
     # -- creating runs ------------------------------------------------------------------------
 
@@ -231,9 +278,17 @@ class Operations:
         status: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        since: float | None = None,
+        version: str | None = None,
     ) -> RunPage:
-        """A page of runs, newest first, of ``job`` and in ``status`` when given, after
-        ``cursor`` (a previous page's ``next_cursor``). ``InvalidCursor``."""
+        """A page of runs, newest first, of ``job`` and in ``status`` when given, created at
+        or after ``since`` (epoch seconds) and of job ``version`` when given, after ``cursor``
+        (a previous page's ``next_cursor``). ``InvalidCursor``.
+
+        ``since`` ends the walk at the first older run (the order is by creation time);
+        ``version`` is checked on the runs read, a bounded number per page: a page can then
+        hold fewer than ``limit`` runs and still have a ``next_cursor``, the position the
+        scan reached, so a walk over every page still returns each matching run once."""
         before = None if cursor is None else decode_cursor("runs", cursor)
         _check_limit(limit)
         if status is not None and status not in _STATUSES:
@@ -241,6 +296,8 @@ class Operations:
         # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing matches.
         if job is not None and "\x00" in job:
             return RunPage(data=[], next_cursor=None)
+        if since is not None or version is not None:
+            return await self._scan_runs(job, status, before, limit, since, version)
         runs = await self.store.list_runs(job_id=job, status=status, limit=limit + 1, before=before)
         page = runs[:limit]
         more = len(runs) > limit
@@ -248,6 +305,58 @@ class Operations:
         return RunPage(
             data=[Run.from_record(r) for r in page],
             next_cursor=None if last is None else encode_cursor("runs", last.created_at, last.id),
+        )
+
+    async def _scan_runs(
+        self,
+        job: str | None,
+        status: str | None,
+        before: tuple[float, str] | None,
+        limit: int,
+        since: float | None,
+        version: str | None,
+    ) -> RunPage:
+        found: list[RunRecord] = []
+        budget = _SCAN_PAGES
+        while budget:
+            budget -= 1
+            batch = await self.store.list_runs(
+                job_id=job, status=status, limit=MAX_LIMIT, before=before
+            )
+            for run in batch:
+                if since is not None and run.created_at < since:
+                    return RunPage(data=[Run.from_record(r) for r in found], next_cursor=None)
+                if version is None or run.job_version == version:
+                    found.append(run)
+                    if len(found) == limit:
+                        cur = encode_cursor("runs", run.created_at, run.id)
+                        return RunPage(data=[Run.from_record(r) for r in found], next_cursor=cur)
+                before = (run.created_at, run.id)
+            if len(batch) < MAX_LIMIT:
+                return RunPage(data=[Run.from_record(r) for r in found], next_cursor=None)
+        # The scan budget ran out: the next page goes on from the last run read.
+        return RunPage(
+            data=[Run.from_record(r) for r in found],
+            next_cursor=None if before is None else encode_cursor("runs", *before),
+        )
+
+    async def resolve_run_id(self, id_or_prefix: str) -> str:
+        """The run whose id is ``id_or_prefix`` or, failing that, the one run whose id starts
+        with it (the short ids a terminal shows). ``UnknownRun`` for none or several."""
+        if "\x00" in id_or_prefix or not id_or_prefix:
+            raise UnknownRun(f"no run {id_or_prefix!r} in {self.store.url}")
+        if await self.store.get_run(id_or_prefix) is not None:
+            return id_or_prefix
+        ids = await self.store.run_ids_with_prefix(id_or_prefix, limit=3)
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise UnknownRun(
+                f"no run {id_or_prefix!r} in {self.store.url}; run `relaykit runs list` to see runs"
+            )
+        shown = ", ".join(ids[:2]) + (", ..." if len(ids) > 2 else "")
+        raise UnknownRun(
+            f"run id prefix {id_or_prefix!r} matches several runs ({shown}); give more characters"
         )
 
     # -- events -------------------------------------------------------------------------------
@@ -288,6 +397,37 @@ class Operations:
             await engine.close()
         stored = await self.store.get_event(event.id) if inserted else None
         return SentRecord(stored or event, [r.id for r in runs], duplicate=not inserted)
+
+    async def event_runs(self, event_id: str) -> EventRuns:
+        """An event and the runs it started. ``UnknownEvent``."""
+        event = None if "\x00" in event_id else await self.store.get_event(event_id)
+        if event is None:
+            raise UnknownEvent(f"no event {event_id!r}")
+        # Runs are created with the event (or when a delayed one is delivered): never before it.
+        runs = await self.store.runs_of_event(
+            event.id, created_from=event.timestamp, limit=MAX_LIMIT
+        )
+        return EventRuns(Event.from_record(event), [Run.from_record(r) for r in runs])
+
+    async def search(self, text: str, *, limit: int = 50) -> SearchResult:
+        """Runs whose id is ``text`` or starts with it, the event with that id, and runs whose
+        payload or output contains it (a plain, case-sensitive substring of their JSON).
+        Empty or blank text finds nothing. ``InvalidCursor`` for a bad ``limit``."""
+        _check_limit(limit)
+        text = text.strip()
+        if not text or "\x00" in text:
+            return SearchResult(text, [], [])
+        found: dict[str, RunRecord] = {}
+        for run_id in await self.store.run_ids_with_prefix(text, limit=limit):
+            run = await self.store.get_run(run_id)
+            if run is not None:
+                found[run.id] = run
+        for run in await self.store.runs_containing(text, limit=limit):
+            found.setdefault(run.id, run)
+        runs = sorted(found.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        event = await self.store.get_event(text)
+        events = [] if event is None else [Event.from_record(event)]
+        return SearchResult(text, [Run.from_record(r) for r in runs[:limit]], events)
 
     async def cancel_event(self, event_id: str) -> bool:
         """Withdraw a delayed event not yet delivered; False when it was not pending."""

@@ -450,6 +450,14 @@ class Integration(Bridged, ABC):
             output_properties=self.task_properties,
         )
 
+    def uses_stored_connection(self, environ: Mapping[str, str] | None = None) -> bool:
+        """Whether this instance's tasks read a stored connection (`relaykit connect ID`),
+        which needs ``RELAYKIT_SECRET_KEY``: no ``token=`` and no token in the environment."""
+        if self._token or self._token_env:  # an explicit token_env never falls back
+            return False
+        env = type(self).token_env
+        return not (env and (os.environ if environ is None else environ).get(env))
+
     async def credentials(self) -> Credentials:
         """This integration's credentials now (bound: may read the stored connection).
 

@@ -23,19 +23,29 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._base.serde import parse_json
+from ..engine.resources import RunPage
 from ..errors import (
     InvalidCursor,
     JsonTooDeep,
     PayloadTooLarge,
     RelaykitError,
     StoreError,
+    UnknownEvent,
     UnknownJob,
     UnknownRun,
 )
 from ..records import RunStatus
 from ._auth import KEY_PREFIX, SESSION_SECONDS, Principal, Throttled
 from ._state import ServerState
-from ._views import task_tree
+from ._views import (
+    attempt_history,
+    run_duration,
+    seconds_text,
+    short_time,
+    task_tree,
+    traceback_lines,
+    who,
+)
 
 SESSION_COOKIE: Final = "relaykit_session"
 LOGIN_CSRF_COOKIE: Final = "relaykit_login_csrf"
@@ -51,20 +61,12 @@ _PAGE_HEADERS: Final = {
     "Referrer-Policy": "same-origin",
 }
 _STATUSES: Final = [s.value for s in RunStatus]
+#: The runs page's "since" choices: seconds back from now.
+_SINCE: Final = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "…"
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    return f"{math.floor(value / 60)} min {value % 60:.0f} s"
 
 
 def make_templates(*, load_error: str | None = None) -> jinja2.Environment:
@@ -76,7 +78,11 @@ def make_templates(*, load_error: str | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["pretty"] = _pretty
-    env.filters["seconds"] = _seconds
+    env.filters["seconds"] = seconds_text
+    env.filters["short_time"] = short_time
+    env.filters["run_duration"] = run_duration
+    env.filters["traceback_lines"] = traceback_lines
+    env.filters["who"] = who
     env.globals["load_error"] = load_error
     return env
 
@@ -325,6 +331,7 @@ async def _job_page(
         "job.html",
         400 if error else 200,
         job=job.to_json(),
+        next_fires=[t.isoformat() for t in ops.next_fire_times(job.id)],
         runs=recent.to_json()["data"],
         error=error,
         payload=payload,
@@ -333,8 +340,15 @@ async def _job_page(
 
 @page
 async def job_page(request: Request, state: ServerState) -> Response:
-    """GET /jobs/{job_id}: a job, its test-run form and its recent runs."""
-    return await _job_page(request, state, _path_id(request, "job_id"), error=None, payload="{}")
+    """GET /jobs/{job_id}: a job, its test-run form (for a cron or interval job, filled with
+    the payload a fire now would get) and its recent runs."""
+    job_id = _path_id(request, "job_id")
+    try:
+        example = (await state.operations()).example_payload(job_id)
+    except UnknownJob:
+        example = None  # _job_page answers 404
+    payload = "{}" if example is None else _pretty(example)
+    return await _job_page(request, state, job_id, error=None, payload=payload)
 
 
 @action
@@ -361,29 +375,58 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
     return _redirect(request, f"/runs/{run.id}")
 
 
+def _runs_query(request: Request) -> dict[str, str]:
+    """The runs page's filters from its query string (job, status, since, version); a value
+    no filter takes is dropped, as if not given."""
+    given = request.query_params
+    query: dict[str, str] = {}
+    job = given.get("job") or ""
+    if job and job.isprintable():
+        query["job"] = job
+    if given.get("status") in _STATUSES:
+        query["status"] = given["status"]
+    if given.get("since") in _SINCE:
+        query["since"] = given["since"]
+    version = (given.get("version") or "").strip()
+    if version and version.isprintable():
+        query["version"] = version
+    return query
+
+
 @page
 async def runs_page(request: Request, state: ServerState) -> Response:
-    """GET /runs: runs newest first, filtered by job and status, a page at a time."""
-    job = request.query_params.get("job") or None
-    if job is not None and not job.isprintable():
-        job = None
-    status = request.query_params.get("status") or None
-    if status not in (None, *_STATUSES):
-        status = None
-    cursor = request.query_params.get("cursor") or None
+    """GET /runs: runs newest first, filtered by job, status, age and job version, a page at
+    a time."""
+    query = _runs_query(request)
+    since = query.get("since")
+    since_at = None if since is None else state.client.clock.now() - _SINCE[since]
     ops = await state.operations()
+
+    async def page_after(cursor: str | None) -> RunPage:
+        return await ops.list_runs(
+            job=query.get("job"),
+            status=query.get("status"),
+            since=since_at,
+            version=query.get("version"),
+            cursor=cursor,
+            limit=PAGE_SIZE,
+        )
+
+    cursor = request.query_params.get("cursor") or None
     try:
-        runs = await ops.list_runs(job=job, status=status, cursor=cursor, limit=PAGE_SIZE)
+        runs = await page_after(cursor)
     except InvalidCursor:  # a hand-edited link: start from the newest
         cursor = None
-        runs = await ops.list_runs(job=job, status=status, limit=PAGE_SIZE)
-    query = {k: v for k, v in (("job", job), ("status", status)) if v}
+        runs = await page_after(None)
     return _render(
         request,
         "runs.html",
         runs=runs.to_json()["data"],
-        job=job,
-        status=status,
+        job=query.get("job"),
+        status=query.get("status"),
+        since=since,
+        since_choices=list(_SINCE),
+        version=query.get("version", ""),
         job_ids=sorted(state.client.jobs),
         first_link=("?" + urlencode(query)) if cursor else None,
         next_link=(
@@ -410,6 +453,7 @@ async def run_page(request: Request, state: ServerState) -> Response:
         ended=run.status.is_terminal,
         duration=None if start is None else (end - start).total_seconds(),
         rows=task_tree(run, now),
+        history=attempt_history(run),
         logs=data["logs"],
         job_known=run.job in state.client.jobs,
         current_code=(
@@ -441,6 +485,43 @@ async def replay_run(request: Request, state: ServerState, form: Any) -> Respons
 
 
 @page
+async def event_page(request: Request, state: ServerState) -> Response:
+    """GET /events/{event_id}: an event, its payload and the runs it started."""
+    event_id = _path_id(request, "event_id")
+    try:
+        found = await (await state.operations()).event_runs(event_id)
+    except UnknownEvent:
+        return _render(request, "not_found.html", 404, what=f"event {event_id!r}")
+    return _render(
+        request,
+        "event.html",
+        event=found.event.to_json(),
+        runs=[r.to_json() for r in found.runs],
+    )
+
+
+@page
+async def search_page(request: Request, state: ServerState) -> Response:
+    """GET /search?q=: runs by id or id prefix or payload/output text, events by id; one
+    run or event found by its exact id opens it."""
+    text = request.query_params.get("q", "").strip()
+    if not text.isprintable():
+        text = ""
+    found = await (await state.operations()).search(text, limit=PAGE_SIZE)
+    if len(found.runs) == 1 and found.runs[0].id == text and not found.events:
+        return _redirect(request, f"/runs/{text}")
+    if len(found.events) == 1 and not found.runs:
+        return _redirect(request, f"/events/{text}")
+    return _render(
+        request,
+        "search.html",
+        q=text,
+        runs=[r.to_json() for r in found.runs],
+        events=[e.to_json() for e in found.events],
+    )
+
+
+@page
 async def events_page(request: Request, state: ServerState) -> Response:
     """GET /events: the newest events."""
     events = await (await state.operations()).list_events(limit=100)
@@ -463,4 +544,6 @@ def dashboard_routes() -> list[Route]:
         Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/runs/{run_id}/replay", replay_run, methods=["POST"]),
         Route("/events", events_page, methods=["GET"]),
+        Route("/events/{event_id}", event_page, methods=["GET"]),
+        Route("/search", search_page, methods=["GET"]),
     ]

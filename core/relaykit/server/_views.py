@@ -1,14 +1,18 @@
 """What the dashboard draws beyond the resources themselves: the run's task tree and its
-timeline. Every page's data is a ``relaykit.engine.resources`` model, the same the JSON API
-answers with, so the two can never disagree.
+timeline, durations, times, the attempt history and highlighted tracebacks. Every page's data
+is a ``relaykit.engine.resources`` model, the same the JSON API answers with, so the two can
+never disagree.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from ..engine.attempt import headline_frame
 from ..engine.resources import RunDetail, Task
 from ..records import to_datetime
 
@@ -57,3 +61,90 @@ def iso(ts: float | None) -> str | None:
     """Epoch seconds as an ISO 8601 UTC string (the resources' timestamp format)."""
     dt = to_datetime(ts)
     return None if dt is None else dt.isoformat()
+
+
+def short_time(iso_text: str | None) -> str:
+    """An ISO 8601 timestamp as the page shows it before ``static/app.js`` turns it into local
+    and relative time: to the second, in UTC."""
+    if not iso_text:
+        return ""
+    try:
+        dt = datetime.fromisoformat(iso_text)
+    except ValueError:
+        return iso_text
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_duration(run: dict[str, Any]) -> str:
+    """How long a listed run ran (started to ended), "running" while it runs, "" before."""
+    started, ended = run.get("started_at"), run.get("ended_at")
+    if not started:
+        return ""
+    if not ended:
+        return "running" if run.get("status") == "running" else ""
+    seconds = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
+    return seconds_text(max(0.0, seconds))
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration for people: ``12 ms``, ``3.4 s``, ``5 min 2 s``, ``2 h 5 min``."""
+    if value is None:
+        return "…"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{math.floor(value / 60)} min {value % 60:.0f} s"
+    return f"{math.floor(value / 3600)} h {math.floor(value % 3600 / 60)} min"
+
+
+def attempt_history(run: RunDetail) -> str:
+    """What the run's attempt count means, honestly: task retries (failures tried again)
+    and resumptions (the run picked up again after a wait, a retry delay or a stopped
+    worker) are told apart, and a run that ran once straight through says so."""
+    if run.attempt == 0:
+        return "not started yet"
+    retries = sum(max(0, t.attempts - 1) for t in run.tasks)
+    resumed = run.attempt - 1
+    parts = []
+    if retries:
+        parts.append(f"{retries} task {'retry' if retries == 1 else 'retries'}")
+    if resumed:
+        parts.append(f"resumed {resumed} {'time' if resumed == 1 else 'times'}")
+    return ", ".join(parts) if parts else "ran once, no retries"
+
+
+def who(subject: str) -> str:
+    """A session's subject as the header shows it: a user's name, an API key's id, or how a
+    one-time login link session was opened."""
+    kind, _, name = subject.partition(":")
+    if kind == "user" and name:
+        return name
+    if kind == "key" and name:
+        return f"API key {name}"
+    if subject == "cli":
+        return "login link (relaykit dev/serve)"
+    return subject
+
+
+def traceback_lines(text: str) -> list[tuple[str, bool]]:
+    """A stored traceback's lines, each with whether it is the user's frame (the
+    ``File ... line ...`` line the headline ``at FILE:LINE in NAME`` names, and its source
+    line below it), so the page can highlight it."""
+    where = headline_frame(text)
+    lines = text.rstrip("\n").split("\n")
+    marked: list[tuple[str, bool]] = []
+    mine_next = False
+    for line in lines:
+        mine = mine_next
+        mine_next = False
+        if where is not None:
+            found = _FRAME.match(line)
+            if found is not None and f"{found.group(1)}:{found.group(2)}" == where:
+                mine = mine_next = True
+        marked.append((line, mine))
+    return marked
+
+
+_FRAME = re.compile(r'\s*File "(.+)", line (\d+)')

@@ -101,6 +101,40 @@ class Runs:
 
         return await self._db.read(work)
 
+    async def run_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """The ids of up to ``limit`` runs that start with ``prefix``, in id order."""
+        # An id range rather than LIKE: an index range on the primary key in both databases
+        # (byte order: COLLATE "C" in PostgreSQL), and no escaping of ``%``/``_`` in prefixes.
+        high = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\x7f"
+        params = {"low": prefix, "high": high, "limit": limit}
+
+        async def work(tx: Tx) -> list[str]:
+            return [str(r[0]) for r in await tx.fetch_all("run_ids_with_prefix", params)]
+
+        return await self._db.read(work)
+
+    async def runs_of_event(
+        self, event_id: str, *, created_from: float, limit: int
+    ) -> list[RunRecord]:
+        """The runs event ``event_id`` started, oldest first (created at or after
+        ``created_from``, the event's time: an index range from there, not the whole table)."""
+        params = {"event": event_id, "from_at": created_from, "limit": limit}
+
+        async def work(tx: Tx) -> list[RunRecord]:
+            return [run_from_row(r) for r in await tx.fetch_all("runs_of_event", params)]
+
+        return await self._db.read(work)
+
+    async def runs_containing(self, text: str, *, limit: int) -> list[RunRecord]:
+        """Up to ``limit`` runs, newest first, whose payload or output JSON text contains
+        ``text`` (case-sensitive; a scan of the runs table, for the dashboard's search)."""
+        params = {"text": text, "limit": limit}
+
+        async def work(tx: Tx) -> list[RunRecord]:
+            return [run_from_row(r) for r in await tx.fetch_all("runs_containing", params)]
+
+        return await self._db.read(work)
+
     async def renew_leases(self, *, leases: Mapping[str, int], lease_until: float) -> set[str]:
         """Extend the leases of runs still running under the given epochs; return those ids."""
         if not leases:

@@ -106,6 +106,23 @@ class RunStore(Protocol):
         (keyset pagination: an index range, however deep the page)."""
         ...
 
+    async def run_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """The ids of up to ``limit`` runs whose id starts with ``prefix``, in id order (to
+        resolve the short id a user typed)."""
+        ...
+
+    async def runs_of_event(
+        self, event_id: str, *, created_from: float, limit: int
+    ) -> list[RunRecord]:
+        """The runs the event ``event_id`` started, oldest first, among those created at or
+        after ``created_from`` (pass the event's timestamp)."""
+        ...
+
+    async def runs_containing(self, text: str, *, limit: int) -> list[RunRecord]:
+        """Up to ``limit`` runs, newest first, whose stored payload or output JSON contains
+        ``text`` (a plain substring, case-sensitive)."""
+        ...
+
     async def claim_runs(
         self,
         *,

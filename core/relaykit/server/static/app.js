@@ -1,9 +1,46 @@
 // relaykit dashboard: live updates without a framework. Every element with `data-live` and an
 // id is refreshed about once a second: the page is fetched again and those elements are swapped
 // in. Open <details> stay open, and a run page stops polling once its run has ended.
+// Times (<time datetime="ISO">) are shown in local time with how long ago ("2 min ago"), the
+// ISO in their title; forms with data-confirm ask before they are sent.
 (function () {
   "use strict";
   const INTERVAL_MS = 1000;
+
+  function ago(seconds) {
+    const future = seconds < 0;
+    const s = Math.abs(seconds);
+    let text;
+    if (s < 45) text = Math.round(s) + " s";
+    else if (s < 45 * 60) text = Math.round(s / 60) + " min";
+    else if (s < 36 * 3600) text = Math.round(s / 3600) + " h";
+    else text = Math.round(s / 86400) + " d";
+    return future ? "in " + text : text + " ago";
+  }
+
+  function localTimes(root) {
+    for (const el of root.querySelectorAll("time[datetime]")) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(when.getTime())) continue;
+      const local = when.toLocaleString(undefined, {
+        year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", second: "2-digit",
+      });
+      el.textContent = local;
+      const rel = document.createElement("span");
+      rel.className = "ago";
+      rel.textContent = ago((Date.now() - when.getTime()) / 1000);
+      el.appendChild(rel);
+      el.title = el.getAttribute("datetime");
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
 
   function openDetails(root) {
     return new Set(Array.from(root.querySelectorAll("details[open]"), (d) => d.closest("[data-key]")?.dataset.key).filter(Boolean));
@@ -25,9 +62,13 @@
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     for (const region of regions) {
       const fresh = doc.getElementById(region.id);
-      if (!fresh || fresh.innerHTML === region.innerHTML) continue;
+      if (!fresh) continue;
+      // compare with what the server sent last time: this page's times were rewritten locally
+      if (fresh.innerHTML === region.dataset.served) continue;
+      region.dataset.served = fresh.innerHTML;
       const keep = openDetails(region);
       region.innerHTML = fresh.innerHTML;
+      localTimes(region);
       for (const name of fresh.getAttributeNames()) region.setAttribute(name, fresh.getAttribute(name));
       if (!fresh.hasAttribute("data-ended")) region.removeAttribute("data-ended");
       for (const row of region.querySelectorAll("[data-key]")) {
@@ -41,5 +82,9 @@
     if (await refresh()) window.setTimeout(loop, INTERVAL_MS);
   }
 
-  window.addEventListener("DOMContentLoaded", () => window.setTimeout(loop, INTERVAL_MS));
+  window.addEventListener("DOMContentLoaded", () => {
+    for (const region of document.querySelectorAll("[data-live][id]")) region.dataset.served = region.innerHTML;
+    localTimes(document);
+    window.setTimeout(loop, INTERVAL_MS);
+  });
 })();

@@ -618,6 +618,19 @@ SELECT id, job_id, job_version, status, payload, output, error, created_at, star
 FROM runs WHERE (created_at, id) < (%(before_at)s, %(before_id)s) AND job_id = %(job)s AND status = %(status)s
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: run_ids_with_prefix
+SELECT id FROM runs WHERE id >= %(low)s AND id < %(high)s ORDER BY id LIMIT %(limit)s;
+
+-- name: runs_of_event
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE created_at >= %(from_at)s AND event_id = %(event)s
+ORDER BY created_at, id LIMIT %(limit)s;
+
+-- name: runs_containing
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE strpos(payload, %(text)s) > 0 OR strpos(coalesce(output, ''), %(text)s) > 0
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
 -- name: list_events
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;

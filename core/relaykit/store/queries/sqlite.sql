@@ -514,6 +514,19 @@ SELECT id, job_id, job_version, status, payload, output, error, created_at, star
 FROM runs WHERE (created_at, id) < (:before_at, :before_id) AND job_id = :job AND status = :status
 ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
+-- name: run_ids_with_prefix
+SELECT id FROM runs WHERE id >= :low AND id < :high ORDER BY id LIMIT :limit;
+
+-- name: runs_of_event
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE created_at >= :from_at AND event_id = :event
+ORDER BY created_at, id LIMIT :limit;
+
+-- name: runs_containing
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE instr(payload, :text) > 0 OR instr(coalesce(output, ''), :text) > 0
+ORDER BY created_at DESC, id DESC LIMIT :limit;
+
 -- name: list_events
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 ORDER BY timestamp DESC, id DESC LIMIT :limit;
