@@ -35,6 +35,7 @@ from .errors import (
     UnknownJob,
     UnknownRun,
     UnknownTask,
+    UnknownToken,
     WebhookRejected,
 )
 from .integrations.auth import Credentials, OAuth2
@@ -96,6 +97,7 @@ __all__ = [
     "UnknownJob",
     "UnknownRun",
     "UnknownTask",
+    "UnknownToken",
     "WebhookEvent",
     "WebhookRejected",
     "WebhookRequest",

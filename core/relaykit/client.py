@@ -22,6 +22,7 @@ from .definitions.triggers import DynamicSchedule, Trigger
 from .engine.attempt import Observer
 from .engine.engine import Engine
 from .engine.operations import Operations
+from .engine.resources import Token
 from .errors import ConfigurationError, DuplicateJob, UnknownJob
 from .integrations.base import Integration
 from .integrations.plugins import Plugins
@@ -475,6 +476,22 @@ class Client:
         """Withdraw a delayed event not yet delivered; False when it was delivered already,
         canceled already, or never sent."""
         return await (await self.operations()).cancel_event(event_id)
+
+    async def complete_token(self, token_id: str, data: Any = None) -> Token:
+        """Complete the waitpoint token ``token_id`` (``io.create_token``) with ``data`` (any
+        JSON value): the run waiting for it resumes and ``io.wait_for_token`` returns the data.
+        Raises ``UnknownToken``, or ``RelaykitError`` (``TokenNotWaiting``) when it was
+        completed before or timed out — the data it has is kept."""
+        return await (await self.operations()).complete_token(token_id, _plain(data))
+
+    def complete_token_sync(self, token_id: str, data: Any = None) -> Token:
+        """``client.complete_token`` for synchronous code."""
+        _no_running_loop("client.complete_token_sync", "await client.complete_token(...)")
+        return self._on_own_loop(self.complete_token(token_id, data))
+
+    async def get_token(self, token_id: str) -> Token:
+        """One waitpoint token (status, data, signed ``url``); raises ``UnknownToken``."""
+        return await (await self.operations()).get_token(token_id)
 
     def webhook_secrets(self, integration_id: str, source_id: str) -> WebhookSecrets:
         """The stored secrets of one webhook source (``/webhooks/{integration_id}/{source_id}``),

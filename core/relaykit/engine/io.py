@@ -14,15 +14,18 @@ from .._base.durations import check_seconds, total_seconds
 from .._base.names import check_text
 from .._base.serde import dumps, loads
 from .._base.sync import Bridged, SyncBridge, SyncProxy
+from ..definitions.context import _current
 from ..definitions.events import check_event_name, delivery_time
 from ..definitions.filters import validate_filter
 from ..definitions.jobs import Job
 from ..definitions.retry import NO_RETRY, Retry
 from ..definitions.triggers import DynamicSchedule, register_schedules
 from ..errors import ConfigurationError
-from ..records import EventRecord, KvWrite, to_datetime
+from ..records import EventRecord, KvWrite, TokenRecord, to_datetime
 from .invoke import invoke
+from .resources import Token
 from .runner import Attempt
+from .tokens import TokenSigner
 
 T = TypeVar("T")
 
@@ -423,6 +426,111 @@ class IO(Bridged):
         event = await self._attempt.wait_for_event(key, name, flt, timeout, params)
         return None if event is None else dict(event)
 
+    async def create_token(
+        self,
+        key: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 -- the token's lifetime, in seconds
+        tags: Sequence[str] = (),
+    ) -> Token:
+        """Create a waitpoint token, once per run and key: someone (a person approving, an
+        external system) completes it with JSON data through its signed ``url``, the HTTP API,
+        ``relaykit tokens complete`` or ``client.complete_token``, and ``io.wait_for_token``
+        hands that data back. It times out ``timeout`` seconds after it was created (None:
+        never). ``tags`` (up to 10 strings) label it in ``relaykit tokens list``."""
+        where = f"io.create_token({key!r})"
+        if timeout is not None:
+            check_seconds(timeout, f"{where}: timeout", error=ConfigurationError)
+        tag_list = _check_tags(tags, where)
+        attempt = self._attempt
+        run = attempt.run
+        scope = _current.get()
+        parent = scope.key if scope is not None and scope.run_id == run.id else None
+        full = key if parent is None else f"{parent}/{key}"
+        token_id = "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
+        now = attempt.services.clock.now()
+        record = TokenRecord(
+            id=token_id,
+            run_id=run.id,
+            task_key=full,
+            created_at=now,
+            expires_at=None if timeout is None else now + timeout,
+            tags=tuple(tag_list),
+        )
+        store = attempt.services.store
+
+        async def create() -> dict[str, Any]:
+            await store.create_token(run_id=run.id, epoch=run.epoch, token=record)
+            return {
+                "id": token_id,
+                "created_at": record.created_at,
+                "expires_at": record.expires_at,
+                "tags": tag_list,
+            }
+
+        made = await attempt.task(
+            key,
+            create,
+            kind="token",
+            name="create token",
+            params=dumps({"timeout": timeout, "tags": tag_list}, what="create_token params"),
+            check_params=False,
+            retry=NO_RETRY,
+            hint=Any,
+            icon="key",
+        )
+        stored = TokenRecord(
+            id=made["id"],
+            run_id=run.id,
+            task_key=full,
+            created_at=made["created_at"],
+            expires_at=made["expires_at"],
+            tags=tuple(made["tags"]),
+        )
+        signer = TokenSigner.from_env()
+        return Token.from_record(stored, now=now, url=signer.url(stored.id))
+
+    async def wait_for_token(self, token: Token | str, *, key: str | None = None) -> Any:
+        """Suspend the run — holding no worker slot — until ``token`` (what
+        ``io.create_token`` returned, its id, or the key it was created with in this run) is
+        completed, and return the data it was completed with; return None once the token
+        timed out first. A run waits only for tokens it created. The wait is recorded under
+        ``key`` (default ``wait:<token id>``)."""
+        attempt = self._attempt
+        run = attempt.run
+        where = f"io.wait_for_token({token if isinstance(token, str) else token.id!r})"
+        if isinstance(token, Token):
+            token_id, owner = token.id, token.run_id
+            expires = None if token.expires_at is None else token.expires_at.timestamp()
+        elif isinstance(token, str) and token:
+            token_id = token
+            if not token.startswith("tok_"):  # the key of an io.create_token in this scope
+                scope = _current.get()
+                parent = scope.key if scope is not None and scope.run_id == run.id else None
+                full = token if parent is None else f"{parent}/{token}"
+                token_id = "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
+            found = await attempt.services.store.get_token(token_id)
+            if found is None:
+                raise ConfigurationError(
+                    f"{where}: run {run.id} has no token {token!r}; create it first with "
+                    f"`token = await io.create_token(key)` and pass the token or its key"
+                )
+            owner, expires = found.run_id, found.expires_at
+        else:
+            raise ConfigurationError(
+                f"{where}: pass the token io.create_token returned, its id, or its key"
+            )
+        if owner != run.id:
+            raise ConfigurationError(
+                f"{where}: token {token_id} was created by run {owner}; a run waits only for "
+                "tokens it created (create one with io.create_token in this run)"
+            )
+        params = dumps({"token": token_id}, what="wait_for_token params")
+        _found, data = await attempt.wait_for_token(
+            key or f"wait:{token_id}", token_id, expires, params
+        )
+        return data
+
     async def invoke(
         self, key: str, job: Job | str, payload: Any = None, *, wait: bool = True
     ) -> Any:
@@ -531,3 +639,19 @@ class IO(Bridged):
             retry=NO_RETRY,
             hint=Any,
         )
+
+
+def _check_tags(tags: Sequence[str], where: str) -> list[str]:
+    """``tags`` as a list: up to 10 non-blank strings of up to 100 characters, no NUL."""
+    if isinstance(tags, str) or not isinstance(tags, Sequence):
+        raise ConfigurationError(f"{where}: tags must be a list of strings, got {tags!r}")
+    found = list(tags)
+    if len(found) > 10:
+        raise ConfigurationError(f"{where}: at most 10 tags, got {len(found)}")
+    for tag in found:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
+            raise ConfigurationError(
+                f"{where}: each tag must be a non-blank string of up to 100 characters, got {tag!r}"
+            )
+        check_text(tag, "the tag", where)
+    return found

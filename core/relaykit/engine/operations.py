@@ -25,8 +25,16 @@ from typing import TYPE_CHECKING, Any, Final
 from .._base.clock import Clock, new_id
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
-from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
-from ..records import EventRecord, RunRecord, RunResult, RunStatus
+from ..errors import (
+    InvalidCursor,
+    NotFound,
+    TokenNotWaiting,
+    UnknownEvent,
+    UnknownJob,
+    UnknownRun,
+    UnknownToken,
+)
+from ..records import EventRecord, RunRecord, RunResult, RunStatus, TokenRecord
 from .resources import (
     Event,
     EventPage,
@@ -38,7 +46,10 @@ from .resources import (
     RunDetail,
     RunPage,
     Task,
+    Token,
+    TokenList,
 )
+from .tokens import TokenSigner
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -331,3 +342,54 @@ class Operations:
     async def delete_kv(self, namespace: str, owner: str, name: str) -> None:
         """Remove a key (nothing happens if it is absent)."""
         await self.store.kv_set(f"{namespace}:{owner}", name, None, now=self.clock.now())
+
+    # -- waitpoint tokens ---------------------------------------------------------------------
+
+    def _token_resource(self, token: TokenRecord) -> Token:
+        signer = TokenSigner.from_env()
+        return Token.from_record(token, now=self.clock.now(), url=signer.url(token.id))
+
+    async def _token(self, token_id: str) -> TokenRecord:
+        found = None if "\x00" in token_id else await self.store.get_token(token_id)
+        if found is None:
+            raise UnknownToken(
+                f"no token {token_id!r} in {self.store.url}; run `relaykit tokens list` to see "
+                "tokens"
+            )
+        return found
+
+    async def get_token(self, token_id: str) -> Token:
+        """One waitpoint token. ``UnknownToken``."""
+        return self._token_resource(await self._token(token_id))
+
+    async def list_tokens(self, *, run_id: str | None = None, limit: int = 50) -> TokenList:
+        """Waitpoint tokens newest first, of ``run_id`` when given."""
+        _check_limit(limit)
+        tokens = await self.store.list_tokens(run_id=run_id, limit=limit)
+        return TokenList(data=[self._token_resource(t) for t in tokens])
+
+    def check_token_signature(self, token_id: str, signature: str) -> bool:
+        """Whether ``signature`` is the one in ``token_id``'s callback URL."""
+        return TokenSigner.from_env().verify(token_id, signature)
+
+    async def complete_token(self, token_id: str, data: Any = None) -> Token:
+        """Complete a waiting token with ``data`` (any JSON value) and make the run waiting
+        for it due, once. ``UnknownToken``; ``TokenNotWaiting`` when it was completed or timed
+        out before (the data it has is kept)."""
+        text = dumps(data, what=f"the data for token {token_id!r}")
+        token, done = await self.store.complete_token(
+            token_id, json.loads(text), now=self.clock.now()
+        )
+        if token is None:
+            await self._token(token_id)  # raises UnknownToken
+            raise AssertionError("unreachable")  # pragma: no cover
+        if not done:
+            status = token.status(self.clock.now())
+            when = "was completed already" if status == "completed" else "timed out"
+            raise TokenNotWaiting(
+                f"token {token_id} {when}; its data is not replaced (a token completes once)",
+                status=status,
+            )
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return self._token_resource(token)

@@ -24,6 +24,7 @@ from ..records import (
     RunStatus,
     TaskRecord,
     TaskStatus,
+    TokenRecord,
     to_datetime,
 )
 
@@ -311,6 +312,52 @@ class KvEntry(Resource):
     value: Any
 
 
+TokenStatus = Literal["waiting", "completed", "timed_out"]
+
+
+class Token(Resource):
+    """A waitpoint token (``io.create_token``): a run waits for it with ``io.wait_for_token``
+    until someone completes it with JSON data, or it times out."""
+
+    id: str
+    run_id: str = Field(description="The run that created the token (and may wait for it).")
+    task_key: str = Field(description="The key of the io.create_token call in that run.")
+    status: TokenStatus
+    tags: list[str]
+    created_at: Timestamp
+    expires_at: Timestamp | None = Field(description="When it times out (null: never).")
+    completed_at: Timestamp | None
+    data: Any = Field(description="What it was completed with (null until then).")
+    url: str | None = Field(
+        description=(
+            "The signed callback URL: POST JSON data to it to complete the token, with no API "
+            "key. Null when RELAYKIT_SECRET_KEY (which signs it) is not set."
+        )
+    )
+
+    @classmethod
+    def from_record(cls, token: TokenRecord, *, now: float, url: str | None) -> Token:
+        """The resource of a stored token, its status as of ``now``."""
+        return cls(
+            id=token.id,
+            run_id=token.run_id,
+            task_key=token.task_key,
+            status=token.status(now),  # type: ignore[arg-type]  # one of TokenStatus
+            tags=list(token.tags),
+            created_at=_at(token.created_at),
+            expires_at=_dt(token.expires_at),
+            completed_at=_dt(token.completed_at),
+            data=token.data,
+            url=url,
+        )
+
+
+class TokenList(Resource):
+    """Tokens, newest first."""
+
+    data: list[Token]
+
+
 class ErrorDetail(Resource):
     """What went wrong, and what to do."""
 
@@ -339,5 +386,7 @@ RESOURCES: tuple[type[Resource], ...] = (
     Job,
     JobList,
     KvEntry,
+    Token,
+    TokenList,
     ErrorBody,
 )

@@ -409,4 +409,12 @@ def api_routes() -> list[Route]:
             "/kv/{namespace}/{owner}/{name}",
             {"GET": endpoint(kv_get), "PUT": endpoint(kv_put), "DELETE": endpoint(kv_delete)},
         ),
+        *_extra_routes(),
     ]
+
+
+def _extra_routes() -> list[Route]:
+    """The routes of the API's other modules (waitpoint tokens)."""
+    from ._tokens import token_routes  # it imports this module's helpers
+
+    return [_route(path, handlers) for path, handlers in token_routes().items()]

@@ -28,6 +28,8 @@ from ..engine.resources import (
     KvEntry,
     RunDetail,
     RunPage,
+    Token,
+    TokenList,
 )
 from ..records import RunStatus
 from ._models import KvBody, SendEventBody, TestRunBody
@@ -234,6 +236,7 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses(_ok("201", RunDetail, "The new run."), "404", "409"),
             }
         },
+        **_token_paths(),
         "/kv/{namespace}/{owner}/{name}": {
             "parameters": _KV_PARAMS,
             "get": {
@@ -254,6 +257,64 @@ def _paths() -> dict[str, Any]:
                 "summary": "Delete a key-value store entry (no error if absent).",
                 "responses": _responses({"204": {"description": "Deleted."}}, "404"),
             },
+        },
+    }
+
+
+_TOKEN_ID = _path("token_id", "A waitpoint token id.")
+
+
+def _token_paths() -> dict[str, Any]:
+    return {
+        "/tokens": {
+            "get": {
+                "operationId": "listTokens",
+                "summary": "Waitpoint tokens, newest first (of one run).",
+                "parameters": [
+                    _query(
+                        "run", "Only tokens of this run id.", {"type": "string", "minLength": 1}
+                    ),
+                    _LIMIT,
+                ],
+                "responses": _responses(_ok("200", TokenList, "Tokens, newest first.")),
+            }
+        },
+        "/tokens/{token_id}": {
+            "get": {
+                "operationId": "getToken",
+                "summary": "One waitpoint token.",
+                "parameters": [_TOKEN_ID],
+                "responses": _responses(_ok("200", Token, "The token."), "404"),
+            }
+        },
+        "/tokens/{token_id}/complete": {
+            "post": {
+                "operationId": "completeToken",
+                "summary": (
+                    "Complete a waitpoint token with the body as its data; the run waiting "
+                    "for it resumes. Authorized by an API key or the token url's signature."
+                ),
+                "parameters": [
+                    _TOKEN_ID,
+                    _query(
+                        "signature",
+                        "The signature from the token's url (instead of an API key).",
+                        {"type": "string"},
+                    ),
+                ],
+                "security": [{"apiKey": []}, {}],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"description": "The data (any JSON value)."}
+                        }
+                    },
+                },
+                "responses": _responses(
+                    _ok("200", Token, "The completed token."), "404", "409", *_BODY_ERRORS
+                ),
+            }
         },
     }
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..errors import LeaseLost
-from ..records import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
+from ..records import (
+    TOKEN_WAIT_PREFIX,
+    ErrorInfo,
+    EventWait,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+)
 from ._flow import has_flow_keys, insert_run
 from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
 from ._tx import CloseRuns, Database, Tx
@@ -192,6 +200,8 @@ class Runs:
                 ordered = sorted(event_waits, key=lambda w: w.task_key)
                 rows = [(run_id, w.task_key, w.event_name, w.filter) for w in ordered]
                 await tx.execute_many("insert_event_wait", rows)
+                if any(w.event_name.startswith(TOKEN_WAIT_PREFIX) for w in ordered):
+                    await tx.execute("resolve_done_token_waits", args)
             await tx.execute("due_if_matched", args)
 
         if ended is not None and not (tasks or logs) and self._db.supports("end_attempt_ended"):

@@ -14,7 +14,7 @@ worker), or it was canceled or released.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..records import (
     NO_ROUTING,
@@ -30,6 +30,7 @@ from ..records import (
     ScheduleFire,
     ScheduleSpec,
     TaskRecord,
+    TokenRecord,
 )
 from ._connections import ConnectionRecord
 from .access import ApiKeyRecord, SessionRecord, UserRecord
@@ -404,6 +405,32 @@ class ConnectionStore(Protocol):
         ...
 
 
+class TokenStore(Protocol):
+    """Waitpoint tokens (``io.create_token``): created by a run, completed once."""
+
+    async def create_token(self, *, run_id: str, epoch: int, token: TokenRecord) -> None:
+        """Store ``token`` for the attempt ``epoch`` of ``run_id`` (fenced: ``LeaseLost``,
+        nothing written, once the attempt lost the run); the same id again changes nothing."""
+        ...
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        """One token, or None."""
+        ...
+
+    async def list_tokens(self, *, run_id: str | None = None, limit: int = 50) -> list[TokenRecord]:
+        """Tokens newest first (of ``run_id`` when given)."""
+        ...
+
+    async def complete_token(
+        self, token_id: str, data: Any, *, now: float
+    ) -> tuple[TokenRecord | None, bool]:
+        """Complete a waiting, unexpired token with ``data`` and make its run due when it waits
+        for it (the wait is resolved once), in one transaction. Returns the token as stored
+        (None: no such token) and whether this call completed it; a token completed or timed
+        out before keeps what it had."""
+        ...
+
+
 class Store(
     Lifecycle,
     RunStore,
@@ -413,6 +440,7 @@ class Store(
     KvStore,
     AccessStore,
     ConnectionStore,
+    TokenStore,
     Protocol,
 ):
     """Durable state of runs, tasks, logs, events and the key-value store: every aggregate's

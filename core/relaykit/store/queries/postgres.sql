@@ -626,3 +626,36 @@ ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 WHERE (timestamp, id) < (%(before_at)s, %(before_id)s)
 ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;
+
+-- ==== waitpoint tokens (store/_tokens.py) ===================================================
+
+-- name: insert_token
+INSERT INTO tokens (id, run_id, task_key, tags, created_at, expires_at)
+VALUES (%(id)s, %(run_id)s, %(task_key)s, %(tags)s, %(created_at)s, %(expires_at)s)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_token
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE id = %s;
+
+-- name: list_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: list_run_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE run_id = %(run_id)s ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- Completes a token once, and only before it expires: (now, body, id, now).
+-- name: complete_token
+UPDATE tokens SET completed_at = %s, body = %s
+WHERE id = %s AND completed_at IS NULL AND (expires_at IS NULL OR expires_at > %s);
+
+-- end_attempt: a wait just stored for a token completed while the attempt ran is resolved
+-- at once (due_if_matched then makes the run due). The run row is held by end_attempt, and
+-- complete_token locks it first, so a completion committed before this statement is seen.
+-- name: resolve_done_token_waits
+UPDATE event_waits w SET event_id = t.id, event = t.body
+FROM tokens t
+WHERE w.run_id = %(id)s AND w.event_id IS NULL AND t.run_id = %(id)s
+    AND t.completed_at IS NOT NULL AND w.event_name = '$relaykit/token/' || t.id;

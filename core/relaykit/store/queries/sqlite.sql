@@ -522,3 +522,36 @@ ORDER BY timestamp DESC, id DESC LIMIT :limit;
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 WHERE (timestamp, id) < (:before_at, :before_id)
 ORDER BY timestamp DESC, id DESC LIMIT :limit;
+
+-- ==== waitpoint tokens (store/_tokens.py) ===================================================
+
+-- name: insert_token
+INSERT OR IGNORE INTO tokens (id, run_id, task_key, tags, created_at, expires_at)
+VALUES (:id, :run_id, :task_key, :tags, :created_at, :expires_at);
+
+-- name: get_token
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE id = ?;
+
+-- name: list_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- name: list_run_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE run_id = :run_id ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- Completes a token once, and only before it expires: (now, body, id, now).
+-- name: complete_token
+UPDATE tokens SET completed_at = ?, body = ?
+WHERE id = ? AND completed_at IS NULL AND (expires_at IS NULL OR expires_at > ?);
+
+-- end_attempt: a wait just stored for a token completed while the attempt ran is resolved
+-- at once (due_if_matched then makes the run due).
+-- name: resolve_done_token_waits
+UPDATE event_waits SET
+    event_id = (SELECT t.id FROM tokens t WHERE '$relaykit/token/' || t.id = event_waits.event_name),
+    event = (SELECT t.body FROM tokens t WHERE '$relaykit/token/' || t.id = event_waits.event_name)
+WHERE run_id = :id AND event_id IS NULL AND event_name IN
+    (SELECT '$relaykit/token/' || t.id FROM tokens t WHERE t.run_id = :id
+        AND t.completed_at IS NOT NULL);
