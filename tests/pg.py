@@ -46,6 +46,7 @@ DATA_TABLES: Final = (
     "users",
     "sessions",
     "connections",
+    "tokens",
 )
 
 T = TypeVar("T")
