@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import textwrap
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -263,36 +263,34 @@ def test_a_run_cannot_wait_for_another_runs_token(tmp_path: Path) -> None:
     assert waited.error["type"] == "ConfigurationError"
 
 
-APP = textwrap.dedent(
-    """
-    from typing import Any
-    from relaykit import Client
+REPO = Path(__file__).resolve().parents[2]
 
-    client = Client(id="cli-tokens")
 
-    @client.define_job(id="approve", name="Approve", version="1.0.0")
-    async def approve(payload: Any, io, ctx) -> Any:
-        token = await io.create_token("approval", tags=["ops"])
-        return {"token": token.id, "answer": await io.wait_for_token("approval")}
-    """
-)
+def test_the_docs_show_the_example_the_cli_test_runs() -> None:
+    source = (REPO / "examples" / "approvals.py").read_text(encoding="utf-8")
+    code = source[source.index("from typing import Any") :].rstrip("\n")
+    page = (REPO / "docs" / "human-in-the-loop.md").read_text(encoding="utf-8")
+    assert f"```python\n{code}\n```" in page
 
 
 @pytest.mark.subprocess
 def test_the_cli_lists_and_completes_tokens(rk: Relaykit, tmp_path: Path) -> None:
-    (tmp_path / "tokens_app.py").write_text(APP, encoding="utf-8")
+    """examples/approvals.py, driven as its docstring (and docs/human-in-the-loop.md) say."""
+    (tmp_path / "examples").mkdir()
+    shutil.copy(REPO / "examples" / "approvals.py", tmp_path / "examples" / "approvals.py")
+    app = "examples/approvals.py"
     db = ("--database", "sqlite:///relaykit.db")
-    run_id = rk.detach("tokens_app.py", "approve")
-    rk.worker_until_idle("tokens_app.py")
+    run_id = rk.detach(app, "deploy", {"version": "2.4.0"})
+    rk.worker_until_idle(app)
 
     listed = rk("tokens", "list", "--run", run_id, "--json", *db)
     assert listed.returncode == 0, listed.describe()
     [token] = check_component(listed.json(), "TokenList")["data"]
-    assert (token["status"], token["tags"]) == ("waiting", ["ops"])
+    assert (token["status"], token["tags"]) == ("waiting", ["deploy", "2.4.0"])
     human = rk("tokens", "list", *db)
     assert token["id"] in human.stdout and "waiting" in human.stdout, human.describe()
 
-    done = rk("tokens", "complete", token["id"], "--data", '{"ok": true}', *db)
+    done = rk("tokens", "complete", token["id"], "--data", '{"approved": true, "by": "ada"}', *db)
     assert done.returncode == 0, done.describe()
     assert token["id"] in done.stdout
     again = rk("tokens", "complete", token["id"], "--data", '{"ok": false}', *db)
@@ -303,9 +301,10 @@ def test_the_cli_lists_and_completes_tokens(rk: Relaykit, tmp_path: Path) -> Non
         in rk("tokens", "complete", token["id"], "--data", "{x", *db).error_line()
     )
 
-    rk.worker_until_idle("tokens_app.py")
+    rk.worker_until_idle(app)
     run = rk.show(run_id)
     assert run["status"] == "succeeded", run
-    assert run["output"] == {"token": token["id"], "answer": {"ok": True}}
+    assert run["output"] == {"deployed": True, "approved_by": "ada"}
+    assert [t["key"] for t in run["tasks"]] == ["approval", f"wait:{token['id']}", "ship"]
     shown = rk("tokens", "show", token["id"], "--json", *db).json()
-    assert (shown["status"], shown["data"]) == ("completed", {"ok": True})
+    assert (shown["status"], shown["data"]) == ("completed", {"approved": True, "by": "ada"})
