@@ -436,6 +436,25 @@ class Client:
         limits as ``run_id``; return its id. Raises ``UnknownRun``."""
         return (await (await self.operations()).replay_run(run_id)).id
 
+    async def retry_run(self, run_id: str, *, from_task: str | None = None, **options: Any) -> str:
+        """Queue a new run that resumes ``run_id`` where it stopped — its completed tasks
+        replay from their outputs, the failed task and everything after it run again — and
+        return its id; the old run stays as it was. ``from_task=KEY`` forks from that task
+        (only the tasks completed before it are kept); ``payload=`` runs it with another
+        payload. Raises ``UnknownRun``, ``UnknownTask``, or ``RelaykitError`` for a run that
+        has not ended (or succeeded, unless forked)."""
+        unknown = set(options) - {"payload"}
+        if unknown:
+            raise TypeError(f"retry_run() got unexpected keyword argument(s) {sorted(unknown)}")
+        ops = await self.operations()
+        if "payload" in options:
+            new = await ops.retry_run(
+                run_id, from_task=from_task, payload=_plain(options["payload"])
+            )
+        else:
+            new = await ops.retry_run(run_id, from_task=from_task)
+        return new.id
+
     async def send_event(
         self,
         name: str,

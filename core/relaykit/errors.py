@@ -14,6 +14,7 @@ The tree::
     │   ├── UnknownEvent
     │   ├── UnknownToken               no waitpoint token with that id
     │   └── UnknownTask                ``RunResult.task(key)`` for a key the run has no task for
+    ├── RunNotRetriable                retrying a run that has not ended, or succeeded
     ├── TokenNotWaiting                completing a token that was completed or timed out before
     ├── AppLoadError                   an APP argument that cannot be imported or has no Client
     ├── StoreError                     the database cannot be opened or used
@@ -108,6 +109,13 @@ class UnknownEvent(NotFound):
 
 class UnknownToken(NotFound):
     """No waitpoint token with that id; run `relaykit tokens list` to see tokens."""
+
+
+class RunNotRetriable(RelaykitError):
+    """The run cannot be retried in its state: cancel a run that has not ended first; fork a
+    run that succeeded with a task key or a payload, or replay it."""
+
+    retriable = False
 
 
 class TokenNotWaiting(RelaykitError):

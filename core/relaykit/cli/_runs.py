@@ -132,3 +132,43 @@ def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
         print_json(on_store(database, go_json))
     else:
         stdout.print(on_store(database, go))
+
+
+@runs_group.command("retry")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--from-task",
+    "from_task",
+    default=None,
+    help="Fork from this task key: keep only the tasks completed before it.",
+)
+@click.option("--payload", "payload_text", default=None, help="Run it with this JSON payload.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new run object.")
+@database_option
+@reports_errors
+def retry_run(
+    run_id: str,
+    from_task: str | None,
+    payload_text: str | None,
+    as_json: bool,
+    database: str | None,
+) -> None:
+    """Enqueue a new run resuming a failed or canceled run where it stopped: its completed
+    tasks replay from their outputs, the failed task and everything after run again. The
+    old run stays as it was. Prints the new run's id."""
+    from ._common import parse_payload
+
+    extra = {} if payload_text is None else {"payload": parse_payload(payload_text)}
+
+    async def go(store: Store) -> str:
+        return (await _ops(store).retry_run(run_id, from_task=from_task, **extra)).id
+
+    async def go_json(store: Store) -> dict[str, object]:
+        ops = _ops(store)
+        new = await ops.retry_run(run_id, from_task=from_task, **extra)
+        return (await ops.get_run(new.id)).to_json()
+
+    if as_json:
+        print_json(on_store(database, go_json))
+    else:
+        stdout.print(on_store(database, go))

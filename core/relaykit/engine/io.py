@@ -14,7 +14,6 @@ from .._base.durations import check_seconds, total_seconds
 from .._base.names import check_text
 from .._base.serde import dumps, loads
 from .._base.sync import Bridged, SyncBridge, SyncProxy
-from ..definitions.context import _current
 from ..definitions.events import check_event_name, delivery_time
 from ..definitions.filters import validate_filter
 from ..definitions.jobs import Job
@@ -444,9 +443,7 @@ class IO(Bridged):
         tag_list = _check_tags(tags, where)
         attempt = self._attempt
         run = attempt.run
-        scope = _current.get()
-        parent = scope.key if scope is not None and scope.run_id == run.id else None
-        full = key if parent is None else f"{parent}/{key}"
+        full = attempt.full_key(key)
         token_id = "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
         now = attempt.services.clock.now()
         record = TokenRecord(
@@ -505,10 +502,13 @@ class IO(Bridged):
         elif isinstance(token, str) and token:
             token_id = token
             if not token.startswith("tok_"):  # the key of an io.create_token in this scope
-                scope = _current.get()
-                parent = scope.key if scope is not None and scope.run_id == run.id else None
-                full = token if parent is None else f"{parent}/{token}"
-                token_id = "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
+                made = attempt.completed_output(token)
+                full = attempt.full_key(token)
+                token_id = (
+                    made["id"]
+                    if isinstance(made, dict) and "id" in made
+                    else "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
+                )
             found = await attempt.services.store.get_token(token_id)
             if found is None:
                 raise ConfigurationError(
@@ -520,15 +520,15 @@ class IO(Bridged):
             raise ConfigurationError(
                 f"{where}: pass the token io.create_token returned, its id, or its key"
             )
-        if owner != run.id:
+        wait_key = key or f"wait:{token_id}"
+        # a retried run replays the answer its predecessor's token got (``engine/resume.py``)
+        if owner != run.id and not attempt.has_completed(wait_key):
             raise ConfigurationError(
                 f"{where}: token {token_id} was created by run {owner}; a run waits only for "
                 "tokens it created (create one with io.create_token in this run)"
             )
         params = dumps({"token": token_id}, what="wait_for_token params")
-        _found, data = await attempt.wait_for_token(
-            key or f"wait:{token_id}", token_id, expires, params
-        )
+        _found, data = await attempt.wait_for_token(wait_key, token_id, expires, params)
         return data
 
     async def invoke(

@@ -28,6 +28,7 @@ from ..definitions.jobs import Job as JobDefinition
 from ..errors import (
     InvalidCursor,
     NotFound,
+    RunNotRetriable,
     TokenNotWaiting,
     UnknownEvent,
     UnknownJob,
@@ -49,11 +50,17 @@ from .resources import (
     Token,
     TokenList,
 )
+from .resume import tasks_to_keep
 from .tokens import TokenSigner
 
 if TYPE_CHECKING:
     from ..store import Store
     from .engine import Engine
+
+#: ``retry_run``'s "payload not given" (None is a payload).
+_SAME: Final[Any] = object()
+#: The ended states a plain retry resumes.
+_RETRIABLE: Final = frozenset({RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT})
 
 #: The largest page a list hands out.
 MAX_LIMIT: Final = 200
@@ -393,3 +400,46 @@ class Operations:
         if self._on_enqueue is not None:
             self._on_enqueue()
         return self._token_resource(token)
+
+    # -- retrying a run from where it stopped -------------------------------------------------
+
+    async def retry_run(
+        self, run_id: str, *, from_task: str | None = None, payload: Any = _SAME
+    ) -> RunRecord:
+        """Queue a **new** run that resumes ``run_id`` where it stopped: it starts with copies
+        of the old run's completed tasks (which replay from their outputs; the failed task and
+        everything after it execute again) and of its ``io.store.run`` entries. The old run
+        stays as it was, so its history and error remain visible.
+
+        With ``from_task`` (a recorded task key), the new run keeps only the tasks completed
+        before that one — a fork from that point; with ``payload``, it runs with that payload
+        instead. A plain retry needs a run that failed, was canceled or timed out; a fork
+        any run that ended. ``UnknownRun``, ``UnknownTask``, ``RunNotRetriable``; with the
+        jobs known, ``UnknownJob`` for a job the app no longer defines."""
+        run = await self._run(run_id)
+        forking = from_task is not None or payload is not _SAME
+        if not run.status.is_terminal:
+            raise RunNotRetriable(
+                f"run {run_id} is {run.status.value}: only a run that ended is retried; cancel "
+                f"it first (`relaykit runs cancel {run_id}`)"
+            )
+        if not forking and run.status not in _RETRIABLE:
+            raise RunNotRetriable(
+                f"run {run_id} {run.status.value}: a retry resumes a failed, canceled or timed "
+                "out run; fork it with --from-task KEY or --payload, or replay it"
+            )
+        if self.jobs is not None and run.job_id not in self.jobs:
+            raise UnknownJob(f"run {run_id}'s job {run.job_id!r} is not defined in this app")
+        tokens = await self.store.list_tokens(run_id=run_id, limit=10_000)
+        answered = {t.task_key for t in tokens if t.completed_at is not None}
+        keep = tasks_to_keep(run_id, await self.store.load_tasks(run_id), from_task, answered)
+        text = None if payload is _SAME else dumps(payload, what=f"the payload of run {run_id}")
+        now = self.clock.now()
+        new = await self.store.retry_run(
+            run_id, new_id=new_id("run", now), now=now, keep=keep, payload=text
+        )
+        if new is None:
+            raise UnknownRun(f"no run {run_id!r} in {self.store.url}; see `relaykit runs list`")
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return new

@@ -322,6 +322,23 @@ class Attempt:
 
     # -- keys, replay checks and commits ------------------------------------------------------
 
+    def full_key(self, key: str) -> str:
+        """``key`` scoped by the enclosing task, as ``enter`` would name it (claiming nothing)."""
+        parent = _current.get()
+        parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None
+        return key if parent_key is None else f"{parent_key}/{key}"
+
+    def has_completed(self, key: str) -> bool:
+        """Whether ``key`` (in the current scope) is recorded as completed."""
+        rec = self._recorded.get(self.full_key(key))
+        return rec is not None and rec.status is TaskStatus.COMPLETED
+
+    def completed_output(self, key: str) -> Any:
+        """The recorded output of ``key`` (in the current scope) when it completed, else None."""
+        rec = self._recorded.get(self.full_key(key))
+        ok = rec is not None and rec.status is TaskStatus.COMPLETED
+        return restore(rec.output) if ok and rec is not None else None
+
     def enter(self, key: str, *, while_suspended: bool = False) -> tuple[str, str | None]:
         """Claim ``key`` in the current scope; return (full key, parent key).
 

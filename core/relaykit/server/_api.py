@@ -414,7 +414,9 @@ def api_routes() -> list[Route]:
 
 
 def _extra_routes() -> list[Route]:
-    """The routes of the API's other modules (waitpoint tokens)."""
-    from ._tokens import token_routes  # it imports this module's helpers
+    """The routes of the API's other modules (waitpoint tokens, retrying a run)."""
+    from ._retry import retry_run  # they import this module's helpers
+    from ._tokens import token_routes
 
-    return [_route(path, handlers) for path, handlers in token_routes().items()]
+    routes = {**token_routes(), "/runs/{run_id}/retry": {"POST": endpoint(retry_run)}}
+    return [_route(path, handlers) for path, handlers in routes.items()]

@@ -32,10 +32,10 @@ from ..engine.resources import (
     TokenList,
 )
 from ..records import RunStatus
-from ._models import KvBody, SendEventBody, TestRunBody
+from ._models import KvBody, RetryBody, SendEventBody, TestRunBody
 
 _REF_TEMPLATE: Final = "#/components/schemas/{model}"
-_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody)
+_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody, RetryBody)
 Mode = Literal["validation", "serialization"]
 
 
@@ -234,6 +234,20 @@ def _paths() -> dict[str, Any]:
                 "summary": "Queue a new run of the same job with the same payload.",
                 "parameters": [_RUN_ID],
                 "responses": _responses(_ok("201", RunDetail, "The new run."), "404", "409"),
+            }
+        },
+        "/runs/{run_id}/retry": {
+            "post": {
+                "operationId": "retryRun",
+                "summary": (
+                    "Queue a new run resuming this one where it stopped (completed tasks kept), "
+                    "or forked from a task, or with another payload; the run stays as it was."
+                ),
+                "parameters": [_RUN_ID],
+                "requestBody": _body(RetryBody, required=False),
+                "responses": _responses(
+                    _ok("201", RunDetail, "The new run."), "404", "409", *_BODY_ERRORS
+                ),
             }
         },
         **_token_paths(),

@@ -150,6 +150,21 @@ class RunStore(Protocol):
         """
         ...
 
+    async def retry_run(
+        self,
+        run_id: str,
+        *,
+        new_id: str,
+        now: float,
+        keep: Sequence[str],
+        payload: str | None = None,
+    ) -> RunRecord | None:
+        """Queue ``new_id`` as ``replay_run`` does (with ``payload`` instead of the old one when
+        given) holding copies of ``run_id``'s tasks whose keys are in ``keep`` and of its
+        ``io.store.run`` entries, in one transaction; ``run_id`` is left as it was. None when
+        there is no such run."""
+        ...
+
     async def end_attempt(
         self,
         *,

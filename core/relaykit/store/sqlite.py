@@ -34,6 +34,7 @@ from ._connections import (
 )
 from ._events import Events, deliver_event
 from ._kv import Kv
+from ._retry import Retries
 from ._rows import (
     admit,
     run_from_row,
@@ -65,7 +66,7 @@ _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra"
 
 
 @final
-class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens):
+class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries):
     """The embedded store. ``SqliteStore.from_url("sqlite:///.relaykit/relaykit.db")``.
 
     Durability is ``synchronous=FULL`` by default; ``?synchronous=normal`` trades the last

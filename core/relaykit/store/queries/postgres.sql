@@ -659,3 +659,24 @@ UPDATE event_waits w SET event_id = t.id, event = t.body
 FROM tokens t
 WHERE w.run_id = %(id)s AND w.event_id IS NULL AND t.run_id = %(id)s
     AND t.completed_at IS NOT NULL AND w.event_name = '$relaykit/token/' || t.id;
+
+-- ==== retrying a run from where it stopped (store/_retry.py) ================================
+
+-- name: retry_payload
+UPDATE runs SET payload = %(payload)s WHERE id = %(new)s;
+
+-- The new run continues the old one's attempt count, so its first claim loads the copied
+-- history (the engine skips loading for a run's first attempt).
+-- name: retry_attempts
+UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = %(id)s) WHERE id = %(new)s;
+
+-- name: retry_copy_tasks
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent)
+SELECT %(new)s, key, name, kind, status, started_at, params, output, error, attempts, failures,
+    ended_at, next_attempt_at, properties, icon, parent
+FROM tasks WHERE run_id = %(id)s AND key = ANY(%(keys)s);
+
+-- name: retry_copy_kv
+INSERT INTO kv (scope, name, value, updated_at)
+SELECT %(new_scope)s, name, value, updated_at FROM kv WHERE scope = %(old_scope)s;

@@ -555,3 +555,24 @@ UPDATE event_waits SET
 WHERE run_id = :id AND event_id IS NULL AND event_name IN
     (SELECT '$relaykit/token/' || t.id FROM tokens t WHERE t.run_id = :id
         AND t.completed_at IS NOT NULL);
+
+-- ==== retrying a run from where it stopped (store/_retry.py) ================================
+
+-- name: retry_payload
+UPDATE runs SET payload = :payload WHERE id = :new;
+
+-- The new run continues the old one's attempt count, so its first claim loads the copied
+-- history (the engine skips loading for a run's first attempt).
+-- name: retry_attempts
+UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = :id) WHERE id = :new;
+
+-- name: retry_copy_tasks
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent)
+SELECT :new, key, name, kind, status, started_at, params, output, error, attempts, failures,
+    ended_at, next_attempt_at, properties, icon, parent
+FROM tasks WHERE run_id = :id AND key IN (SELECT value FROM json_each(:keys));
+
+-- name: retry_copy_kv
+INSERT INTO kv (scope, name, value, updated_at)
+SELECT :new_scope, name, value, updated_at FROM kv WHERE scope = :old_scope;
