@@ -29,6 +29,8 @@ from relaykit.testing import ManualClock
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
 
+#: Whether the ``gated`` job's last step fails (the tests flip it).
+BROKEN: list[bool] = []
 SECRET = "cw2hZ4dKf4sQ3vC9n0b7u1xLrT6yE8aPqJ5mW2zYkVo="
 
 
@@ -42,6 +44,18 @@ def make_client(database_url: str, clock: ManualClock | None = None) -> Client:
         await io.run_task("notify", lambda: {"token": token.id})
         decision = await io.wait_for_token(token)
         return {"token": token.id, "decision": decision}
+
+    @client.define_job(id="gated", name="Gated", version="1.0.0")
+    async def gated(payload: Any, io: relaykit.IO, ctx: Context) -> Any:
+        await io.create_token("approval")
+        decision = await io.wait_for_token("approval")
+
+        def apply() -> Any:
+            if BROKEN and BROKEN[-1]:
+                raise relaykit.NonRetriable("the target is down")
+            return decision
+
+        return await io.run_task("apply", apply)
 
     @client.define_job(id="quick", name="Quick", version="1.0.0")
     async def quick(payload: Any, io: relaykit.IO, ctx: Context) -> int:
@@ -234,6 +248,40 @@ def test_a_run_waiting_for_a_token_holds_no_worker_slot(sqlite_url: str) -> None
                 ("notify", "completed"),
                 (f"wait:{(await api.token_of(r))['id']}", "completed"),
             ]
+
+    run(sqlite_url, scenario)
+
+
+def test_a_retried_run_keeps_an_answered_token_and_asks_again_for_an_open_one(
+    sqlite_url: str,
+) -> None:
+    async def scenario(api: Api) -> None:
+        BROKEN.append(True)
+        try:
+            answered = await api.client.enqueue("gated", {})
+            canceled = await api.client.enqueue("gated", {})
+            await api.work()
+            first = await api.token_of(answered)
+            await api.client.complete_token(first["id"], "go")
+            await api.client.cancel_run(canceled)
+            await api.work()
+            assert (await api.run(answered))["status"] == "failed"
+            BROKEN.append(False)
+
+            # answered before the failure: the retry replays the answer and does not wait
+            again = await api.client.retry_run(answered)
+            # canceled while waiting: the retry makes a token of its own and waits for it
+            asked = await api.client.retry_run(canceled)
+            await api.work()
+            assert (await api.run(again))["output"] == "go"
+            assert (await api.run(asked))["status"] == "waiting"
+            second = await api.token_of(asked)
+            assert second["id"] != (await api.token_of(canceled))["id"]
+            await api.client.complete_token(second["id"], "later")
+            await api.work()
+            assert (await api.run(asked))["output"] == "later"
+        finally:
+            BROKEN.clear()
 
     run(sqlite_url, scenario)
 

@@ -2047,3 +2047,55 @@ def test_completions_racing_attempt_ends_wake_every_run_exactly_once(postgres_ur
         "SELECT count(*) FROM event_waits w JOIN tokens t ON w.event_id = t.id "
         "AND w.event = t.body AND w.run_id = t.run_id"
     ) == [(20,)]
+
+
+# -- retrying a run from where it stopped ----------------------------------------------------
+
+
+def test_retry_run_queues_a_new_run_with_the_kept_tasks_and_leaves_the_old_one(
+    backend: Backend,
+) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "old")
+        for key in ("a", "b"):
+            await store.record_task(run_id="old", epoch=1, task=_task(key))
+        await store.record_task(
+            run_id="old",
+            epoch=1,
+            task=_task("c", status=TaskStatus.ERRORED, output=None),
+            kv=[KvWrite("run:old", "seen", "7")],
+        )
+        await store.end_attempt(run_id="old", epoch=1, status=RunStatus.FAILED, now=NOW + 2)
+        old_before = await store.get_run("old")
+        new = await store.retry_run("old", new_id="new", now=NOW + 5, keep=["a", "b"])
+        forked = await store.retry_run(
+            "old", new_id="fork", now=NOW + 6, keep=["a"], payload='{"n": 2}'
+        )
+        return {
+            "new": new,
+            "forked": forked,
+            "old": await store.get_run("old"),
+            "old_before": old_before,
+            "old_tasks": [t.key for t in await store.load_tasks("old")],
+            "new_tasks": await store.load_tasks("new"),
+            "fork_tasks": [t.key for t in await store.load_tasks("fork")],
+            "kv": await store.kv_get("run:new", "seen"),
+            "missing": await store.retry_run("nope", new_id="x", now=NOW, keep=[]),
+        }
+
+    got = asyncio.run(backend.run(go))
+    new, forked = got["new"], got["forked"]
+    assert (new.id, new.status, new.payload, new.next_attempt_at) == (
+        "new",
+        RunStatus.QUEUED,
+        '{"n": 1}',
+        NOW + 5,
+    )
+    assert new.attempt == got["old"].attempt == 1  # continues the count: its claim loads
+    assert (forked.payload, forked.job_id) == ('{"n": 2}', "j")
+    assert got["old"] == got["old_before"]
+    assert got["old_tasks"] == ["a", "b", "c"]
+    assert got["new_tasks"] == [_task("a"), _task("b")]
+    assert got["fork_tasks"] == ["a"]
+    assert got["kv"] == "7"
+    assert got["missing"] is None

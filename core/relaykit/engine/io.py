@@ -521,13 +521,32 @@ class IO(Bridged):
                 f"{where}: pass the token io.create_token returned, its id, or its key"
             )
         wait_key = key or f"wait:{token_id}"
-        # a retried run replays the answer its predecessor's token got (``engine/resume.py``)
-        if owner != run.id and not attempt.has_completed(wait_key):
-            raise ConfigurationError(
-                f"{where}: token {token_id} was created by run {owner}; a run waits only for "
-                "tokens it created (create one with io.create_token in this run)"
-            )
         params = dumps({"token": token_id}, what="wait_for_token params")
+        if owner != run.id and not attempt.has_completed(wait_key):
+            # another run's token (a retried run's predecessor made it): only its answer can
+            # be taken, since only the run that made a token is woken when it is completed
+            found = await attempt.services.store.get_token(token_id)
+            if found is None or found.completed_at is None:
+                raise ConfigurationError(
+                    f"{where}: token {token_id} was created by run {owner}; a run waits only "
+                    "for tokens it created (create one with io.create_token in this run)"
+                )
+            answer = {"data": found.data}
+
+            async def answered() -> dict[str, Any]:
+                return answer
+
+            await attempt.task(
+                wait_key,
+                answered,
+                kind="token",
+                name="wait for token",
+                params=params,
+                check_params=False,
+                retry=NO_RETRY,
+                hint=Any,
+            )
+            return found.data
         _found, data = await attempt.wait_for_token(wait_key, token_id, expires, params)
         return data
 

@@ -28,7 +28,8 @@ def tasks_to_keep(
     done = [
         t
         for t in tasks
-        if t.status is TaskStatus.COMPLETED and (t.kind != "token" or t.key in completed_tokens)
+        if t.status is TaskStatus.COMPLETED
+        and (t.name != "create token" or t.kind != "token" or t.key in completed_tokens)
     ]
     if from_task is None:
         return [t.key for t in done]
