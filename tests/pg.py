@@ -47,6 +47,7 @@ DATA_TABLES: Final = (
     "sessions",
     "connections",
     "tokens",
+    "run_tags",
 )
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
@@ -408,15 +408,21 @@ class Client:
         *,
         is_test: bool = False,
         idempotency_key: str | None = None,
+        tags: Sequence[str] = (),
     ) -> str:
         """Create a queued run for a worker to execute; return its id.
 
         With ``idempotency_key`` (or the job's own ``idempotency_key`` option), a run of the
-        job created with the same key in the last 24 hours is returned instead.
+        job created with the same key in the last 24 hours is returned instead. ``tags`` (up
+        to 10 strings) label the run: ``relaykit runs list --tag``, ``GET /api/v1/runs?tag=``.
         """
         ops = await self.operations()
         run = await ops.enqueue(
-            self.get_job(job), _plain(payload), is_test=is_test, idempotency_key=idempotency_key
+            self.get_job(job),
+            _plain(payload),
+            is_test=is_test,
+            idempotency_key=idempotency_key,
+            tags=tags,
         )
         return run.id
 
@@ -464,16 +470,18 @@ class Client:
         source: str = "relaykit",
         deliver_at: datetime | None = None,
         deliver_after: float | None = None,
+        tags: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Send an event: stored once per id (sending an id again does nothing) and, in the
         same transaction, turned into runs of every enabled job whose event trigger matches
         it, and handed to runs waiting for it. ``deliver_at``/``deliver_after`` delay it (a
         worker delivers it when due; ``cancel_event`` withdraws it until then). Returns the
-        event with ``runs`` (ids of the runs it started) and ``duplicate``."""
+        event with ``runs`` (ids of the runs it started) and ``duplicate``. ``tags`` are added
+        to the runs it starts (not allowed with a delay)."""
         when = delivery_time(deliver_at, deliver_after, self.clock.now(), "send_event")
         ops = await self.operations()
         sent = await ops.send_event_record(
-            name, _plain(payload), event_id=id, source=source, deliver_at=when
+            name, _plain(payload), event_id=id, source=source, deliver_at=when, tags=tags
         )
         event = sent.event
         return {

@@ -22,6 +22,7 @@ SHARED = [
     "_connections",
     "_tokens",
     "_retry",
+    "_tags",
 ]
 _CALL = re.compile(r'tx\.(?:execute|execute_many|fetch_one|fetch_all)\(\s*f?"([a-z_]+)(\{)?')
 _LITERAL = re.compile(r'f?"([a-z_]+)(\{)?')

@@ -47,6 +47,7 @@ def runs_group() -> None:
 @click.option(
     "--cursor", default=None, help="The next page: a previous page's next_cursor (see --json)."
 )
+@click.option("--tag", default=None, help="Only runs with this tag.")
 @click.option(
     "--json", "as_json", is_flag=True, help='Print the page: {"data": [runs], "next_cursor"}.'
 )
@@ -57,6 +58,7 @@ def list_runs(
     status: str | None,
     limit: int,
     cursor: str | None,
+    tag: str | None,
     as_json: bool,
     database: str | None,
 ) -> None:
@@ -65,7 +67,7 @@ def list_runs(
     async def go(store: Store) -> tuple[RunPage, list[RunResult]]:
         ops = _ops(store)
         try:
-            page = await ops.list_runs(job=job, status=status, cursor=cursor, limit=limit)
+            page = await ops.list_runs(job=job, status=status, cursor=cursor, limit=limit, tag=tag)
         except InvalidCursor as exc:
             raise CliError(str(exc)) from exc
         return page, [await ops.result(r.id) for r in page.data] if not as_json else []
@@ -93,6 +95,9 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
         print_json(on_store(database, lambda store: _ops(store).get_run(run_id)).to_json())
     else:
         print_result(stdout, on_store(database, lambda store: _ops(store).result(run_id)))
+        tags = on_store(database, lambda store: _ops(store).get_run(run_id)).tags
+        if tags:
+            stdout.print(f"tags: {', '.join(tags)}", soft_wrap=True, markup=False)
 
 
 @runs_group.command("cancel")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._base.durations import check_seconds, total_seconds
-from .._base.names import check_text
+from .._base.names import check_tags, check_text
 from .._base.serde import dumps, loads
 from .._base.sync import Bridged, SyncBridge, SyncProxy
 from ..definitions.events import check_event_name, delivery_time
@@ -19,8 +19,9 @@ from ..definitions.filters import validate_filter
 from ..definitions.jobs import Job
 from ..definitions.retry import NO_RETRY, Retry
 from ..definitions.triggers import DynamicSchedule, register_schedules
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StoreError
 from ..records import EventRecord, KvWrite, TokenRecord, to_datetime
+from .attempt import Abort
 from .invoke import invoke
 from .resources import Token
 from .runner import Attempt
@@ -192,6 +193,31 @@ class Status(Bridged):
         )
 
 
+class RunTags(Bridged):
+    """``io.tags``: labels on this run, listed by ``relaykit runs list --tag``."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        self._attempt = attempt
+
+    async def add(self, *tags: str) -> None:
+        """Add ``tags`` to this run (up to 10 per call; one it has already is kept once).
+
+        Tags are a set, so this takes no key: a replay adding them again changes nothing.
+        The write is fenced by the attempt, like every write of a run."""
+        attempt = self._attempt
+        found = check_tags(list(tags), "io.tags.add")
+        if attempt.closed or attempt.lost:
+            raise Abort()
+        if attempt.dry or not found:  # ``relaykit check-replay`` writes nothing
+            return
+        try:
+            await attempt.services.store.add_run_tags(
+                attempt.run.id, found, epoch=attempt.run.epoch
+            )
+        except StoreError as exc:
+            attempt.give_up(exc)
+
+
 class IO(Bridged):
     """The ``io`` argument of an ``async def`` run function."""
 
@@ -199,6 +225,7 @@ class IO(Bridged):
         self._attempt = attempt
         self.logger = Logger(attempt)
         self.store = Stores(attempt)
+        self.tags = RunTags(attempt)
 
     def __getattr__(self, name: str) -> Any:
         """``io.<name>``: the job's integration declared as ``name``, bound to this run."""
@@ -440,7 +467,7 @@ class IO(Bridged):
         where = f"io.create_token({key!r})"
         if timeout is not None:
             check_seconds(timeout, f"{where}: timeout", error=ConfigurationError)
-        tag_list = _check_tags(tags, where)
+        tag_list = check_tags(tags, where)
         attempt = self._attempt
         run = attempt.run
         full = attempt.full_key(key)
@@ -658,19 +685,3 @@ class IO(Bridged):
             retry=NO_RETRY,
             hint=Any,
         )
-
-
-def _check_tags(tags: Sequence[str], where: str) -> list[str]:
-    """``tags`` as a list: up to 10 non-blank strings of up to 100 characters, no NUL."""
-    if isinstance(tags, str) or not isinstance(tags, Sequence):
-        raise ConfigurationError(f"{where}: tags must be a list of strings, got {tags!r}")
-    found = list(tags)
-    if len(found) > 10:
-        raise ConfigurationError(f"{where}: at most 10 tags, got {len(found)}")
-    for tag in found:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
-            raise ConfigurationError(
-                f"{where}: each tag must be a non-blank string of up to 100 characters, got {tag!r}"
-            )
-        check_text(tag, "the tag", where)
-    return found

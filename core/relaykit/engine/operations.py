@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from .._base.clock import Clock, new_id
+from .._base.names import check_tags
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
 from ..errors import (
+    ConfigurationError,
     InvalidCursor,
     NotFound,
     RunNotRetriable,
@@ -173,16 +175,20 @@ class Operations:
         *,
         is_test: bool = False,
         idempotency_key: str | None = None,
+        tags: Sequence[str] = (),
     ) -> RunRecord:
         """Queue a run of ``job`` for a worker (or return the run its idempotency or
-        debounce key leads to)."""
+        debounce key leads to), with ``tags`` added to it."""
+        tag_list = check_tags(tags, f"enqueueing a run of {job.id!r}")
         engine = await self._engine_for(f"enqueueing a run of {job.id!r}")
         try:
-            return await engine.create_run(
+            run = await engine.create_run(
                 job, payload, is_test=is_test, idempotency_key=idempotency_key
             )
         finally:
             await engine.close()
+        await self.store.add_run_tags(run.id, tag_list)
+        return run
 
     async def test_run(self, job_id: str, payload: Any) -> RunDetail:
         """Queue a test run of the defined job ``job_id``; the run as stored."""
@@ -228,7 +234,8 @@ class Operations:
         tasks = await self.store.load_tasks(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        return RunDetail.from_records(run, tasks, logs, code=code)
+        tags = (await self.store.get_run_tags([run_id])).get(run_id, [])
+        return RunDetail.from_records(run, tasks, logs, code=code, tags=tags)
 
     async def result(self, run_id: str) -> RunResult:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
@@ -249,17 +256,25 @@ class Operations:
         status: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        tag: str | None = None,
     ) -> RunPage:
-        """A page of runs, newest first, of ``job`` and in ``status`` when given, after
-        ``cursor`` (a previous page's ``next_cursor``). ``InvalidCursor``."""
+        """A page of runs, newest first, of ``job``, in ``status`` and carrying ``tag`` when
+        given, after ``cursor`` (a previous page's ``next_cursor``). ``InvalidCursor``."""
         before = None if cursor is None else decode_cursor("runs", cursor)
         _check_limit(limit)
         if status is not None and status not in _STATUSES:
             raise InvalidCursor(f"status must be one of {', '.join(sorted(_STATUSES))}")
         # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing matches.
-        if job is not None and "\x00" in job:
+        if (job is not None and "\x00" in job) or (tag is not None and "\x00" in tag):
             return RunPage(data=[], next_cursor=None)
-        runs = await self.store.list_runs(job_id=job, status=status, limit=limit + 1, before=before)
+        if tag is not None:
+            runs = await self.store.list_tagged_runs(
+                tag, job_id=job, status=status, limit=limit + 1, before=before
+            )
+        else:
+            runs = await self.store.list_runs(
+                job_id=job, status=status, limit=limit + 1, before=before
+            )
         page = runs[:limit]
         more = len(runs) > limit
         last = page[-1] if more else None
@@ -294,9 +309,17 @@ class Operations:
         event_id: str | None = None,
         source: str = "relaykit",
         deliver_at: float | None = None,
+        tags: Sequence[str] = (),
     ) -> SentRecord:
         """``send_event``, answering with the stored record (exact epoch times, for the
-        Python client's ``send_event``)."""
+        Python client's ``send_event``). ``tags`` are added to the runs the event starts now
+        (not to those of a delayed event, refused with ``ConfigurationError``)."""
+        tag_list = check_tags(tags, f"send_event({name!r})")
+        if tag_list and deliver_at is not None:
+            raise ConfigurationError(
+                f"send_event({name!r}): tags= go to the runs an event starts when it is sent; "
+                "a delayed event (deliver_at/deliver_after) cannot take them"
+            )
         engine = await self._engine_for(f"sending event {name!r}")
         try:
             event, runs, inserted = await engine.send_event(
@@ -305,6 +328,9 @@ class Operations:
         finally:
             await engine.close()
         stored = await self.store.get_event(event.id) if inserted else None
+        if inserted:
+            for run in runs:
+                await self.store.add_run_tags(run.id, tag_list)
         return SentRecord(stored or event, [r.id for r in runs], duplicate=not inserted)
 
     async def cancel_event(self, event_id: str) -> bool:

@@ -11,6 +11,7 @@ UTC; JSON values stored as text are parsed back. Nothing secret is in a record t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -191,6 +192,10 @@ class RunDetail(Run):
         description="Fingerprint of the run function's code the run started on (the first "
         "attempt that ended), as `Job.fingerprint`; null before that or for older runs.",
     )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The run's tags (given when it was triggered, or by io.tags.add), sorted.",
+    )
     tasks: list[Task]
     logs: list[Log]
 
@@ -202,12 +207,14 @@ class RunDetail(Run):
         logs: list[LogRecord],
         *,
         code: str | None = None,
+        tags: Sequence[str] = (),
     ) -> RunDetail:
         """The resource of a stored run with its tasks and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
         return cls(
             **Run.fields_of(run),
             code=code,
+            tags=list(tags),
             tasks=[Task.from_record(t) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )

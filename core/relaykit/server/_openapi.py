@@ -201,6 +201,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Runs, newest first, by job and status, a page at a time (by cursor).",
                 "parameters": [
                     _query("job", "Only runs of this job id.", {"type": "string", "minLength": 1}),
+                    _query("tag", "Only runs with this tag.", {"type": "string", "minLength": 1}),
                     _query(
                         "status",
                         "Only runs in this state.",

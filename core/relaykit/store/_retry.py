@@ -31,7 +31,8 @@ class Retries:
     ) -> RunRecord | None:
         """Queue ``new_id``, a copy of ``run_id`` as ``replay_run`` makes it (with ``payload``
         instead of the old one when given), holding copies of the old run's tasks whose keys
-        are in ``keep`` and of its ``io.store.run`` entries. None when ``run_id`` is unknown.
+        are in ``keep``, of its ``io.store.run`` entries and of its tags. None when
+        ``run_id`` is unknown.
         With tasks kept, the new run continues the old one's attempt count (its first claim
         then loads the history, which a run's first attempt skips)."""
         params = {
@@ -53,6 +54,7 @@ class Retries:
                 await tx.execute("retry_copy_tasks", {**params, "keys": tx.array(sorted(keep))})
                 await tx.execute("retry_attempts", params)
             await tx.execute("retry_copy_kv", params)
+            await tx.execute("retry_copy_tags", params)
             row = await tx.fetch_one("get_run", (new_id,))
             return None if row is None else run_from_row(row)
 

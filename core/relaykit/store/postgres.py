@@ -55,6 +55,7 @@ from ._rows import (
 )
 from ._runs import Runs
 from ._schedules import Schedules
+from ._tags import Tags
 from ._tasks import Tasks
 from ._tokens import Tokens
 from ._tx import Tx
@@ -63,7 +64,7 @@ _log = logging.getLogger("relaykit.store")
 
 
 @final
-class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries):
+class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries, Tags):
     """The PostgreSQL store. ``PostgresStore.from_url("postgresql://user@host:5432/db")``.
 
     URL query options: ``pool_min_size`` (default 1) and ``pool_max_size`` (default 10)

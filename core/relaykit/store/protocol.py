@@ -446,6 +446,34 @@ class TokenStore(Protocol):
         ...
 
 
+class TagStore(Protocol):
+    """Run tags: a set of labels per run."""
+
+    async def add_run_tags(
+        self, run_id: str, tags: Sequence[str], *, epoch: int | None = None
+    ) -> None:
+        """Add ``tags`` to ``run_id`` (a set: one it has is kept once). With ``epoch``, the
+        attempt's write, fenced (``LeaseLost``, nothing written, once it lost the run)."""
+        ...
+
+    async def get_run_tags(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The sorted tags of each of ``run_ids`` that has any."""
+        ...
+
+    async def list_tagged_runs(
+        self,
+        tag: str,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs carrying ``tag``, newest first (of ``job_id``, in ``status``), after the
+        keyset position ``before`` (created_at, id)."""
+        ...
+
+
 class Store(
     Lifecycle,
     RunStore,
@@ -456,6 +484,7 @@ class Store(
     AccessStore,
     ConnectionStore,
     TokenStore,
+    TagStore,
     Protocol,
 ):
     """Durable state of runs, tasks, logs, events and the key-value store: every aggregate's

@@ -42,6 +42,7 @@ from ._rows import (
 from ._runs import Runs
 from ._schedules import Schedules
 from ._sqlite_io import SqliteDatabase, SqliteIO
+from ._tags import Tags
 from ._tasks import Tasks
 from ._tokens import Tokens
 from ._tx import Tx
@@ -66,7 +67,7 @@ _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra"
 
 
 @final
-class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries):
+class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries, Tags):
     """The embedded store. ``SqliteStore.from_url("sqlite:///.relaykit/relaykit.db")``.
 
     Durability is ``synchronous=FULL`` by default; ``?synchronous=normal`` trades the last

@@ -680,3 +680,25 @@ FROM tasks WHERE run_id = %(id)s AND key = ANY(%(keys)s);
 -- name: retry_copy_kv
 INSERT INTO kv (scope, name, value, updated_at)
 SELECT %(new_scope)s, name, value, updated_at FROM kv WHERE scope = %(old_scope)s;
+
+-- ==== run tags (store/_tags.py) =============================================================
+
+-- name: insert_run_tag
+INSERT INTO run_tags (run_id, tag) VALUES (%s, %s) ON CONFLICT DO NOTHING;
+
+-- name: run_tags_of
+SELECT run_id, tag FROM run_tags WHERE run_id = ANY(%s) ORDER BY run_id, tag;
+
+-- name: retry_copy_tags
+INSERT INTO run_tags (run_id, tag) SELECT %(new)s, tag FROM run_tags WHERE run_id = %(id)s
+ON CONFLICT DO NOTHING;
+
+-- Runs with a tag, newest first, by job and status when given, after a keyset position.
+-- name: list_tagged_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = %(tag)s)
+    AND (%(job)s::text IS NULL OR job_id = %(job)s::text)
+    AND (%(status)s::text IS NULL OR status = %(status)s::text)
+    AND (%(before_at)s::double precision IS NULL
+        OR (created_at, id) < (%(before_at)s::double precision, %(before_id)s::text))
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s;

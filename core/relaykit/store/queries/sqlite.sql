@@ -576,3 +576,22 @@ FROM tasks WHERE run_id = :id AND key IN (SELECT value FROM json_each(:keys));
 -- name: retry_copy_kv
 INSERT INTO kv (scope, name, value, updated_at)
 SELECT :new_scope, name, value, updated_at FROM kv WHERE scope = :old_scope;
+
+-- ==== run tags (store/_tags.py) =============================================================
+
+-- name: insert_run_tag
+INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?);
+
+-- name: run_tags_of
+SELECT run_id, tag FROM run_tags WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, tag;
+
+-- name: retry_copy_tags
+INSERT OR IGNORE INTO run_tags (run_id, tag) SELECT :new, tag FROM run_tags WHERE run_id = :id;
+
+-- Runs with a tag, newest first, by job and status when given, after a keyset position.
+-- name: list_tagged_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = :tag)
+    AND (:job IS NULL OR job_id = :job) AND (:status IS NULL OR status = :status)
+    AND (:before_at IS NULL OR (created_at, id) < (:before_at, :before_id))
+ORDER BY created_at DESC, id DESC LIMIT :limit;

@@ -14,3 +14,12 @@ CREATE TABLE tokens (
 ) WITHOUT ROWID;
 CREATE INDEX tokens_run ON tokens (run_id);
 CREATE INDEX tokens_created ON tokens (created_at, id);
+
+-- Run tags (client.enqueue(tags=), send_event(tags=), io.tags.add): a set per run, listed
+-- by tag (runs list --tag, GET /api/v1/runs?tag=).
+CREATE TABLE run_tags (
+    run_id TEXT NOT NULL,
+    tag    TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX run_tags_tag ON run_tags (tag, run_id);
