@@ -2099,3 +2099,56 @@ def test_retry_run_queues_a_new_run_with_the_kept_tasks_and_leaves_the_old_one(
     assert got["fork_tasks"] == ["a"]
     assert got["kv"] == "7"
     assert got["missing"] is None
+
+
+# -- run tags ---------------------------------------------------------------------------------
+
+
+def test_run_tags_are_a_set_fenced_for_an_attempt_and_listed_by_tag(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await store.create_run(_run("r1", created=NOW + 1, job="a"))
+        await store.create_run(_run("r2", created=NOW + 2, job="b"))
+        await store.create_run(_run("r3", created=NOW + 3, job="a"))
+        await store.add_run_tags("r1", ["vip", "eu"])
+        await store.add_run_tags("r1", ["vip"])  # again: kept once
+        await store.add_run_tags("r2", ["vip"])
+        await store.add_run_tags("r3", [])
+        [claimed] = await _claim(store, run_id="r3", jobs=("a",))
+        await store.add_run_tags("r3", ["vip", "late"], epoch=claimed.epoch)
+        refused = None
+        try:
+            await store.add_run_tags("r3", ["stale"], epoch=claimed.epoch + 1)
+        except LeaseLost as exc:
+            refused = exc
+
+        def ids(runs: list[RunRecord]) -> list[str]:
+            return [r.id for r in runs]
+
+        return {
+            "tags": await store.get_run_tags(["r1", "r2", "r3", "nope"]),
+            "refused": refused,
+            "vip": ids(await store.list_tagged_runs("vip")),
+            "vip_a": ids(await store.list_tagged_runs("vip", job_id="a")),
+            "vip_running": ids(await store.list_tagged_runs("vip", status="running")),
+            "page": ids(await store.list_tagged_runs("vip", limit=1, before=(NOW + 3, "r3"))),
+            "none": ids(await store.list_tagged_runs("nobody")),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["tags"] == {"r1": ["eu", "vip"], "r2": ["vip"], "r3": ["late", "vip"]}
+    assert isinstance(got["refused"], LeaseLost)
+    assert got["vip"] == ["r3", "r2", "r1"]
+    assert got["vip_a"] == ["r3", "r1"]
+    assert got["vip_running"] == ["r3"]
+    assert got["page"] == ["r2"]
+    assert got["none"] == []
+
+
+def test_a_retried_run_keeps_the_tags(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(_run("old"))
+        await store.add_run_tags("old", ["vip"])
+        await store.retry_run("old", new_id="new", now=NOW + 1, keep=[])
+        return await store.get_run_tags(["old", "new"])
+
+    assert asyncio.run(backend.run(go)) == {"old": ["vip"], "new": ["vip"]}
