@@ -118,3 +118,40 @@ def test_the_http_api_filters_runs_by_tag(tmp_path: Path, monkeypatch: pytest.Mo
     assert got["plan"] == [{"plan": "free"}]
     assert got["empty"] == (422, "invalid_query")
     assert got["tags"] == ["plan:pro", "vip", "welcomed"]
+
+
+def test_metadata_updates_are_applied_once_across_replays_and_shown_with_the_run(
+    tmp_path: Path,
+) -> None:
+    client = Client(id="meta", database_url=f"sqlite:///{tmp_path / 'relaykit.db'}")
+    effects: list[str] = []
+
+    @client.define_job(id="import", name="Import", version="1.0.0")
+    async def import_rows(payload: Any, io: Any, ctx: Any) -> int:
+        await io.metadata.set("start", "progress", 0.0)
+        # parallel updates each see the document the one before wrote
+        await asyncio.gather(*(io.metadata.increment(f"row-{i}", "rows") for i in range(4)))
+        await io.metadata.append("first", "batches", "a")
+        await io.wait("pause", seconds=0.01)  # the run is replayed from the top after this
+        effects.append("after-wait")
+        await io.metadata.append("second", "batches", "b")
+        await io.metadata.set("end", "progress", 1.0)
+        await io.metadata.increment("bad", "batches")  # a list is not a number: the run fails
+        return 0
+
+    async def go() -> dict[str, Any]:
+        try:
+            run_id = await client.enqueue("import", {})
+            while (await client.get_run(run_id)).status in ("queued", "waiting"):
+                await client.worker(exit_when_idle=True).run()
+                await asyncio.sleep(0.02)
+            ops = await client.operations()
+            return (await ops.get_run(run_id)).to_json()
+        finally:
+            await client.close()
+
+    run = asyncio.run(go())
+    assert run["metadata"] == {"progress": 1.0, "rows": 4, "batches": ["a", "b"]}
+    assert effects == ["after-wait"]
+    assert run["status"] == "failed"
+    assert "'batches' holds list, not a number" in run["error"]["message"]

@@ -6,6 +6,7 @@ Each command calls ``relaykit.engine.operations`` on the store; ``--json`` print
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -95,9 +96,12 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
         print_json(on_store(database, lambda store: _ops(store).get_run(run_id)).to_json())
     else:
         print_result(stdout, on_store(database, lambda store: _ops(store).result(run_id)))
-        tags = on_store(database, lambda store: _ops(store).get_run(run_id)).tags
-        if tags:
-            stdout.print(f"tags: {', '.join(tags)}", soft_wrap=True, markup=False)
+        detail = on_store(database, lambda store: _ops(store).get_run(run_id))
+        if detail.tags:
+            stdout.print(f"tags: {', '.join(detail.tags)}", soft_wrap=True, markup=False)
+        if detail.metadata:
+            text = json.dumps(detail.metadata, ensure_ascii=False)
+            stdout.print(f"metadata: {text}", soft_wrap=True, markup=False)
 
 
 @runs_group.command("cancel")

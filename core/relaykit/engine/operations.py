@@ -235,7 +235,15 @@ class Operations:
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
         tags = (await self.store.get_run_tags([run_id])).get(run_id, [])
-        return RunDetail.from_records(run, tasks, logs, code=code, tags=tags)
+        meta = await self.store.kv_get(f"meta:{run_id}", "metadata")
+        return RunDetail.from_records(
+            run,
+            tasks,
+            logs,
+            code=code,
+            tags=tags,
+            metadata=None if meta is None else json.loads(meta),
+        )
 
     async def result(self, run_id: str) -> RunResult:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""

@@ -196,6 +196,10 @@ class RunDetail(Run):
         default_factory=list,
         description="The run's tags (given when it was triggered, or by io.tags.add), sorted.",
     )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the run recorded with io.metadata.set/append/increment.",
+    )
     tasks: list[Task]
     logs: list[Log]
 
@@ -208,6 +212,7 @@ class RunDetail(Run):
         *,
         code: str | None = None,
         tags: Sequence[str] = (),
+        metadata: dict[str, Any] | None = None,
     ) -> RunDetail:
         """The resource of a stored run with its tasks and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
@@ -215,6 +220,7 @@ class RunDetail(Run):
             **Run.fields_of(run),
             code=code,
             tags=list(tags),
+            metadata=metadata or {},
             tasks=[Task.from_record(t) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )

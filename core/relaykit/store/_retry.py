@@ -54,6 +54,9 @@ class Retries:
                 await tx.execute("retry_copy_tasks", {**params, "keys": tx.array(sorted(keep))})
                 await tx.execute("retry_attempts", params)
             await tx.execute("retry_copy_kv", params)
+            # the run's metadata (``io.metadata``), which its kept tasks wrote
+            meta = {"new_scope": f"meta:{new_id}", "old_scope": f"meta:{run_id}"}
+            await tx.execute("retry_copy_kv", meta)
             await tx.execute("retry_copy_tags", params)
             row = await tx.fetch_one("get_run", (new_id,))
             return None if row is None else run_from_row(row)
