@@ -106,4 +106,6 @@ def complete_token(
     if as_json:
         print_json(token.to_json())
     else:
-        stdout.print(f"completed token {token.id} (run {token.run_id})", markup=False)
+        stdout.print(
+            f"completed token {token.id} (run {token.run_id})", markup=False, soft_wrap=True
+        )
