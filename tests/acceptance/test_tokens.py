@@ -117,6 +117,14 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"sqlite:///{tmp_path / 'relaykit.db'}"
 
 
+@pytest.fixture
+def any_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each backend in turn (a SQLite file, then PostgreSQL), with the signing secret set."""
+    monkeypatch.setenv("RELAYKIT_SECRET_KEY", SECRET)
+    monkeypatch.setenv("RELAYKIT_PUBLIC_URL", "http://testserver")
+    return db_url
+
+
 def _error(response: httpx2.Response, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
@@ -126,7 +134,7 @@ def _error(response: httpx2.Response, status: int, code: str) -> str:
     return message
 
 
-def test_the_signed_url_completes_the_token_once_without_an_api_key(sqlite_url: str) -> None:
+def test_the_signed_url_completes_the_token_once_without_an_api_key(any_url: str) -> None:
     async def scenario(api: Api) -> None:
         run_id = await api.client.enqueue("deploy", {})
         await api.work()
@@ -161,7 +169,7 @@ def test_the_signed_url_completes_the_token_once_without_an_api_key(sqlite_url: 
             "decision": {"approved": True, "by": "ada"},
         }
 
-    run(sqlite_url, scenario)
+    run(any_url, scenario)
 
 
 def test_an_api_key_completes_a_token_and_bad_requests_change_nothing(sqlite_url: str) -> None:
@@ -220,7 +228,7 @@ def test_a_timed_out_token_resumes_the_run_with_none_and_refuses_completion(
     run(sqlite_url, scenario, clock)
 
 
-def test_a_run_waiting_for_a_token_holds_no_worker_slot(sqlite_url: str) -> None:
+def test_a_run_waiting_for_a_token_holds_no_worker_slot(any_url: str) -> None:
     async def scenario(api: Api) -> None:
         waiting = [await api.client.enqueue("deploy", {}) for _ in range(3)]
         quick = await api.client.enqueue("quick", {})
@@ -249,7 +257,7 @@ def test_a_run_waiting_for_a_token_holds_no_worker_slot(sqlite_url: str) -> None
                 (f"wait:{(await api.token_of(r))['id']}", "completed"),
             ]
 
-    run(sqlite_url, scenario)
+    run(any_url, scenario)
 
 
 def test_a_retried_run_keeps_an_answered_token_and_asks_again_for_an_open_one(
