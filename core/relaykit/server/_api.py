@@ -414,14 +414,4 @@ def api_routes() -> list[Route]:
             "/kv/{namespace}/{owner}/{name}",
             {"GET": endpoint(kv_get), "PUT": endpoint(kv_put), "DELETE": endpoint(kv_delete)},
         ),
-        *_extra_routes(),
     ]
-
-
-def _extra_routes() -> list[Route]:
-    """The routes of the API's other modules (waitpoint tokens, retrying a run)."""
-    from ._retry import retry_run  # they import this module's helpers
-    from ._tokens import token_routes
-
-    routes = {**token_routes(), "/runs/{run_id}/retry": {"POST": endpoint(retry_run)}}
-    return [_route(path, handlers) for path, handlers in routes.items()]

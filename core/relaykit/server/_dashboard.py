@@ -415,14 +415,15 @@ async def run_page(request: Request, state: ServerState) -> Response:
         current_code=(
             state.client.jobs[run.job].fingerprint if run.job in state.client.jobs else None
         ),
-        tokens=await _waiting_tokens(state, run.id) if not run.status.is_terminal else [],
+        tokens=[] if run.status.is_terminal else await _waiting_tokens(state, run.id),
     )
 
 
 async def _waiting_tokens(state: ServerState, run_id: str) -> list[dict[str, Any]]:
-    from ._dashboard_tokens import waiting_tokens  # it imports this module's helpers
-
-    return await waiting_tokens(state, run_id)
+    """The run's waitpoint tokens still waiting (its page offers Approve/Reject for each;
+    the form's route is ``_dashboard_tokens``)."""
+    tokens = await (await state.operations()).list_tokens(run_id=run_id)
+    return [t.to_json() for t in tokens.data if t.status == "waiting"]
 
 
 @action
@@ -470,11 +471,4 @@ def dashboard_routes() -> list[Route]:
         Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/runs/{run_id}/replay", replay_run, methods=["POST"]),
         Route("/events", events_page, methods=["GET"]),
-        *_token_routes(),
     ]
-
-
-def _token_routes() -> list[Route]:
-    from ._dashboard_tokens import complete_token
-
-    return [Route("/runs/{run_id}/tokens/{token_id}", complete_token, methods=["POST"])]

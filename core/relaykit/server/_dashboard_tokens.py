@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from .._base.serde import parse_json
 from ..errors import TokenNotWaiting, UnknownToken
@@ -56,7 +57,6 @@ async def complete_token(request: Request, state: ServerState, form: Any) -> Res
     return _redirect(request, f"/runs/{run_id}")
 
 
-async def waiting_tokens(state: ServerState, run_id: str) -> list[dict[str, Any]]:
-    """The run's tokens still waiting, as JSON, for its page."""
-    tokens = await (await state.operations()).list_tokens(run_id=run_id)
-    return [t.to_json() for t in tokens.data if t.status == "waiting"]
+def token_dashboard_routes() -> list[Route]:
+    """The dashboard's token form route (relative to the app's root)."""
+    return [Route("/runs/{run_id}/tokens/{token_id}", complete_token, methods=["POST"])]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ..engine.operations import MAX_LIMIT
 from ..errors import TokenNotWaiting, UnknownToken
@@ -24,9 +25,11 @@ from ._api import (
     _path_id,
     _read_json,
     _resource,
+    _route,
     _state,
     endpoint,
 )
+from ._retry import retry_run
 from ._state import ServerState
 
 _ENVELOPE_BYTES = 16 * 1024
@@ -81,10 +84,14 @@ async def complete_token(request: Request) -> Response:
         return exc.response()
 
 
-def token_routes() -> dict[str, dict[str, Handler]]:
-    """The token routes' handlers by path and method (relative to ``/api/v1``)."""
-    return {
+def run_control_routes() -> list[Route]:
+    """The API routes of run control (relative to ``/api/v1``): waitpoint tokens and
+    retrying a run. ``create_app`` adds them beside ``api_routes``; kept apart so this
+    module depends on ``_api``, never the other way round."""
+    handlers: dict[str, dict[str, Handler]] = {
         "/tokens": {"GET": endpoint(list_tokens)},
         "/tokens/{token_id}": {"GET": endpoint(get_token)},
         "/tokens/{token_id}/complete": {"POST": complete_token},
+        "/runs/{run_id}/retry": {"POST": endpoint(retry_run)},
     }
+    return [_route(path, methods) for path, methods in handlers.items()]
