@@ -324,7 +324,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_docs_show_the_example_the_cli_test_runs() -> None:
     source = (REPO / "examples" / "approvals.py").read_text(encoding="utf-8")
-    code = source[source.index("from typing import Any") :].rstrip("\n")
+    code = source[source.index("import sys") :].rstrip("\n")
     page = (REPO / "docs" / "human-in-the-loop.md").read_text(encoding="utf-8")
     assert f"```python\n{code}\n```" in page
 
@@ -337,12 +337,15 @@ def test_the_cli_lists_and_completes_tokens(rk: Relaykit, tmp_path: Path) -> Non
     app = "examples/approvals.py"
     db = ("--database", "sqlite:///relaykit.db")
     run_id = rk.detach(app, "deploy", {"version": "2.4.0"})
-    rk.worker_until_idle(app)
+    signing = {"RELAYKIT_SECRET_KEY": SECRET, "RELAYKIT_PUBLIC_URL": "https://ops.example.com"}
+    asked = rk.worker_until_idle(app, env=signing)
 
-    listed = rk("tokens", "list", "--run", run_id, "--json", *db)
+    listed = rk("tokens", "list", "--run", run_id, "--json", *db, env=signing)
     assert listed.returncode == 0, listed.describe()
     [token] = check_component(listed.json(), "TokenList")["data"]
     assert (token["status"], token["tags"]) == ("waiting", ["deploy", "2.4.0"])
+    assert token["url"].startswith(f"https://ops.example.com/api/v1/tokens/{token['id']}/")
+    assert token["url"] in asked.stderr  # the approver was handed the URL
     human = rk("tokens", "list", *db)
     assert token["id"] in human.stdout and "waiting" in human.stdout, human.describe()
 
@@ -361,6 +364,13 @@ def test_the_cli_lists_and_completes_tokens(rk: Relaykit, tmp_path: Path) -> Non
     run = rk.show(run_id)
     assert run["status"] == "succeeded", run
     assert run["output"] == {"deployed": True, "approved_by": "ada"}
-    assert [t["key"] for t in run["tasks"]] == ["approval", f"wait:{token['id']}", "ship"]
+    assert [t["key"] for t in run["tasks"]] == [
+        "approval",
+        "ask",
+        f"wait:{token['id']}",
+        "ship",
+    ]
+    # the signed URL is in no stored params, output or log line
+    assert token["url"].split("=")[-1] not in json.dumps(run)
     shown = rk("tokens", "show", token["id"], "--json", *db).json()
     assert (shown["status"], shown["data"]) == ("completed", {"approved": True, "by": "ada"})
