@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._base.durations import check_seconds, total_seconds
-from .._base.names import check_tags, check_text
+from .._base.names import check_text
 from .._base.serde import dumps, loads
 from .._base.sync import Bridged, SyncBridge, SyncProxy
 from ..definitions.events import check_event_name, delivery_time
@@ -19,13 +19,13 @@ from ..definitions.filters import validate_filter
 from ..definitions.jobs import Job
 from ..definitions.retry import NO_RETRY, Retry
 from ..definitions.triggers import DynamicSchedule, register_schedules
-from ..errors import ConfigurationError, NonRetriable, StoreError
-from ..records import EventRecord, KvWrite, TokenRecord, to_datetime
-from .attempt import Abort
+from ..errors import ConfigurationError
+from ..records import EventRecord, KvWrite, to_datetime
 from .invoke import invoke
+from .metadata import Metadata, RunTags
 from .resources import Token
 from .runner import Attempt
-from .tokens import TokenSigner
+from .waitpoints import create_token, wait_for_token
 
 T = TypeVar("T")
 
@@ -191,123 +191,6 @@ class Status(Bridged):
             data=data if data is not None else self.data,
             _status_id=self.key,
         )
-
-
-#: Where a run's metadata document is kept (a key-value entry of its own scope).
-METADATA_SCOPE = "meta:"
-METADATA_NAME = "metadata"
-#: The largest metadata document a run may keep (JSON text).
-MAX_METADATA_BYTES = 64 * 1024
-
-
-class Metadata(Bridged):
-    """``io.metadata``: a small JSON object this run updates while it works (progress,
-    counts), shown with the run (``runs show``, ``GET /api/v1/runs/{id}`` ``"metadata"``).
-
-    Each update is a task (a key first), so a replay neither repeats an ``append`` nor counts
-    an ``increment`` twice; the new document is written in the task's own transaction.
-    """
-
-    def __init__(self, attempt: Attempt) -> None:
-        self._attempt = attempt
-        self._scope = f"{METADATA_SCOPE}{attempt.run.id}"
-        # parallel branches updating at once: each reads the document its predecessor wrote
-        self._lock = asyncio.Lock()
-
-    async def set(self, key: str, name: str, value: Any) -> Any:
-        """Set ``name`` to ``value`` (JSON); returns it."""
-        return await self._update(key, "set", name, value, lambda _old: value)
-
-    async def append(self, key: str, name: str, value: Any) -> list[Any]:
-        """Append ``value`` to the list under ``name`` (made when absent); returns the list."""
-
-        def add(old: Any) -> list[Any]:
-            if old is not None and not isinstance(old, list):
-                raise ConfigurationError(
-                    f"io.metadata.append({key!r}): {name!r} holds {type(old).__name__}, not a list"
-                )
-            return [*(old or []), value]
-
-        found: list[Any] = await self._update(key, "append", name, value, add)
-        return found
-
-    async def increment(self, key: str, name: str, by: float = 1) -> float:
-        """Add ``by`` to the number under ``name`` (0 when absent); returns the new number."""
-        if isinstance(by, bool) or not isinstance(by, (int, float)) or not math.isfinite(by):
-            raise ConfigurationError(f"io.metadata.increment({key!r}): by must be a number")
-
-        def add(old: Any) -> float:
-            if old is not None and (isinstance(old, bool) or not isinstance(old, (int, float))):
-                raise ConfigurationError(
-                    f"io.metadata.increment({key!r}): {name!r} holds {type(old).__name__}, "
-                    "not a number"
-                )
-            return (old or 0) + by
-
-        found: float = await self._update(key, "increment", name, by, add)
-        return found
-
-    async def _update(
-        self, key: str, verb: str, name: str, value: Any, change: Callable[[Any], Any]
-    ) -> Any:
-        where = f"io.metadata.{verb}({key!r})"
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"{where}: the name must be a non-empty string")
-        check_text(name, "the name", where)
-        params = dumps({"name": name, "value": value}, what=f"{where} params")
-        store, scope = self._attempt.services.store, self._scope
-        writes: list[KvWrite] = []  # filled by the task, written with it
-
-        async def update() -> Any:
-            document = loads(await store.kv_get(scope, METADATA_NAME)) or {}
-            document[name] = change(document.get(name))
-            text = dumps(document, what="the run's metadata")
-            if len(text.encode()) > MAX_METADATA_BYTES:
-                raise NonRetriable(
-                    f"{where}: the run's metadata would be {len(text.encode()):,} bytes, over "
-                    f"{MAX_METADATA_BYTES:,}; keep metadata small (progress, counts)"
-                )
-            writes.append(KvWrite(scope, METADATA_NAME, text))
-            return document[name]
-
-        async with self._lock:
-            return await self._attempt.task(
-                key,
-                update,
-                kind="metadata",
-                name=f"metadata.{verb}",
-                params=params,
-                check_params=False,
-                retry=NO_RETRY,
-                hint=Any,
-                kv=writes,
-                icon="chart",
-            )
-
-
-class RunTags(Bridged):
-    """``io.tags``: labels on this run, listed by ``relaykit runs list --tag``."""
-
-    def __init__(self, attempt: Attempt) -> None:
-        self._attempt = attempt
-
-    async def add(self, *tags: str) -> None:
-        """Add ``tags`` to this run (up to 10 per call; one it has already is kept once).
-
-        Tags are a set, so this takes no key: a replay adding them again changes nothing.
-        The write is fenced by the attempt, like every write of a run."""
-        attempt = self._attempt
-        found = check_tags(list(tags), "io.tags.add")
-        if attempt.closed or attempt.lost:
-            raise Abort()
-        if attempt.dry or not found:  # ``relaykit check-replay`` writes nothing
-            return
-        try:
-            await attempt.services.store.add_run_tags(
-                attempt.run.id, found, epoch=attempt.run.epoch
-            )
-        except StoreError as exc:
-            attempt.give_up(exc)
 
 
 class IO(Bridged):
@@ -554,121 +437,19 @@ class IO(Bridged):
     ) -> Token:
         """Create a waitpoint token, once per run and key: someone (a person approving, an
         external system) completes it with JSON data through its signed ``url``, the HTTP API,
-        ``relaykit tokens complete`` or ``client.complete_token``, and ``io.wait_for_token``
-        hands that data back. It times out ``timeout`` seconds after it was created (None:
-        never). ``tags`` (up to 10 strings) label it in ``relaykit tokens list``."""
-        where = f"io.create_token({key!r})"
-        if timeout is not None:
-            check_seconds(timeout, f"{where}: timeout", error=ConfigurationError)
-        tag_list = check_tags(tags, where)
-        attempt = self._attempt
-        run = attempt.run
-        full = attempt.full_key(key)
-        token_id = "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
-        now = attempt.services.clock.now()
-        record = TokenRecord(
-            id=token_id,
-            run_id=run.id,
-            task_key=full,
-            created_at=now,
-            expires_at=None if timeout is None else now + timeout,
-            tags=tuple(tag_list),
-        )
-        store = attempt.services.store
-
-        async def create() -> dict[str, Any]:
-            await store.create_token(run_id=run.id, epoch=run.epoch, token=record)
-            return {
-                "id": token_id,
-                "created_at": record.created_at,
-                "expires_at": record.expires_at,
-                "tags": tag_list,
-            }
-
-        made = await attempt.task(
-            key,
-            create,
-            kind="token",
-            name="create token",
-            params=dumps({"timeout": timeout, "tags": tag_list}, what="create_token params"),
-            check_params=False,
-            retry=NO_RETRY,
-            hint=Any,
-            icon="key",
-        )
-        stored = TokenRecord(
-            id=made["id"],
-            run_id=run.id,
-            task_key=full,
-            created_at=made["created_at"],
-            expires_at=made["expires_at"],
-            tags=tuple(made["tags"]),
-        )
-        signer = TokenSigner.from_env()
-        return Token.from_record(stored, now=now, url=signer.url(stored.id))
+        ``relaykit tokens complete``, the dashboard or ``client.complete_token``, and
+        ``io.wait_for_token`` hands that data back. It times out ``timeout`` seconds after it
+        was created (None: never). ``tags`` (up to 10 strings) label it."""
+        return await create_token(self._attempt, key, timeout=timeout, tags=tags)
 
     async def wait_for_token(self, token: Token | str, *, key: str | None = None) -> Any:
         """Suspend the run — holding no worker slot — until ``token`` (what
         ``io.create_token`` returned, its id, or the key it was created with in this run) is
         completed, and return the data it was completed with; return None once the token
-        timed out first. A run waits only for tokens it created. The wait is recorded under
-        ``key`` (default ``wait:<token id>``)."""
-        attempt = self._attempt
-        run = attempt.run
-        where = f"io.wait_for_token({token if isinstance(token, str) else token.id!r})"
-        if isinstance(token, Token):
-            token_id, owner = token.id, token.run_id
-            expires = None if token.expires_at is None else token.expires_at.timestamp()
-        elif isinstance(token, str) and token:
-            token_id = token
-            if not token.startswith("tok_"):  # the key of an io.create_token in this scope
-                made = attempt.completed_output(token)
-                full = attempt.full_key(token)
-                token_id = (
-                    made["id"]
-                    if isinstance(made, dict) and "id" in made
-                    else "tok_" + _uuid.uuid5(_UUID_NAMESPACE, f"token/{run.id}/{full}").hex
-                )
-            found = await attempt.services.store.get_token(token_id)
-            if found is None:
-                raise ConfigurationError(
-                    f"{where}: run {run.id} has no token {token!r}; create it first with "
-                    f"`token = await io.create_token(key)` and pass the token or its key"
-                )
-            owner, expires = found.run_id, found.expires_at
-        else:
-            raise ConfigurationError(
-                f"{where}: pass the token io.create_token returned, its id, or its key"
-            )
-        wait_key = key or f"wait:{token_id}"
-        params = dumps({"token": token_id}, what="wait_for_token params")
-        if owner != run.id and not attempt.has_completed(wait_key):
-            # another run's token (a retried run's predecessor made it): only its answer can
-            # be taken, since only the run that made a token is woken when it is completed
-            found = await attempt.services.store.get_token(token_id)
-            if found is None or found.completed_at is None:
-                raise ConfigurationError(
-                    f"{where}: token {token_id} was created by run {owner}; a run waits only "
-                    "for tokens it created (create one with io.create_token in this run)"
-                )
-            answer = {"data": found.data}
-
-            async def answered() -> dict[str, Any]:
-                return answer
-
-            await attempt.task(
-                wait_key,
-                answered,
-                kind="token",
-                name="wait for token",
-                params=params,
-                check_params=False,
-                retry=NO_RETRY,
-                hint=Any,
-            )
-            return found.data
-        _found, data = await attempt.wait_for_token(wait_key, token_id, expires, params)
-        return data
+        timed out first. A run waits only for tokens it created (a retried run also takes
+        the answer its predecessor's token got). The wait is recorded under ``key`` (default
+        ``wait:<token id>``)."""
+        return await wait_for_token(self._attempt, token, key=key)
 
     async def invoke(
         self, key: str, job: Job | str, payload: Any = None, *, wait: bool = True
