@@ -77,6 +77,8 @@ def test_runs_retry_resumes_a_failed_run_where_it_stopped(rk: Relaykit, tmp_path
 
     retried = rk.show(new)
     assert retried["status"] == "succeeded", retried
+    assert (retried["retry_of"], rk.show(old)["retry_of"]) == (old, None)
+    assert f"retry of: {old}" in rk("runs", "show", new, *DB).stdout
     assert retried["output"] == {"reservation": "R-1", "charged": 40, "shipped": "shipped"}
     # reserve (and the store write) replayed from the copy; charge and ship ran
     assert rk.side_effects() == ["reserve", "charge", "charge", "ship"]

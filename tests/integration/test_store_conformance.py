@@ -887,6 +887,7 @@ def test_insert_event_with_deliver_stores_it_once_and_creates_its_runs_once(
     assert got["inserted"] == (["started"], None)
     assert got["event"] == _event("e1", status="delivered")
     assert got["missing"] is None
+    assert got["links"] == ["old", "old", None, None]
     assert got["runs"] == ["started"]
     assert backend.sql("SELECT delivered_at FROM events") == [(NOW + 1,)]
 
@@ -2081,6 +2082,7 @@ def test_retry_run_queues_a_new_run_with_the_kept_tasks_and_leaves_the_old_one(
             "fork_tasks": [t.key for t in await store.load_tasks("fork")],
             "kv": await store.kv_get("run:new", "seen"),
             "missing": await store.retry_run("nope", new_id="x", now=NOW, keep=[]),
+            "links": [await store.get_retry_of(r) for r in ("new", "fork", "old", "nope")],
         }
 
     got = asyncio.run(backend.run(go))

@@ -97,6 +97,8 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
     else:
         print_result(stdout, on_store(database, lambda store: _ops(store).result(run_id)))
         detail = on_store(database, lambda store: _ops(store).get_run(run_id))
+        if detail.retry_of:
+            stdout.print(f"retry of: {detail.retry_of}", soft_wrap=True, markup=False)
         if detail.tags:
             stdout.print(f"tags: {', '.join(detail.tags)}", soft_wrap=True, markup=False)
         if detail.metadata:

@@ -243,6 +243,7 @@ class Operations:
             code=code,
             tags=tags,
             metadata=None if meta is None else json.loads(meta),
+            retry_of=await self.store.get_retry_of(run_id),
         )
 
     async def result(self, run_id: str) -> RunResult:

@@ -196,6 +196,9 @@ class RunDetail(Run):
         default_factory=list,
         description="The run's tags (given when it was triggered, or by io.tags.add), sorted.",
     )
+    retry_of: str | None = Field(
+        default=None, description="The run this run retries (POST /runs/{id}/retry), if any."
+    )
     metadata: dict[str, Any] = Field(
         default_factory=dict,
         description="What the run recorded with io.metadata.set/append/increment.",
@@ -213,6 +216,7 @@ class RunDetail(Run):
         code: str | None = None,
         tags: Sequence[str] = (),
         metadata: dict[str, Any] | None = None,
+        retry_of: str | None = None,
     ) -> RunDetail:
         """The resource of a stored run with its tasks and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
@@ -221,6 +225,7 @@ class RunDetail(Run):
             code=code,
             tags=list(tags),
             metadata=metadata or {},
+            retry_of=retry_of,
             tasks=[Task.from_record(t) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )

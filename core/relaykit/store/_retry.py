@@ -48,6 +48,7 @@ class Retries:
             if not await tx.execute("replay_run", params):
                 return None
             await tx.execute("replay_groups", params)
+            await tx.execute("retry_link", params)
             if payload is not None:
                 await tx.execute("retry_payload", params)
             if keep:
@@ -62,6 +63,15 @@ class Retries:
             return None if row is None else run_from_row(row)
 
         return await self._db.write(work)
+
+    async def get_retry_of(self, run_id: str) -> str | None:
+        """The run ``run_id`` is a retry of (None: it is no retry, or there is no such run)."""
+
+        async def work(tx: Tx) -> str | None:
+            row = await tx.fetch_one("get_retry_of", (run_id,))
+            return None if row is None or row[0] is None else str(row[0])
+
+        return await self._db.read(work)
 
 
 __all__ = ["Retries"]

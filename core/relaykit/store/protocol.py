@@ -165,6 +165,10 @@ class RunStore(Protocol):
         there is no such run."""
         ...
 
+    async def get_retry_of(self, run_id: str) -> str | None:
+        """The run ``run_id`` was made to retry by ``retry_run`` (None: none)."""
+        ...
+
     async def end_attempt(
         self,
         *,

@@ -702,3 +702,9 @@ FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = %(tag)s)
     AND (%(before_at)s::double precision IS NULL
         OR (created_at, id) < (%(before_at)s::double precision, %(before_id)s::text))
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: retry_link
+UPDATE runs SET retry_of = %(id)s WHERE id = %(new)s;
+
+-- name: get_retry_of
+SELECT retry_of FROM runs WHERE id = %s;

@@ -595,3 +595,9 @@ FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = :tag)
     AND (:job IS NULL OR job_id = :job) AND (:status IS NULL OR status = :status)
     AND (:before_at IS NULL OR (created_at, id) < (:before_at, :before_id))
 ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- name: retry_link
+UPDATE runs SET retry_of = :id WHERE id = :new;
+
+-- name: get_retry_of
+SELECT retry_of FROM runs WHERE id = ?;

@@ -23,3 +23,7 @@ CREATE TABLE run_tags (
     PRIMARY KEY (run_id, tag)
 );
 CREATE INDEX run_tags_tag ON run_tags (tag, run_id);
+
+-- The run a retry resumes (Operations.retry_run makes a new run; this links it back). NULL for
+-- every other run.
+ALTER TABLE runs ADD COLUMN retry_of TEXT;
