@@ -2146,6 +2146,19 @@ def test_run_tags_are_a_set_fenced_for_an_attempt_and_listed_by_tag(backend: Bac
     assert got["none"] == []
 
 
+def test_create_run_adds_its_tags_in_the_same_write(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(_run("t1"), tags=["b", "a", "b"])
+        # an idempotency key leading to the first run: its tags go to the run returned
+        first = replace(_run("k1"), idempotency_key="same")
+        await store.create_run(first, tags=["x"])
+        again = await store.create_run(replace(_run("k2"), idempotency_key="same"), tags=["y"])
+        assert again.id == "k1"
+        return await store.get_run_tags(["t1", "k1", "k2"])
+
+    assert asyncio.run(backend.run(go)) == {"t1": ["a", "b"], "k1": ["x", "y"]}
+
+
 def test_a_retried_run_keeps_the_tags(backend: Backend) -> None:
     async def go(store: Store) -> dict[str, list[str]]:
         await store.create_run(_run("old"))

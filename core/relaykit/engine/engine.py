@@ -233,9 +233,10 @@ class Engine:
         event_name: str | None = None,
         claim: bool = False,
         idempotency_key: str | None = None,
+        tags: Sequence[str] = (),
     ) -> RunRecord:
         """Store a new run of ``job`` (its payload is validated when it starts) and return it
-        — or the existing run its idempotency key or debounce key leads to.
+        — or the existing run its idempotency key or debounce key leads to — with ``tags``.
 
         With ``claim`` the run is stored already leased to this engine (one write instead of
         an insert and a claim): ``execute`` it next. Otherwise, and always for a job under
@@ -267,7 +268,7 @@ class Engine:
             self._executing[run.id] = run.epoch
         try:
             await self._carry_context(run.id, now)
-            stored = await self.store.create_run(run)
+            stored = await self.store.create_run(run, tags=tags)
         except BaseException:
             self._executing.pop(run.id, None)
             raise

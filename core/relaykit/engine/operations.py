@@ -182,13 +182,11 @@ class Operations:
         tag_list = check_tags(tags, f"enqueueing a run of {job.id!r}")
         engine = await self._engine_for(f"enqueueing a run of {job.id!r}")
         try:
-            run = await engine.create_run(
-                job, payload, is_test=is_test, idempotency_key=idempotency_key
+            return await engine.create_run(
+                job, payload, is_test=is_test, idempotency_key=idempotency_key, tags=tag_list
             )
         finally:
             await engine.close()
-        await self.store.add_run_tags(run.id, tag_list)
-        return run
 
     async def test_run(self, job_id: str, payload: Any) -> RunDetail:
         """Queue a test run of the defined job ``job_id``; the run as stored."""

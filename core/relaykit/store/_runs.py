@@ -45,14 +45,19 @@ class Runs:
     _db: Database
     _close_runs: CloseRuns
 
-    async def create_run(self, run: RunRecord) -> RunRecord:
-        """Insert a new run (or find the one its idempotency or debounce key leads to); one
-        statement, no transaction, for a run without flow-control keys or groups."""
+    async def create_run(self, run: RunRecord, *, tags: Sequence[str] = ()) -> RunRecord:
+        """Insert a new run (or find the one its idempotency or debounce key leads to), with
+        ``tags`` added to it in the same transaction; one statement, no transaction, for a
+        run without flow-control keys, groups or tags."""
 
         async def work(tx: Tx) -> RunRecord:
-            return await insert_run(tx, run)
+            stored = await insert_run(tx, run)
+            if tags:
+                rows = [(stored.id, t) for t in sorted(set(tags))]
+                await tx.execute_many("insert_run_tag", rows)
+            return stored
 
-        return await self._db.write(work, transaction=has_flow_keys(run))
+        return await self._db.write(work, transaction=has_flow_keys(run) or bool(tags))
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""

@@ -74,10 +74,11 @@ class RunStore(Protocol):
     """Runs and their attempts: creating (with flow control: idempotency and debounce keys,
     concurrency and throttle groups), leasing under an epoch, ending, cancelling, replaying."""
 
-    async def create_run(self, run: RunRecord) -> RunRecord:
+    async def create_run(self, run: RunRecord, *, tags: Sequence[str] = ()) -> RunRecord:
         """Insert a new run and return it — or, instead, the existing run its live
         ``idempotency_key`` leads to, or the queued run with its ``debounce_key`` (which takes
-        the new payload and due time)."""
+        the new payload and due time). ``tags`` are added to the run returned, in the same
+        transaction."""
         ...
 
     async def unfinished_by_job(self) -> dict[str, int]:
