@@ -161,6 +161,8 @@ class Routing(NamedTuple):
 
     runs: Sequence[RunRecord] = ()
     cancels: Sequence[str] = ()
+    # tags given to every run it starts (``client.send_event(tags=)``)
+    tags: Sequence[str] = ()
 
 
 NO_ROUTING: Final = Routing()

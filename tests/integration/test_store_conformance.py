@@ -887,7 +887,6 @@ def test_insert_event_with_deliver_stores_it_once_and_creates_its_runs_once(
     assert got["inserted"] == (["started"], None)
     assert got["event"] == _event("e1", status="delivered")
     assert got["missing"] is None
-    assert got["links"] == ["old", "old", None, None]
     assert got["runs"] == ["started"]
     assert backend.sql("SELECT delivered_at FROM events") == [(NOW + 1,)]
 
@@ -2101,6 +2100,7 @@ def test_retry_run_queues_a_new_run_with_the_kept_tasks_and_leaves_the_old_one(
     assert got["fork_tasks"] == ["a"]
     assert got["kv"] == "7"
     assert got["missing"] is None
+    assert got["links"] == ["old", "old", None, None]
 
 
 # -- run tags ---------------------------------------------------------------------------------
@@ -2167,3 +2167,12 @@ def test_a_retried_run_keeps_the_tags(backend: Backend) -> None:
         return await store.get_run_tags(["old", "new"])
 
     assert asyncio.run(backend.run(go)) == {"old": ["vip"], "new": ["vip"]}
+
+
+def test_a_delivered_event_tags_the_runs_it_starts_in_its_transaction(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        routing = Routing([_run("plain"), replace(_run("keyed"), idempotency_key="k")], tags=["t"])
+        await store.insert_event(_event("e1"), routing=routing, deliver=True, now=NOW)
+        return await store.get_run_tags(["plain", "keyed"])
+
+    assert asyncio.run(backend.run(go)) == {"plain": ["t"], "keyed": ["t"]}

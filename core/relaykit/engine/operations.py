@@ -330,14 +330,16 @@ class Operations:
         engine = await self._engine_for(f"sending event {name!r}")
         try:
             event, runs, inserted = await engine.send_event(
-                name, payload, event_id=event_id, source=source, deliver_at=deliver_at
+                name,
+                payload,
+                event_id=event_id,
+                source=source,
+                deliver_at=deliver_at,
+                tags=tag_list,
             )
         finally:
             await engine.close()
         stored = await self.store.get_event(event.id) if inserted else None
-        if inserted:
-            for run in runs:
-                await self.store.add_run_tags(run.id, tag_list)
         return SentRecord(stored or event, [r.id for r in runs], duplicate=not inserted)
 
     async def cancel_event(self, event_id: str) -> bool:
