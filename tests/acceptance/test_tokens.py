@@ -294,7 +294,7 @@ def test_a_retried_run_keeps_an_answered_token_and_asks_again_for_an_open_one(
     run(sqlite_url, scenario)
 
 
-def test_a_run_cannot_wait_for_another_runs_token(tmp_path: Path) -> None:
+def test_a_run_takes_only_the_answer_of_another_runs_token(tmp_path: Path) -> None:
     client = Client(id="cross", database_url=f"sqlite:///{tmp_path / 'x.db'}")
 
     @client.define_job(id="maker", name="Maker", version="1.0.0")
@@ -305,18 +305,22 @@ def test_a_run_cannot_wait_for_another_runs_token(tmp_path: Path) -> None:
     async def waiter(payload: Any, io: relaykit.IO, ctx: Context) -> Any:
         return await io.wait_for_token(payload["token"])
 
-    async def go() -> tuple[Any, Any]:
+    async def go() -> tuple[Any, Any, Any]:
         try:
             made = await client.run(maker, {})
-            return made, await client.run(waiter, {"token": made.output})
+            refused = await client.run(waiter, {"token": made.output})
+            # once completed, another run's token hands back its data at once
+            await client.complete_token(made.output, {"ok": 1})
+            return made, refused, await client.run(waiter, {"token": made.output})
         finally:
             await client.close()
 
-    made, waited = asyncio.run(go())
+    made, refused, answered = asyncio.run(go())
     assert made.status == "succeeded"
-    assert waited.status == "failed"
-    assert "a run waits only for tokens it created" in waited.error["message"]
-    assert waited.error["type"] == "ConfigurationError"
+    assert refused.status == "failed"
+    assert "a run waits only for tokens it created" in refused.error["message"]
+    assert refused.error["type"] == "ConfigurationError"
+    assert (answered.status, answered.output) == ("succeeded", {"ok": 1})
 
 
 REPO = Path(__file__).resolve().parents[2]
