@@ -46,6 +46,8 @@ DATA_TABLES: Final = (
     "users",
     "sessions",
     "connections",
+    "tokens",
+    "run_tags",
 )
 
 T = TypeVar("T")

@@ -32,9 +32,11 @@ from .errors import (
     RetryAfter,
     SerializationError,
     TaskFailed,
+    TokenNotWaiting,
     UnknownJob,
     UnknownRun,
     UnknownTask,
+    UnknownToken,
     WebhookRejected,
 )
 from .integrations.auth import Credentials, OAuth2
@@ -93,9 +95,11 @@ __all__ = [
     "TaskResult",
     "TaskStatus",
     "Throttle",
+    "TokenNotWaiting",
     "UnknownJob",
     "UnknownRun",
     "UnknownTask",
+    "UnknownToken",
     "WebhookEvent",
     "WebhookRejected",
     "WebhookRequest",

@@ -161,6 +161,8 @@ class Routing(NamedTuple):
 
     runs: Sequence[RunRecord] = ()
     cancels: Sequence[str] = ()
+    # tags given to every run it starts (``client.send_event(tags=)``)
+    tags: Sequence[str] = ()
 
 
 NO_ROUTING: Final = Routing()
@@ -220,6 +222,41 @@ class EventMatch:
 
     task_key: str
     event: dict[str, Any]
+
+
+#: The event name of a run's wait for token ``<id>`` is this prefix and the id. Event names
+#: sent by users cannot start with it (``check_event_name``), so only completing the token
+#: resolves such a wait.
+TOKEN_WAIT_PREFIX: Final = "$relaykit/token/"  # noqa: S105 -- an event name prefix
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class TokenRecord:
+    """A waitpoint token (``io.create_token``): created by one task of one run, completed at
+    most once with JSON data (``body`` is ``{"data": ...}`` as JSON text), or timed out."""
+
+    id: str
+    run_id: str
+    task_key: str
+    created_at: float
+    expires_at: float | None = None
+    tags: tuple[str, ...] = ()
+    completed_at: float | None = None
+    body: str | None = None
+
+    def status(self, now: float) -> str:
+        """``completed``, ``timed_out`` (expired, never completed) or ``waiting``."""
+        if self.completed_at is not None:
+            return "completed"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "timed_out"
+        return "waiting"
+
+    @property
+    def data(self) -> Any:
+        """The data it was completed with (None while not completed)."""
+        return None if self.body is None else json.loads(self.body)["data"]
 
 
 @final
@@ -385,6 +422,7 @@ class RunResult:
 
 __all__ = [
     "MOCKED_PROPERTY",
+    "TOKEN_WAIT_PREFIX",
     "ErrorInfo",
     "EventMatch",
     "EventRecord",
@@ -399,5 +437,6 @@ __all__ = [
     "TaskRecord",
     "TaskResult",
     "TaskStatus",
+    "TokenRecord",
     "to_datetime",
 ]

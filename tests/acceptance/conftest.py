@@ -272,6 +272,7 @@ def check_run(run: Any, *, with_tasks: bool = True) -> dict[str, Any]:
     ``logs``), valid against the OpenAPI document's ``RunDetail`` (or ``Run``) schema."""
     assert isinstance(run, dict), f"run {run!r} is not an object"
     check_component(run, "RunDetail" if with_tasks else "Run")
+    # list objects are ``Run``s: no tasks and logs, nor what only the detail carries
     expected = RUN_KEYS if with_tasks else LIST_RUN_KEYS
     assert set(run) == expected, f"run keys are {sorted(run)}, expected {sorted(expected)}"
     assert isinstance(run["id"], str) and run["id"]

@@ -11,6 +11,7 @@ UTC; JSON values stored as text are parsed back. Nothing secret is in a record t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ from ..records import (
     RunStatus,
     TaskRecord,
     TaskStatus,
+    TokenRecord,
     to_datetime,
 )
 
@@ -190,6 +192,17 @@ class RunDetail(Run):
         description="Fingerprint of the run function's code the run started on (the first "
         "attempt that ended), as `Job.fingerprint`; null before that or for older runs.",
     )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The run's tags (given when it was triggered, or by io.tags.add), sorted.",
+    )
+    retry_of: str | None = Field(
+        default=None, description="The run this run retries (POST /runs/{id}/retry), if any."
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the run recorded with io.metadata.set/append/increment.",
+    )
     tasks: list[Task]
     logs: list[Log]
 
@@ -201,12 +214,18 @@ class RunDetail(Run):
         logs: list[LogRecord],
         *,
         code: str | None = None,
+        tags: Sequence[str] = (),
+        metadata: dict[str, Any] | None = None,
+        retry_of: str | None = None,
     ) -> RunDetail:
         """The resource of a stored run with its tasks and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
         return cls(
             **Run.fields_of(run),
             code=code,
+            tags=list(tags),
+            metadata=metadata or {},
+            retry_of=retry_of,
             tasks=[Task.from_record(t) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )
@@ -311,6 +330,52 @@ class KvEntry(Resource):
     value: Any
 
 
+TokenStatus = Literal["waiting", "completed", "timed_out"]
+
+
+class Token(Resource):
+    """A waitpoint token (``io.create_token``): a run waits for it with ``io.wait_for_token``
+    until someone completes it with JSON data, or it times out."""
+
+    id: str
+    run_id: str = Field(description="The run that created the token (and may wait for it).")
+    task_key: str = Field(description="The key of the io.create_token call in that run.")
+    status: TokenStatus
+    tags: list[str]
+    created_at: Timestamp
+    expires_at: Timestamp | None = Field(description="When it times out (null: never).")
+    completed_at: Timestamp | None
+    data: Any = Field(description="What it was completed with (null until then).")
+    url: str | None = Field(
+        description=(
+            "The signed callback URL: POST JSON data to it to complete the token, with no API "
+            "key. Null when RELAYKIT_SECRET_KEY (which signs it) is not set."
+        )
+    )
+
+    @classmethod
+    def from_record(cls, token: TokenRecord, *, now: float, url: str | None) -> Token:
+        """The resource of a stored token, its status as of ``now``."""
+        return cls(
+            id=token.id,
+            run_id=token.run_id,
+            task_key=token.task_key,
+            status=token.status(now),  # type: ignore[arg-type]  # one of TokenStatus
+            tags=list(token.tags),
+            created_at=_at(token.created_at),
+            expires_at=_dt(token.expires_at),
+            completed_at=_dt(token.completed_at),
+            data=token.data,
+            url=url,
+        )
+
+
+class TokenList(Resource):
+    """Tokens, newest first."""
+
+    data: list[Token]
+
+
 class ErrorDetail(Resource):
     """What went wrong, and what to do."""
 
@@ -339,5 +404,7 @@ RESOURCES: tuple[type[Resource], ...] = (
     Job,
     JobList,
     KvEntry,
+    Token,
+    TokenList,
     ErrorBody,
 )

@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..integrations.plugins import TaskCall
 from ..records import (
+    TOKEN_WAIT_PREFIX,
     EventMatch,
     EventRecord,
     EventWait,
@@ -320,6 +321,23 @@ class Attempt:
             self._changed = None
 
     # -- keys, replay checks and commits ------------------------------------------------------
+
+    def full_key(self, key: str) -> str:
+        """``key`` scoped by the enclosing task, as ``enter`` would name it (claiming nothing)."""
+        parent = _current.get()
+        parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None
+        return key if parent_key is None else f"{parent_key}/{key}"
+
+    def has_completed(self, key: str) -> bool:
+        """Whether ``key`` (in the current scope) is recorded as completed."""
+        rec = self._recorded.get(self.full_key(key))
+        return rec is not None and rec.status is TaskStatus.COMPLETED
+
+    def completed_output(self, key: str) -> Any:
+        """The recorded output of ``key`` (in the current scope) when it completed, else None."""
+        rec = self._recorded.get(self.full_key(key))
+        ok = rec is not None and rec.status is TaskStatus.COMPLETED
+        return restore(rec.output) if ok and rec is not None else None
 
     def enter(self, key: str, *, while_suspended: bool = False) -> tuple[str, str | None]:
         """Claim ``key`` in the current scope; return (full key, parent key).
@@ -722,17 +740,47 @@ class Attempt:
     ) -> Any:
         """Suspend until an event named ``name`` matching ``flt`` arrives (its body is handed
         back) or until ``timeout`` seconds have passed (None is handed back)."""
+        now = self._clock.now()
+        deadline = None if timeout is None else now + timeout
+        found, event = await self._wait_for_match(
+            key, "event", f"wait for {name}", EventWait("", name, flt), deadline, params
+        )
+        return event if found else None
+
+    @_parks
+    async def wait_for_token(
+        self, key: str, token_id: str, expires_at: float | None, params: str
+    ) -> tuple[bool, Any]:
+        """Suspend until the token ``token_id`` is completed — (True, its data) — or until it
+        expires at ``expires_at`` — (False, None). The wait is an event wait on the token's
+        reserved name; completing the token resolves it (``Store.complete_token``)."""
+        wait = EventWait("", TOKEN_WAIT_PREFIX + token_id, None)
+        found, body = await self._wait_for_match(
+            key, "token", "wait for token", wait, expires_at, params
+        )
+        return (True, body["data"]) if found else (False, None)
+
+    async def _wait_for_match(
+        self,
+        key: str,
+        kind: str,
+        task_name: str,
+        wait: EventWait,
+        deadline: float | None,
+        params: str,
+    ) -> tuple[bool, Any]:
+        """A wait resolved by the store (an ``EventWait``): (True, the body that resolved it)
+        or, once ``deadline`` passed first, (False, None)."""
         full, parent = self.enter(key, while_suspended=True)
-        task_name = f"wait for {name}"
-        rec = self.recorded(full, "event", task_name, None)
+        rec = self.recorded(full, kind, task_name, None)
         if rec is not None and rec.status is TaskStatus.COMPLETED:
-            return restore(rec.output)
+            return rec.output is not None and rec.output != "null", restore(rec.output)
         now = self._clock.now()
         started = rec.started_at if rec is not None else now
         done = TaskRecord(
             key=full,
             name=task_name,
-            kind="event",
+            kind=kind,
             status=TaskStatus.COMPLETED,
             started_at=started,
             params=params,
@@ -743,23 +791,22 @@ class Attempt:
         if event is not None:
             done.output = dumps(event, what=f"the event of {full!r}")
             await self.commit(done)
-            return event
-        deadline = (
-            rec.next_attempt_at if rec is not None else (None if timeout is None else now + timeout)
-        )
+            return True, event
+        if rec is not None:
+            deadline = rec.next_attempt_at
         if deadline is not None and deadline <= now:
             if rec is None:  # a zero timeout: nothing to wait for
                 await self.commit(done)
-                return None
+                return False, None
             if await self._expire(done):
-                return None
+                return False, None
             self.suspend(now)  # an event won the race: replay at once to take it
         if rec is None:
             self.remember(
                 TaskRecord(
                     key=full,
                     name=task_name,
-                    kind="event",
+                    kind=kind,
                     status=TaskStatus.WAITING,
                     started_at=now,
                     params=params,
@@ -767,7 +814,7 @@ class Attempt:
                     parent=parent,
                 )
             )
-            self._event_waits.append(EventWait(full, name, flt))
+            self._event_waits.append(EventWait(full, wait.event_name, wait.filter))
         self.suspend(deadline)
 
     async def _expire(self, rec: TaskRecord) -> bool:

@@ -53,3 +53,19 @@ class KvBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="KvValue")
 
     value: Any = Field(description="Any JSON value.")
+
+
+class RetryBody(BaseModel):
+    """``POST /api/v1/runs/{run_id}/retry`` (an empty body: resume where it stopped)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="RetryRun")
+
+    from_task: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Fork from this task key: keep only the tasks completed before it.",
+    )
+    payload: Any = Field(
+        default=None,
+        description="Run with this payload instead (any JSON value; leave out to keep it).",
+    )

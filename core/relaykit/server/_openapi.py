@@ -28,12 +28,14 @@ from ..engine.resources import (
     KvEntry,
     RunDetail,
     RunPage,
+    Token,
+    TokenList,
 )
 from ..records import RunStatus
-from ._models import KvBody, SendEventBody, TestRunBody
+from ._models import KvBody, RetryBody, SendEventBody, TestRunBody
 
 _REF_TEMPLATE: Final = "#/components/schemas/{model}"
-_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody)
+_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody, RetryBody)
 Mode = Literal["validation", "serialization"]
 
 
@@ -199,6 +201,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Runs, newest first, by job and status, a page at a time (by cursor).",
                 "parameters": [
                     _query("job", "Only runs of this job id.", {"type": "string", "minLength": 1}),
+                    _query("tag", "Only runs with this tag.", {"type": "string", "minLength": 1}),
                     _query(
                         "status",
                         "Only runs in this state.",
@@ -234,6 +237,21 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses(_ok("201", RunDetail, "The new run."), "404", "409"),
             }
         },
+        "/runs/{run_id}/retry": {
+            "post": {
+                "operationId": "retryRun",
+                "summary": (
+                    "Queue a new run resuming this one where it stopped (completed tasks kept), "
+                    "or forked from a task, or with another payload; the run stays as it was."
+                ),
+                "parameters": [_RUN_ID],
+                "requestBody": _body(RetryBody, required=False),
+                "responses": _responses(
+                    _ok("201", RunDetail, "The new run."), "404", "409", *_BODY_ERRORS
+                ),
+            }
+        },
+        **_token_paths(),
         "/kv/{namespace}/{owner}/{name}": {
             "parameters": _KV_PARAMS,
             "get": {
@@ -254,6 +272,64 @@ def _paths() -> dict[str, Any]:
                 "summary": "Delete a key-value store entry (no error if absent).",
                 "responses": _responses({"204": {"description": "Deleted."}}, "404"),
             },
+        },
+    }
+
+
+_TOKEN_ID = _path("token_id", "A waitpoint token id.")
+
+
+def _token_paths() -> dict[str, Any]:
+    return {
+        "/tokens": {
+            "get": {
+                "operationId": "listTokens",
+                "summary": "Waitpoint tokens, newest first (of one run).",
+                "parameters": [
+                    _query(
+                        "run", "Only tokens of this run id.", {"type": "string", "minLength": 1}
+                    ),
+                    _LIMIT,
+                ],
+                "responses": _responses(_ok("200", TokenList, "Tokens, newest first.")),
+            }
+        },
+        "/tokens/{token_id}": {
+            "get": {
+                "operationId": "getToken",
+                "summary": "One waitpoint token.",
+                "parameters": [_TOKEN_ID],
+                "responses": _responses(_ok("200", Token, "The token."), "404"),
+            }
+        },
+        "/tokens/{token_id}/complete": {
+            "post": {
+                "operationId": "completeToken",
+                "summary": (
+                    "Complete a waitpoint token with the body as its data; the run waiting "
+                    "for it resumes. Authorized by an API key or the token url's signature."
+                ),
+                "parameters": [
+                    _TOKEN_ID,
+                    _query(
+                        "signature",
+                        "The signature from the token's url (instead of an API key).",
+                        {"type": "string"},
+                    ),
+                ],
+                "security": [{"apiKey": []}, {}],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"description": "The data (any JSON value)."}
+                        }
+                    },
+                },
+                "responses": _responses(
+                    _ok("200", Token, "The completed token."), "404", "409", *_BODY_ERRORS
+                ),
+            }
         },
     }
 

@@ -106,7 +106,7 @@ class Tasks:
         one transaction, fenced. The hot path — a task alone — is one statement, hence one
         implicit transaction."""
         params = (run_id, epoch, *task_params(run_id, task))
-        consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
+        consumes_wait = task.kind in ("event", "token") and task.status is TaskStatus.COMPLETED
         alone = not (logs or kv or events or runs or consumes_wait)
 
         async def work(tx: Tx) -> None:

@@ -14,7 +14,7 @@ worker), or it was canceled or released.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..records import (
     NO_ROUTING,
@@ -30,6 +30,7 @@ from ..records import (
     ScheduleFire,
     ScheduleSpec,
     TaskRecord,
+    TokenRecord,
 )
 from ._connections import ConnectionRecord
 from .access import ApiKeyRecord, SessionRecord, UserRecord
@@ -73,10 +74,11 @@ class RunStore(Protocol):
     """Runs and their attempts: creating (with flow control: idempotency and debounce keys,
     concurrency and throttle groups), leasing under an epoch, ending, cancelling, replaying."""
 
-    async def create_run(self, run: RunRecord) -> RunRecord:
+    async def create_run(self, run: RunRecord, *, tags: Sequence[str] = ()) -> RunRecord:
         """Insert a new run and return it — or, instead, the existing run its live
         ``idempotency_key`` leads to, or the queued run with its ``debounce_key`` (which takes
-        the new payload and due time)."""
+        the new payload and due time). ``tags`` are added to the run returned, in the same
+        transaction."""
         ...
 
     async def unfinished_by_job(self) -> dict[str, dict[str, int]]:
@@ -165,6 +167,25 @@ class RunStore(Protocol):
         throttle groups with the same priority and cancel key (not its idempotency or
         debounce key: a replay is asked for explicitly). None when ``run_id`` does not exist.
         """
+        ...
+
+    async def retry_run(
+        self,
+        run_id: str,
+        *,
+        new_id: str,
+        now: float,
+        keep: Sequence[str],
+        payload: str | None = None,
+    ) -> RunRecord | None:
+        """Queue ``new_id`` as ``replay_run`` does (with ``payload`` instead of the old one when
+        given) holding copies of ``run_id``'s tasks whose keys are in ``keep`` and of its
+        ``io.store.run`` entries, in one transaction; ``run_id`` is left as it was. None when
+        there is no such run."""
+        ...
+
+    async def get_retry_of(self, run_id: str) -> str | None:
+        """The run ``run_id`` was made to retry by ``retry_run`` (None: none)."""
         ...
 
     async def end_attempt(
@@ -422,6 +443,60 @@ class ConnectionStore(Protocol):
         ...
 
 
+class TokenStore(Protocol):
+    """Waitpoint tokens (``io.create_token``): created by a run, completed once."""
+
+    async def create_token(self, *, run_id: str, epoch: int, token: TokenRecord) -> None:
+        """Store ``token`` for the attempt ``epoch`` of ``run_id`` (fenced: ``LeaseLost``,
+        nothing written, once the attempt lost the run); the same id again changes nothing."""
+        ...
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        """One token, or None."""
+        ...
+
+    async def list_tokens(self, *, run_id: str | None = None, limit: int = 50) -> list[TokenRecord]:
+        """Tokens newest first (of ``run_id`` when given)."""
+        ...
+
+    async def complete_token(
+        self, token_id: str, data: Any, *, now: float
+    ) -> tuple[TokenRecord | None, bool]:
+        """Complete a waiting, unexpired token with ``data`` and make its run due when it waits
+        for it (the wait is resolved once), in one transaction. Returns the token as stored
+        (None: no such token) and whether this call completed it; a token completed or timed
+        out before keeps what it had."""
+        ...
+
+
+class TagStore(Protocol):
+    """Run tags: a set of labels per run."""
+
+    async def add_run_tags(
+        self, run_id: str, tags: Sequence[str], *, epoch: int | None = None
+    ) -> None:
+        """Add ``tags`` to ``run_id`` (a set: one it has is kept once). With ``epoch``, the
+        attempt's write, fenced (``LeaseLost``, nothing written, once it lost the run)."""
+        ...
+
+    async def get_run_tags(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The sorted tags of each of ``run_ids`` that has any."""
+        ...
+
+    async def list_tagged_runs(
+        self,
+        tag: str,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs carrying ``tag``, newest first (of ``job_id``, in ``status``), after the
+        keyset position ``before`` (created_at, id)."""
+        ...
+
+
 class Store(
     Lifecycle,
     RunStore,
@@ -431,6 +506,8 @@ class Store(
     KvStore,
     AccessStore,
     ConnectionStore,
+    TokenStore,
+    TagStore,
     Protocol,
 ):
     """Durable state of runs, tasks, logs, events and the key-value store: every aggregate's

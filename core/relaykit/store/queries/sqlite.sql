@@ -535,3 +535,82 @@ ORDER BY timestamp DESC, id DESC LIMIT :limit;
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 WHERE (timestamp, id) < (:before_at, :before_id)
 ORDER BY timestamp DESC, id DESC LIMIT :limit;
+
+-- ==== waitpoint tokens (store/_tokens.py) ===================================================
+
+-- name: insert_token
+INSERT OR IGNORE INTO tokens (id, run_id, task_key, tags, created_at, expires_at)
+VALUES (:id, :run_id, :task_key, :tags, :created_at, :expires_at);
+
+-- name: get_token
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE id = ?;
+
+-- name: list_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- name: list_run_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE run_id = :run_id ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- Completes a token once, and only before it expires: (now, body, id, now).
+-- name: complete_token
+UPDATE tokens SET completed_at = ?, body = ?
+WHERE id = ? AND completed_at IS NULL AND (expires_at IS NULL OR expires_at > ?);
+
+-- end_attempt: a wait just stored for a token completed while the attempt ran is resolved
+-- at once (due_if_matched then makes the run due).
+-- name: resolve_done_token_waits
+UPDATE event_waits SET
+    event_id = (SELECT t.id FROM tokens t WHERE '$relaykit/token/' || t.id = event_waits.event_name),
+    event = (SELECT t.body FROM tokens t WHERE '$relaykit/token/' || t.id = event_waits.event_name)
+WHERE run_id = :id AND event_id IS NULL AND event_name IN
+    (SELECT '$relaykit/token/' || t.id FROM tokens t WHERE t.run_id = :id
+        AND t.completed_at IS NOT NULL);
+
+-- ==== retrying a run from where it stopped (store/_retry.py) ================================
+
+-- name: retry_payload
+UPDATE runs SET payload = :payload WHERE id = :new;
+
+-- The new run continues the old one's attempt count, so its first claim loads the copied
+-- history (the engine skips loading for a run's first attempt).
+-- name: retry_attempts
+UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = :id) WHERE id = :new;
+
+-- name: retry_copy_tasks
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent)
+SELECT :new, key, name, kind, status, started_at, params, output, error, attempts, failures,
+    ended_at, next_attempt_at, properties, icon, parent
+FROM tasks WHERE run_id = :id AND key IN (SELECT value FROM json_each(:keys));
+
+-- name: retry_copy_kv
+INSERT INTO kv (scope, name, value, updated_at)
+SELECT :new_scope, name, value, updated_at FROM kv WHERE scope = :old_scope;
+
+-- ==== run tags (store/_tags.py) =============================================================
+
+-- name: insert_run_tag
+INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?);
+
+-- name: run_tags_of
+SELECT run_id, tag FROM run_tags WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, tag;
+
+-- name: retry_copy_tags
+INSERT OR IGNORE INTO run_tags (run_id, tag) SELECT :new, tag FROM run_tags WHERE run_id = :id;
+
+-- Runs with a tag, newest first, by job and status when given, after a keyset position.
+-- name: list_tagged_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = :tag)
+    AND (:job IS NULL OR job_id = :job) AND (:status IS NULL OR status = :status)
+    AND (:before_at IS NULL OR (created_at, id) < (:before_at, :before_id))
+ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- name: retry_link
+UPDATE runs SET retry_of = :id WHERE id = :new;
+
+-- name: get_retry_of
+SELECT retry_of FROM runs WHERE id = ?;
