@@ -86,6 +86,24 @@ class TaskRecord:
     properties: dict[str, Any] | None = None
     icon: str | None = None
     parent: str | None = None
+    #: Seconds the task's function actually ran, summed over its attempts (None: a task that
+    #: runs no function, or one recorded before relaykit kept it).
+    busy_seconds: float | None = None
+    #: The attempt this record ends (set by the engine, not stored on the task row): the store
+    #: writes it as a ``task_attempts`` row in the same fenced write as the record.
+    ended_attempt: TaskAttempt | None = None
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class TaskAttempt:
+    """One ended execution of a task's function: when it ran and how it failed (if it did)."""
+
+    task_key: str
+    attempt: int
+    started_at: float
+    ended_at: float
+    error: ErrorInfo | None = None
 
 
 @final
@@ -396,6 +414,7 @@ __all__ = [
     "RunStatus",
     "ScheduleFire",
     "ScheduleSpec",
+    "TaskAttempt",
     "TaskRecord",
     "TaskResult",
     "TaskStatus",

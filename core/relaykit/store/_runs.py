@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from ..errors import LeaseLost
 from ..records import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
 from ._flow import has_flow_keys, insert_run
-from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
+from ._rows import SUSPENDED, attempt_params, dump_json, log_params, run_from_row, task_params
 from ._tx import CloseRuns, Database, Tx
 
 #: ``list_runs``'s query by which filters are given (job id, status, keyset page): no SQL
@@ -186,6 +186,10 @@ class Runs:
                 await tx.execute_many(
                     "upsert_task_unfenced", [task_params(run_id, t) for t in tasks]
                 )
+                ends = [t.ended_attempt for t in tasks if t.ended_attempt is not None]
+                history = [attempt_params(run_id, a) for a in ends]
+                if history:  # the attempts that failed and retry later (written fenced, here)
+                    await tx.execute_many("insert_task_attempt", history)
             if logs:
                 await tx.execute_many("insert_log", [log_params(run_id, g) for g in logs])
             if ended is not None:

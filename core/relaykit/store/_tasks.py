@@ -5,6 +5,10 @@ while the run is ``running`` under that epoch (on PostgreSQL it also locks the r
 ``FOR SHARE`` while it writes, so a claim or cancel that wins the race makes the write match
 nothing), and a write that matches nothing raises ``LeaseLost`` and rolls back everything
 written with it. Its parameters are ``(run id, epoch, *task row)`` in both dialects.
+
+A record that ends an attempt of a task's function (``TaskRecord.ended_attempt``) also writes
+that attempt's ``task_attempts`` row, in the same transaction and so behind the same fence; a
+commit retried after it succeeded writes it again to no effect.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from ..records import (
     KvWrite,
     LogRecord,
     RunRecord,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
 )
 from ._flow import insert_run
-from ._rows import log_params, task_from_row, task_params
+from ._rows import attempt_from_row, attempt_params, log_params, task_from_row, task_params
 from ._tx import Database, Row, Tx
 
 
@@ -74,6 +79,15 @@ class Tasks:
 
         return await self._db.read(work)
 
+    async def load_task_attempts(self, run_id: str) -> list[TaskAttempt]:
+        """Every recorded attempt of the run's tasks, by task key then attempt number."""
+
+        async def work(tx: Tx) -> list[TaskAttempt]:
+            rows = await tx.fetch_all("load_task_attempts", (run_id,))
+            return [attempt_from_row(r) for r in rows]
+
+        return await self._db.read(work)
+
     async def load_event_matches(self, run_id: str) -> list[EventMatch]:
         """The run's event waits resolved by an event."""
 
@@ -107,13 +121,16 @@ class Tasks:
         implicit transaction."""
         params = (run_id, epoch, *task_params(run_id, task))
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
-        alone = not (logs or kv or events or runs or consumes_wait)
+        attempt = task.ended_attempt
+        alone = not (logs or kv or events or runs or consumes_wait or attempt)
 
         async def work(tx: Tx) -> None:
             if await tx.execute("upsert_task", params) == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
             if alone:
                 return
+            if attempt is not None:
+                await tx.execute("insert_task_attempt", attempt_params(run_id, attempt))
             if consumes_wait:
                 await tx.execute("consume_event_wait", (run_id, task.key))
             await write_effects(tx, run_id, task, logs, kv, events)
