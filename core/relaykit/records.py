@@ -263,6 +263,23 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def attempts_by_task(attempts: Sequence[TaskAttempt]) -> dict[str, list[TaskAttempt]]:
+    """Recorded attempts grouped by task key, each task's in attempt order."""
+    of: dict[str, list[TaskAttempt]] = {}
+    for a in sorted(attempts, key=lambda a: (a.task_key, a.attempt)):
+        of.setdefault(a.task_key, []).append(a)
+    return of
+
+
+def task_duration(rec: TaskRecord) -> float | None:
+    """Seconds a task took: the time its function ran, summed over its attempts (retry
+    back-off and the run's waits left out); for a task without a function (a wait, a patch) or
+    one recorded before relaykit kept busy time, ``ended_at - started_at`` (None until then)."""
+    if rec.busy_seconds is not None:
+        return rec.busy_seconds
+    return None if rec.ended_at is None else max(0.0, rec.ended_at - rec.started_at)
+
+
 @final
 @dataclass(slots=True, frozen=True)
 class TaskResult:
@@ -279,6 +296,10 @@ class TaskResult:
     started_at: datetime | None
     ended_at: datetime | None
     properties: dict[str, Any] | None = None
+    #: ``task_duration`` of the record, in seconds.
+    duration: float | None = None
+    #: The recorded executions of the task's function, oldest first.
+    attempt_history: tuple[TaskAttempt, ...] = ()
 
     @property
     def mocked(self) -> bool:
@@ -286,8 +307,8 @@ class TaskResult:
         return bool((self.properties or {}).get(MOCKED_PROPERTY))
 
     @classmethod
-    def from_record(cls, rec: TaskRecord) -> TaskResult:
-        """Build from a store record."""
+    def from_record(cls, rec: TaskRecord, attempts: Sequence[TaskAttempt] = ()) -> TaskResult:
+        """Build from a store record (and the task's recorded attempts)."""
         return cls(
             key=rec.key,
             name=rec.name,
@@ -300,6 +321,8 @@ class TaskResult:
             started_at=to_datetime(rec.started_at),
             ended_at=to_datetime(rec.ended_at),
             properties=rec.properties,
+            duration=task_duration(rec),
+            attempt_history=tuple(attempts),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -362,9 +385,11 @@ class RunResult:
         logs: list[LogRecord] | None = None,
         *,
         code: str | None = None,
+        attempts: Sequence[TaskAttempt] = (),
     ) -> RunResult:
         """Build from store records; tasks are ordered by start time."""
         ordered = sorted(tasks or [], key=lambda t: (t.started_at, t.key))
+        of = attempts_by_task(attempts)
         created = to_datetime(run.created_at)
         assert created is not None  # noqa: S101 -- created_at is NOT NULL in every store
         return cls(
@@ -377,7 +402,7 @@ class RunResult:
             created_at=created,
             started_at=to_datetime(run.started_at),
             ended_at=to_datetime(run.ended_at),
-            tasks=[TaskResult.from_record(t) for t in ordered],
+            tasks=[TaskResult.from_record(t, of.get(t.key, ())) for t in ordered],
             logs=list(logs or []),
             job_version=run.job_version,
             code=code,
@@ -418,5 +443,7 @@ __all__ = [
     "TaskRecord",
     "TaskResult",
     "TaskStatus",
+    "attempts_by_task",
+    "task_duration",
     "to_datetime",
 ]

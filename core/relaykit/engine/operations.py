@@ -205,20 +205,22 @@ class Operations:
         return run
 
     async def get_run(self, run_id: str) -> RunDetail:
-        """A run with its tasks and logs. ``UnknownRun``."""
+        """A run with its tasks (and each task's attempt history) and logs. ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        return RunDetail.from_records(run, tasks, logs, code=code)
+        return RunDetail.from_records(run, tasks, logs, code=code, attempts=attempts)
 
     async def result(self, run_id: str) -> RunResult:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        return RunResult.from_records(run, tasks, logs, code=code)
+        return RunResult.from_records(run, tasks, logs, code=code, attempts=attempts)
 
     async def list_tasks(self, run_id: str) -> list[Task]:
         """A run's tasks in start order. ``UnknownRun``."""
