@@ -226,7 +226,10 @@ def _task_parts(task: TaskResult) -> list[tuple[str, str | None]]:
         parts += [(" ", None), (clean(task.name), "dim")]
     if task.attempts > 1:
         parts += [("  ", None), (f"{task.attempts} attempts", "dim")]
-    duration = _took(task.duration)
+    # a TaskResult built by hand (not from a record) may carry no duration: its span
+    duration = (
+        _ms(task.started_at, task.ended_at) if task.duration is None else _took(task.duration)
+    )
     if duration:
         parts += [("  ", None), (duration, "dim")]
     if task.error and task.status is not TaskStatus.COMPLETED:
