@@ -116,28 +116,36 @@ class Tasks:
         events: Sequence[EventRecord] = (),
         runs: Sequence[RunRecord] = (),
     ) -> None:
-        """Write one task outcome (and its effects, and the child runs it starts) in exactly
-        one transaction, fenced. The hot path — a task alone — is one statement, hence one
-        implicit transaction."""
+        """Write one task outcome (and its effects, the child runs it starts and the history
+        row of the attempt it ends) in exactly one transaction, fenced. The hot path — a task
+        alone — is one statement, hence one implicit transaction (on SQLite a task that ends an
+        attempt of its function is two statements in one short transaction)."""
         params = (run_id, epoch, *task_params(run_id, task))
         consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
-        attempt = task.ended_attempt
-        alone = not (logs or kv or events or runs or consumes_wait or attempt)
+        ended = None if task.ended_attempt is None else attempt_params(run_id, task.ended_attempt)
+        alone = not (logs or kv or events or runs or consumes_wait)
+        # PostgreSQL writes the row and its attempt's history row in one statement
+        together = ended is not None and self._db.supports("upsert_task_with_attempt")
 
         async def work(tx: Tx) -> None:
-            if await tx.execute("upsert_task", params) == 0:
+            if together:
+                written = await tx.execute("upsert_task_with_attempt", (*params, *(ended or ())))
+            else:
+                written = await tx.execute("upsert_task", params)
+            if written == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
+            if ended is not None and not together:
+                await tx.execute("insert_task_attempt", ended)
             if alone:
                 return
-            if attempt is not None:
-                await tx.execute("insert_task_attempt", attempt_params(run_id, attempt))
             if consumes_wait:
                 await tx.execute("consume_event_wait", (run_id, task.key))
             await write_effects(tx, run_id, task, logs, kv, events)
             for run in runs:
                 await insert_run(tx, run)
 
-        await self._db.write(work, transaction=not alone)
+        single = alone and (ended is None or together)
+        await self._db.write(work, transaction=not single)
 
     async def expire_event_wait(self, *, run_id: str, epoch: int, task: TaskRecord) -> bool:
         """Record an event wait's timeout unless an event matched it first (fenced).

@@ -140,6 +140,10 @@ ON CONFLICT (run_id, task_key, attempt) DO NOTHING;
 SELECT task_key, attempt, started_at, ended_at, error
 FROM task_attempts WHERE run_id = ? ORDER BY task_key, attempt;
 
+-- PostgreSQL writes a task row and its attempt's history row in one statement; SQLite's
+-- transaction around the two is local and short, so it has no such shortcut.
+-- name: upsert_task_with_attempt
+
 -- name: insert_log
 INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task)
 VALUES (?, ?, ?, ?, ?, ?, ?);
