@@ -60,12 +60,13 @@ def test_failed_attempts_keep_their_errors_and_the_backoff_is_not_counted(
     task = result.task("call")
     history = task.attempt_history
     assert [a.attempt for a in history] == [1, 2, 3]
-    assert [(a.error or {}).get("type") for a in history] == [
+    assert [a.error["type"] if a.error else None for a in history] == [
         "ConnectionError",
         "TimeoutError",
         None,
     ]
-    assert [(a.error or {}).get("message") for a in history] == ["refused", "too slow", None]
+    messages = [a.error["message"] if a.error else None for a in history]
+    assert messages == ["refused", "too slow", None]
     assert [a.ended_at - a.started_at for a in history] == pytest.approx([WORK] * 3)
     # the back-offs (10 s, then 20 s) fall between the attempts, outside each one
     gaps = [b.started_at - a.ended_at for a, b in itertools.pairwise(history)]
@@ -92,7 +93,7 @@ def test_a_task_that_gives_up_keeps_every_failed_attempt(
 
     assert result.status is RunStatus.FAILED
     task = result.task("call")
-    assert [(a.attempt, (a.error or {}).get("message")) for a in task.attempt_history] == [
+    assert [(a.attempt, a.error["message"] if a.error else None) for a in task.attempt_history] == [
         (1, "bad answer 1"),
         (2, "bad answer 2"),
     ]

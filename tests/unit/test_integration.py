@@ -344,7 +344,7 @@ def test_a_run_waiting_for_a_connection_resumes_when_one_is_added(
     assert api.hits == {"/things/7": 1}
     # the attempt without credentials is kept; the hour the run waited is not its duration
     get = done.task("get")
-    assert [(a.attempt, (a.error or {}).get("type")) for a in get.attempt_history] == [
+    assert [(a.attempt, a.error["type"] if a.error else None) for a in get.attempt_history] == [
         (1, "MissingConnection"),
         (2, None),
     ]
