@@ -34,6 +34,7 @@ DEFAULT_URL: Final = pg_server.LOCAL_URL
 DATA_TABLES: Final = (
     "runs",
     "tasks",
+    "task_attempts",
     "logs",
     "events",
     "kv",

@@ -86,6 +86,24 @@ class TaskRecord:
     properties: dict[str, Any] | None = None
     icon: str | None = None
     parent: str | None = None
+    #: Seconds the task's function actually ran, summed over its attempts (None: a task that
+    #: runs no function, or one recorded before relaykit kept it).
+    busy_seconds: float | None = None
+    #: The attempt this record ends (set by the engine, not stored on the task row): the store
+    #: writes it as a ``task_attempts`` row in the same fenced write as the record.
+    ended_attempt: TaskAttempt | None = None
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class TaskAttempt:
+    """One ended execution of a task's function: when it ran and how it failed (if it did)."""
+
+    task_key: str
+    attempt: int
+    started_at: float
+    ended_at: float
+    error: ErrorInfo | None = None
 
 
 @final
@@ -282,6 +300,23 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def attempts_by_task(attempts: Sequence[TaskAttempt]) -> dict[str, list[TaskAttempt]]:
+    """Recorded attempts grouped by task key, each task's in attempt order."""
+    of: dict[str, list[TaskAttempt]] = {}
+    for a in sorted(attempts, key=lambda a: (a.task_key, a.attempt)):
+        of.setdefault(a.task_key, []).append(a)
+    return of
+
+
+def task_duration(rec: TaskRecord) -> float | None:
+    """Seconds a task took: the time its function ran, summed over its attempts (retry
+    back-off and the run's waits left out); for a task without a function (a wait, a patch) or
+    one recorded before relaykit kept busy time, ``ended_at - started_at`` (None until then)."""
+    if rec.busy_seconds is not None:
+        return rec.busy_seconds
+    return None if rec.ended_at is None else max(0.0, rec.ended_at - rec.started_at)
+
+
 @final
 @dataclass(slots=True, frozen=True)
 class TaskResult:
@@ -298,6 +333,10 @@ class TaskResult:
     started_at: datetime | None
     ended_at: datetime | None
     properties: dict[str, Any] | None = None
+    #: ``task_duration`` of the record, in seconds.
+    duration: float | None = None
+    #: The recorded executions of the task's function, oldest first.
+    attempt_history: tuple[TaskAttempt, ...] = ()
 
     @property
     def mocked(self) -> bool:
@@ -305,8 +344,8 @@ class TaskResult:
         return bool((self.properties or {}).get(MOCKED_PROPERTY))
 
     @classmethod
-    def from_record(cls, rec: TaskRecord) -> TaskResult:
-        """Build from a store record."""
+    def from_record(cls, rec: TaskRecord, attempts: Sequence[TaskAttempt] = ()) -> TaskResult:
+        """Build from a store record (and the task's recorded attempts)."""
         return cls(
             key=rec.key,
             name=rec.name,
@@ -319,6 +358,8 @@ class TaskResult:
             started_at=to_datetime(rec.started_at),
             ended_at=to_datetime(rec.ended_at),
             properties=rec.properties,
+            duration=task_duration(rec),
+            attempt_history=tuple(attempts),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -381,9 +422,11 @@ class RunResult:
         logs: list[LogRecord] | None = None,
         *,
         code: str | None = None,
+        attempts: Sequence[TaskAttempt] = (),
     ) -> RunResult:
         """Build from store records; tasks are ordered by start time."""
         ordered = sorted(tasks or [], key=lambda t: (t.started_at, t.key))
+        of = attempts_by_task(attempts)
         created = to_datetime(run.created_at)
         assert created is not None  # noqa: S101 -- created_at is NOT NULL in every store
         return cls(
@@ -396,7 +439,7 @@ class RunResult:
             created_at=created,
             started_at=to_datetime(run.started_at),
             ended_at=to_datetime(run.ended_at),
-            tasks=[TaskResult.from_record(t) for t in ordered],
+            tasks=[TaskResult.from_record(t, of.get(t.key, ())) for t in ordered],
             logs=list(logs or []),
             job_version=run.job_version,
             code=code,
@@ -434,9 +477,12 @@ __all__ = [
     "RunStatus",
     "ScheduleFire",
     "ScheduleSpec",
+    "TaskAttempt",
     "TaskRecord",
     "TaskResult",
     "TaskStatus",
     "TokenRecord",
+    "attempts_by_task",
+    "task_duration",
     "to_datetime",
 ]

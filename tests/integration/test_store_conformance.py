@@ -32,6 +32,7 @@ from relaykit.records import (
     Routing,
     RunGroup,
     RunRecord,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
     TokenRecord,
@@ -768,6 +769,79 @@ def test_record_task_updates_a_retried_task_in_place(backend: Backend) -> None:
     )
     assert (task.error, task.next_attempt_at, task.ended_at) == (None, None, 9.25)
     assert task.started_at == 1.0  # the first attempt's start is kept
+
+
+def _boom(message: str) -> ErrorInfo:
+    return {"type": "ValueError", "message": message, "task": "t", "traceback": None}
+
+
+def test_a_task_keeps_the_history_of_its_attempts_and_their_busy_time(backend: Backend) -> None:
+    """Attempt 1 fails and retries (written by end_attempt), attempt 2 fails and retries
+    (record_task), attempt 3 succeeds: every attempt keeps its times and error, the task its
+    summed busy time; a commit written twice adds no second history row."""
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        first = _task("t", status=TaskStatus.WAITING, output=None, started=1.0, attempts=1)
+        first.error, first.failures, first.next_attempt_at = _boom("one"), 1, 5.0
+        first.busy_seconds = 0.25
+        first.ended_attempt = TaskAttempt("t", 1, 1.0, 1.25, _boom("one"))
+        await store.end_attempt(
+            run_id="r1", epoch=1, status=RunStatus.WAITING, now=1.25, wake_at=5.0, tasks=[first]
+        )
+        [run] = await _claim(store, owner="a", now=NOW + 10, run_id="r1")
+        second = _task("t", status=TaskStatus.WAITING, output=None, started=1.0, attempts=2)
+        second.error, second.failures, second.next_attempt_at = _boom("two"), 2, 9.0
+        second.busy_seconds = 0.75
+        second.ended_attempt = TaskAttempt("t", 2, 5.0, 5.5, _boom("two"))
+        await store.record_task(run_id="r1", epoch=run.epoch, task=second)
+        done = _task("t", output='"ok"', started=1.0, attempts=3)
+        done.busy_seconds = 1.0
+        done.ended_attempt = TaskAttempt("t", 3, 9.0, 9.25)
+        await store.record_task(run_id="r1", epoch=run.epoch, task=done)
+        await store.record_task(run_id="r1", epoch=run.epoch, task=done)  # an idempotent retry
+        await store.record_task(run_id="r1", epoch=run.epoch, task=_task("plain"))
+        return {
+            "attempts": await store.load_task_attempts("r1"),
+            "tasks": {t.key: t.busy_seconds for t in await store.load_tasks("r1")},
+            "other": await store.load_task_attempts("missing"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["attempts"] == [
+        TaskAttempt("t", 1, 1.0, 1.25, _boom("one")),
+        TaskAttempt("t", 2, 5.0, 5.5, _boom("two")),
+        TaskAttempt("t", 3, 9.0, 9.25, None),
+    ]
+    # the summed busy time is kept; a task that ran no recorded attempt has none
+    assert got["tasks"] == {"t": 1.0, "plain": None}
+    assert got["other"] == []
+
+
+def test_a_stale_attempt_writes_no_history(backend: Backend) -> None:
+    """The history row is behind the task record's fence: once another claim moved the epoch
+    on, neither record_task nor end_attempt of the old attempt writes one."""
+
+    async def go(store: Store) -> list[TaskAttempt]:
+        first = await _claimed(store, "r1", owner="a")
+        await _claim(store, owner="b", now=NOW + 20, run_id="r1")  # a's lease expired
+        task = _task("t", status=TaskStatus.WAITING, output=None, started=1.0)
+        task.error, task.failures, task.next_attempt_at = _boom("late"), 1, 5.0
+        task.ended_attempt = TaskAttempt("t", 1, 1.0, 1.5, _boom("late"))
+        with pytest.raises(LeaseLost):
+            await store.record_task(run_id="r1", epoch=first.epoch, task=task)
+        with pytest.raises(LeaseLost):
+            await store.end_attempt(
+                run_id="r1",
+                epoch=first.epoch,
+                status=RunStatus.WAITING,
+                now=1.5,
+                wake_at=5.0,
+                tasks=[task],
+            )
+        return await store.load_task_attempts("r1")
+
+    assert asyncio.run(backend.run(go)) == []
 
 
 def test_record_task_writes_its_effects_in_the_same_transaction(backend: Backend) -> None:

@@ -619,5 +619,6 @@ class Engine:
                 f"no run {run_id!r} in {self.store.url}; run `relaykit runs list` to see runs"
             )
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
-        return RunResult.from_records(run, tasks, logs)
+        return RunResult.from_records(run, tasks, logs, attempts=attempts)

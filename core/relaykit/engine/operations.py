@@ -274,9 +274,10 @@ class Operations:
         return run
 
     async def get_run(self, run_id: str) -> RunDetail:
-        """A run with its tasks and logs. ``UnknownRun``."""
+        """A run with its tasks (and each task's attempt history) and logs. ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
         tags = (await self.store.get_run_tags([run_id])).get(run_id, [])
@@ -286,6 +287,7 @@ class Operations:
             tasks,
             logs,
             code=code,
+            attempts=attempts,
             tags=tags,
             metadata=None if meta is None else json.loads(meta),
             retry_of=await self.store.get_retry_of(run_id),
@@ -295,9 +297,10 @@ class Operations:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        return RunResult.from_records(run, tasks, logs, code=code)
+        return RunResult.from_records(run, tasks, logs, code=code, attempts=attempts)
 
     async def list_tasks(self, run_id: str) -> list[Task]:
         """A run's tasks in start order. ``UnknownRun``."""

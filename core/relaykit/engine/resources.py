@@ -23,9 +23,12 @@ from ..records import (
     LogRecord,
     RunRecord,
     RunStatus,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
     TokenRecord,
+    attempts_by_task,
+    task_duration,
     to_datetime,
 )
 
@@ -124,6 +127,37 @@ class Run(Resource):
         return cls(**cls.fields_of(run))
 
 
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+class Attempt(Resource):
+    """One execution of a task's function: when it ran, for how long, and how it failed."""
+
+    attempt: int = Field(description="The attempt's number, from 1.")
+    started_at: Timestamp
+    ended_at: Timestamp
+    duration_ms: int = Field(description="How long the function ran in this attempt.")
+    error: RunError | None = Field(description="Why the attempt failed (null: it succeeded).")
+
+    @classmethod
+    def from_record(cls, attempt: TaskAttempt) -> Attempt:
+        """The resource of a recorded attempt."""
+        error = attempt.error
+        return cls(
+            attempt=attempt.attempt,
+            started_at=_at(attempt.started_at),
+            ended_at=_at(attempt.ended_at),
+            duration_ms=_ms(max(0.0, attempt.ended_at - attempt.started_at)),
+            error=None if error is None else RunError.model_validate(dict(error)),
+        )
+
+
+def _duration_ms(task: TaskRecord) -> int | None:
+    seconds = task_duration(task)
+    return None if seconds is None else _ms(seconds)
+
+
 class Task(Resource):
     """One task of a run, with everything the run detail shows."""
 
@@ -138,13 +172,24 @@ class Task(Resource):
     error: RunError | None
     properties: dict[str, Any] | None
     icon: str | None
-    started_at: Timestamp
+    started_at: Timestamp = Field(description="When the first attempt started.")
     ended_at: Timestamp | None
     next_attempt_at: Timestamp | None
+    duration_ms: int | None = Field(
+        description="The time spent executing the task's function, summed over its attempts "
+        "(retry back-off and the run's waits left out); for a task without a function (a wait) "
+        "or one recorded before relaykit kept busy time, ended_at - started_at. Null while "
+        "such a task has not ended."
+    )
+    attempt_history: list[Attempt] = Field(
+        description="Every recorded execution of the task's function, oldest first: the "
+        "errors of failed attempts stay after a retry succeeds (empty for waits and for tasks "
+        "recorded before relaykit kept attempts)."
+    )
 
     @classmethod
-    def from_record(cls, task: TaskRecord) -> Task:
-        """The resource of a stored task."""
+    def from_record(cls, task: TaskRecord, attempts: Sequence[TaskAttempt] = ()) -> Task:
+        """The resource of a stored task, with its recorded attempts."""
         return cls(
             key=task.key,
             parent=task.parent,
@@ -160,6 +205,8 @@ class Task(Resource):
             started_at=_at(task.started_at),
             ended_at=_dt(task.ended_at),
             next_attempt_at=_dt(task.next_attempt_at),
+            duration_ms=_duration_ms(task),
+            attempt_history=[Attempt.from_record(a) for a in attempts],
         )
 
 
@@ -217,16 +264,18 @@ class RunDetail(Run):
         tags: Sequence[str] = (),
         metadata: dict[str, Any] | None = None,
         retry_of: str | None = None,
+        attempts: Sequence[TaskAttempt] = (),
     ) -> RunDetail:
-        """The resource of a stored run with its tasks and logs."""
+        """The resource of a stored run with its tasks (and their attempts) and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
+        of = attempts_by_task(attempts)
         return cls(
             **Run.fields_of(run),
             code=code,
             tags=list(tags),
             metadata=metadata or {},
             retry_of=retry_of,
-            tasks=[Task.from_record(t) for t in ordered],
+            tasks=[Task.from_record(t, of.get(t.key, ())) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )
 

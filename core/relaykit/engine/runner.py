@@ -49,6 +49,7 @@ from ..records import (
     LogRecord,
     RunRecord,
     RunStatus,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
     to_datetime,
@@ -125,6 +126,8 @@ class Attempt:
         self._event_waits: list[EventWait] = []
         self._seen: set[str] = set()
         self._pending: dict[str, TaskRecord] = {}
+        # when the function of each task executing now began (its attempt's start)
+        self._began: dict[str, float] = {}
         self._logs: list[LogRecord] = []
         self._log_seq: dict[str, int] = {}
         # the branches (asyncio tasks other than the root) with tasks in flight (running their
@@ -491,11 +494,13 @@ class Attempt:
             properties=properties,
             icon=icon,
             parent=parent,
+            busy_seconds=rec.busy_seconds if rec else None,
         )
         try:  # the last check before the function runs: is this attempt still the run's?
             await self.services.ensure_lease(self.run.id)
         except StoreError as exc:
             self.give_up(exc)
+        self._began[full] = self._clock.now()
         # From here until its record is committed the task is in flight: a branch that
         # suspends waits for it (``park``), so it is never cancelled half-way.
         me = self._track(full)
@@ -511,6 +516,7 @@ class Attempt:
                 output_properties=output_properties,
             )
         finally:
+            self._began.pop(full, None)
             self._untrack(me)
 
     async def _execute(
@@ -549,6 +555,7 @@ class Attempt:
         fresh.status = TaskStatus.COMPLETED
         fresh.ended_at = self._clock.now()
         fresh.error = None
+        self._attempt_ended(fresh, fresh.ended_at)
         await self.commit(fresh, kv=kv, events=events)
         return restored
 
@@ -584,11 +591,14 @@ class Attempt:
             # no credentials: the run waits for a connection instead of failing
             rec.status = TaskStatus.WAITING
             rec.error = error_info(exc, task=rec.key)
+            self._attempt_ended(rec, self._clock.now())
             self.remember(rec)
             raise WaitForConnection(exc.integration_id) from exc
         except Suspend:
-            # A child of this task must wait: this task is paused, not failed.
+            # A child of this task must wait: this task is paused, not failed (the same
+            # attempt resumes later, so it has no history row yet; its time so far counts).
             rec.status = TaskStatus.WAITING
+            self._attempt_ended(rec, self._clock.now(), paused=True)
             self.remember(rec)
             raise
         except (ControlFlow, RunError):
@@ -614,6 +624,7 @@ class Attempt:
         failure = group.subgroup(lambda e: not isinstance(e, ControlFlow))
         if failure is None:  # only suspensions: this task is paused, like a child's wait
             rec.status = TaskStatus.WAITING
+            self._attempt_ended(rec, self._clock.now(), paused=True)
             self.remember(rec)
             raise group
         if not isinstance(failure, Exception):  # KeyboardInterrupt and the like
@@ -634,6 +645,7 @@ class Attempt:
     ) -> NoReturn:
         now = self._clock.now()
         rec.error = error_info(exc, task=rec.key)
+        self._attempt_ended(rec, now)
         delay: float | None
         if not _is_retriable(exc):
             delay = None
@@ -651,6 +663,17 @@ class Attempt:
         rec.next_attempt_at = now + delay
         self.remember(rec)
         self.suspend(rec.next_attempt_at)
+
+    def _attempt_ended(self, rec: TaskRecord, now: float, *, paused: bool = False) -> None:
+        """Count the time the task's function just ran into its busy time and (unless it
+        only paused for a child's wait) hand the store the attempt's history row, written
+        with ``rec``. Retry back-off and the run's waits fall between attempts: not counted."""
+        began = self._began.pop(rec.key, None)
+        if began is None:
+            return
+        rec.busy_seconds = (rec.busy_seconds or 0.0) + max(0.0, now - began)
+        if not paused:
+            rec.ended_attempt = TaskAttempt(rec.key, rec.attempts, began, now, rec.error)
 
     @_parks
     async def patched(self, name: str) -> bool:

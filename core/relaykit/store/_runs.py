@@ -22,7 +22,7 @@ from ..records import (
     TaskRecord,
 )
 from ._flow import has_flow_keys, insert_run
-from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
+from ._rows import SUSPENDED, attempt_params, dump_json, log_params, run_from_row, task_params
 from ._tx import CloseRuns, Database, Tx
 
 #: ``list_runs``'s query by which filters are given (job id, status, keyset page): no SQL
@@ -230,9 +230,7 @@ class Runs:
             if await tx.execute("end_attempt", args) == 0:
                 raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
             if tasks:
-                await tx.execute_many(
-                    "upsert_task_unfenced", [task_params(run_id, t) for t in tasks]
-                )
+                await _write_tasks(tx, run_id, tasks)
             if logs:
                 await tx.execute_many("insert_log", [log_params(run_id, g) for g in logs])
             if ended is not None:
@@ -283,3 +281,12 @@ class Runs:
             return bool(row and row[0])
 
         return await self._db.read(work)
+
+
+async def _write_tasks(tx: Tx, run_id: str, tasks: Sequence[TaskRecord]) -> None:
+    """An attempt's last task rows, and the history rows of the task attempts they end (the
+    attempts that failed and retry later), inside ``end_attempt``'s fenced transaction."""
+    await tx.execute_many("upsert_task_unfenced", [task_params(run_id, t) for t in tasks])
+    ends = [t.ended_attempt for t in tasks if t.ended_attempt is not None]
+    if ends:
+        await tx.execute_many("insert_task_attempt", [attempt_params(run_id, a) for a in ends])

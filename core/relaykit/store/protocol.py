@@ -29,6 +29,7 @@ from ..records import (
     RunStatus,
     ScheduleFire,
     ScheduleSpec,
+    TaskAttempt,
     TaskRecord,
     TokenRecord,
 )
@@ -236,6 +237,11 @@ class TaskStore(Protocol):
         """All task records of a run, in one query."""
         ...
 
+    async def load_task_attempts(self, run_id: str) -> list[TaskAttempt]:
+        """Every recorded attempt of the run's tasks' functions, by task key then attempt
+        (each written with the task record that ended it, fenced like it)."""
+        ...
+
     async def load_logs(self, run_id: str) -> list[LogRecord]:
         """All log lines of a run, oldest first."""
         ...
@@ -255,8 +261,10 @@ class TaskStore(Protocol):
 
         Events in ``events`` are stored (once per id) as pending, for the delivery loop to
         route; ``runs`` (child runs of ``io.invoke``) are created. A completed task of kind
-        ``event`` consumes its event wait. Raises ``LeaseLost`` (writing nothing) when
-        the run is no longer running under ``epoch``.
+        ``event`` consumes its event wait; a task that ends an attempt of its function
+        (``task.ended_attempt``) writes that attempt's history row (once per attempt number).
+        Raises ``LeaseLost`` (writing nothing) when the run is no longer running under
+        ``epoch``.
         """
         ...
 

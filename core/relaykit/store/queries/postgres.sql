@@ -216,34 +216,70 @@ WITH fence AS (
     SELECT 1 FROM runs WHERE id = %s AND epoch = %s AND status = 'running' FOR SHARE
 )
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent) SELECT %s::text, %s::text,
-    %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, %s::int4, %s::int4,
-    %s::float8, %s::float8, %s::text, %s::text, %s::text FROM fence
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds) SELECT
+    %s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text,
+    %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text, %s::float8 FROM fence
 
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- Inside end_attempt the run row's fenced UPDATE already proved (and locked) the lease.
 -- name: upsert_task_unfenced
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent) VALUES (%s::text, %s::text,
-    %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, %s::int4, %s::int4,
-    %s::float8, %s::float8, %s::text, %s::text, %s::text)
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds) VALUES (
+    %s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text,
+    %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text, %s::float8)
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- name: load_tasks
 SELECT key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at,
-    next_attempt_at, properties, icon, parent FROM tasks WHERE run_id = %s ORDER BY started_at,
-    key;
+    next_attempt_at, properties, icon, parent, busy_seconds FROM tasks WHERE run_id = %s
+    ORDER BY started_at, key;
+
+-- One ended attempt of a function task, written with the task record that ends it (inside
+-- that record's fenced write); re-writing the same attempt changes nothing.
+-- name: insert_task_attempt
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error) VALUES (%s,
+    %s, %s, %s, %s, %s) ON CONFLICT (run_id, task_key, attempt) DO NOTHING;
+
+-- The hot path of a task whose function ran: upsert_task (same fence, same parameters) and
+-- then, only where the fenced write matched, the attempt's history row, in one statement:
+-- (run id, epoch, *task row, *attempt row). It counts the task rows written, as upsert_task.
+-- name: upsert_task_with_attempt
+WITH fence AS (
+    SELECT 1 FROM runs WHERE id = %s AND epoch = %s AND status = 'running' FOR SHARE
+), task AS (
+    INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error,
+        attempts, failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+    SELECT %s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text,
+        %s::text, %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text,
+        %s::float8 FROM fence
+    ON CONFLICT (run_id, key) DO UPDATE SET
+        name = excluded.name, kind = excluded.kind, status = excluded.status,
+        params = excluded.params, output = excluded.output, error = excluded.error,
+        attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
+        next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
+        icon = excluded.icon, busy_seconds = excluded.busy_seconds
+    RETURNING 1
+), attempt AS (
+    INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+    SELECT %s::text, %s::text, %s::int4, %s::float8, %s::float8, %s::text FROM task
+    ON CONFLICT (run_id, task_key, attempt) DO NOTHING
+)
+SELECT 1 FROM task;
+
+-- name: load_task_attempts
+SELECT task_key, attempt, started_at, ended_at, error FROM task_attempts WHERE run_id = %s
+    ORDER BY task_key, attempt;
 
 -- name: insert_log
 INSERT INTO logs (run_id, key, level, message, properties, at, task) VALUES (%s, %s, %s, %s, %s,

@@ -101,32 +101,48 @@ SELECT :new, grp, lim, period FROM run_groups WHERE run_id = :id;
 -- this attempt's epoch (the fence); a retry's earlier row is updated in place.
 -- name: upsert_task
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent)
-SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND epoch = ?2 AND status = 'running')
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- Inside end_attempt the run row's fenced UPDATE already proved the lease (parameters: the
 -- task row alone).
 -- name: upsert_task_unfenced
-INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, next_attempt_at, properties, icon, parent)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- name: load_tasks
 SELECT key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at,
-    next_attempt_at, properties, icon, parent
+    next_attempt_at, properties, icon, parent, busy_seconds
 FROM tasks WHERE run_id = ? ORDER BY started_at, key;
+
+-- One ended attempt of a function task, written with the task record that ends it (inside
+-- that record's fenced write); re-writing the same attempt changes nothing.
+-- name: insert_task_attempt
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, task_key, attempt) DO NOTHING;
+
+-- name: load_task_attempts
+SELECT task_key, attempt, started_at, ended_at, error
+FROM task_attempts WHERE run_id = ? ORDER BY task_key, attempt;
+
+-- PostgreSQL writes a task row and its attempt's history row in one statement; SQLite's
+-- transaction around the two is local and short, so it has no such shortcut.
+-- name: upsert_task_with_attempt
 
 -- name: insert_log
 INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task)
