@@ -300,11 +300,26 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def attempts_by_task(attempts: Sequence[TaskAttempt]) -> dict[str, list[TaskAttempt]]:
-    """Recorded attempts grouped by task key, each task's in attempt order."""
+def attempts_by_task(
+    attempts: Sequence[TaskAttempt], tasks: Sequence[TaskRecord] = ()
+) -> dict[str, list[TaskAttempt]]:
+    """Recorded attempts grouped by task key, each task's in attempt order.
+
+    A task whose function succeeded at its first attempt has no history row (the hot path
+    writes only the task row, which says everything about that attempt): its one attempt is
+    rebuilt here from the row of ``tasks`` — ended at ``ended_at``, having run its busy time."""
     of: dict[str, list[TaskAttempt]] = {}
     for a in sorted(attempts, key=lambda a: (a.task_key, a.attempt)):
         of.setdefault(a.task_key, []).append(a)
+    for t in tasks:
+        if (
+            t.key not in of
+            and t.status is TaskStatus.COMPLETED
+            and t.attempts == 1
+            and t.busy_seconds is not None
+            and t.ended_at is not None
+        ):
+            of[t.key] = [TaskAttempt(t.key, 1, t.ended_at - t.busy_seconds, t.ended_at, None)]
     return of
 
 
@@ -426,7 +441,7 @@ class RunResult:
     ) -> RunResult:
         """Build from store records; tasks are ordered by start time."""
         ordered = sorted(tasks or [], key=lambda t: (t.started_at, t.key))
-        of = attempts_by_task(attempts)
+        of = attempts_by_task(attempts, ordered)
         created = to_datetime(run.created_at)
         assert created is not None  # noqa: S101 -- created_at is NOT NULL in every store
         return cls(

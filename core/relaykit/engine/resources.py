@@ -268,7 +268,7 @@ class RunDetail(Run):
     ) -> RunDetail:
         """The resource of a stored run with its tasks (and their attempts) and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
-        of = attempts_by_task(attempts)
+        of = attempts_by_task(attempts, ordered)
         return cls(
             **Run.fields_of(run),
             code=code,

@@ -667,12 +667,16 @@ class Attempt:
     def _attempt_ended(self, rec: TaskRecord, now: float, *, paused: bool = False) -> None:
         """Count the time the task's function just ran into its busy time and (unless it
         only paused for a child's wait) hand the store the attempt's history row, written
-        with ``rec``. Retry back-off and the run's waits fall between attempts: not counted."""
+        with ``rec``. Retry back-off and the run's waits fall between attempts: not counted.
+
+        A first attempt that succeeds writes no history row: the task row holds all of it
+        (``records.attempts_by_task`` rebuilds it), so the hot path stays one statement."""
         began = self._began.pop(rec.key, None)
         if began is None:
             return
         rec.busy_seconds = (rec.busy_seconds or 0.0) + max(0.0, now - began)
-        if not paused:
+        first_success = rec.attempts == 1 and rec.error is None
+        if not paused and not first_success:
             rec.ended_attempt = TaskAttempt(rec.key, rec.attempts, began, now, rec.error)
 
     @_parks
