@@ -120,10 +120,11 @@ def test_a_parent_paused_by_its_childs_wait_counts_only_its_own_time(
     assert effects["parent"] == 2  # before the wait, and resumed after it
     parent = result.task("parent")
     assert parent.duration == pytest.approx(0.1 + 0.1 + 0.2)  # not the 60 s nap
-    # one attempt (resuming is not a new one), recorded when it ended
+    # one attempt (resuming is not a new one), succeeded: rebuilt from the task row, it ran
+    # the task's busy time, ending when the task ended
     [attempt] = parent.attempt_history
     assert (attempt.attempt, attempt.error) == (1, None)
-    assert attempt.ended_at - attempt.started_at == pytest.approx(0.3)
+    assert attempt.ended_at - attempt.started_at == pytest.approx(0.4)
     nap = result.task("parent/nap")
     assert nap.attempt_history == ()  # a wait runs no function
     # its span: recorded as ended when the resumed parent reached it again (0.1 s in)

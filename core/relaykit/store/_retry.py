@@ -52,7 +52,9 @@ class Retries:
             if payload is not None:
                 await tx.execute("retry_payload", params)
             if keep:
-                await tx.execute("retry_copy_tasks", {**params, "keys": tx.array(sorted(keep))})
+                keys = {**params, "keys": tx.array(sorted(keep))}
+                await tx.execute("retry_copy_tasks", keys)
+                await tx.execute("retry_copy_task_attempts", keys)
                 await tx.execute("retry_attempts", params)
             await tx.execute("retry_copy_kv", params)
             # the run's metadata (``io.metadata``), which its kept tasks wrote

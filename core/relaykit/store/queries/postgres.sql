@@ -721,10 +721,16 @@ UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = %(id)s) WHE
 
 -- name: retry_copy_tasks
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent)
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
 SELECT %(new)s, key, name, kind, status, started_at, params, output, error, attempts, failures,
-    ended_at, next_attempt_at, properties, icon, parent
+    ended_at, next_attempt_at, properties, icon, parent, busy_seconds
 FROM tasks WHERE run_id = %(id)s AND key = ANY(%(keys)s);
+
+-- the kept tasks' attempt history comes along: their failed attempts stay visible
+-- name: retry_copy_task_attempts
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+SELECT %(new)s, task_key, attempt, started_at, ended_at, error
+FROM task_attempts WHERE run_id = %(id)s AND task_key = ANY(%(keys)s);
 
 -- name: retry_copy_kv
 INSERT INTO kv (scope, name, value, updated_at)

@@ -597,10 +597,16 @@ UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = :id) WHERE 
 
 -- name: retry_copy_tasks
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent)
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
 SELECT :new, key, name, kind, status, started_at, params, output, error, attempts, failures,
-    ended_at, next_attempt_at, properties, icon, parent
+    ended_at, next_attempt_at, properties, icon, parent, busy_seconds
 FROM tasks WHERE run_id = :id AND key IN (SELECT value FROM json_each(:keys));
+
+-- the kept tasks' attempt history comes along: their failed attempts stay visible
+-- name: retry_copy_task_attempts
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+SELECT :new, task_key, attempt, started_at, ended_at, error
+FROM task_attempts WHERE run_id = :id AND task_key IN (SELECT value FROM json_each(:keys));
 
 -- name: retry_copy_kv
 INSERT INTO kv (scope, name, value, updated_at)
