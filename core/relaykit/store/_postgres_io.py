@@ -8,11 +8,14 @@ hand the engine identical records.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Final, TypeVar, final
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool.pool_async import MaintenanceTask, StopWorker
 
 from ..errors import StoreError
 from . import migrations
@@ -33,6 +36,36 @@ MIGRATION_LOCK: Final = 0x726C6B6D6967
 CLAIM_LOCK: Final = 0x726C6B636C6D
 #: What a lost connection or an exhausted pool raises.
 CONNECTION_ERRORS: Final = (psycopg.OperationalError, PoolTimeout)
+
+
+_log = logging.getLogger("relaykit.store.postgres")
+
+
+class Pool(AsyncConnectionPool[Conn]):
+    """psycopg's pool, with maintenance workers that end when their task is cancelled.
+
+    psycopg_pool's workers catch ``CancelledError`` around each maintenance task (3.3.3:
+    ``CLIENT_EXCEPTIONS``) and loop back to wait on their queue. When ``asyncio.run`` ends with
+    a store still open, it cancels every task and waits for them; a worker that was opening a
+    connection (the pool growing under load) swallowed that cancellation and waited forever,
+    so the program hung at exit. These workers run each task the same way but stop once their
+    own task is being cancelled (``tests/integration/test_pg_pool_teardown.py``).
+    """
+
+    @classmethod
+    async def worker(cls, q: asyncio.Queue[MaintenanceTask]) -> None:
+        """Run the pool's maintenance tasks until told to stop, or cancelled."""
+        me = asyncio.current_task()
+        while True:
+            task = await q.get()
+            if isinstance(task, StopWorker):
+                return
+            try:
+                await task.run()
+            except (Exception, asyncio.CancelledError) as exc:  # as psycopg's own worker does
+                _log.debug("pool task %s failed: %r", task, exc)
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
 
 
 @final

@@ -43,6 +43,7 @@ from ._postgres_io import (
     WAKEUP_CHANNEL,
     Conn,
     PgDatabase,
+    Pool,
     apply_migrations,
     known_version,
     schema_version,
@@ -133,7 +134,7 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tok
         return await self._start_pool()
 
     async def _start_pool(self) -> AsyncConnectionPool[Conn]:
-        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+        pool: AsyncConnectionPool[Conn] = Pool(
             self._conninfo,
             min_size=self._min_size,
             max_size=self._max_size,
