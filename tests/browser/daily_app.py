@@ -1,5 +1,6 @@
 """The app the day-one dashboard browser tests serve: a task with an integration icon and a
-long payload, a cron job, an event job and a job whose own code raises."""
+long payload, a cron job, an event job, a GitHub webhook job and a job whose own code
+raises."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import relaykit
 from relaykit import Client, Context, cron_trigger, event_trigger
+from relaykit_github import GitHub
 
 client = Client(id="daily-dashboard")
 
@@ -33,6 +35,21 @@ async def nightly(payload: Any, io: relaykit.IO, ctx: Context) -> Any:
 )
 async def welcome(payload: Any, io: relaykit.IO, ctx: Context) -> str:
     return f"welcome {payload['email']}"
+
+
+github = GitHub(id="github", token="unused")  # the job calls no API
+
+
+@client.define_job(
+    id="on-pr",
+    name="On PR",
+    version="1.0.0",
+    trigger=github.triggers.repo(event="pull_request.opened", owner="acme", repo="crm"),
+    integrations={"github": github},
+)
+async def on_pr(payload: Any, io: relaykit.IO, ctx: Context) -> dict[str, Any]:
+    pull = payload["pull_request"]
+    return {"repo": payload["repository"]["full_name"], "number": pull["number"]}
 
 
 def parse_widget(text: str) -> int:

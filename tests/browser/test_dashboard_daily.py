@@ -214,6 +214,22 @@ def test_a_cron_job_shows_its_next_fire_times(watched: Page, daily: Daily) -> No
     assert page.get_by_label("Payload (JSON)").input_value() == "{}"
 
 
+def test_a_webhook_jobs_test_form_starts_from_a_sample_delivery(
+    watched: Page, daily: Daily
+) -> None:
+    page = watched
+    page.goto(f"{daily.url}/jobs/on-pr")
+    # GitHub's published pull_request.opened example, aimed at the trigger's repository
+    example = json.loads(page.get_by_label("Payload (JSON)").input_value())
+    assert example["action"] == "opened"
+    assert example["repository"]["full_name"] == "acme/crm"
+    number = example["pull_request"]["number"]
+    _shot(page, "webhook-job-example")
+    page.get_by_role("button", name="Run test").click()
+    expect(page.locator(".run-head .badge")).to_have_text("succeeded", timeout=30_000)
+    expect(page.locator("body")).to_contain_text(f'"number": {number}')
+
+
 def test_the_runs_page_filters_by_age_and_version(watched: Page, daily: Daily) -> None:
     page = watched
     rows = page.locator("table.runs tbody tr[data-run]")

@@ -345,6 +345,11 @@ class Integration(Bridged, ABC):
         webhook job's test-run form from its ``payload``. Optional; the default has none."""
         return None
 
+    def example_source(self, trigger_filter: Mapping[str, Any] | None) -> str:
+        """The webhook source a sample for a job whose trigger has this filter is aimed at
+        (the dashboard's test-run form), so that the sample matches it. Default: the id."""
+        return self.id
+
     def task_properties(self, output: Any) -> Mapping[str, Any]:
         """Properties to show on a completed task, read from its output (token usage,
         counts); merged over the task's own. Default: none."""

@@ -16,6 +16,7 @@ import copy
 import gzip
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -38,6 +39,27 @@ def _examples() -> dict[str, Any]:
 def example_names() -> tuple[str, ...]:
     """The examples' names (``issues.opened``, ``push``), sorted."""
     return tuple(sorted(_examples()))
+
+
+#: A sample's source when no trigger names one: the repository of GitHub's examples.
+DEFAULT_SOURCE = "Codertocat/Hello-World"
+
+
+def _first(value: Any) -> str | None:
+    """The first plain string of a filter's list (``["acme/crm"]``), if it is one."""
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return None
+
+
+def source_of(trigger_filter: Mapping[str, Any] | None) -> str:
+    """The source a ``github.triggers.repo``/``org`` filter picks (``owner/repo``, an
+    organization), else ``DEFAULT_SOURCE``."""
+    where = trigger_filter or {}
+    repository, organization = where.get("repository"), where.get("organization")
+    full_name = _first(repository.get("full_name")) if isinstance(repository, Mapping) else None
+    login = _first(organization.get("login")) if isinstance(organization, Mapping) else None
+    return full_name or login or DEFAULT_SOURCE
 
 
 def _aim(body: dict[str, Any], source_id: str, now: float) -> None:

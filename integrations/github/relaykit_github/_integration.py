@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 import httpx2
@@ -265,6 +265,11 @@ class GitHub(Integration):
         """GitHub's example ``name`` delivered to ``source_id`` (its repository becomes the
         source's ``owner/repo``), signed with ``secret`` as GitHub signs deliveries."""
         return _examples.example_delivery(name, secret, source_id=source_id, now=now)
+
+    def example_source(self, trigger_filter: Mapping[str, Any] | None) -> str:
+        """The repository (``owner/repo``) or organization a trigger's filter names, so the
+        dashboard's sample matches the job; else GitHub's example repository."""
+        return _examples.source_of(trigger_filter)
 
     async def register_webhooks(
         self,
