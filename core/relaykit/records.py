@@ -261,6 +261,8 @@ class TaskResult:
     started_at: datetime | None
     ended_at: datetime | None
     properties: dict[str, Any] | None = None
+    next_attempt_at: datetime | None = None
+    """When a waiting task is due (its wait ends, or its retry runs)."""
 
     @property
     def mocked(self) -> bool:
@@ -282,6 +284,7 @@ class TaskResult:
             started_at=to_datetime(rec.started_at),
             ended_at=to_datetime(rec.ended_at),
             properties=rec.properties,
+            next_attempt_at=to_datetime(rec.next_attempt_at),
         )
 
     def to_dict(self) -> dict[str, Any]:
