@@ -5,7 +5,7 @@ One example per (event, action) of the events jobs most often trigger on, taken 
 GitHub's published examples: the npm package ``@octokit/webhooks-examples`` 7.6.1
 (``api.github.com/index.json``, MIT). Run from the repository root::
 
-    python integrations/github/scripts/make_webhook_examples.py [--specs ../shared/specs]
+    python integrations/github/scripts/make_webhook_examples.py [--specs ../shared/specs] [--out F]
 """
 
 from __future__ import annotations
@@ -56,13 +56,14 @@ def extract(events: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", type=Path, default=ROOT.parent / "shared" / "specs")
+    parser.add_argument("--out", type=Path, default=TARGET)
     args = parser.parse_args()
     with gzip.open(args.specs / "github-webhook-examples.json.gz", "rt", encoding="utf-8") as fh:
         events = json.load(fh)
     data = json.dumps(extract(events), separators=(",", ":"), sort_keys=True).encode()
     # mtime=0: the same input makes the same bytes
-    TARGET.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
-    print(f"wrote {TARGET} ({TARGET.stat().st_size:,} bytes)")
+    args.out.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":
