@@ -64,6 +64,12 @@ async def broken(payload: Any, io: relaykit.IO, ctx: Context) -> int:
     return parsed
 
 
+@client.define_job(id="fortnight", name="Fortnight", version="1.0.0")
+async def fortnight(payload: Any, io: relaykit.IO, ctx: Context) -> str:
+    await io.wait("fortnight", seconds=14 * 86400)
+    return "back"
+
+
 @client.define_job(id="napper", name="Napper", version="1.0.0")
 async def napper(payload: Any, io: relaykit.IO, ctx: Context) -> str:
     await io.wait("nap", seconds=1)
