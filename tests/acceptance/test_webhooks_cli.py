@@ -208,3 +208,49 @@ def test_the_secret_never_comes_from_the_command_line(rk: Relaykit, hooks_app: s
     assert done.returncode == 2, done.describe()
     assert not (Path(rk.cwd) / "relaykit.db").exists()
     assert os.environ.get("RELAYKIT_SECRET_KEY") != KEY  # the fixture changed rk's env only
+
+
+def test_at_a_terminal_the_secret_is_asked_for_twice_without_echo(
+    rk: Relaykit, hooks_app: str
+) -> None:
+    """The real script on a pseudo-terminal: the prompt does not echo what is typed."""
+    import pty
+
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [str(rk.exe), "webhooks", "secret", "set", "github", "octo/hello", *DB],
+        cwd=rk.cwd,
+        env=rk.env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    seen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while text not in seen and time.monotonic() < deadline:
+            try:
+                seen += os.read(main, 1024)
+            except OSError:  # the process ended and closed the terminal
+                break
+
+    try:
+        read_until(b": ")
+        os.write(main, f"{SECRET}\n".encode())
+        read_until(b"confirmation: ")
+        os.write(main, f"{SECRET}\n".encode())
+        read_until(b"saved")
+        assert proc.wait(timeout=30) == 0, seen
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+    assert b"saved (encrypted)" in seen, seen
+    assert SECRET.encode() not in seen, "the secret was echoed"
+    checked = rk("webhooks", "send", "github", "octo/hello", "--example", "ping",
+                 "--url", "http://127.0.0.1:9", *DB)  # fmt: skip
+    # the secret was stored: signing worked, and only the post failed (nothing listens on :9)
+    assert "cannot post to http://127.0.0.1:9/webhooks/github/octo/hello" in checked.error_line()
