@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -166,21 +167,24 @@ def send_command(
     integration, client = _integration(integration_id, app)
     names = integration.webhook_examples()
     if example_name not in names:
-        close = difflib.get_close_matches(example_name, names, n=3) or list(names[:3])
-        hint = f" (did you mean {', '.join(close)}? `relaykit webhooks examples "
+        close = difflib.get_close_matches(example_name, names, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
         raise CliError(
-            f"integration {integration_id!r} has no sample delivery {example_name!r}"
-            + (f"{hint}{integration_id}` lists them)" if names else "")
+            f"integration {integration_id!r} has no sample delivery {example_name!r} ({hint}"
+            f"`relaykit webhooks examples {integration_id}` lists them)"
+            if names
+            else f"integration {integration_id!r} has no sample deliveries"
         )
     if database or app is None:
         client.use_database(existing_database(database))
     example = run_async(_sign(client, integration, source_id, example_name))
     target = f"{url.rstrip('/')}/webhooks/{integration_id}/{source_id}"
     status, answer = _post(target, example)
-    out.print(f"POST {target} -> {status} {answer}", soft_wrap=True, markup=False)
+    shown = answer if isinstance(answer, str) else json.dumps(answer)
+    out.print(f"POST {target} -> {status} {shown}", soft_wrap=True, markup=False)
     if status >= 300:
         sys.exit(1)
-    if '"duplicate": true' in answer:
+    if isinstance(answer, dict) and answer.get("duplicate") is True:
         out.print(
             "the server stored nothing: it saw this signed body moments ago (a replay); "
             "send again in a second",
@@ -211,7 +215,8 @@ async def _sign(
     return example
 
 
-def _post(target: str, example: WebhookExample) -> tuple[int, str]:
+def _post(target: str, example: WebhookExample) -> tuple[int, Any]:
+    """The server's status and answer (its JSON, else its text)."""
     import httpx2
 
     try:
@@ -222,7 +227,7 @@ def _post(target: str, example: WebhookExample) -> tuple[int, str]:
             "running there? pass --url"
         ) from exc
     try:
-        return response.status_code, json.dumps(response.json())
+        return response.status_code, response.json()
     except ValueError:
         return response.status_code, response.text or "(empty body)"
 
@@ -231,7 +236,10 @@ async def _started(client: Client, event_id: str) -> str:
     try:
         found = await (await client.operations()).event_runs(event_id)
     except UnknownEvent:
-        return f"event {event_id}: not in this database (the server uses another; --database)"
+        return (
+            f"event {event_id} is not in this database: the integration answered the delivery "
+            "without an event (GitHub's ping), or the server uses another database (--database)"
+        )
     finally:
         await client.close()
     event = found.event
