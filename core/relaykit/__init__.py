@@ -42,7 +42,13 @@ from .errors import (
 from .integrations.auth import Credentials, OAuth2
 from .integrations.base import Integration, TaskMethod, api_task, task
 from .integrations.plugins import AttemptCall, AttemptEnd, PluginInfo, Plugins, TaskCall
-from .integrations.webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
+from .integrations.webhooks import (
+    WebhookEvent,
+    WebhookExample,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSecrets,
+)
 from .records import RunResult, RunStatus, TaskAttempt, TaskResult, TaskStatus
 
 if typing.TYPE_CHECKING:
@@ -102,6 +108,7 @@ __all__ = [
     "UnknownTask",
     "UnknownToken",
     "WebhookEvent",
+    "WebhookExample",
     "WebhookRejected",
     "WebhookRequest",
     "WebhookResponse",

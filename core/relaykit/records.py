@@ -352,6 +352,8 @@ class TaskResult:
     duration: float | None = None
     #: The recorded executions of the task's function, oldest first.
     attempt_history: tuple[TaskAttempt, ...] = ()
+    next_attempt_at: datetime | None = None
+    """When a waiting task is due (its wait ends, or its retry runs)."""
 
     @property
     def mocked(self) -> bool:
@@ -375,6 +377,7 @@ class TaskResult:
             properties=rec.properties,
             duration=task_duration(rec),
             attempt_history=tuple(attempts),
+            next_attempt_at=to_datetime(rec.next_attempt_at),
         )
 
     def to_dict(self) -> dict[str, Any]:

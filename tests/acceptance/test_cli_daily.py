@@ -4,6 +4,7 @@ create a database, ``--payload @file`` and ``-``, and what ``send``/``connect`` 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -262,3 +263,22 @@ def test_a_worker_prints_each_run_end_and_a_summary_on_stop(rk: Relaykit, app: s
     assert lines[summary + 1] == "1 run(s) did not succeed:"
     assert lines[summary + 2].startswith(f"  run {failed} of job explode failed in ")
     assert "NonRetriable: the widget is broken" in lines[summary + 2]
+
+
+def test_runs_show_prints_the_date_of_a_wait_days_away(rk: Relaykit, app: str) -> None:
+    far = rk.detach(app, "pause", {"seconds": 14 * 86400}, db=DB)
+    near = rk.detach(app, "sleepy", db=DB)  # waits an hour
+    rk.worker_until_idle(app, db=DB)
+
+    shown = rk("runs", "show", far, *DB)
+    soon = rk("runs", "show", near, *DB)
+
+    assert shown.returncode == 0, shown.describe()
+    (task,) = [t for t in rk.show(far, db=DB)["tasks"] if t["key"] == "pause"]
+    assert task["status"] == "waiting"
+    run = rk.show(far, db=DB)
+    due = rk.time(run["next_attempt_at"]).astimezone()
+    (line,) = [ln for ln in shown.stdout.splitlines() if "pause" in ln and "until" in ln]
+    assert f"wait until {due.strftime('%a %Y-%m-%d %H:%M')}" in line, shown.describe()
+    (nap,) = [ln for ln in soon.stdout.splitlines() if "until" in ln]
+    assert re.search(r"wait until \d\d:\d\d:\d\d\.\d{3}$", nap.rstrip()), soon.describe()

@@ -192,3 +192,11 @@ def test_the_core_alone_lists_and_loads_no_plugin(envs: tuple[Env, CoreAlone]) -
     assert set(core.sources) == {"relaykit"}
     assert core.plugins == {}
     assert core.loaded == []
+
+
+def test_the_github_wheel_ships_its_sample_deliveries(envs: tuple[Env, CoreAlone]) -> None:
+    """``relaykit webhooks examples github`` from the installed wheels: the samples are package
+    data (a user's install has no repository checkout to read them from)."""
+    full, _ = envs
+    names = _run(full.bin("relaykit"), "webhooks", "examples", "github", cwd=full.path).split()
+    assert {"issues.opened", "pull_request.opened", "push"} <= set(names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -146,3 +147,32 @@ def test_an_app_that_configures_logging_gets_the_lines_once_through_its_handlers
     lines = [line for line in done.stderr.splitlines() if f"run {run_id} of job" in line]
     lines = [line for line in lines if not line.startswith("  ")]  # not the stop summary
     assert lines == [lines[0]] and lines[0].startswith("APP relaykit.worker run "), done.describe()
+
+
+# A dead worker's lease: an idle --exit-when-idle worker says, once, what it waits for.
+@pytest.mark.subprocess
+def test_an_idle_worker_says_once_which_dead_workers_lease_it_waits_for(
+    rk: Relaykit, app: str
+) -> None:
+    lease = {"RELAYKIT_LEASE_SECONDS": "4"}
+    marker = rk.cwd / "slow-once.started"
+    db = ("--database", "sqlite:///relaykit.db")
+    with rk.popen("run", app, "crashy", "--json", *db, env=lease) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), "the run never reached its slow task"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    (run,) = rk.list_runs()
+
+    done = rk.worker_until_idle(app, env=lease)
+
+    said = [line for line in done.stderr.splitlines() if "waiting for run" in line]
+    assert len(said) == 1, done.describe()
+    assert said[0].startswith(f"worker: waiting for run {run['id']} (job crashy), leased by "), said
+    until = re.search(r" until (\d\d:\d\d:\d\d) \(in (\d+)s\)", said[0])
+    assert until and 0 <= int(until.group(2)) <= 4, said
+    assert rk.show(run["id"])["status"] == "succeeded"

@@ -12,6 +12,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,9 @@ def daily(tmp_path: Path) -> Iterator[Daily]:
         "pro": _send("user.created", {"email": "ada@example.com", "plan": "pro"}, database),
         "free": _send("user.created", {"email": "bob@example.com", "plan": "free"}, database),
     }
+    detached = _cli("run", APP, "fortnight", "--detach", "--json", database=database)
+    assert detached.returncode == 0, detached.stderr
+    runs["fortnight"] = json.loads(detached.stdout)["id"]  # the server's worker starts it
     port = free_port()
     proc = subprocess.Popen(
         [_relaykit(), "serve", APP, "--port", str(port), "--database", database],
@@ -212,6 +216,36 @@ def test_a_cron_job_shows_its_next_fire_times(watched: Page, daily: Daily) -> No
     page.goto(f"{daily.url}/jobs/labels")
     expect(page.locator("ol.next-fires")).to_have_count(0)
     assert page.get_by_label("Payload (JSON)").input_value() == "{}"
+
+
+def test_a_webhook_jobs_test_form_starts_from_a_sample_delivery(
+    watched: Page, daily: Daily
+) -> None:
+    page = watched
+    page.goto(f"{daily.url}/jobs/on-pr")
+    # GitHub's published pull_request.opened example, aimed at the trigger's repository
+    example = json.loads(page.get_by_label("Payload (JSON)").input_value())
+    assert example["action"] == "opened"
+    assert example["repository"]["full_name"] == "acme/crm"
+    number = example["pull_request"]["number"]
+    _shot(page, "webhook-job-example")
+    page.get_by_role("button", name="Run test").click()
+    expect(page.locator(".run-head .badge")).to_have_text("succeeded", timeout=30_000)
+    expect(page.locator("body")).to_contain_text(f'"number": {number}')
+
+
+def test_a_wait_days_away_shows_its_date(watched: Page, daily: Daily) -> None:
+    page = watched
+    page.goto(f"{daily.url}/runs/{daily.runs['fortnight']}")
+    expect(page.locator(".run-head .badge")).to_have_text("waiting", timeout=30_000)
+    resumes = page.locator("dl.facts dt:text-is('Resumes') + dd time")
+    stamp = resumes.get_attribute("datetime") or ""
+    due = datetime.fromisoformat(stamp)
+    assert timedelta(days=13, hours=23) < due - datetime.now(UTC) <= timedelta(days=14), stamp
+    # shown with its date (and "in 14 d"), not a time of day alone
+    text = resumes.inner_text()
+    assert str(due.year) in text and re.search(rf"\b{due.astimezone().day}\b", text), text
+    expect(resumes.locator(".ago")).to_have_text("in 14 d")
 
 
 def test_the_runs_page_filters_by_age_and_version(watched: Page, daily: Daily) -> None:

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from tests.pg import Backend
 
-from relaykit import Client, RunStatus, cron_trigger, event_trigger
+from relaykit import (
+    Client,
+    Credentials,
+    Integration,
+    RunStatus,
+    WebhookExample,
+    cron_trigger,
+    event_trigger,
+)
 from relaykit.engine import operations as operations_module
 from relaykit.engine.operations import Operations
 from relaykit.errors import UnknownEvent, UnknownJob, UnknownRun
@@ -207,3 +216,63 @@ def test_next_fire_times_of_a_cron_job() -> None:
     assert ops.next_fire_times("manual") == []
     with pytest.raises(UnknownJob):
         ops.next_fire_times("nope")
+
+
+class Hooks(Integration):
+    """A third-party integration with one sample delivery (the optional base-class methods)."""
+
+    webhook_secret_name = "token"
+
+    def create_client(self, credentials: Credentials) -> Any:
+        return self.http_client(base_url="https://hooks.invalid")
+
+    def webhook_examples(self) -> tuple[str, ...]:
+        return ("order.paid",)
+
+    def example_source(self, trigger_filter: Any) -> str:
+        return str((trigger_filter or {}).get("shop", ["default"])[0])
+
+    def example_delivery(
+        self, name: str, secret: str, *, source_id: str, now: float
+    ) -> WebhookExample | None:
+        if name != "order.paid":
+            return None
+        payload = {"shop": source_id, "paid_at": now}
+        body = json.dumps(payload).encode()
+        return WebhookExample(name, "hooks.order.paid", payload, {"x-token": secret}, body)
+
+
+def test_a_webhook_jobs_example_payload_is_its_integrations_sample() -> None:
+    client = Client(id="examples")
+    hooks = Hooks("hooks", token="unused")
+
+    @client.define_job(
+        id="paid",
+        version="1.0.0",
+        trigger=event_trigger("hooks.order.paid", filter={"shop": ["acme"]}),
+        integrations={"hooks": hooks},
+    )
+    async def paid(payload: Any, io: Any, ctx: Any) -> None:
+        return None
+
+    @client.define_job(
+        id="refunded",  # the integration has no sample of this event
+        version="1.0.0",
+        trigger=event_trigger("hooks.order.refunded"),
+        integrations={"hooks": hooks},
+    )
+    async def refunded(payload: Any, io: Any, ctx: Any) -> None:
+        return None
+
+    @client.define_job(id="signup", version="1.0.0", trigger=event_trigger("user.created"))
+    async def signup(payload: Any, io: Any, ctx: Any) -> None:
+        return None
+
+    ops = Operations(store=None, clock=ManualClock(NOW), jobs=client.jobs)  # type: ignore[arg-type]  # no store is read
+
+    # aimed at the source the trigger's filter names, so the sample matches the job
+    assert ops.example_payload("paid") == {"shop": "acme", "paid_at": NOW}
+    assert ops.example_payload("refunded") is None
+    assert ops.example_payload("signup") is None
+    with pytest.raises(UnknownJob):
+        ops.example_payload("nope")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rich.console import Console
 
 from relaykit import RunResult, RunStatus, TaskResult, TaskStatus
-from relaykit.cli._render import print_result
+from relaykit.cli._render import due, print_result
 from relaykit.records import ErrorInfo, TaskAttempt
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -133,3 +134,40 @@ def test_a_deep_chain_of_keys_prints_without_recursion() -> None:
     assert len(lines) == 1 + 1500 + 1  # root, the tasks, the status line
     assert lines[-2].endswith("└── ✔ k  12 ms")
     assert lines[-2].startswith("    " * 1499)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "dated"),
+    [
+        (0.0, False),  # due now: a time of day
+        (3600.0, False),  # in an hour
+        (20 * 3600.0, False),  # the limit itself: still a time of day
+        (20 * 3600.0 + 1, True),  # beyond it: tomorrow's 09:00 would read as today's
+        (14 * 86400.0, True),  # a wait of 14 days
+        (-2 * 86400.0, True),  # long past (a stale wait)
+    ],
+)
+def test_a_due_time_far_away_shows_its_date(ahead: float, dated: bool) -> None:
+    now = T0.timestamp()
+    shown = due(now + ahead, now)
+    local = datetime.fromtimestamp(now + ahead)
+    if dated:
+        assert shown == local.strftime("%a %Y-%m-%d %H:%M")
+    else:
+        assert shown == local.strftime("%H:%M:%S.%f")[:-3]
+
+
+def test_runs_show_prints_when_a_waiting_task_is_due() -> None:
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    later = datetime.now(UTC) + timedelta(days=14)
+    lines = _printed(
+        _run(
+            _task("nap", TaskStatus.WAITING, kind="wait", ended_at=None, next_attempt_at=soon),
+            _task("long", TaskStatus.WAITING, kind="wait", ended_at=None, next_attempt_at=later),
+        ),
+        width=120,
+    )
+    nap = next(line for line in lines if "nap" in line)
+    long = next(line for line in lines if "long" in line)
+    assert f"wait until {soon.astimezone().strftime('%H:%M:%S')}" in nap, lines
+    assert f"wait until {later.astimezone().strftime('%a %Y-%m-%d %H:%M')}" in long, lines

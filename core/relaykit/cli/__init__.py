@@ -84,6 +84,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "flow (PKCE; the browser is redirected to a local 127.0.0.1 address).",
     ),
     "connections": LazyCommand("_plugins", "connections_group", "Stored integration connections."),
+    "webhooks": LazyCommand(
+        "_webhooks",
+        "webhooks_group",
+        "Webhook sources: store a source's secret, list and send signed sample deliveries.",
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,21 @@ def _took(seconds: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
 
 
+#: A due time further away than this (seconds) is shown with its date, not a time of day
+#: alone: "until 09:00" for a wait of 14 days would read as this morning or tomorrow's.
+DATE_AFTER_SECONDS = 20 * 3600
+
+
+def due(when: datetime | float, now: float | None = None) -> str:
+    """A due time in local time: ``HH:MM:SS.mmm`` when it is within ``DATE_AFTER_SECONDS``
+    of ``now``, else ``YYYY-MM-DD HH:MM`` with the weekday (``Thu 2026-12-17 09:00``)."""
+    stamp = when.timestamp() if isinstance(when, datetime) else when
+    local = datetime.fromtimestamp(stamp)
+    if abs(stamp - (time.time() if now is None else now)) <= DATE_AFTER_SECONDS:
+        return local.strftime("%H:%M:%S.%f")[:-3]
+    return local.strftime("%a %Y-%m-%d %H:%M")
+
+
 class ProgressPrinter:
     """An engine observer that prints each task as it ends, and each log line (to stderr)."""
 
@@ -85,7 +101,7 @@ class ProgressPrinter:
         mark = _TASK_MARK[task.status]
         detail = ""
         if task.status is TaskStatus.WAITING and task.next_attempt_at is not None:
-            when = datetime.fromtimestamp(task.next_attempt_at).strftime("%H:%M:%S.%f")[:-3]
+            when = due(task.next_attempt_at)
             why = "retry" if task.error else ("wait" if task.kind == "wait" else "paused")
             detail = f" [cyan]{why} until {when}[/]"
             if task.error:
@@ -232,6 +248,9 @@ def _task_parts(task: TaskResult) -> list[tuple[str, str | None]]:
     )
     if duration:
         parts += [("  ", None), (duration, "dim")]
+    if task.status is TaskStatus.WAITING and task.next_attempt_at is not None:
+        why = "retry" if task.error else ("wait" if task.kind == "wait" else "paused")
+        parts += [("  ", None), (f"{why} until {due(task.next_attempt_at)}", "cyan")]
     if task.error and task.status is not TaskStatus.COMPLETED:
         parts += [("  ", None), (clean(f"{task.error['type']}: {task.error['message']}"), "red")]
     elif task.output is not None:

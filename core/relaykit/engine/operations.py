@@ -27,7 +27,7 @@ from .._base.clock import Clock, new_id
 from .._base.names import check_tags
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
-from ..definitions.triggers import CronTrigger, IntervalTrigger
+from ..definitions.triggers import CronTrigger, EventTrigger, IntervalTrigger
 from ..errors import (
     ConfigurationError,
     InvalidCursor,
@@ -39,6 +39,7 @@ from ..errors import (
     UnknownRun,
     UnknownToken,
 )
+from ..integrations.base import Integration
 from ..records import EventRecord, RunRecord, RunResult, RunStatus, TokenRecord
 from .resources import (
     Event,
@@ -185,11 +186,31 @@ class Operations:
 
     def example_payload(self, job_id: str) -> Any:
         """A payload to start with when running ``job_id`` by hand: for a cron or interval
-        job the one a fire now would get (``ts``, ``last_ts``); else None (none known).
-        ``UnknownJob``."""
-        trigger = self.job(job_id).trigger
+        job the one a fire now would get (``ts``, ``last_ts``); for a job triggered by an
+        integration's webhook events, the payload of the integration's sample delivery of
+        that event (GitHub's published example); else None (none known). ``UnknownJob``."""
+        job = self.job(job_id)
+        trigger = job.trigger
         if isinstance(trigger, CronTrigger | IntervalTrigger):
             return trigger.manual_payload(self.clock.now())
+        if isinstance(trigger, EventTrigger):
+            return self._webhook_example(job, trigger)
+        return None
+
+    def _webhook_example(self, job: JobDefinition, trigger: EventTrigger) -> Any:
+        """The payload of the first sample delivery (``Integration.example_delivery``) of the
+        job's integrations that becomes an event the trigger names, aimed at the source the
+        trigger's filter picks; None when none does. Unsigned: only its payload is shown."""
+        for integration in job.integrations.values():
+            if not isinstance(integration, Integration):
+                continue
+            source = integration.example_source(trigger.filter)
+            for name in integration.webhook_examples():
+                example = integration.example_delivery(
+                    name, "", source_id=source, now=self.clock.now()
+                )
+                if example is not None and example.event in trigger.names:
+                    return example.payload
         return None
 
     def next_fire_times(self, job_id: str, count: int = 5) -> list[datetime]:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaTooNew, StoreError, StoreUnavailable
@@ -29,6 +30,7 @@ MAX_BACKOFF_SECONDS = 30.0
 if TYPE_CHECKING:
     from ..client import Client
     from ..records import RunRecord
+    from ..store import Store
     from .engine import Engine
 
 
@@ -66,6 +68,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[Any]] = {}
+        self._leases_noted: set[str] = set()
         self.executed = 0
 
     async def open_store(self) -> bool:
@@ -165,6 +168,29 @@ class Worker:
                 failures += 1
                 await self._back_off("the store failed", exc, failures)
 
+    async def _note_leases(self, store: Store, job_ids: list[str], now: float) -> None:
+        """Say once per run (a WARNING line) that an idle ``exit_when_idle`` worker waits for
+        another worker's lease: a worker that died leaves its runs leased until the lease
+        expires, and the wait would otherwise look like a hang."""
+        wanted = set(job_ids)
+        for run in await store.list_runs(status="running", limit=200):
+            expires = run.lease_expires_at
+            if run.id in self._leases_noted or run.job_id not in wanted or expires is None:
+                continue
+            if expires <= now:
+                continue
+            self._leases_noted.add(run.id)
+            until = datetime.fromtimestamp(expires).strftime("%H:%M:%S")
+            _log.warning(
+                "worker: waiting for run %s (job %s), leased by worker %s until %s (in %.0fs): "
+                "it is taken over then if that worker died",
+                run.id,
+                run.job_id,
+                run.lease_owner or "?",
+                until,
+                expires - now,
+            )
+
     async def _report_vanished(self, engine: Engine) -> None:
         """Warn, once at start, about unfinished runs of jobs this app no longer defines: no
         worker of this code claims them, so they would otherwise wait unseen."""
@@ -194,12 +220,10 @@ class Worker:
                 self._start(engine, run)
             if len(claimed) == free:
                 return False  # there may be more runnable runs than free slots
-        if (
-            self.exit_when_idle
-            and not self._running
-            and not await store.has_unfinished_work(job_ids=job_ids, now=clock.now())
-        ):
-            return True
+        if self.exit_when_idle and not self._running:
+            if not await store.has_unfinished_work(job_ids=job_ids, now=clock.now()):
+                return True
+            await self._note_leases(store, job_ids, clock.now())
         timeout = engine.poll_interval
         if free > 0:
             due = await store.next_wakeup(job_ids=job_ids)

@@ -38,7 +38,13 @@ from ..errors import (
     WebhookRejected,
 )
 from .auth import Connections, Credentials, OAuth2, redact_json
-from .webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
+from .webhooks import (
+    WebhookEvent,
+    WebhookExample,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSecrets,
+)
 
 if TYPE_CHECKING:
     import httpx2  # imported where it is used: `import relaykit` stays light
@@ -225,6 +231,10 @@ class Integration(Bridged, ABC):
     auth_modes: ClassVar[tuple[str, ...]] = ("token",)
     token_env: ClassVar[str | None] = None
     oauth: ClassVar[OAuth2 | None] = None
+    webhook_secret_name: ClassVar[str | None] = None
+    """The name of the secret ``handle_webhook`` verifies deliveries with, among a webhook
+    source's stored secrets (``relaykit webhooks secret set`` stores it under this name);
+    None: the integration receives no webhooks, or keeps no stored secret."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -312,6 +322,33 @@ class Integration(Bridged, ABC):
         raise WebhookRejected(
             404, f"integration {self.id!r} ({type(self).__name__}) does not receive webhooks"
         )
+
+    async def webhook_secret(self, secrets: WebhookSecrets) -> str | None:
+        """The secret deliveries to this source are verified with (what ``relaykit webhooks
+        send`` signs its examples with). Default: the stored ``webhook_secret_name``; an
+        integration that also reads one from elsewhere (an argument, the environment) says so
+        by overriding this, and ``handle_webhook`` should call it."""
+        name = type(self).webhook_secret_name
+        return None if name is None else await secrets.get(name)
+
+    def webhook_examples(self) -> tuple[str, ...]:
+        """The names of the sample deliveries ``example_delivery`` builds (``issues.opened``).
+        Optional; the default has none."""
+        return ()
+
+    def example_delivery(
+        self, name: str, secret: str, *, source_id: str, now: float
+    ) -> WebhookExample | None:
+        """The sample delivery ``name`` to ``/webhooks/{id}/{source_id}``, made as the vendor
+        makes one at ``now`` and signed with ``secret`` as the vendor signs it; None when there
+        is no example of that name. ``relaykit webhooks send`` posts it; the dashboard starts a
+        webhook job's test-run form from its ``payload``. Optional; the default has none."""
+        return None
+
+    def example_source(self, trigger_filter: Mapping[str, Any] | None) -> str:
+        """The webhook source a sample for a job whose trigger has this filter is aimed at
+        (the dashboard's test-run form), so that the sample matches it. Default: the id."""
+        return self.id
 
     def task_properties(self, output: Any) -> Mapping[str, Any]:
         """Properties to show on a completed task, read from its output (token usage,

@@ -82,6 +82,27 @@ class WebhookResponse:
     events: tuple[WebhookEvent, ...] = ()
 
 
+@final
+@dataclass(frozen=True, slots=True)
+class WebhookExample:
+    """A sample delivery an integration builds (``Integration.example_delivery``), signed as
+    the vendor signs it: what ``relaykit webhooks send`` posts, and the payload the dashboard's
+    test-run form starts from for a job triggered by ``event``."""
+
+    name: str
+    """The example's name (``issues.opened``)."""
+    event: str
+    """The relaykit event the delivery becomes (``github.issues.opened``)."""
+    payload: Any
+    """That event's payload: what a run it starts receives."""
+    headers: Mapping[str, str]
+    """The headers to send, signature included."""
+    body: bytes
+    """The exact bytes the signature covers."""
+    event_id: str | None = None
+    """The id of the event the delivery becomes (``github:<delivery id>``), when known."""
+
+
 class WebhookSecrets(Protocol):
     """The secrets of one webhook source (an integration id and a source id), stored encrypted."""
 
@@ -144,6 +165,7 @@ __all__ = [
     "REPLAY_WINDOW_SECONDS",
     "StoredWebhookSecrets",
     "WebhookEvent",
+    "WebhookExample",
     "WebhookRequest",
     "WebhookResponse",
     "WebhookSecrets",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 import httpx2
@@ -27,6 +27,7 @@ from relaykit import (
     TaskFailed,
     TaskMethod,
     WebhookEvent,
+    WebhookExample,
     WebhookRejected,
     WebhookRequest,
     WebhookResponse,
@@ -35,7 +36,7 @@ from relaykit import (
     task,
 )
 
-from . import _contents, _git, _issues, _pulls, _repos
+from . import _contents, _examples, _git, _issues, _pulls, _repos
 from ._app import AppAuth, installation_token
 from ._client import API_URL, create_client
 from ._http import primary_reset_delay
@@ -82,6 +83,7 @@ class GitHub(Integration):
     auth_modes: ClassVar[tuple[str, ...]] = ("token", "app")
     token_env: ClassVar[str | None] = "GITHUB_TOKEN"  # noqa: S105 -- a variable name, not a token
     private_key_env: ClassVar[str] = "GITHUB_APP_PRIVATE_KEY"
+    webhook_secret_name: ClassVar[str | None] = WEBHOOK_SECRET
 
     def __init__(
         self,
@@ -230,7 +232,7 @@ class GitHub(Integration):
         no event, else send ``github.<event>[.<action>]`` with id ``github:<delivery id>``
         and the body's SHA-256 as its ``replay_key`` (a signed body re-sent under another
         delivery id is a replay)."""
-        secret = await secrets.get(WEBHOOK_SECRET) or ""
+        secret = await self.webhook_secret(secrets) or ""
         try:
             verify_signature(request.body, request.headers.get("x-hub-signature-256"), secret)
         except DeliveryRejected as exc:
@@ -251,6 +253,23 @@ class GitHub(Integration):
             replay_key=hashlib.sha256(request.body).hexdigest(),
         )
         return WebhookResponse(200, {"ok": True}, (event,))
+
+    def webhook_examples(self) -> tuple[str, ...]:
+        """GitHub's published example deliveries shipped with the package (``issues.opened``,
+        ``pull_request.opened``, ``push``, ...)."""
+        return _examples.example_names()
+
+    def example_delivery(
+        self, name: str, secret: str, *, source_id: str, now: float
+    ) -> WebhookExample | None:
+        """GitHub's example ``name`` delivered to ``source_id`` (its repository becomes the
+        source's ``owner/repo``), signed with ``secret`` as GitHub signs deliveries."""
+        return _examples.example_delivery(name, secret, source_id=source_id, now=now)
+
+    def example_source(self, trigger_filter: Mapping[str, Any] | None) -> str:
+        """The repository (``owner/repo``) or organization a trigger's filter names, so the
+        dashboard's sample matches the job; else GitHub's example repository."""
+        return _examples.source_of(trigger_filter)
 
     async def register_webhooks(
         self,

@@ -24,13 +24,14 @@ from relaykit import (
     OAuth2,
     Retry,
     WebhookEvent,
+    WebhookExample,
     WebhookRejected,
     WebhookRequest,
     WebhookResponse,
     WebhookSecrets,
 )
 
-from . import _chat, _conversations, _files, _users
+from . import _chat, _conversations, _examples, _files, _users
 from ._client import API_URL, JSONObject, create_client
 from ._events import EventCallback, UrlVerification, parse_request
 from ._oauth import normalize_oauth_v2_response
@@ -82,6 +83,7 @@ class Slack(relaykit.Integration):
     docs_url = "https://api.slack.com/web"
     auth_modes = ("token", "oauth2")
     token_env = "SLACK_BOT_TOKEN"  # noqa: S105 -- the name of a variable, not a token
+    webhook_secret_name = "signing_secret"  # noqa: S105 -- a name, not a secret
     oauth = OAuth2(
         authorize_url=AUTHORIZE_URL,
         token_url=TOKEN_URL,
@@ -131,6 +133,27 @@ class Slack(relaykit.Integration):
 
     # -- Events API --------------------------------------------------------------------------
 
+    async def webhook_secret(self, secrets: WebhookSecrets) -> str | None:
+        """The signing secret: ``signing_secret=``, else ``$SLACK_SIGNING_SECRET`` (or the
+        ``signing_secret_env=`` variable), else the source's stored ``signing_secret``."""
+        return (
+            self._signing_secret
+            or (os.environ.get(self._signing_secret_env) if self._signing_secret_env else None)
+            or await super().webhook_secret(secrets)
+        )
+
+    def webhook_examples(self) -> tuple[str, ...]:
+        """Example ``event_callback`` requests: ``app_mention``, ``member_joined_channel``,
+        ``message``, ``reaction_added``."""
+        return _examples.EXAMPLE_NAMES
+
+    def example_delivery(
+        self, name: str, secret: str, *, source_id: str, now: float
+    ) -> WebhookExample | None:
+        """The ``event_callback`` request for the example event ``name``, signed at ``now``
+        as Slack signs requests (any ``source_id``: Slack's events carry no source)."""
+        return _examples.example_delivery(name, secret, now=now)
+
     async def handle_webhook(
         self, request: WebhookRequest, secrets: WebhookSecrets
     ) -> WebhookResponse:
@@ -141,11 +164,7 @@ class Slack(relaykit.Integration):
         are deduplicated) and an empty 200; ``app_rate_limited`` answers 200. A bad or missing
         signature or a stale timestamp raises ``WebhookRejected(401)``, a malformed body 400.
         """
-        secret = (
-            self._signing_secret
-            or (os.environ.get(self._signing_secret_env) if self._signing_secret_env else None)
-            or await secrets.get("signing_secret")
-        )
+        secret = await self.webhook_secret(secrets)
         if not secret:
             env = f"${self._signing_secret_env}, " if self._signing_secret_env else ""
             raise WebhookRejected(
