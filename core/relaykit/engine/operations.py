@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -29,6 +29,8 @@ from ..definitions.jobs import Job as JobDefinition
 from ..definitions.triggers import CronTrigger, IntervalTrigger
 from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
 from ..records import EventRecord, RunRecord, RunResult, RunStatus
+from . import watch
+from .changes import ChangeFeed
 from .resources import (
     Event,
     EventPage,
@@ -138,12 +140,14 @@ class Operations:
         jobs: Mapping[str, JobDefinition] | None = None,
         engine: Callable[[], Awaitable[Engine]] | None = None,
         on_enqueue: Callable[[], None] | None = None,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.jobs = jobs
         self._engine = engine
         self._on_enqueue = on_enqueue
+        self._changes = changes
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -339,6 +343,47 @@ class Operations:
             data=[Run.from_record(r) for r in found],
             next_cursor=None if before is None else encode_cursor("runs", *before),
         )
+
+    # -- realtime -------------------------------------------------------------------------------
+
+    def _feed(self) -> ChangeFeed:
+        if self._changes is None:
+            self._changes = ChangeFeed(self.store)
+        return self._changes
+
+    async def watch_run(
+        self, run_id: str, *, last_id: str | None = None, idle: float | None = None
+    ) -> AsyncIterator[watch.Change]:
+        """The changes of run ``run_id`` as they happen: first the run and its tasks as they
+        are, then a ``run`` or ``task`` change each time one changes, and ``end`` once the
+        run has ended (the iterator stops). ``last_id``: the ``id`` of the last change a
+        client saw (nothing is repeated while the run is still in that state); ``idle``:
+        seconds after which an ``idle`` change says nothing happened. ``UnknownRun`` at once
+        for a run that does not exist."""
+        await self._run(run_id)
+        return watch.watch_run(self.store, self._feed(), run_id, last_id=last_id, idle=idle)
+
+    async def watch_runs(
+        self,
+        *,
+        job: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        last_id: str | None = None,
+        idle: float | None = None,
+    ) -> AsyncIterator[watch.Change]:
+        """The changes of the newest ``limit`` runs of ``job`` in ``status`` (the first page
+        ``list_runs`` gives): each as it is, oldest first, then a ``run`` change whenever one
+        changes or a new one enters the page, and ``remove`` when one leaves it (its status
+        no longer matches, or newer runs pushed it off). It never ends by itself.
+        ``InvalidCursor`` at once for a bad status or limit; ``last_id``, ``idle``: as in
+        ``watch_run``."""
+        await self.list_runs(job=job, status=status, limit=limit)
+
+        async def page() -> list[Run]:
+            return (await self.list_runs(job=job, status=status, limit=limit)).data
+
+        return watch.watch_runs(self._feed(), page, last_id=last_id, idle=idle)
 
     async def resolve_run_id(self, id_or_prefix: str) -> str:
         """The run whose id is ``id_or_prefix`` or, failing that, the one run whose id starts

@@ -24,6 +24,7 @@ from ._auth import Access, NewKey
 from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
 from ._state import PUBLIC_URL_ENV, ServerState, resolve_public_url
+from ._stream import stream_routes
 from ._webhooks import webhook_routes
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def create_app(
     app = Starlette(
         exception_handlers={HTTPException: _http_error, StoreError: _store_error},
         routes=[
-            Mount("/api/v1", app=Router(api_routes(), default=_api_not_found)),
+            Mount("/api/v1", app=Router([*stream_routes(), *api_routes()], default=_api_not_found)),
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
             *dashboard_routes(),

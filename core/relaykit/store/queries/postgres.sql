@@ -9,6 +9,10 @@
 -- name: ping
 SELECT 1;
 
+-- The WAL insert position: moves with every commit on the server (Store.change_marker).
+-- name: change_marker
+SELECT pg_current_wal_insert_lsn()::text;
+
 -- A queued (or waiting) run wakes listening workers; NOTIFY is delivered at commit.
 -- name: create_run
 WITH ins AS (INSERT INTO runs (id, job_id, job_version, status, payload, output, error, created_at,

@@ -1,0 +1,122 @@
+"""The realtime streams' algorithm (``Operations.watch_run``/``watch_runs``): on each change
+the ``ChangeFeed`` reports, re-read only what is watched (one run and its tasks, or one page
+of runs) and yield what differs from what was yielded before.
+
+Each ``Change`` carries ``id``: a digest of the whole watched state after it. A client that
+reconnects with that id (SSE ``Last-Event-ID``) gets nothing again while the state is still
+the same, and the full current state otherwise (no history is kept to replay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .resources import Run, Task
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from .changes import ChangeFeed
+
+ChangeKind = Literal["run", "task", "remove", "end", "idle"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One stream event: ``run`` (a run resource), ``task`` (a task resource), ``remove``
+    (``{"id": ...}``: a run left the watched page), ``end`` (the watched run ended; the
+    stream stops), ``idle`` (nothing changed for a while: a heartbeat, no data)."""
+
+    kind: ChangeKind
+    data: dict[str, Any] | None = None
+    id: str | None = None
+
+
+def _digest(sent: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(sent):
+        h.update(f"{key}\0{sent[key]}\1".encode())
+    return h.hexdigest()[:32]
+
+
+Snapshot = dict[str, tuple[ChangeKind, dict[str, Any]]]
+
+
+async def _changes(
+    feed: ChangeFeed,
+    read: Callable[[], Awaitable[Snapshot | None]],
+    *,
+    last_id: str | None,
+    idle: float | None,
+    ended: Callable[[Snapshot], bool],
+) -> AsyncIterator[Change]:
+    sent: dict[str, str] = {}
+    first = True
+    async with feed.subscribe() as sub:
+        while not sub.closed:
+            snapshot = await read()
+            if snapshot is None:
+                return
+            texts = {k: json.dumps(v[1], sort_keys=True) for k, v in snapshot.items()}
+            if first and last_id is not None and last_id == _digest(texts):
+                sent = dict(texts)
+            first = False
+            for key in [k for k in sent if k not in texts]:
+                del sent[key]
+                yield Change("remove", {"id": key.partition(":")[2]}, _digest(sent))
+            for key, (kind, data) in snapshot.items():
+                if sent.get(key) != texts[key]:
+                    sent[key] = texts[key]
+                    yield Change(kind, data, _digest(sent))
+            if ended(snapshot):
+                yield Change("end", snapshot["run"][1], _digest(sent))
+                return
+            if not await sub.wait(idle) and not sub.closed:
+                yield Change("idle")
+
+
+def watch_run(
+    store: Store, feed: ChangeFeed, run_id: str, *, last_id: str | None, idle: float | None
+) -> AsyncIterator[Change]:
+    """The changes of one run (see ``Operations.watch_run``)."""
+    seen_running = [False]
+
+    async def read() -> Snapshot | None:
+        record = await store.get_run(run_id)
+        if record is None:
+            return None
+        tasks = await store.load_tasks(run_id)
+        snapshot: Snapshot = {}
+        # the first read: the run, then its tasks; later ones: tasks first, so a run's
+        # final status comes after the tasks that led to it
+        if not seen_running[0]:
+            snapshot["run"] = ("run", Run.from_record(record).to_json())
+        for task in tasks:
+            snapshot[f"task:{task.key}"] = ("task", Task.from_record(task).to_json())
+        snapshot["run"] = ("run", Run.from_record(record).to_json())
+        seen_running[0] = True
+        return snapshot
+
+    def ended(snapshot: Snapshot) -> bool:
+        return Run.model_validate(snapshot["run"][1]).status.is_terminal
+
+    return _changes(feed, read, last_id=last_id, idle=idle, ended=ended)
+
+
+def watch_runs(
+    feed: ChangeFeed,
+    page: Callable[[], Awaitable[list[Run]]],
+    *,
+    last_id: str | None,
+    idle: float | None,
+) -> AsyncIterator[Change]:
+    """The changes of a page of runs (see ``Operations.watch_runs``): oldest first."""
+
+    async def read() -> Snapshot:
+        runs = await page()
+        return {f"run:{r.id}": ("run", r.to_json()) for r in reversed(runs)}
+
+    return _changes(feed, read, last_id=last_id, idle=idle, ended=lambda _: False)
