@@ -360,6 +360,8 @@ def test_the_openapi_document_describes_every_route(sqlite_url: str) -> None:
             ("GET", "/runs/{run_id}"),
             ("POST", "/runs/{run_id}/cancel"),
             ("POST", "/runs/{run_id}/replay"),
+            ("GET", "/runs/stream"),
+            ("GET", "/runs/{run_id}/stream"),
             ("GET", "/kv/{namespace}/{owner}/{name}"),
             ("PUT", "/kv/{namespace}/{owner}/{name}"),
             ("DELETE", "/kv/{namespace}/{owner}/{name}"),
