@@ -363,6 +363,12 @@ class Operations:
         await self._run(run_id)
         return watch.watch_run(self.store, self._feed(), run_id, last_id=last_id, idle=idle)
 
+    def run_state_id(self, run: RunDetail) -> str:
+        """The id ``watch_run`` gives ``run``'s state as shown (its run and tasks): pass it as
+        ``last_id`` to hear only of what changes after."""
+        shown = Run.model_validate({k: getattr(run, k) for k in Run.model_fields})
+        return watch.run_state_id(shown, run.tasks)
+
     async def watch_runs(
         self,
         *,

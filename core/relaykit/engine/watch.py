@@ -45,6 +45,28 @@ def _digest(sent: dict[str, str]) -> str:
 Snapshot = dict[str, tuple[ChangeKind, dict[str, Any]]]
 
 
+def _texts(snapshot: Snapshot) -> dict[str, str]:
+    return {k: json.dumps(v[1], sort_keys=True) for k, v in snapshot.items()}
+
+
+def _run_snapshot(run: Run, tasks: list[Task], *, run_first: bool) -> Snapshot:
+    snapshot: Snapshot = {}
+    # the first read: the run, then its tasks; later ones: tasks first, so a run's final
+    # status comes after the tasks that led to it
+    if run_first:
+        snapshot["run"] = ("run", run.to_json())
+    for task in tasks:
+        snapshot[f"task:{task.key}"] = ("task", task.to_json())
+    snapshot["run"] = ("run", run.to_json())
+    return snapshot
+
+
+def run_state_id(run: Run, tasks: list[Task]) -> str:
+    """The ``id`` a run stream gives the state of ``run`` with ``tasks``: a page that shows
+    that state passes it as the stream's last id, and hears only of later changes."""
+    return _digest(_texts(_run_snapshot(run, tasks, run_first=True)))
+
+
 async def _changes(
     feed: ChangeFeed,
     read: Callable[[], Awaitable[Snapshot | None]],
@@ -60,7 +82,7 @@ async def _changes(
             snapshot = await read()
             if snapshot is None:
                 return
-            texts = {k: json.dumps(v[1], sort_keys=True) for k, v in snapshot.items()}
+            texts = _texts(snapshot)
             if first and last_id is not None and last_id == _digest(texts):
                 sent = dict(texts)
             first = False
@@ -82,23 +104,15 @@ def watch_run(
     store: Store, feed: ChangeFeed, run_id: str, *, last_id: str | None, idle: float | None
 ) -> AsyncIterator[Change]:
     """The changes of one run (see ``Operations.watch_run``)."""
-    seen_running = [False]
+    reads = [0]
 
     async def read() -> Snapshot | None:
         record = await store.get_run(run_id)
         if record is None:
             return None
-        tasks = await store.load_tasks(run_id)
-        snapshot: Snapshot = {}
-        # the first read: the run, then its tasks; later ones: tasks first, so a run's
-        # final status comes after the tasks that led to it
-        if not seen_running[0]:
-            snapshot["run"] = ("run", Run.from_record(record).to_json())
-        for task in tasks:
-            snapshot[f"task:{task.key}"] = ("task", Task.from_record(task).to_json())
-        snapshot["run"] = ("run", Run.from_record(record).to_json())
-        seen_running[0] = True
-        return snapshot
+        tasks = [Task.from_record(t) for t in await store.load_tasks(run_id)]
+        reads[0] += 1
+        return _run_snapshot(Run.from_record(record), tasks, run_first=reads[0] == 1)
 
     def ended(snapshot: Snapshot) -> bool:
         return Run.model_validate(snapshot["run"][1]).status.is_terminal

@@ -284,6 +284,13 @@ def _stream_ok(what: str, *events: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+_LAST_EVENT_ID = _query(
+    "last_event_id",
+    "The id of the state already shown (as the Last-Event-ID header): only later changes.",
+    {"type": "string", "maxLength": 100},
+)
+
+
 def _stream_paths() -> dict[str, Any]:
     return {
         "/runs/stream": {
@@ -302,6 +309,7 @@ def _stream_paths() -> dict[str, Any]:
                         "How many of the newest runs to watch.",
                         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                     ),
+                    _LAST_EVENT_ID,
                 ],
                 "responses": _responses(
                     _stream_ok("The watched runs, oldest first, then each change", Run)
@@ -312,7 +320,7 @@ def _stream_paths() -> dict[str, Any]:
             "get": {
                 "operationId": "streamRun",
                 "summary": "A run and its tasks as they change, until the run ends (SSE).",
-                "parameters": [_RUN_ID],
+                "parameters": [_RUN_ID, _LAST_EVENT_ID],
                 "responses": _responses(
                     _stream_ok("The run and its tasks, then each change", Run, Task), "404"
                 ),

@@ -62,7 +62,10 @@ async def _frames(changes: AsyncIterator[Change]) -> AsyncIterator[str]:
 
 
 def _last_id(request: Request) -> str | None:
+    """``Last-Event-ID`` (a reconnecting EventSource sends it), else ``?last_event_id=`` (a
+    page that shows a state already: a new EventSource cannot send headers)."""
     value = request.headers.get("last-event-id", "").strip()
+    value = value or request.query_params.get("last_event_id", "").strip()
     return value if value and len(value) <= 100 and value.isprintable() else None
 
 
@@ -77,7 +80,7 @@ async def run_stream(request: Request) -> Response:
     try:
         await state.client.open()
         await _principal(request, state)
-        _known_query(request, set())
+        _known_query(request, {"last_event_id"})
         run_id = _path_id(request, "run_id", "run")
         ops = await state.operations()
         try:
@@ -95,7 +98,7 @@ async def runs_stream(request: Request) -> Response:
     try:
         await state.client.open()
         await _principal(request, state)
-        _known_query(request, {"job", "status", "limit"})
+        _known_query(request, {"job", "status", "limit", "last_event_id"})
         job = request.query_params.get("job")
         status = request.query_params.get("status")
         if job == "":
