@@ -67,6 +67,7 @@ class ChangeFeed:
         self._subscribers = 0
         self._event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._started: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def changed(self) -> asyncio.Event:
@@ -74,6 +75,7 @@ class ChangeFeed:
         loop = asyncio.get_running_loop()
         if self._event is None or self._loop is not loop:
             self._loop, self._event, self._task = loop, asyncio.Event(), None
+            self._started = None
         return self._event
 
     def _bump(self) -> None:
@@ -88,9 +90,16 @@ class ChangeFeed:
         subscriber and stops after the last)."""
         self.changed()  # binds the feed to this loop
         self._subscribers += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._watch(), name="relaykit-change-feed")
         try:
+            if self._task is None or self._task.done():
+                self._started = asyncio.Event()
+                self._task = asyncio.create_task(
+                    self._watch(self._started), name="relaykit-change-feed"
+                )
+            # The watcher's first marker is read before the subscriber's first read, so a
+            # commit between that read and the watcher's start is still a change.
+            if self._started is not None:
+                await self._started.wait()
             yield Subscription(self)
         finally:
             self._subscribers -= 1
@@ -115,8 +124,11 @@ class ChangeFeed:
             _log.warning("reading the store's change marker failed: %s", exc)
             return ""
 
-    async def _watch(self) -> None:
-        last = await self._marker()
+    async def _watch(self, started: asyncio.Event) -> None:
+        try:
+            last = await self._marker()
+        finally:
+            started.set()
         while not self.closed:
             await asyncio.sleep(self._interval)
             marker = await self._marker()
