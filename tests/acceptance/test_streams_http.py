@@ -150,6 +150,9 @@ def test_a_stream_without_a_valid_key_is_401_and_an_unknown_run_404(served: Serv
         assert r.status_code == 404 and "run_nope" in r.json()["error"]["message"]
         r = http.get("/api/v1/runs/stream?status=sleeping", headers=served.auth)
         assert r.status_code == 422 and "status" in r.json()["error"]["message"]
+        # HEAD answers the headers at once (a list stream's body never ends)
+        r = http.head("/api/v1/runs/stream", headers=served.auth)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
 
 
 def test_serve_stops_promptly_with_streams_open(rk: Relaykit, served: Served) -> None:

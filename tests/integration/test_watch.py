@@ -14,7 +14,7 @@ from relaykit.engine.changes import ChangeFeed
 from relaykit.engine.watch import Change
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from tests.pg import Backend
 
@@ -30,7 +30,7 @@ def _label(change: Change) -> str:
     return f"{change.kind} {data.get('status')}"
 
 
-async def _take(changes: AsyncIterator[Change], until: str) -> list[str]:
+async def _take(changes: AsyncGenerator[Change, None], until: str) -> list[str]:
     got: list[str] = []
     async with asyncio.timeout(30):
         async for change in changes:
@@ -78,7 +78,7 @@ def test_a_run_leaving_a_watched_page_is_removed(backend: Backend) -> None:
             got = await _take(changes, "run queued")
             await client.worker(exit_when_idle=True).run()
             got += await _take(changes, f"remove {run.id}")
-            await changes.aclose()  # type: ignore[attr-defined]  # an async generator
+            await changes.aclose()
             return [g.replace(run.id, "ID") for g in got if g != "idle None"]
 
     assert asyncio.run(go()) == ["run queued", "remove ID"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -353,7 +353,7 @@ class Operations:
 
     async def watch_run(
         self, run_id: str, *, last_id: str | None = None, idle: float | None = None
-    ) -> AsyncIterator[watch.Change]:
+    ) -> AsyncGenerator[watch.Change, None]:
         """The changes of run ``run_id`` as they happen: first the run and its tasks as they
         are, then a ``run`` or ``task`` change each time one changes, and ``end`` once the
         run has ended (the iterator stops). ``last_id``: the ``id`` of the last change a
@@ -377,7 +377,7 @@ class Operations:
         limit: int = 20,
         last_id: str | None = None,
         idle: float | None = None,
-    ) -> AsyncIterator[watch.Change]:
+    ) -> AsyncGenerator[watch.Change, None]:
         """The changes of the newest ``limit`` runs of ``job`` in ``status`` (the first page
         ``list_runs`` gives): each as it is, oldest first, then a ``run`` change whenever one
         changes or a new one enters the page, and ``remove`` when one leaves it (its status

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,7 +74,7 @@ async def _changes(
     last_id: str | None,
     idle: float | None,
     ended: Callable[[Snapshot], bool],
-) -> AsyncIterator[Change]:
+) -> AsyncGenerator[Change, None]:
     sent: dict[str, str] = {}
     first = True
     async with feed.subscribe() as sub:
@@ -102,7 +102,7 @@ async def _changes(
 
 def watch_run(
     store: Store, feed: ChangeFeed, run_id: str, *, last_id: str | None, idle: float | None
-) -> AsyncIterator[Change]:
+) -> AsyncGenerator[Change, None]:
     """The changes of one run (see ``Operations.watch_run``)."""
     reads = [0]
 
@@ -126,7 +126,7 @@ def watch_runs(
     *,
     last_id: str | None,
     idle: float | None,
-) -> AsyncIterator[Change]:
+) -> AsyncGenerator[Change, None]:
     """The changes of a page of runs (see ``Operations.watch_runs``): oldest first."""
 
     async def read() -> Snapshot:

@@ -11,8 +11,9 @@ stream ends when its run ends, when the client goes away, and when the server sh
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Final
 
 from starlette.requests import Request
@@ -55,10 +56,12 @@ def _frame(change: Change) -> str:
     return f"id: {change.id}\nevent: {change.kind}\ndata: {data}\n\n"
 
 
-async def _frames(changes: AsyncIterator[Change]) -> AsyncIterator[str]:
-    yield f"retry: {RETRY_MS}\n\n"
-    async for change in changes:
-        yield _frame(change)
+async def _frames(changes: AsyncGenerator[Change, None]) -> AsyncIterator[str]:
+    # closed here, not when garbage-collected: the subscription ends with the response
+    async with contextlib.aclosing(changes):
+        yield f"retry: {RETRY_MS}\n\n"
+        async for change in changes:
+            yield _frame(change)
 
 
 def _last_id(request: Request) -> str | None:
@@ -69,8 +72,10 @@ def _last_id(request: Request) -> str | None:
     return value if value and len(value) <= 100 and value.isprintable() else None
 
 
-def streaming(changes: AsyncIterator[Change]) -> Response:
-    """An SSE response of ``changes``."""
+def streaming(request: Request, changes: AsyncGenerator[Change, None]) -> Response:
+    """An SSE response of ``changes`` (for HEAD only the headers: a list stream never ends)."""
+    if request.method == "HEAD":
+        return Response(media_type="text/event-stream", headers=_HEADERS)
     return StreamingResponse(_frames(changes), media_type="text/event-stream", headers=_HEADERS)
 
 
@@ -89,7 +94,7 @@ async def run_stream(request: Request) -> Response:
             raise ApiError(404, "not_found", f"no run {run_id!r}") from exc
     except ApiError as exc:
         return exc.response()
-    return streaming(changes)
+    return streaming(request, changes)
 
 
 async def runs_stream(request: Request) -> Response:
@@ -123,7 +128,7 @@ async def runs_stream(request: Request) -> Response:
             raise ApiError(422, "invalid_query", str(exc)) from exc
     except ApiError as exc:
         return exc.response()
-    return streaming(changes)
+    return streaming(request, changes)
 
 
 def stream_routes() -> list[Route]:
