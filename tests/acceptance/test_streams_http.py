@@ -19,7 +19,7 @@ import pytest
 from tests.acceptance.conftest import Relaykit
 from tests.browser.conftest import _wait_for_port
 from tests.http_app import make_client
-from tests.serving import free_port
+from tests.serving import free_port, uvicorn_thread
 
 from relaykit.server import Access
 
@@ -172,3 +172,30 @@ def test_serve_stops_promptly_with_streams_open(rk: Relaykit, served: Served) ->
             # both streams ended cleanly (no error reading them to the end)
             assert list(one_events) == [] and list(listing_events) == []
     assert stopped < 3.0, f"relaykit serve took {stopped:.1f} s to stop with streams open"
+
+
+def test_a_client_that_goes_away_ends_its_subscription(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'relaykit.db'}"
+    client = make_client(db)
+
+    async def prepare() -> tuple[str, str]:
+        async with client:
+            key = await Access(client.store, client.clock).create_key("stream")
+            run = await (await client.operations()).test_run("waiter", None)
+            return key.secret, run.id
+
+    secret, run_id = asyncio.run(prepare())
+    auth = {"Authorization": f"Bearer {secret}"}
+    with (
+        uvicorn_thread(client.asgi_app()) as base,
+        httpx2.Client(base_url=base, headers=auth, timeout=30.0) as http,
+    ):
+        for path in (f"/api/v1/runs/{run_id}/stream", "/api/v1/runs/stream"):
+            with http.stream("GET", path) as response:
+                assert next(events(response))["data"]["id"] == run_id
+                assert client.changes.subscribers == 1
+            deadline = time.monotonic() + 5
+            while client.changes.subscribers and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert client.changes.subscribers == 0, path
+        client.changes.close()  # lets the server stop (as relaykit serve does)

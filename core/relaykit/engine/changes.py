@@ -70,6 +70,11 @@ class ChangeFeed:
         self._started: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def subscribers(self) -> int:
+        """How many subscriptions are open (the watcher runs while there is one)."""
+        return self._subscribers
+
     def changed(self) -> asyncio.Event:
         """The event set at the next change (or close); a new one after each change."""
         loop = asyncio.get_running_loop()
