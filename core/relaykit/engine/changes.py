@@ -68,6 +68,7 @@ class ChangeFeed:
         self._event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._started: asyncio.Event | None = None
+        self._failing = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -124,10 +125,14 @@ class ChangeFeed:
 
     async def _marker(self) -> str | None:
         try:
-            return await self._store.change_marker()
+            marker = await self._store.change_marker()
         except StoreError as exc:  # the database is away for now: keep watching
-            _log.warning("reading the store's change marker failed: %s", exc)
+            if not self._failing:
+                _log.warning("reading the store's change marker failed (retrying): %s", exc)
+            self._failing = True
             return ""
+        self._failing = False
+        return marker
 
     async def _watch(self, started: asyncio.Event) -> None:
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Final
 
@@ -21,11 +22,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..engine.watch import Change
-from ..errors import InvalidCursor, UnknownRun
+from ..errors import InvalidCursor, StoreError, UnknownRun
 from ._api import _STATUSES, ApiError, _authenticate, _int_query, _known_query, _path_id
 from ._auth import Principal
 from ._dashboard import SESSION_COOKIE
 from ._state import ServerState
+
+_log = logging.getLogger("relaykit.server")
 
 #: Seconds of quiet after which a stream sends a keep-alive comment.
 HEARTBEAT_SECONDS: Final = 15.0
@@ -60,8 +63,14 @@ async def _frames(changes: AsyncGenerator[Change, None]) -> AsyncIterator[str]:
     # closed here, not when garbage-collected: the subscription ends with the response
     async with contextlib.aclosing(changes):
         yield f"retry: {RETRY_MS}\n\n"
-        async for change in changes:
-            yield _frame(change)
+        try:
+            async for change in changes:
+                yield _frame(change)
+        except StoreError as exc:
+            # the database went away mid-stream: end the stream (a client reconnects, and
+            # gets a 503 until it is back), never a traceback
+            _log.warning("an event stream ended: %s", exc)
+            yield f": store unavailable: {' '.join(str(exc).split())}\n\n"
 
 
 def _last_id(request: Request) -> str | None:

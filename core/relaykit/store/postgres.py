@@ -220,8 +220,9 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
         await self._db.read(_ping)
 
     async def change_marker(self) -> str | None:
-        """The server's WAL insert position: it moves with every commit (of any database on
-        the server, hence the occasional spurious change) and costs one cheap query."""
+        """The server's WAL insert position (a standby's replay position): it moves with
+        every commit (of any database on the server, hence the occasional spurious change)
+        and costs one cheap query."""
         return await self._db.read(_wal_position)
 
     async def migrate(self) -> list[int]:
