@@ -61,6 +61,13 @@ def test_the_run_page_follows_the_stream_until_the_run_ends(page: Page, server: 
     page.reload()  # the runs page, opened while listening
     page.evaluate("window.__sameDocument = true")
 
+    def page_fetches() -> int:
+        return sum(1 for r in requests if r.headers.get("x-relaykit-live") == "1")
+
+    # nothing happens, so nothing is fetched (polling would fetch about once a second)
+    page.wait_for_timeout(1500)
+    assert page_fetches() == 0
+
     run_id = _queue(server, 4.0)
     # the runs list learns of it from its stream
     row = page.get_by_role("link", name=re.compile(run_id[:12]))
@@ -72,9 +79,6 @@ def test_the_run_page_follows_the_stream_until_the_run_ends(page: Page, server: 
     page.evaluate("window.__sameDocument = true")
     status = page.locator(".run-head .badge")
     expect(status).to_have_text("running", timeout=10_000)
-
-    def page_fetches() -> int:
-        return sum(1 for r in requests if r.headers.get("x-relaykit-live") == "1")
 
     # while the first task sleeps nothing changes, and nothing is fetched (polling would
     # have fetched the page about once a second)

@@ -369,6 +369,12 @@ class Operations:
         shown = Run.model_validate({k: getattr(run, k) for k in Run.model_fields})
         return watch.run_state_id(shown, run.tasks)
 
+    def runs_state_id(self, page: RunPage) -> str:
+        """The id ``watch_runs`` gives the state of ``page`` (a first page of ``list_runs``
+        with the same filters and limit): pass it as ``last_id`` to hear only of later
+        changes."""
+        return watch.runs_state_id(page.data)
+
     async def watch_runs(
         self,
         *,

@@ -120,6 +120,15 @@ def watch_run(
     return _changes(feed, read, last_id=last_id, idle=idle, ended=ended)
 
 
+def _runs_snapshot(runs: list[Run]) -> Snapshot:
+    return {f"run:{r.id}": ("run", r.to_json()) for r in reversed(runs)}
+
+
+def runs_state_id(runs: list[Run]) -> str:
+    """The ``id`` a list stream gives the state of the page ``runs`` (newest first)."""
+    return _digest(_texts(_runs_snapshot(runs)))
+
+
 def watch_runs(
     feed: ChangeFeed,
     page: Callable[[], Awaitable[list[Run]]],
@@ -130,7 +139,6 @@ def watch_runs(
     """The changes of a page of runs (see ``Operations.watch_runs``): oldest first."""
 
     async def read() -> Snapshot:
-        runs = await page()
-        return {f"run:{r.id}": ("run", r.to_json()) for r in reversed(runs)}
+        return _runs_snapshot(await page())
 
     return _changes(feed, read, last_id=last_id, idle=idle, ended=lambda _: False)

@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._base.serde import parse_json
+from ..engine.operations import Operations
 from ..engine.resources import RunPage
 from ..errors import (
     InvalidCursor,
@@ -430,18 +431,25 @@ async def runs_page(request: Request, state: ServerState) -> Response:
         version=query.get("version", ""),
         job_ids=sorted(state.client.jobs),
         first_link=("?" + urlencode(query)) if cursor else None,
-        stream_url=None if cursor else _runs_stream_url(request, query),
+        stream_url=None if cursor else _runs_stream_url(request, query, ops, runs),
         next_link=(
             "?" + urlencode({**query, "cursor": runs.next_cursor}) if runs.next_cursor else None
         ),
     )
 
 
-def _runs_stream_url(request: Request, query: dict[str, str]) -> str:
+def _runs_stream_url(
+    request: Request, query: dict[str, str], ops: Operations, shown: RunPage
+) -> str:
     """The event stream of the runs page's first page (``server/_stream.py``): by job and
-    status; the page's other filters (age, version) narrow what the refresh shows."""
+    status; the page's other filters (age, version) narrow what the refresh shows. Without
+    those, the page shown is the stream's, and its state id is passed along: the stream
+    then reports only what changes after."""
     wanted: dict[str, str | int] = {k: query[k] for k in ("job", "status") if k in query}
-    return f"{_base(request)}/api/v1/runs/stream?" + urlencode({**wanted, "limit": PAGE_SIZE})
+    wanted["limit"] = PAGE_SIZE
+    if "since" not in query and "version" not in query:
+        wanted["last_event_id"] = ops.runs_state_id(shown)
+    return f"{_base(request)}/api/v1/runs/stream?" + urlencode(wanted)
 
 
 @page
