@@ -68,7 +68,7 @@ def test_the_run_page_follows_the_stream_until_the_run_ends(page: Page, server: 
     page.wait_for_timeout(1500)
     assert page_fetches() == 0
 
-    run_id = _queue(server, 4.0)
+    run_id = _queue(server, 8.0)  # long enough to watch a quiet stretch while it runs
     # the runs list learns of it from its stream
     row = page.get_by_role("link", name=re.compile(run_id[:12]))
     expect(row.first).to_be_visible(timeout=10_000)
