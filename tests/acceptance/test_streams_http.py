@@ -1,6 +1,6 @@
 """The realtime streams as a client program reads them: a real ``relaykit serve`` process on a
-real SQLite file, httpx2 reading ``text/event-stream``, runs queued by the CLI in another
-process and executed by a ``relaykit worker`` in a third."""
+real SQLite file and on PostgreSQL, httpx2 reading ``text/event-stream``, runs queued by the
+CLI in another process and executed by a ``relaykit worker`` in a third."""
 
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ class Served:
 
 
 @pytest.fixture
-def served(rk: Relaykit, tmp_path: Path) -> Iterator[Served]:
-    """``relaykit serve --no-worker`` (runs stay queued until a worker process comes)."""
-    db = f"sqlite:///{tmp_path / 'relaykit.db'}"
+def served(rk: Relaykit, db_url: str) -> Iterator[Served]:
+    """``relaykit serve --no-worker`` on a SQLite file, then on PostgreSQL (runs stay queued
+    until a worker process comes)."""
+    db = db_url
 
     async def make_key() -> str:
         client = make_client(db)
