@@ -25,6 +25,8 @@ def _label(change: Change) -> str:
     data = change.data or {}
     if change.kind == "task":
         return f"task {data['key']} {data['status']}"
+    if change.kind == "log":
+        return f"log {data['message']}"
     if change.kind == "remove":
         return f"remove {data['id']}"
     return f"{change.kind} {data.get('status')}"
@@ -65,6 +67,23 @@ def test_a_run_watched_while_a_worker_runs_it(backend: Backend) -> None:
         "run succeeded",
         "end succeeded",
     ], got
+
+
+def test_a_runs_log_lines_arrive_before_its_end(backend: Backend) -> None:
+    async def go() -> list[str]:
+        client = make_client(backend.url)
+        async with client:
+            ops = await client.operations()
+            run = await ops.test_run("hello", {"n": 1})
+            changes = await ops.watch_run(run.id)
+            got = await _take(changes, "run queued")
+            await client.worker(exit_when_idle=True).run()
+            return got + await _take(changes, "end succeeded")
+
+    got = asyncio.run(go())
+    assert got[0] == "run queued" and got[-2:] == ["run succeeded", "end succeeded"]
+    assert got.index("log computed") < got.index("run succeeded"), got
+    assert got.count("log computed") == 1
 
 
 def test_a_run_leaving_a_watched_page_is_removed(backend: Backend) -> None:

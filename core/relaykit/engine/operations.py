@@ -354,8 +354,9 @@ class Operations:
     async def watch_run(
         self, run_id: str, *, last_id: str | None = None, idle: float | None = None
     ) -> AsyncGenerator[watch.Change, None]:
-        """The changes of run ``run_id`` as they happen: first the run and its tasks as they
-        are, then a ``run`` or ``task`` change each time one changes, and ``end`` once the
+        """The changes of run ``run_id`` as they happen: first the run, its tasks and log lines
+        as they are, then a ``run`` or ``task`` change each time one changes (``log`` for each
+        new log line), and ``end`` once the
         run has ended (the iterator stops). ``last_id``: the ``id`` of the last change a
         client saw (nothing is repeated while the run is still in that state); ``idle``:
         seconds after which an ``idle`` change says nothing happened. ``UnknownRun`` at once
@@ -364,10 +365,10 @@ class Operations:
         return watch.watch_run(self.store, self._feed(), run_id, last_id=last_id, idle=idle)
 
     def run_state_id(self, run: RunDetail) -> str:
-        """The id ``watch_run`` gives ``run``'s state as shown (its run and tasks): pass it as
+        """The id ``watch_run`` gives ``run``'s state as shown (run, tasks, logs): pass it as
         ``last_id`` to hear only of what changes after."""
         shown = Run.model_validate({k: getattr(run, k) for k in Run.model_fields})
-        return watch.run_state_id(shown, run.tasks)
+        return watch.run_state_id(shown, run.tasks, run.logs)
 
     def runs_state_id(self, page: RunPage) -> str:
         """The id ``watch_runs`` gives the state of ``page`` (a first page of ``list_runs``

@@ -15,18 +15,19 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .resources import Run, Task
+from .resources import Log, Run, Task
 
 if TYPE_CHECKING:
     from ..store import Store
     from .changes import ChangeFeed
 
-ChangeKind = Literal["run", "task", "remove", "end", "idle"]
+ChangeKind = Literal["run", "task", "log", "remove", "end", "idle"]
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One stream event: ``run`` (a run resource), ``task`` (a task resource), ``remove``
+    """One stream event: ``run`` (a run resource), ``task`` (a task resource), ``log`` (a
+    new log line of the run), ``remove``
     (``{"id": ...}``: a run left the watched page), ``end`` (the watched run ended; the
     stream stops), ``idle`` (nothing changed for a while: a heartbeat, no data)."""
 
@@ -49,22 +50,25 @@ def _texts(snapshot: Snapshot) -> dict[str, str]:
     return {k: json.dumps(v[1], sort_keys=True) for k, v in snapshot.items()}
 
 
-def _run_snapshot(run: Run, tasks: list[Task], *, run_first: bool) -> Snapshot:
+def _run_snapshot(run: Run, tasks: list[Task], logs: list[Log], *, run_first: bool) -> Snapshot:
     snapshot: Snapshot = {}
-    # the first read: the run, then its tasks; later ones: tasks first, so a run's final
-    # status comes after the tasks that led to it
+    # the first read: the run, then its tasks and logs; later ones: tasks and logs first, so
+    # a run's final status comes after what led to it
     if run_first:
         snapshot["run"] = ("run", run.to_json())
     for task in tasks:
         snapshot[f"task:{task.key}"] = ("task", task.to_json())
+    for i, log in enumerate(logs):  # a run's log only grows, in this order
+        snapshot[f"log:{i}"] = ("log", log.to_json())
     snapshot["run"] = ("run", run.to_json())
     return snapshot
 
 
-def run_state_id(run: Run, tasks: list[Task]) -> str:
-    """The ``id`` a run stream gives the state of ``run`` with ``tasks``: a page that shows
-    that state passes it as the stream's last id, and hears only of later changes."""
-    return _digest(_texts(_run_snapshot(run, tasks, run_first=True)))
+def run_state_id(run: Run, tasks: list[Task], logs: list[Log]) -> str:
+    """The ``id`` a run stream gives the state of ``run`` with ``tasks`` and ``logs``: a page
+    that shows that state passes it as the stream's last id, and hears only of later
+    changes."""
+    return _digest(_texts(_run_snapshot(run, tasks, logs, run_first=True)))
 
 
 async def _changes(
@@ -111,8 +115,9 @@ def watch_run(
         if record is None:
             return None
         tasks = [Task.from_record(t) for t in await store.load_tasks(run_id)]
+        logs = [Log.from_record(line) for line in await store.load_logs(run_id)]
         reads[0] += 1
-        return _run_snapshot(Run.from_record(record), tasks, run_first=reads[0] == 1)
+        return _run_snapshot(Run.from_record(record), tasks, logs, run_first=reads[0] == 1)
 
     def ended(snapshot: Snapshot) -> bool:
         return Run.model_validate(snapshot["run"][1]).status.is_terminal

@@ -26,6 +26,7 @@ from ..engine.resources import (
     Job,
     JobList,
     KvEntry,
+    Log,
     Run,
     RunDetail,
     RunPage,
@@ -264,6 +265,7 @@ _STREAM_FORMAT: Final = (
     "Server-sent events (text/event-stream). Each event has `id` (a digest of the watched "
     "state after it: send it back as `Last-Event-ID` on reconnecting and nothing is repeated "
     "while that state holds), `event` and `data` (JSON): `run` (a Run), `task` (a Task), "
+    "`log` (a Log: a new log line), "
     '`remove` (`{"id": ...}`: a run left the watched list) and `end` (the Run as it ended; '
     "the stream closes). A `: keep-alive` comment comes after 15 s without a change. "
     "Authenticated by API key or by the dashboard's session cookie."
@@ -322,7 +324,8 @@ def _stream_paths() -> dict[str, Any]:
                 "summary": "A run and its tasks as they change, until the run ends (SSE).",
                 "parameters": [_RUN_ID, _LAST_EVENT_ID],
                 "responses": _responses(
-                    _stream_ok("The run and its tasks, then each change", Run, Task), "404"
+                    _stream_ok("The run, its tasks and logs, then each change", Run, Task, Log),
+                    "404",
                 ),
             }
         },

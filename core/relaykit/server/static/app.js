@@ -92,7 +92,7 @@
   }
 
   // A region with data-stream="URL" follows the server-sent events there instead of polling:
-  // each run/task/remove event refreshes the regions once (events arriving together are
+  // each run/task/log/remove event refreshes the regions once (events arriving together are
   // taken as one), and "end" (the run ended) closes the stream. If the stream cannot be
   // opened or keeps failing, the page falls back to polling.
   const SETTLE_MS = 100;
@@ -111,7 +111,7 @@
     if (!url || typeof window.EventSource !== "function") return false;
     const source = new EventSource(url);
     let failures = 0;
-    for (const kind of ["run", "task", "remove"]) {
+    for (const kind of ["run", "task", "log", "remove"]) {
       source.addEventListener(kind, () => { failures = 0; changed(); });
     }
     source.addEventListener("end", () => { source.close(); changed(); });
