@@ -82,6 +82,11 @@ BENCHMARKS = (
     ),
     Bench("api_pages", "api_pages.py", ("--rounds", "2")),
     Bench(
+        "endpoint_overhead",
+        "endpoint_overhead.py",
+        ("--tasks", "200", "--runs", "20", "--rounds", "1"),
+    ),
+    Bench(
         "crash_campaign_sqlite",
         "crash_campaign.py",
         ("--backend", "sqlite", "--runs", "40", "--kill-every", "0.3:0.8"),

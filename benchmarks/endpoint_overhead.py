@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args()
     os.environ["RELAYKIT_ENDPOINT_SECRET"] = SECRET
     server, url = serve(make_app_client().endpoint())
@@ -134,6 +137,30 @@ def main() -> None:
         for side, rows in results.items()
     }
     print(json.dumps({"tasks": args.tasks, "runs": args.runs, **summary}, indent=2))
+    if args.figures:
+        local, remote = summary["in_process"], summary["endpoint"]
+        figures = [
+            {
+                "figure": f"endpoint mode, per task (one run of {args.tasks} no-op tasks)",
+                "relaykit": round(remote["us_per_task"], 1),
+                "unit": "µs",
+                "better": "lower",
+            },
+            {
+                "figure": "the same run in-process (client.run), per task",
+                "relaykit": round(local["us_per_task"], 1),
+                "unit": "µs",
+                "better": "lower",
+            },
+            {
+                "figure": "endpoint mode, requests per run of 3 inline tasks",
+                "relaykit": remote["requests_per_run"],
+                "unit": "",
+                "better": "lower",
+                "target": 1,
+            },
+        ]
+        Path(args.figures).write_text(json.dumps(figures), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ DEFAULT_URL: Final = pg_server.LOCAL_URL
 DATA_TABLES: Final = (
     "runs",
     "tasks",
+    "task_attempts",
     "logs",
     "events",
     "kv",
@@ -46,6 +47,8 @@ DATA_TABLES: Final = (
     "users",
     "sessions",
     "connections",
+    "tokens",
+    "run_tags",
 )
 
 T = TypeVar("T")

@@ -32,16 +32,18 @@ from .errors import (
     RetryAfter,
     SerializationError,
     TaskFailed,
+    TokenNotWaiting,
     UnknownJob,
     UnknownRun,
     UnknownTask,
+    UnknownToken,
     WebhookRejected,
 )
 from .integrations.auth import Credentials, OAuth2
 from .integrations.base import Integration, TaskMethod, api_task, task
 from .integrations.plugins import AttemptCall, AttemptEnd, PluginInfo, Plugins, TaskCall
 from .integrations.webhooks import WebhookEvent, WebhookRequest, WebhookResponse, WebhookSecrets
-from .records import RunResult, RunStatus, TaskResult, TaskStatus
+from .records import RunResult, RunStatus, TaskAttempt, TaskResult, TaskStatus
 
 if typing.TYPE_CHECKING:
     from .integrations.hookimpl import hookimpl  # pluggy's marker itself
@@ -86,6 +88,7 @@ __all__ = [
     "RunStatus",
     "SerializationError",
     "Status",
+    "TaskAttempt",
     "TaskCall",
     "TaskFailed",
     "TaskInfo",
@@ -93,9 +96,11 @@ __all__ = [
     "TaskResult",
     "TaskStatus",
     "Throttle",
+    "TokenNotWaiting",
     "UnknownJob",
     "UnknownRun",
     "UnknownTask",
+    "UnknownToken",
     "WebhookEvent",
     "WebhookRejected",
     "WebhookRequest",

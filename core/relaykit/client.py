@@ -23,6 +23,7 @@ from .engine.attempt import Observer
 from .engine.changes import ChangeFeed
 from .engine.engine import Engine
 from .engine.operations import Operations
+from .engine.resources import Token
 from .errors import ConfigurationError, DuplicateJob, UnknownJob
 from .integrations.base import Integration
 from .integrations.plugins import Plugins
@@ -462,15 +463,21 @@ class Client:
         *,
         is_test: bool = False,
         idempotency_key: str | None = None,
+        tags: Sequence[str] = (),
     ) -> str:
         """Create a queued run for a worker to execute; return its id.
 
         With ``idempotency_key`` (or the job's own ``idempotency_key`` option), a run of the
-        job created with the same key in the last 24 hours is returned instead.
+        job created with the same key in the last 24 hours is returned instead. ``tags`` (up
+        to 10 strings) label the run: ``relaykit runs list --tag``, ``GET /api/v1/runs?tag=``.
         """
         ops = await self.operations()
         run = await ops.enqueue(
-            self.get_job(job), _plain(payload), is_test=is_test, idempotency_key=idempotency_key
+            self.get_job(job),
+            _plain(payload),
+            is_test=is_test,
+            idempotency_key=idempotency_key,
+            tags=tags,
         )
         return run.id
 
@@ -490,6 +497,25 @@ class Client:
         limits as ``run_id``; return its id. Raises ``UnknownRun``."""
         return (await (await self.operations()).replay_run(run_id)).id
 
+    async def retry_run(self, run_id: str, *, from_task: str | None = None, **options: Any) -> str:
+        """Queue a new run that resumes ``run_id`` where it stopped — its completed tasks
+        replay from their outputs, the failed task and everything after it run again — and
+        return its id; the old run stays as it was. ``from_task=KEY`` forks from that task
+        (only the tasks completed before it are kept); ``payload=`` runs it with another
+        payload. Raises ``UnknownRun``, ``UnknownTask``, or ``RelaykitError`` for a run that
+        has not ended (or succeeded, unless forked)."""
+        unknown = set(options) - {"payload"}
+        if unknown:
+            raise TypeError(f"retry_run() got unexpected keyword argument(s) {sorted(unknown)}")
+        ops = await self.operations()
+        if "payload" in options:
+            new = await ops.retry_run(
+                run_id, from_task=from_task, payload=_plain(options["payload"])
+            )
+        else:
+            new = await ops.retry_run(run_id, from_task=from_task)
+        return new.id
+
     async def send_event(
         self,
         name: str,
@@ -499,16 +525,18 @@ class Client:
         source: str = "relaykit",
         deliver_at: datetime | None = None,
         deliver_after: float | None = None,
+        tags: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Send an event: stored once per id (sending an id again does nothing) and, in the
         same transaction, turned into runs of every enabled job whose event trigger matches
         it, and handed to runs waiting for it. ``deliver_at``/``deliver_after`` delay it (a
         worker delivers it when due; ``cancel_event`` withdraws it until then). Returns the
-        event with ``runs`` (ids of the runs it started) and ``duplicate``."""
+        event with ``runs`` (ids of the runs it started) and ``duplicate``. ``tags`` are added
+        to the runs it starts (not allowed with a delay)."""
         when = delivery_time(deliver_at, deliver_after, self.clock.now(), "send_event")
         ops = await self.operations()
         sent = await ops.send_event_record(
-            name, _plain(payload), event_id=id, source=source, deliver_at=when
+            name, _plain(payload), event_id=id, source=source, deliver_at=when, tags=tags
         )
         event = sent.event
         return {
@@ -530,6 +558,22 @@ class Client:
         """Withdraw a delayed event not yet delivered; False when it was delivered already,
         canceled already, or never sent."""
         return await (await self.operations()).cancel_event(event_id)
+
+    async def complete_token(self, token_id: str, data: Any = None) -> Token:
+        """Complete the waitpoint token ``token_id`` (``io.create_token``) with ``data`` (any
+        JSON value): the run waiting for it resumes and ``io.wait_for_token`` returns the data.
+        Raises ``UnknownToken``, or ``RelaykitError`` (``TokenNotWaiting``) when it was
+        completed before or timed out — the data it has is kept."""
+        return await (await self.operations()).complete_token(token_id, _plain(data))
+
+    def complete_token_sync(self, token_id: str, data: Any = None) -> Token:
+        """``client.complete_token`` for synchronous code."""
+        _no_running_loop("client.complete_token_sync", "await client.complete_token(...)")
+        return self._on_own_loop(self.complete_token(token_id, data))
+
+    async def get_token(self, token_id: str) -> Token:
+        """One waitpoint token (status, data, signed ``url``); raises ``UnknownToken``."""
+        return await (await self.operations()).get_token(token_id)
 
     def webhook_secrets(self, integration_id: str, source_id: str) -> WebhookSecrets:
         """The stored secrets of one webhook source (``/webhooks/{integration_id}/{source_id}``),

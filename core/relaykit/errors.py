@@ -12,7 +12,10 @@ The tree::
     │   ├── UnknownJob
     │   ├── UnknownRun
     │   ├── UnknownEvent
+    │   ├── UnknownToken               no waitpoint token with that id
     │   └── UnknownTask                ``RunResult.task(key)`` for a key the run has no task for
+    ├── RunNotRetriable                retrying a run that has not ended, or succeeded
+    ├── TokenNotWaiting                completing a token that was completed or timed out before
     ├── AppLoadError                   an APP argument that cannot be imported or has no Client
     ├── StoreError                     the database cannot be opened or used
     │   ├── SchemaTooNew               the database was migrated by a newer relaykit
@@ -105,6 +108,27 @@ class UnknownRun(NotFound):
 
 class UnknownEvent(NotFound):
     """No event with that id; `GET /api/v1/events` lists recent events."""
+
+
+class UnknownToken(NotFound):
+    """No waitpoint token with that id; run `relaykit tokens list` to see tokens."""
+
+
+class RunNotRetriable(RelaykitError):
+    """The run cannot be retried in its state: cancel a run that has not ended first; fork a
+    run that succeeded with a task key or a payload, or replay it."""
+
+    retriable = False
+
+
+class TokenNotWaiting(RelaykitError):
+    """The token was completed already or timed out; a token completes once."""
+
+    retriable = False
+
+    def __init__(self, message: str | None = None, *, status: str = "completed") -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class UnknownTask(NotFound, KeyError):

@@ -86,6 +86,24 @@ class TaskRecord:
     properties: dict[str, Any] | None = None
     icon: str | None = None
     parent: str | None = None
+    #: Seconds the task's function actually ran, summed over its attempts (None: a task that
+    #: runs no function, or one recorded before relaykit kept it).
+    busy_seconds: float | None = None
+    #: The attempt this record ends (set by the engine, not stored on the task row): the store
+    #: writes it as a ``task_attempts`` row in the same fenced write as the record.
+    ended_attempt: TaskAttempt | None = None
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class TaskAttempt:
+    """One ended execution of a task's function: when it ran and how it failed (if it did)."""
+
+    task_key: str
+    attempt: int
+    started_at: float
+    ended_at: float
+    error: ErrorInfo | None = None
 
 
 @final
@@ -161,6 +179,8 @@ class Routing(NamedTuple):
 
     runs: Sequence[RunRecord] = ()
     cancels: Sequence[str] = ()
+    # tags given to every run it starts (``client.send_event(tags=)``)
+    tags: Sequence[str] = ()
 
 
 NO_ROUTING: Final = Routing()
@@ -222,6 +242,41 @@ class EventMatch:
     event: dict[str, Any]
 
 
+#: The event name of a run's wait for token ``<id>`` is this prefix and the id. Event names
+#: sent by users cannot start with it (``check_event_name``), so only completing the token
+#: resolves such a wait.
+TOKEN_WAIT_PREFIX: Final = "$relaykit/token/"  # noqa: S105 -- an event name prefix
+
+
+@final
+@dataclass(slots=True, frozen=True)
+class TokenRecord:
+    """A waitpoint token (``io.create_token``): created by one task of one run, completed at
+    most once with JSON data (``body`` is ``{"data": ...}`` as JSON text), or timed out."""
+
+    id: str
+    run_id: str
+    task_key: str
+    created_at: float
+    expires_at: float | None = None
+    tags: tuple[str, ...] = ()
+    completed_at: float | None = None
+    body: str | None = None
+
+    def status(self, now: float) -> str:
+        """``completed``, ``timed_out`` (expired, never completed) or ``waiting``."""
+        if self.completed_at is not None:
+            return "completed"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "timed_out"
+        return "waiting"
+
+    @property
+    def data(self) -> Any:
+        """The data it was completed with (None while not completed)."""
+        return None if self.body is None else json.loads(self.body)["data"]
+
+
 @final
 @dataclass(slots=True)
 class KvWrite:
@@ -245,6 +300,38 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def attempts_by_task(
+    attempts: Sequence[TaskAttempt], tasks: Sequence[TaskRecord] = ()
+) -> dict[str, list[TaskAttempt]]:
+    """Recorded attempts grouped by task key, each task's in attempt order.
+
+    A task whose function succeeded at its first attempt has no history row (the hot path
+    writes only the task row, which says everything about that attempt): its one attempt is
+    rebuilt here from the row of ``tasks`` — ended at ``ended_at``, having run its busy time."""
+    of: dict[str, list[TaskAttempt]] = {}
+    for a in sorted(attempts, key=lambda a: (a.task_key, a.attempt)):
+        of.setdefault(a.task_key, []).append(a)
+    for t in tasks:
+        if (
+            t.key not in of
+            and t.status is TaskStatus.COMPLETED
+            and t.attempts == 1
+            and t.busy_seconds is not None
+            and t.ended_at is not None
+        ):
+            of[t.key] = [TaskAttempt(t.key, 1, t.ended_at - t.busy_seconds, t.ended_at, None)]
+    return of
+
+
+def task_duration(rec: TaskRecord) -> float | None:
+    """Seconds a task took: the time its function ran, summed over its attempts (retry
+    back-off and the run's waits left out); for a task without a function (a wait, a patch) or
+    one recorded before relaykit kept busy time, ``ended_at - started_at`` (None until then)."""
+    if rec.busy_seconds is not None:
+        return rec.busy_seconds
+    return None if rec.ended_at is None else max(0.0, rec.ended_at - rec.started_at)
+
+
 @final
 @dataclass(slots=True, frozen=True)
 class TaskResult:
@@ -261,6 +348,10 @@ class TaskResult:
     started_at: datetime | None
     ended_at: datetime | None
     properties: dict[str, Any] | None = None
+    #: ``task_duration`` of the record, in seconds.
+    duration: float | None = None
+    #: The recorded executions of the task's function, oldest first.
+    attempt_history: tuple[TaskAttempt, ...] = ()
 
     @property
     def mocked(self) -> bool:
@@ -268,8 +359,8 @@ class TaskResult:
         return bool((self.properties or {}).get(MOCKED_PROPERTY))
 
     @classmethod
-    def from_record(cls, rec: TaskRecord) -> TaskResult:
-        """Build from a store record."""
+    def from_record(cls, rec: TaskRecord, attempts: Sequence[TaskAttempt] = ()) -> TaskResult:
+        """Build from a store record (and the task's recorded attempts)."""
         return cls(
             key=rec.key,
             name=rec.name,
@@ -282,6 +373,8 @@ class TaskResult:
             started_at=to_datetime(rec.started_at),
             ended_at=to_datetime(rec.ended_at),
             properties=rec.properties,
+            duration=task_duration(rec),
+            attempt_history=tuple(attempts),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -344,9 +437,11 @@ class RunResult:
         logs: list[LogRecord] | None = None,
         *,
         code: str | None = None,
+        attempts: Sequence[TaskAttempt] = (),
     ) -> RunResult:
         """Build from store records; tasks are ordered by start time."""
         ordered = sorted(tasks or [], key=lambda t: (t.started_at, t.key))
+        of = attempts_by_task(attempts, ordered)
         created = to_datetime(run.created_at)
         assert created is not None  # noqa: S101 -- created_at is NOT NULL in every store
         return cls(
@@ -359,7 +454,7 @@ class RunResult:
             created_at=created,
             started_at=to_datetime(run.started_at),
             ended_at=to_datetime(run.ended_at),
-            tasks=[TaskResult.from_record(t) for t in ordered],
+            tasks=[TaskResult.from_record(t, of.get(t.key, ())) for t in ordered],
             logs=list(logs or []),
             job_version=run.job_version,
             code=code,
@@ -385,6 +480,7 @@ class RunResult:
 
 __all__ = [
     "MOCKED_PROPERTY",
+    "TOKEN_WAIT_PREFIX",
     "ErrorInfo",
     "EventMatch",
     "EventRecord",
@@ -396,8 +492,12 @@ __all__ = [
     "RunStatus",
     "ScheduleFire",
     "ScheduleSpec",
+    "TaskAttempt",
     "TaskRecord",
     "TaskResult",
     "TaskStatus",
+    "TokenRecord",
+    "attempts_by_task",
+    "task_duration",
     "to_datetime",
 ]

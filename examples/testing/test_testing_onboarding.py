@@ -40,6 +40,9 @@ def test_a_flaky_plan_lookup_is_retried(relaykit_env: EnvFactory) -> None:
     run = env.run("onboard", SIGNUP)  # the retry delays elapse at once too
     plan = run.task("plan")
     assert (plan.status, plan.attempts, plan.output) == ("completed", 3, "pro")
+    # the failed attempts are kept: attempt 1 and 2, each with its error
+    failed = [(a.attempt, a.error["message"]) for a in plan.attempt_history if a.error]
+    assert failed == [(1, "billing is down"), (2, "billing is down")]
 
 
 def test_a_signup_nobody_approves_expires(relaykit_env: EnvFactory) -> None:

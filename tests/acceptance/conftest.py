@@ -264,6 +264,19 @@ def check_task(task: Any) -> dict[str, Any]:
         timestamp(task["started_at"])
     if task["ended_at"] is not None:
         timestamp(task["ended_at"])
+    assert task["duration_ms"] is None or task["duration_ms"] >= 0
+    # the attempts of its function: numbered from 1 up to ``attempts``, each once, in order
+    history = task["attempt_history"]
+    numbers = [a["attempt"] for a in history]
+    assert numbers == sorted(set(numbers)), f"attempt numbers {numbers}"
+    assert all(1 <= n <= task["attempts"] for n in numbers), f"{numbers} of {task['attempts']}"
+    for a in history:
+        assert timestamp(a["started_at"]) <= timestamp(a["ended_at"]), a
+        assert a["duration_ms"] >= 0
+        if a["error"] is not None:
+            check_error(a["error"])
+    if task["kind"] == "task" and task["status"] == "completed":
+        assert history and history[-1]["error"] is None, f"{task['key']}: {history}"
     return task
 
 
@@ -272,6 +285,7 @@ def check_run(run: Any, *, with_tasks: bool = True) -> dict[str, Any]:
     ``logs``), valid against the OpenAPI document's ``RunDetail`` (or ``Run``) schema."""
     assert isinstance(run, dict), f"run {run!r} is not an object"
     check_component(run, "RunDetail" if with_tasks else "Run")
+    # list objects are ``Run``s: no tasks and logs, nor what only the detail carries
     expected = RUN_KEYS if with_tasks else LIST_RUN_KEYS
     assert set(run) == expected, f"run keys are {sorted(run)}, expected {sorted(expected)}"
     assert isinstance(run["id"], str) and run["id"]

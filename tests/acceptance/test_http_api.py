@@ -21,6 +21,7 @@ from starlette.routing import Mount
 from tests.acceptance._shapes import check_component
 from tests.http_app import make_client
 
+import relaykit
 from relaykit import Client
 from relaykit.server import Access
 
@@ -288,6 +289,39 @@ def test_cancel_a_waiting_run_then_replay_it(sqlite_url: str) -> None:
     run(sqlite_url, scenario)
 
 
+def test_a_runs_tasks_carry_their_attempt_history_and_busy_duration(sqlite_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        @api.client.define_job(id="flaky", version="1.0.0")
+        async def flaky(payload: Any, io: relaykit.IO, ctx: relaykit.Context) -> str:
+            def call() -> str:
+                if relaykit.current_task().attempt == 1:
+                    raise ConnectionError("refused")
+                return "answered"
+
+            retry = relaykit.Retry(limit=3, min_timeout=0.5, randomize=False)
+            return str(await io.run_task("call", call, retry=retry))
+
+        r = await api.http.post("/api/v1/jobs/flaky/runs", json={}, headers=api.auth)
+        run_id = r.json()["id"]
+        for _ in range(100):  # the worker exits while the retry is not due yet
+            await api.work()
+            got = (await api.http.get(f"/api/v1/runs/{run_id}", headers=api.auth)).json()
+            if got["status"] not in ("queued", "running", "waiting"):
+                break
+            await asyncio.sleep(0.05)
+        check_component(got, "RunDetail")
+        assert got["status"] == "succeeded", got
+        [task] = got["tasks"]
+        history = task["attempt_history"]
+        assert [(a["attempt"], a["error"] and a["error"]["message"]) for a in history] == [
+            (1, "refused"),
+            (2, None),
+        ]
+        assert task["duration_ms"] < 250  # the function's time, not the 0.5 s back-off
+
+    run(sqlite_url, scenario)
+
+
 def test_a_database_locked_past_its_timeout_is_a_json_503(tmp_path: Path) -> None:
     path = tmp_path / "relaykit.db"
     locker_source = (
@@ -360,6 +394,10 @@ def test_the_openapi_document_describes_every_route(sqlite_url: str) -> None:
             ("GET", "/runs/{run_id}"),
             ("POST", "/runs/{run_id}/cancel"),
             ("POST", "/runs/{run_id}/replay"),
+            ("POST", "/runs/{run_id}/retry"),
+            ("GET", "/tokens"),
+            ("GET", "/tokens/{token_id}"),
+            ("POST", "/tokens/{token_id}/complete"),
             ("GET", "/runs/stream"),
             ("GET", "/runs/{run_id}/stream"),
             ("GET", "/kv/{namespace}/{owner}/{name}"),

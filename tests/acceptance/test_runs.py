@@ -47,7 +47,8 @@ def test_list_prints_run_objects_without_tasks(rk: Relaykit, app: str) -> None:
     by_id = {r["id"]: r for r in runs}
     assert set(by_id) == {ok["id"], failed["id"], invalid["id"]}
     for full in (ok, failed, invalid):
-        detail_only = ("tasks", "logs", "code")
+        # a list holds the run's own fields; the detail adds tasks, logs, code, tags, metadata
+        detail_only = ("tasks", "logs", "code", "tags", "metadata", "retry_of")
         assert by_id[full["id"]] == {k: v for k, v in full.items() if k not in detail_only}
 
 

@@ -77,6 +77,8 @@ def events(response: httpx2.Response) -> Iterator[dict[str, Any]]:
 
 def _label(event: dict[str, Any]) -> str:
     data = event["data"]
+    if event["event"] == "metadata":
+        return f"metadata {data['tags']} {data['metadata']}"
     if event["event"] == "task":
         return f"task {data['key']} {data['status']}"
     return f"{event['event']} {data['status']}"
@@ -111,6 +113,7 @@ def test_a_run_stream_shows_queued_running_tasks_and_success_as_they_happen(
             settled = [lab for lab in labels if not lab.endswith(" running") or "run " in lab]
             assert settled == [
                 "run queued",
+                "metadata [] {}",
                 "run running",
                 "task first completed",
                 "task second completed",
@@ -135,6 +138,7 @@ def test_a_run_stream_shows_queued_running_tasks_and_success_as_they_happen(
                 "run succeeded",
                 "task first completed",
                 "task second completed",
+                "metadata [] {}",
                 "end succeeded",
             ]
 
@@ -165,6 +169,7 @@ def test_serve_stops_promptly_with_streams_open(rk: Relaykit, served: Served) ->
         ):
             one_events, listing_events = events(one), events(listing)
             assert _label(next(one_events)) == "run queued"
+            assert _label(next(one_events)) == "metadata [] {}"
             assert next(listing_events)["data"]["id"] == run_id
             started = time.monotonic()
             served.proc.send_signal(signal.SIGTERM)

@@ -53,8 +53,15 @@ def _wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """``relaykit serve tests/http_app.py`` with a user ``ada`` made by ``relaykit users``."""
+def served_app() -> str:
+    """The APP ``server`` serves (a module may override it with its own app file)."""
+    return APP
+
+
+@pytest.fixture
+def server(tmp_path: Path, served_app: str) -> Iterator[Server]:
+    """``relaykit serve APP`` (``tests/http_app.py`` unless ``served_app`` says otherwise) with
+    a user ``ada`` made by ``relaykit users``."""
     database = f"sqlite:///{tmp_path / 'relaykit.db'}"
     made = subprocess.run(
         [_relaykit(), "users", "create", "ada", "--password-stdin", "--database", database],
@@ -67,7 +74,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     assert made.returncode == 0, made.stderr
     port = free_port()
     proc = subprocess.Popen(
-        [_relaykit(), "serve", APP, "--port", str(port), "--database", database],
+        [_relaykit(), "serve", served_app, "--port", str(port), "--database", database],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

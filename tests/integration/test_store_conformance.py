@@ -12,6 +12,7 @@ import dataclasses
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -21,6 +22,7 @@ from tests.pg import Backend, with_database
 from relaykit import Client, Retry, RunStatus
 from relaykit.errors import LeaseLost, SchemaTooNew, StoreError
 from relaykit.records import (
+    TOKEN_WAIT_PREFIX,
     ErrorInfo,
     EventMatch,
     EventRecord,
@@ -30,8 +32,10 @@ from relaykit.records import (
     Routing,
     RunGroup,
     RunRecord,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
+    TokenRecord,
 )
 from relaykit.store import Store, migrations, store_from_url
 from relaykit.store.postgres import PostgresStore
@@ -765,6 +769,79 @@ def test_record_task_updates_a_retried_task_in_place(backend: Backend) -> None:
     )
     assert (task.error, task.next_attempt_at, task.ended_at) == (None, None, 9.25)
     assert task.started_at == 1.0  # the first attempt's start is kept
+
+
+def _boom(message: str) -> ErrorInfo:
+    return {"type": "ValueError", "message": message, "task": "t", "traceback": None}
+
+
+def test_a_task_keeps_the_history_of_its_attempts_and_their_busy_time(backend: Backend) -> None:
+    """Attempt 1 fails and retries (written by end_attempt), attempt 2 fails and retries
+    (record_task), attempt 3 succeeds: every attempt keeps its times and error, the task its
+    summed busy time; a commit written twice adds no second history row."""
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        first = _task("t", status=TaskStatus.WAITING, output=None, started=1.0, attempts=1)
+        first.error, first.failures, first.next_attempt_at = _boom("one"), 1, 5.0
+        first.busy_seconds = 0.25
+        first.ended_attempt = TaskAttempt("t", 1, 1.0, 1.25, _boom("one"))
+        await store.end_attempt(
+            run_id="r1", epoch=1, status=RunStatus.WAITING, now=1.25, wake_at=5.0, tasks=[first]
+        )
+        [run] = await _claim(store, owner="a", now=NOW + 10, run_id="r1")
+        second = _task("t", status=TaskStatus.WAITING, output=None, started=1.0, attempts=2)
+        second.error, second.failures, second.next_attempt_at = _boom("two"), 2, 9.0
+        second.busy_seconds = 0.75
+        second.ended_attempt = TaskAttempt("t", 2, 5.0, 5.5, _boom("two"))
+        await store.record_task(run_id="r1", epoch=run.epoch, task=second)
+        done = _task("t", output='"ok"', started=1.0, attempts=3)
+        done.busy_seconds = 1.0
+        done.ended_attempt = TaskAttempt("t", 3, 9.0, 9.25)
+        await store.record_task(run_id="r1", epoch=run.epoch, task=done)
+        await store.record_task(run_id="r1", epoch=run.epoch, task=done)  # an idempotent retry
+        await store.record_task(run_id="r1", epoch=run.epoch, task=_task("plain"))
+        return {
+            "attempts": await store.load_task_attempts("r1"),
+            "tasks": {t.key: t.busy_seconds for t in await store.load_tasks("r1")},
+            "other": await store.load_task_attempts("missing"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["attempts"] == [
+        TaskAttempt("t", 1, 1.0, 1.25, _boom("one")),
+        TaskAttempt("t", 2, 5.0, 5.5, _boom("two")),
+        TaskAttempt("t", 3, 9.0, 9.25, None),
+    ]
+    # the summed busy time is kept; a task that ran no recorded attempt has none
+    assert got["tasks"] == {"t": 1.0, "plain": None}
+    assert got["other"] == []
+
+
+def test_a_stale_attempt_writes_no_history(backend: Backend) -> None:
+    """The history row is behind the task record's fence: once another claim moved the epoch
+    on, neither record_task nor end_attempt of the old attempt writes one."""
+
+    async def go(store: Store) -> list[TaskAttempt]:
+        first = await _claimed(store, "r1", owner="a")
+        await _claim(store, owner="b", now=NOW + 20, run_id="r1")  # a's lease expired
+        task = _task("t", status=TaskStatus.WAITING, output=None, started=1.0)
+        task.error, task.failures, task.next_attempt_at = _boom("late"), 1, 5.0
+        task.ended_attempt = TaskAttempt("t", 1, 1.0, 1.5, _boom("late"))
+        with pytest.raises(LeaseLost):
+            await store.record_task(run_id="r1", epoch=first.epoch, task=task)
+        with pytest.raises(LeaseLost):
+            await store.end_attempt(
+                run_id="r1",
+                epoch=first.epoch,
+                status=RunStatus.WAITING,
+                now=1.5,
+                wake_at=5.0,
+                tasks=[task],
+            )
+        return await store.load_task_attempts("r1")
+
+    assert asyncio.run(backend.run(go)) == []
 
 
 def test_record_task_writes_its_effects_in_the_same_transaction(backend: Backend) -> None:
@@ -1929,3 +2006,328 @@ def test_change_marker_moves_with_every_commit(backend: Backend) -> None:
     # a real value on a file or server database, and a new one after each commit
     assert before is not None
     assert len({before, created, claimed}) == 3
+
+
+# -- waitpoint tokens -------------------------------------------------------------------------
+
+
+def _token(run_id: str, key: str = "approve", *, expires: float | None = None) -> TokenRecord:
+    return TokenRecord(
+        id=f"tok_{run_id}_{key}",
+        run_id=run_id,
+        task_key=key,
+        created_at=NOW,
+        expires_at=expires,
+        tags=("deploy", "prod"),
+    )
+
+
+def _token_wait(token: TokenRecord, key: str = "wait") -> EventWait:
+    return EventWait(key, TOKEN_WAIT_PREFIX + token.id, None)
+
+
+def test_a_token_is_created_once_fenced_by_the_attempt(backend: Backend) -> None:
+    token = _token("r1", expires=NOW + 60)
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        await store.create_token(run_id="r1", epoch=1, token=token)
+        # a task re-run after a crash creates the same id again: nothing changes
+        await store.create_token(run_id="r1", epoch=1, token=replace(token, created_at=NOW + 9))
+        refused = None
+        try:
+            await store.create_token(run_id="r1", epoch=2, token=_token("r1", "stale"))
+        except LeaseLost as exc:
+            refused = exc
+        return {
+            "got": await store.get_token(token.id),
+            "missing": await store.get_token("tok_nope"),
+            "stale": await store.get_token("tok_r1_stale"),
+            "refused": refused,
+            "of_run": await store.list_tokens(run_id="r1"),
+            "of_other": await store.list_tokens(run_id="r2"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["got"] == token
+    assert (got["missing"], got["stale"]) == (None, None)
+    assert isinstance(got["refused"], LeaseLost)
+    assert got["of_run"] == [token]
+    assert got["of_other"] == []
+    assert token.status(NOW) == "waiting"
+    assert token.status(NOW + 60) == "timed_out"
+
+
+def test_completing_a_token_resolves_its_wait_once_and_keeps_the_first_data(
+    backend: Backend,
+) -> None:
+    token = _token("r1")
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        await store.create_token(run_id="r1", epoch=1, token=token)
+        await store.end_attempt(
+            run_id="r1",
+            epoch=1,
+            status=RunStatus.WAITING,
+            now=NOW,
+            wake_at=None,
+            event_waits=[_token_wait(token)],
+        )
+        before = await store.get_run("r1")
+        first = await store.complete_token(token.id, {"approved": True}, now=NOW + 5)
+        after_first = await store.get_run("r1")
+        second = await store.complete_token(token.id, {"approved": False}, now=NOW + 6)
+        return {
+            "before": before,
+            "first": first,
+            "second": second,
+            "due": after_first,
+            "matches": await store.load_event_matches("r1"),
+            "unknown": await store.complete_token("tok_nope", 1, now=NOW),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["before"].next_attempt_at is None  # waits as long as it takes
+    done, completed = got["first"]
+    assert completed is True
+    assert (done.completed_at, done.data, done.status(NOW + 5)) == (
+        NOW + 5,
+        {"approved": True},
+        "completed",
+    )
+    assert got["due"].next_attempt_at == NOW + 5
+    assert got["matches"] == [EventMatch("wait", {"data": {"approved": True}})]
+    again, completed_again = got["second"]
+    assert completed_again is False
+    assert (again.completed_at, again.data) == (NOW + 5, {"approved": True})
+    assert got["unknown"] == (None, False)
+
+
+def test_a_token_completed_while_the_attempt_runs_makes_its_new_wait_due_at_once(
+    backend: Backend,
+) -> None:
+    token = _token("r1")
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        await store.create_token(run_id="r1", epoch=1, token=token)
+        done = await store.complete_token(token.id, "yes", now=NOW + 1)
+        await store.end_attempt(
+            run_id="r1",
+            epoch=1,
+            status=RunStatus.WAITING,
+            now=NOW + 2,
+            wake_at=NOW + 500,
+            event_waits=[_token_wait(token)],
+        )
+        return {
+            "done": done[1],
+            "run": await store.get_run("r1"),
+            "matches": await store.load_event_matches("r1"),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["done"] is True
+    assert got["run"].next_attempt_at == NOW + 2
+    assert got["matches"] == [EventMatch("wait", {"data": "yes"})]
+
+
+def test_a_timed_out_token_cannot_be_completed(backend: Backend) -> None:
+    token = _token("r1", expires=NOW + 10)
+
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "r1")
+        await store.create_token(run_id="r1", epoch=1, token=token)
+        await store.end_attempt(
+            run_id="r1",
+            epoch=1,
+            status=RunStatus.WAITING,
+            now=NOW,
+            wake_at=NOW + 10,
+            event_waits=[_token_wait(token)],
+        )
+        late = await store.complete_token(token.id, "late", now=NOW + 10)
+        return {"late": late, "matches": await store.load_event_matches("r1")}
+
+    got = asyncio.run(backend.run(go))
+    stored, completed = got["late"]
+    assert completed is False
+    assert (stored.completed_at, stored.data, stored.status(NOW + 10)) == (None, None, "timed_out")
+    assert got["matches"] == []
+
+
+def test_completions_racing_attempt_ends_wake_every_run_exactly_once(postgres_url: str) -> None:
+    """Twenty runs each end an attempt waiting for their token while another connection
+    completes it: whichever commits first, every run is left due with its wait resolved."""
+    tokens = [_token(f"r{i:02}") for i in range(20)]
+
+    async def go() -> list[bool]:
+        stores = [PostgresStore.from_url(postgres_url) for _ in range(2)]
+        for s in stores:
+            await s.open()
+        try:
+            for t in tokens:
+                await _claimed(stores[0], t.run_id)
+                await stores[0].create_token(run_id=t.run_id, epoch=1, token=t)
+
+            async def end(t: TokenRecord) -> None:
+                await stores[0].end_attempt(
+                    run_id=t.run_id,
+                    epoch=1,
+                    status=RunStatus.WAITING,
+                    now=NOW + 1,
+                    wake_at=None,
+                    event_waits=[_token_wait(t)],
+                )
+
+            async def complete(t: TokenRecord) -> bool:
+                return (await stores[1].complete_token(t.id, t.run_id, now=NOW + 1))[1]
+
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*(end(t) for t in tokens), *(complete(t) for t in tokens)), 30
+            )
+            return [o for o in outcomes if o is not None]
+        finally:
+            for s in stores:
+                await s.close()
+
+    assert asyncio.run(go()) == [True] * 20
+    pg = Backend("postgres", postgres_url)
+    assert pg.sql(
+        "SELECT count(*) FROM runs WHERE status = 'waiting' AND next_attempt_at = %s", (NOW + 1,)
+    ) == [(20,)]
+    assert pg.sql("SELECT count(*) FROM event_waits WHERE event_id IS NULL") == [(0,)]
+    assert pg.sql(
+        "SELECT count(*) FROM event_waits w JOIN tokens t ON w.event_id = t.id "
+        "AND w.event = t.body AND w.run_id = t.run_id"
+    ) == [(20,)]
+
+
+# -- retrying a run from where it stopped ----------------------------------------------------
+
+
+def test_retry_run_queues_a_new_run_with_the_kept_tasks_and_leaves_the_old_one(
+    backend: Backend,
+) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await _claimed(store, "old")
+        for key in ("a", "b"):
+            await store.record_task(run_id="old", epoch=1, task=_task(key))
+        await store.record_task(
+            run_id="old",
+            epoch=1,
+            task=_task("c", status=TaskStatus.ERRORED, output=None),
+            kv=[KvWrite("run:old", "seen", "7")],
+        )
+        await store.end_attempt(run_id="old", epoch=1, status=RunStatus.FAILED, now=NOW + 2)
+        old_before = await store.get_run("old")
+        new = await store.retry_run("old", new_id="new", now=NOW + 5, keep=["a", "b"])
+        forked = await store.retry_run(
+            "old", new_id="fork", now=NOW + 6, keep=["a"], payload='{"n": 2}'
+        )
+        return {
+            "new": new,
+            "forked": forked,
+            "old": await store.get_run("old"),
+            "old_before": old_before,
+            "old_tasks": [t.key for t in await store.load_tasks("old")],
+            "new_tasks": await store.load_tasks("new"),
+            "fork_tasks": [t.key for t in await store.load_tasks("fork")],
+            "kv": await store.kv_get("run:new", "seen"),
+            "missing": await store.retry_run("nope", new_id="x", now=NOW, keep=[]),
+            "links": [await store.get_retry_of(r) for r in ("new", "fork", "old", "nope")],
+        }
+
+    got = asyncio.run(backend.run(go))
+    new, forked = got["new"], got["forked"]
+    assert (new.id, new.status, new.payload, new.next_attempt_at) == (
+        "new",
+        RunStatus.QUEUED,
+        '{"n": 1}',
+        NOW + 5,
+    )
+    assert new.attempt == got["old"].attempt == 1  # continues the count: its claim loads
+    assert (forked.payload, forked.job_id) == ('{"n": 2}', "j")
+    assert got["old"] == got["old_before"]
+    assert got["old_tasks"] == ["a", "b", "c"]
+    assert got["new_tasks"] == [_task("a"), _task("b")]
+    assert got["fork_tasks"] == ["a"]
+    assert got["kv"] == "7"
+    assert got["missing"] is None
+    assert got["links"] == ["old", "old", None, None]
+
+
+# -- run tags ---------------------------------------------------------------------------------
+
+
+def test_run_tags_are_a_set_fenced_for_an_attempt_and_listed_by_tag(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, Any]:
+        await store.create_run(_run("r1", created=NOW + 1, job="a"))
+        await store.create_run(_run("r2", created=NOW + 2, job="b"))
+        await store.create_run(_run("r3", created=NOW + 3, job="a"))
+        await store.add_run_tags("r1", ["vip", "eu"])
+        await store.add_run_tags("r1", ["vip"])  # again: kept once
+        await store.add_run_tags("r2", ["vip"])
+        await store.add_run_tags("r3", [])
+        [claimed] = await _claim(store, run_id="r3", jobs=("a",))
+        await store.add_run_tags("r3", ["vip", "late"], epoch=claimed.epoch)
+        refused = None
+        try:
+            await store.add_run_tags("r3", ["stale"], epoch=claimed.epoch + 1)
+        except LeaseLost as exc:
+            refused = exc
+
+        def ids(runs: list[RunRecord]) -> list[str]:
+            return [r.id for r in runs]
+
+        return {
+            "tags": await store.get_run_tags(["r1", "r2", "r3", "nope"]),
+            "refused": refused,
+            "vip": ids(await store.list_tagged_runs("vip")),
+            "vip_a": ids(await store.list_tagged_runs("vip", job_id="a")),
+            "vip_running": ids(await store.list_tagged_runs("vip", status="running")),
+            "page": ids(await store.list_tagged_runs("vip", limit=1, before=(NOW + 3, "r3"))),
+            "none": ids(await store.list_tagged_runs("nobody")),
+        }
+
+    got = asyncio.run(backend.run(go))
+    assert got["tags"] == {"r1": ["eu", "vip"], "r2": ["vip"], "r3": ["late", "vip"]}
+    assert isinstance(got["refused"], LeaseLost)
+    assert got["vip"] == ["r3", "r2", "r1"]
+    assert got["vip_a"] == ["r3", "r1"]
+    assert got["vip_running"] == ["r3"]
+    assert got["page"] == ["r2"]
+    assert got["none"] == []
+
+
+def test_create_run_adds_its_tags_in_the_same_write(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(_run("t1"), tags=["b", "a", "b"])
+        # an idempotency key leading to the first run: its tags go to the run returned
+        first = replace(_run("k1"), idempotency_key="same")
+        await store.create_run(first, tags=["x"])
+        again = await store.create_run(replace(_run("k2"), idempotency_key="same"), tags=["y"])
+        assert again.id == "k1"
+        return await store.get_run_tags(["t1", "k1", "k2"])
+
+    assert asyncio.run(backend.run(go)) == {"t1": ["a", "b"], "k1": ["x", "y"]}
+
+
+def test_a_retried_run_keeps_the_tags(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        await store.create_run(_run("old"))
+        await store.add_run_tags("old", ["vip"])
+        await store.retry_run("old", new_id="new", now=NOW + 1, keep=[])
+        return await store.get_run_tags(["old", "new"])
+
+    assert asyncio.run(backend.run(go)) == {"old": ["vip"], "new": ["vip"]}
+
+
+def test_a_delivered_event_tags_the_runs_it_starts_in_its_transaction(backend: Backend) -> None:
+    async def go(store: Store) -> dict[str, list[str]]:
+        routing = Routing([_run("plain"), replace(_run("keyed"), idempotency_key="k")], tags=["t"])
+        await store.insert_event(_event("e1"), routing=routing, deliver=True, now=NOW)
+        return await store.get_run_tags(["plain", "keyed"])
+
+    assert asyncio.run(backend.run(go)) == {"plain": ["t"], "keyed": ["t"]}

@@ -6,10 +6,12 @@ ends every stream at once."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tests.http_app import make_client
 
+import relaykit
+from relaykit import Context
 from relaykit.engine.changes import ChangeFeed
 from relaykit.engine.watch import Change
 
@@ -27,6 +29,8 @@ def _label(change: Change) -> str:
         return f"task {data['key']} {data['status']}"
     if change.kind == "log":
         return f"log {data['message']}"
+    if change.kind == "metadata":
+        return f"metadata {data['tags']} {data['metadata']}"
     if change.kind == "remove":
         return f"remove {data['id']}"
     return f"{change.kind} {data.get('status')}"
@@ -58,7 +62,11 @@ def test_a_run_watched_while_a_worker_runs_it(backend: Backend) -> None:
 
     got, tasks = asyncio.run(go())
     assert tasks == ["first", "second"]
-    settled = [g for g in got if not (g.startswith("task") and g.endswith("running"))]
+    settled = [
+        g
+        for g in got
+        if not (g.startswith("task") and g.endswith("running")) and g != "metadata [] {}"
+    ]
     assert settled == [
         "run queued",
         "run running",
@@ -84,6 +92,30 @@ def test_a_runs_log_lines_arrive_before_its_end(backend: Backend) -> None:
     assert got[0] == "run queued" and got[-2:] == ["run succeeded", "end succeeded"]
     assert got.index("log computed") < got.index("run succeeded"), got
     assert got.count("log computed") == 1
+
+
+def test_tags_and_metadata_a_run_sets_arrive_as_they_change(backend: Backend) -> None:
+    async def go() -> list[str]:
+        client = make_client(backend.url)
+
+        @client.define_job(id="progress", name="Progress", version="1.0.0")
+        async def progress(payload: Any, io: relaykit.IO, ctx: Context) -> str:
+            await io.tags.add("batch")
+            await io.metadata.set("done", "done", 3)
+            return "ok"
+
+        async with client:
+            ops = await client.operations()
+            run = await ops.test_run("progress", None)
+            changes = await ops.watch_run(run.id)
+            got = await _take(changes, "run queued")
+            await client.worker(exit_when_idle=True).run()
+            return got + await _take(changes, "end succeeded")
+
+    got = asyncio.run(go())
+    assert got[:2] == ["run queued", "metadata [] {}"], got
+    final = "metadata ['batch'] {'done': 3}"
+    assert final in got and got.index(final) < got.index("run succeeded"), got
 
 
 def test_a_run_leaving_a_watched_page_is_removed(backend: Backend) -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from relaykit import RunResult, RunStatus, TaskResult, TaskStatus
 from relaykit.cli._render import print_result
+from relaykit.records import ErrorInfo, TaskAttempt
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -72,6 +73,43 @@ def test_children_nest_under_their_parent_with_rich_tree_guides() -> None:
         "│   │   └── ✔ deep  12 ms",
         "│   └── ✖ b  12 ms  E: boom",
         "└── ⏸ last",
+    ]
+
+
+def test_failed_attempts_are_listed_under_their_task_with_the_honest_duration() -> None:
+    t = T0.timestamp()
+
+    def error(type_: str, message: str) -> ErrorInfo:
+        return {"type": type_, "message": message, "task": "group/a", "traceback": None}
+
+    history = (
+        TaskAttempt("group/a", 1, t, t + 0.004, error("ConnectionError", "refused")),
+        TaskAttempt("group/a", 2, t + 2, t + 2.006, error("TimeoutError", "slow")),
+        TaskAttempt("group/a", 3, t + 6, t + 6.002),
+    )
+    lines = _printed(
+        _run(
+            _task("group"),
+            # ended 6 s after it started (two back-offs) but ran 12 ms in all
+            _task(
+                "group/a",
+                attempts=3,
+                ended_at=T0 + timedelta(seconds=6.002),
+                duration=0.012,
+                attempt_history=history,
+            ),
+            _task("group/a/deep"),
+            _task("last"),
+        )
+    )
+    assert lines[:7] == [
+        "run_1 demo failed",
+        "├── ✔ group  12 ms",
+        "│   └── ✔ a  3 attempts  12 ms",
+        "│       │   attempt 1 ConnectionError: refused  4 ms",  # the guide leads on to deep
+        "│       │   attempt 2 TimeoutError: slow  6 ms",
+        "│       └── ✔ deep  12 ms",
+        "└── ✔ last  12 ms",
     ]
 
 

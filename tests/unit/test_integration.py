@@ -331,6 +331,7 @@ def test_a_run_waiting_for_a_connection_resumes_when_one_is_added(
         waiting = await run_client.get_run(run_id)
         store = await run_client.open()
         await Connections(store, clock=clock.now).save("tracker", Credentials(TOKEN))
+        clock.advance(3600)  # the connection came an hour later
         await relaykit.Worker(run_client, exit_when_idle=True).run()
         return waiting, await run_client.get_run(run_id)
 
@@ -341,6 +342,13 @@ def test_a_run_waiting_for_a_connection_resumes_when_one_is_added(
     assert done.output == "thing at /things/7"
     assert effects == Counter({"before": 1})  # the task before it ran once
     assert api.hits == {"/things/7": 1}
+    # the attempt without credentials is kept; the hour the run waited is not its duration
+    get = done.task("get")
+    assert [(a.attempt, a.error["type"] if a.error else None) for a in get.attempt_history] == [
+        (1, "MissingConnection"),
+        (2, None),
+    ]
+    assert get.duration is not None and get.duration < 60
 
 
 def test_the_wrap_hook_sees_every_task_not_only_integration_tasks(run_client: Client) -> None:

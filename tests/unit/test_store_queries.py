@@ -11,7 +11,19 @@ import pytest
 from relaykit.store._tx import load_queries, parse_queries
 
 STORE = Path(__file__).resolve().parents[2] / "core" / "relaykit" / "store"
-SHARED = ["_runs", "_flow", "_tasks", "_events", "_schedules", "_kv", "_auth", "_connections"]
+SHARED = [
+    "_runs",
+    "_flow",
+    "_tasks",
+    "_events",
+    "_schedules",
+    "_kv",
+    "_auth",
+    "_connections",
+    "_tokens",
+    "_retry",
+    "_tags",
+]
 _CALL = re.compile(r'tx\.(?:execute|execute_many|fetch_one|fetch_all)\(\s*f?"([a-z_]+)(\{)?')
 _LITERAL = re.compile(r'f?"([a-z_]+)(\{)?')
 

@@ -26,3 +26,26 @@ def check_text(value: str, what: str, where: str, *, fix: str = "remove it") -> 
             f"cannot store; {fix}"
         )
     return value
+
+
+#: How many tags a run or token may have, and how long one may be.
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 100
+
+
+def check_tags(tags: object, where: str) -> list[str]:
+    """``tags`` as a list: up to ``MAX_TAGS`` non-blank strings of up to ``MAX_TAG_LENGTH``
+    characters without NUL; ``ConfigurationError`` naming the bad one otherwise."""
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
+        raise ConfigurationError(f"{where}: tags must be a list of strings, got {tags!r}")
+    found = list(tags)
+    if len(found) > MAX_TAGS:
+        raise ConfigurationError(f"{where}: at most {MAX_TAGS} tags, got {len(found)}")
+    for tag in found:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH:
+            raise ConfigurationError(
+                f"{where}: each tag must be a non-blank string of up to {MAX_TAG_LENGTH} "
+                f"characters, got {tag!r}"
+            )
+        check_text(tag, "the tag", where)
+    return list(dict.fromkeys(found))

@@ -41,6 +41,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "Send event NAME: the runs it starts are executed by `relaykit worker APP`.",
     ),
     "runs": LazyCommand("_runs", "runs_group", "Inspect and control runs."),
+    "tokens": LazyCommand(
+        "_tokens",
+        "tokens_group",
+        "Waitpoint tokens: list them, and complete one to resume the run waiting for it.",
+    ),
     "jobs": LazyCommand("_admin", "jobs_command", "List APP's jobs."),
     "check-replay": LazyCommand(
         "_check",

@@ -13,7 +13,16 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 
-from ..records import LogRecord, RunResult, RunStatus, TaskRecord, TaskResult, TaskStatus
+from ..records import (
+    LogRecord,
+    RunResult,
+    RunStatus,
+    TaskAttempt,
+    TaskRecord,
+    TaskResult,
+    TaskStatus,
+    task_duration,
+)
 
 _STATUS_STYLE = {
     RunStatus.SUCCEEDED: "green",
@@ -48,7 +57,13 @@ def _short(value: Any, limit: int = 80) -> str:
 def _ms(start: datetime | None, end: datetime | None) -> str:
     if start is None or end is None:
         return ""
-    ms = (end - start).total_seconds() * 1000
+    return _took((end - start).total_seconds())
+
+
+def _took(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    ms = seconds * 1000
     return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
 
 
@@ -78,7 +93,7 @@ class ProgressPrinter:
         elif task.status is TaskStatus.ERRORED and task.error:
             detail = f" [red]{escape(task.error['type'])}: {escape(task.error['message'])}[/]"
         elif task.ended_at is not None:
-            detail = f" [dim]{(task.ended_at - task.started_at) * 1000:.0f} ms[/]"
+            detail = f" [dim]{_took(task_duration(task))}[/]"
         attempts = f" [dim](attempt {task.attempts})[/]" if task.attempts > 1 else ""
         self._console.print(
             f"{self._prefix(run_id)}{mark} {escape(task.key)}{attempts}{detail}", highlight=False
@@ -145,6 +160,11 @@ class TaskTree:
             i, above, last = stack.pop()
             yield (*above, _END if last else _FORK), _task_parts(tasks[i])
             kids = children.get(i)
+            failed = [a for a in tasks[i].attempt_history if a.error is not None]
+            if failed:  # under the task's line, before its children (the guide runs on)
+                guides = (*above, _SPACE if last else _CONTINUE, _CONTINUE if kids else _SPACE)
+                for attempt in failed:
+                    yield guides, _attempt_parts(attempt)
             if kids:
                 push(kids, (*above, _SPACE if last else _CONTINUE))
 
@@ -206,7 +226,10 @@ def _task_parts(task: TaskResult) -> list[tuple[str, str | None]]:
         parts += [(" ", None), (clean(task.name), "dim")]
     if task.attempts > 1:
         parts += [("  ", None), (f"{task.attempts} attempts", "dim")]
-    duration = _ms(task.started_at, task.ended_at)
+    # a TaskResult built by hand (not from a record) may carry no duration: its span
+    duration = (
+        _ms(task.started_at, task.ended_at) if task.duration is None else _took(task.duration)
+    )
     if duration:
         parts += [("  ", None), (duration, "dim")]
     if task.error and task.status is not TaskStatus.COMPLETED:
@@ -214,6 +237,18 @@ def _task_parts(task: TaskResult) -> list[tuple[str, str | None]]:
     elif task.output is not None:
         parts.append((f"  → {clean(_short(task.output, 60))}", None))
     return parts
+
+
+def _attempt_parts(attempt: TaskAttempt) -> list[tuple[str, str | None]]:
+    """A failed attempt's line: its number, error and how long its function ran."""
+    error = attempt.error
+    assert error is not None  # noqa: S101 -- only failed attempts get a line
+    took = _took(max(0.0, attempt.ended_at - attempt.started_at))
+    return [
+        (f"attempt {attempt.attempt} ", "dim"),
+        (_clean(f"{error['type']}: {error['message']}"), "red"),
+        (f"  {took}", "dim"),
+    ]
 
 
 def print_result(console: Console, result: RunResult) -> None:

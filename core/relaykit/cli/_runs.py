@@ -6,6 +6,7 @@ Each command calls ``relaykit.engine.operations`` on the store; ``--json`` print
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from datetime import datetime
@@ -80,6 +81,7 @@ def runs_group() -> None:
 @click.option(
     "--cursor", default=None, help="The next page: a previous page's next_cursor (see --json)."
 )
+@click.option("--tag", default=None, help="Only runs with this tag.")
 @click.option(
     "--json", "as_json", is_flag=True, help='Print the page: {"data": [runs], "next_cursor"}.'
 )
@@ -92,6 +94,7 @@ def list_runs(
     since: str | None,
     limit: int,
     cursor: str | None,
+    tag: str | None,
     as_json: bool,
     database: str | None,
 ) -> None:
@@ -104,7 +107,13 @@ def list_runs(
         ops = _ops(store)
         try:
             page = await ops.list_runs(
-                job=job, status=status, cursor=cursor, limit=limit, since=since_at, version=version
+                job=job,
+                status=status,
+                cursor=cursor,
+                limit=limit,
+                since=since_at,
+                version=version,
+                tag=tag,
             )
         except InvalidCursor as exc:
             raise CliError(str(exc)) from exc
@@ -148,6 +157,14 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
         print_json(shown.to_json())
     else:
         print_result(stdout, shown)
+        detail = on_store(database, lambda store: _ops(store).get_run(shown.id), create=False)
+        if detail.retry_of:
+            stdout.print(f"retry of: {detail.retry_of}", soft_wrap=True, markup=False)
+        if detail.tags:
+            stdout.print(f"tags: {', '.join(detail.tags)}", soft_wrap=True, markup=False)
+        if detail.metadata:
+            text = json.dumps(detail.metadata, ensure_ascii=False)
+            stdout.print(f"metadata: {text}", soft_wrap=True, markup=False)
 
 
 @runs_group.command("cancel")
@@ -191,6 +208,55 @@ def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
     async def go_json(store: Store) -> dict[str, object]:
         ops = _ops(store)
         new = await ops.replay_run(await ops.resolve_run_id(run_id))
+        return (await ops.get_run(new.id)).to_json()
+
+    if as_json:
+        print_json(on_store(database, go_json, create=False))
+    else:
+        stdout.print(on_store(database, go, create=False))
+
+
+@runs_group.command("retry")
+@_RUN_ARG
+@click.option(
+    "--from-task",
+    "from_task",
+    default=None,
+    help="Fork from this task key: keep only the tasks completed before it.",
+)
+@click.option(
+    "--payload",
+    "payload_text",
+    default=None,
+    help="Run it with this JSON payload (@FILE reads a file, - reads stdin).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new run object.")
+@database_option
+@reports_errors
+def retry_run(
+    run_id: str,
+    from_task: str | None,
+    payload_text: str | None,
+    as_json: bool,
+    database: str | None,
+) -> None:
+    """Enqueue a new run resuming a failed or canceled run where it stopped: its completed
+    tasks replay from their outputs, the failed task and everything after run again. The
+    old run stays as it was. RUN is its id or a unique prefix of it. Prints the new run's
+    id."""
+    from ._common import parse_payload
+
+    extra = {} if payload_text is None else {"payload": parse_payload(payload_text)}
+
+    async def go(store: Store) -> str:
+        ops = _ops(store)
+        found = await ops.resolve_run_id(run_id)
+        return (await ops.retry_run(found, from_task=from_task, **extra)).id
+
+    async def go_json(store: Store) -> dict[str, object]:
+        ops = _ops(store)
+        found = await ops.resolve_run_id(run_id)
+        new = await ops.retry_run(found, from_task=from_task, **extra)
         return (await ops.get_run(new.id)).to_json()
 
     if as_json:

@@ -17,6 +17,12 @@ def check_event_name(name: object, where: str) -> str:
         raise ConfigurationError(
             f"{where}: the event name must be a non-empty string, got {name!r}"
         )
+    if name.startswith("$relaykit/"):
+        # reserved: a run's wait for a waitpoint token is an event wait under this prefix
+        raise ConfigurationError(
+            f"{where}: event names starting with '$relaykit/' are reserved; got {name!r} "
+            "(complete a waitpoint token with `relaykit tokens complete` instead)"
+        )
     return check_text(name, "the event name", where)
 
 

@@ -233,9 +233,10 @@ class Engine:
         event_name: str | None = None,
         claim: bool = False,
         idempotency_key: str | None = None,
+        tags: Sequence[str] = (),
     ) -> RunRecord:
         """Store a new run of ``job`` (its payload is validated when it starts) and return it
-        — or the existing run its idempotency key or debounce key leads to.
+        — or the existing run its idempotency key or debounce key leads to — with ``tags``.
 
         With ``claim`` the run is stored already leased to this engine (one write instead of
         an insert and a claim): ``execute`` it next. Otherwise, and always for a job under
@@ -267,7 +268,7 @@ class Engine:
             self._executing[run.id] = run.epoch
         try:
             await self._carry_context(run.id, now)
-            stored = await self.store.create_run(run)
+            stored = await self.store.create_run(run, tags=tags)
         except BaseException:
             self._executing.pop(run.id, None)
             raise
@@ -417,16 +418,18 @@ class Engine:
         event_id: str | None,
         source: str,
         deliver_at: float | None,
+        tags: Sequence[str] = (),
     ) -> tuple[EventRecord, list[RunRecord], bool]:
         """Store an event once and route it now (or leave it pending until ``deliver_at``);
-        return it, the runs it started and whether it was new."""
+        return it, the runs it started (with ``tags``, in the same transaction) and whether
+        it was new."""
         check_event_name(name, "send_event")
         check_event_fields(event_id, source, "send_event")
         now = self.clock.now()
         text = self._payload(payload, f"the payload of event {name!r}")
         event = EventRecord(event_id or new_id("evt", now), name, text, now, source, deliver_at)
         delayed = deliver_at is not None and deliver_at > now
-        routing = Routing() if delayed else self.route(event)
+        routing = Routing() if delayed else self.route(event)._replace(tags=tuple(tags))
         await self._carry_context(event.id, now)
         runs = await self.store.insert_event(event, routing=routing, deliver=not delayed, now=now)
         if runs is None:  # sent before: hand back the event as it was stored then
@@ -616,5 +619,6 @@ class Engine:
                 f"no run {run_id!r} in {self.store.url}; run `relaykit runs list` to see runs"
             )
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
-        return RunResult.from_records(run, tasks, logs)
+        return RunResult.from_records(run, tasks, logs, attempts=attempts)

@@ -22,7 +22,10 @@ from ..definitions.triggers import DynamicSchedule, register_schedules
 from ..errors import ConfigurationError
 from ..records import EventRecord, KvWrite, to_datetime
 from .invoke import invoke
+from .metadata import Metadata, RunTags
+from .resources import Token
 from .runner import Attempt
+from .waitpoints import create_token, wait_for_token
 
 T = TypeVar("T")
 
@@ -197,6 +200,8 @@ class IO(Bridged):
         self._attempt = attempt
         self.logger = Logger(attempt)
         self.store = Stores(attempt)
+        self.tags = RunTags(attempt)
+        self.metadata = Metadata(attempt)
 
     def __getattr__(self, name: str) -> Any:
         """``io.<name>``: the job's integration declared as ``name``, bound to this run."""
@@ -422,6 +427,29 @@ class IO(Bridged):
         )
         event = await self._attempt.wait_for_event(key, name, flt, timeout, params)
         return None if event is None else dict(event)
+
+    async def create_token(
+        self,
+        key: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 -- the token's lifetime, in seconds
+        tags: Sequence[str] = (),
+    ) -> Token:
+        """Create a waitpoint token, once per run and key: someone (a person approving, an
+        external system) completes it with JSON data through its signed ``url``, the HTTP API,
+        ``relaykit tokens complete``, the dashboard or ``client.complete_token``, and
+        ``io.wait_for_token`` hands that data back. It times out ``timeout`` seconds after it
+        was created (None: never). ``tags`` (up to 10 strings) label it."""
+        return await create_token(self._attempt, key, timeout=timeout, tags=tags)
+
+    async def wait_for_token(self, token: Token | str, *, key: str | None = None) -> Any:
+        """Suspend the run — holding no worker slot — until ``token`` (what
+        ``io.create_token`` returned, its id, or the key it was created with in this run) is
+        completed, and return the data it was completed with; return None once the token
+        timed out first. A run waits only for tokens it created (a retried run also takes
+        the answer its predecessor's token got). The wait is recorded under ``key`` (default
+        ``wait:<token id>``)."""
+        return await wait_for_token(self._attempt, token, key=key)
 
     async def invoke(
         self, key: str, job: Job | str, payload: Any = None, *, wait: bool = True

@@ -18,17 +18,28 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from .._base.clock import Clock, new_id
+from .._base.names import check_tags
 from .._base.serde import dumps
 from ..definitions.jobs import Job as JobDefinition
 from ..definitions.triggers import CronTrigger, IntervalTrigger
-from ..errors import InvalidCursor, NotFound, UnknownEvent, UnknownJob, UnknownRun
-from ..records import EventRecord, RunRecord, RunResult, RunStatus
+from ..errors import (
+    ConfigurationError,
+    InvalidCursor,
+    NotFound,
+    RunNotRetriable,
+    TokenNotWaiting,
+    UnknownEvent,
+    UnknownJob,
+    UnknownRun,
+    UnknownToken,
+)
+from ..records import EventRecord, RunRecord, RunResult, RunStatus, TokenRecord
 from . import watch
 from .changes import ChangeFeed
 from .resources import (
@@ -42,11 +53,20 @@ from .resources import (
     RunDetail,
     RunPage,
     Task,
+    Token,
+    TokenList,
 )
+from .resume import tasks_to_keep
+from .tokens import TokenSigner
 
 if TYPE_CHECKING:
     from ..store import Store
     from .engine import Engine
+
+#: ``retry_run``'s "payload not given" (None is a payload).
+_SAME: Final[Any] = object()
+#: The ended states a plain retry resumes.
+_RETRIABLE: Final = frozenset({RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT})
 
 #: The largest page a list hands out.
 MAX_LIMIT: Final = 200
@@ -206,13 +226,15 @@ class Operations:
         *,
         is_test: bool = False,
         idempotency_key: str | None = None,
+        tags: Sequence[str] = (),
     ) -> RunRecord:
         """Queue a run of ``job`` for a worker (or return the run its idempotency or
-        debounce key leads to)."""
+        debounce key leads to), with ``tags`` added to it."""
+        tag_list = check_tags(tags, f"enqueueing a run of {job.id!r}")
         engine = await self._engine_for(f"enqueueing a run of {job.id!r}")
         try:
             return await engine.create_run(
-                job, payload, is_test=is_test, idempotency_key=idempotency_key
+                job, payload, is_test=is_test, idempotency_key=idempotency_key, tags=tag_list
             )
         finally:
             await engine.close()
@@ -256,20 +278,33 @@ class Operations:
         return run
 
     async def get_run(self, run_id: str) -> RunDetail:
-        """A run with its tasks and logs. ``UnknownRun``."""
+        """A run with its tasks (and each task's attempt history) and logs. ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        return RunDetail.from_records(run, tasks, logs, code=code)
+        tags = (await self.store.get_run_tags([run_id])).get(run_id, [])
+        meta = await self.store.kv_get(f"meta:{run_id}", "metadata")
+        return RunDetail.from_records(
+            run,
+            tasks,
+            logs,
+            code=code,
+            attempts=attempts,
+            tags=tags,
+            metadata=None if meta is None else json.loads(meta),
+            retry_of=await self.store.get_retry_of(run_id),
+        )
 
     async def result(self, run_id: str) -> RunResult:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
+        attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        return RunResult.from_records(run, tasks, logs, code=code)
+        return RunResult.from_records(run, tasks, logs, code=code, attempts=attempts)
 
     async def list_tasks(self, run_id: str) -> list[Task]:
         """A run's tasks in start order. ``UnknownRun``."""
@@ -284,10 +319,11 @@ class Operations:
         limit: int = 50,
         since: float | None = None,
         version: str | None = None,
+        tag: str | None = None,
     ) -> RunPage:
-        """A page of runs, newest first, of ``job`` and in ``status`` when given, created at
-        or after ``since`` (epoch seconds) and of job ``version`` when given, after ``cursor``
-        (a previous page's ``next_cursor``). ``InvalidCursor``.
+        """A page of runs, newest first, of ``job``, in ``status`` and carrying ``tag`` when
+        given, created at or after ``since`` (epoch seconds) and of job ``version`` when
+        given, after ``cursor`` (a previous page's ``next_cursor``). ``InvalidCursor``.
 
         ``since`` ends the walk at the first older run (the order is by creation time);
         ``version`` is checked on the runs read, a bounded number per page: a page can then
@@ -298,11 +334,11 @@ class Operations:
         if status is not None and status not in _STATUSES:
             raise InvalidCursor(f"status must be one of {', '.join(sorted(_STATUSES))}")
         # No job id holds a NUL (ids are slugs), and PostgreSQL text cannot: nothing matches.
-        if job is not None and "\x00" in job:
+        if (job is not None and "\x00" in job) or (tag is not None and "\x00" in tag):
             return RunPage(data=[], next_cursor=None)
         if since is not None or version is not None:
-            return await self._scan_runs(job, status, before, limit, since, version)
-        runs = await self.store.list_runs(job_id=job, status=status, limit=limit + 1, before=before)
+            return await self._scan_runs(job, status, tag, before, limit, since, version)
+        runs = await self._runs_page(job, status, tag, limit + 1, before)
         page = runs[:limit]
         more = len(runs) > limit
         last = page[-1] if more else None
@@ -311,10 +347,25 @@ class Operations:
             next_cursor=None if last is None else encode_cursor("runs", last.created_at, last.id),
         )
 
+    async def _runs_page(
+        self,
+        job: str | None,
+        status: str | None,
+        tag: str | None,
+        limit: int,
+        before: tuple[float, str] | None,
+    ) -> list[RunRecord]:
+        if tag is not None:
+            return await self.store.list_tagged_runs(
+                tag, job_id=job, status=status, limit=limit, before=before
+            )
+        return await self.store.list_runs(job_id=job, status=status, limit=limit, before=before)
+
     async def _scan_runs(
         self,
         job: str | None,
         status: str | None,
+        tag: str | None,
         before: tuple[float, str] | None,
         limit: int,
         since: float | None,
@@ -324,9 +375,7 @@ class Operations:
         budget = _SCAN_PAGES
         while budget:
             budget -= 1
-            batch = await self.store.list_runs(
-                job_id=job, status=status, limit=MAX_LIMIT, before=before
-            )
+            batch = await self._runs_page(job, status, tag, MAX_LIMIT, before)
             for run in batch:
                 if since is not None and run.created_at < since:
                     return RunPage(data=[Run.from_record(r) for r in found], next_cursor=None)
@@ -354,21 +403,27 @@ class Operations:
     async def watch_run(
         self, run_id: str, *, last_id: str | None = None, idle: float | None = None
     ) -> AsyncGenerator[watch.Change, None]:
-        """The changes of run ``run_id`` as they happen: first the run, its tasks and log lines
-        as they are, then a ``run`` or ``task`` change each time one changes (``log`` for each
-        new log line), and ``end`` once the
+        """The changes of run ``run_id`` as they happen: first the run, its tasks, log lines and
+        tags/metadata as they are, then a ``run``, ``task`` or ``metadata`` change each time
+        one changes (``log`` for each new log line), and ``end`` once the
         run has ended (the iterator stops). ``last_id``: the ``id`` of the last change a
         client saw (nothing is repeated while the run is still in that state); ``idle``:
         seconds after which an ``idle`` change says nothing happened. ``UnknownRun`` at once
         for a run that does not exist."""
         await self._run(run_id)
-        return watch.watch_run(self.store, self._feed(), run_id, last_id=last_id, idle=idle)
+
+        async def read() -> RunDetail | None:
+            try:
+                return await self.get_run(run_id)
+            except UnknownRun:
+                return None
+
+        return watch.watch_run(self._feed(), read, last_id=last_id, idle=idle)
 
     def run_state_id(self, run: RunDetail) -> str:
         """The id ``watch_run`` gives ``run``'s state as shown (run, tasks, logs): pass it as
         ``last_id`` to hear only of what changes after."""
-        shown = Run.model_validate({k: getattr(run, k) for k in Run.model_fields})
-        return watch.run_state_id(shown, run.tasks, run.logs)
+        return watch.run_state_id(run)
 
     def runs_state_id(self, page: RunPage) -> str:
         """The id ``watch_runs`` gives the state of ``page`` (a first page of ``list_runs``
@@ -443,13 +498,26 @@ class Operations:
         event_id: str | None = None,
         source: str = "relaykit",
         deliver_at: float | None = None,
+        tags: Sequence[str] = (),
     ) -> SentRecord:
         """``send_event``, answering with the stored record (exact epoch times, for the
-        Python client's ``send_event``)."""
+        Python client's ``send_event``). ``tags`` are added to the runs the event starts now
+        (not to those of a delayed event, refused with ``ConfigurationError``)."""
+        tag_list = check_tags(tags, f"send_event({name!r})")
+        if tag_list and deliver_at is not None:
+            raise ConfigurationError(
+                f"send_event({name!r}): tags= go to the runs an event starts when it is sent; "
+                "a delayed event (deliver_at/deliver_after) cannot take them"
+            )
         engine = await self._engine_for(f"sending event {name!r}")
         try:
             event, runs, inserted = await engine.send_event(
-                name, payload, event_id=event_id, source=source, deliver_at=deliver_at
+                name,
+                payload,
+                event_id=event_id,
+                source=source,
+                deliver_at=deliver_at,
+                tags=tag_list,
             )
         finally:
             await engine.close()
@@ -529,3 +597,97 @@ class Operations:
     async def delete_kv(self, namespace: str, owner: str, name: str) -> None:
         """Remove a key (nothing happens if it is absent)."""
         await self.store.kv_set(f"{namespace}:{owner}", name, None, now=self.clock.now())
+
+    # -- waitpoint tokens ---------------------------------------------------------------------
+
+    def _token_resource(self, token: TokenRecord) -> Token:
+        signer = TokenSigner.from_env()
+        return Token.from_record(token, now=self.clock.now(), url=signer.url(token.id))
+
+    async def _token(self, token_id: str) -> TokenRecord:
+        found = None if "\x00" in token_id else await self.store.get_token(token_id)
+        if found is None:
+            raise UnknownToken(
+                f"no token {token_id!r} in {self.store.url}; run `relaykit tokens list` to see "
+                "tokens"
+            )
+        return found
+
+    async def get_token(self, token_id: str) -> Token:
+        """One waitpoint token. ``UnknownToken``."""
+        return self._token_resource(await self._token(token_id))
+
+    async def list_tokens(self, *, run_id: str | None = None, limit: int = 50) -> TokenList:
+        """Waitpoint tokens newest first, of ``run_id`` when given."""
+        _check_limit(limit)
+        tokens = await self.store.list_tokens(run_id=run_id, limit=limit)
+        return TokenList(data=[self._token_resource(t) for t in tokens])
+
+    def check_token_signature(self, token_id: str, signature: str) -> bool:
+        """Whether ``signature`` is the one in ``token_id``'s callback URL."""
+        return TokenSigner.from_env().verify(token_id, signature)
+
+    async def complete_token(self, token_id: str, data: Any = None) -> Token:
+        """Complete a waiting token with ``data`` (any JSON value) and make the run waiting
+        for it due, once. ``UnknownToken``; ``TokenNotWaiting`` when it was completed or timed
+        out before (the data it has is kept)."""
+        text = dumps(data, what=f"the data for token {token_id!r}")
+        token, done = await self.store.complete_token(
+            token_id, json.loads(text), now=self.clock.now()
+        )
+        if token is None:
+            await self._token(token_id)  # raises UnknownToken
+            raise AssertionError("unreachable")  # pragma: no cover
+        if not done:
+            status = token.status(self.clock.now())
+            when = "was completed already" if status == "completed" else "timed out"
+            raise TokenNotWaiting(
+                f"token {token_id} {when}; its data is not replaced (a token completes once)",
+                status=status,
+            )
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return self._token_resource(token)
+
+    # -- retrying a run from where it stopped -------------------------------------------------
+
+    async def retry_run(
+        self, run_id: str, *, from_task: str | None = None, payload: Any = _SAME
+    ) -> RunRecord:
+        """Queue a **new** run that resumes ``run_id`` where it stopped: it starts with copies
+        of the old run's completed tasks (which replay from their outputs; the failed task and
+        everything after it execute again) and of its ``io.store.run`` entries. The old run
+        stays as it was, so its history and error remain visible.
+
+        With ``from_task`` (a recorded task key), the new run keeps only the tasks completed
+        before that one — a fork from that point; with ``payload``, it runs with that payload
+        instead. A plain retry needs a run that failed, was canceled or timed out; a fork
+        any run that ended. ``UnknownRun``, ``UnknownTask``, ``RunNotRetriable``; with the
+        jobs known, ``UnknownJob`` for a job the app no longer defines."""
+        run = await self._run(run_id)
+        forking = from_task is not None or payload is not _SAME
+        if not run.status.is_terminal:
+            raise RunNotRetriable(
+                f"run {run_id} is {run.status.value}: only a run that ended is retried; cancel "
+                f"it first (`relaykit runs cancel {run_id}`)"
+            )
+        if not forking and run.status not in _RETRIABLE:
+            raise RunNotRetriable(
+                f"run {run_id} {run.status.value}: a retry resumes a failed, canceled or timed "
+                "out run; fork it with --from-task KEY or --payload, or replay it"
+            )
+        if self.jobs is not None and run.job_id not in self.jobs:
+            raise UnknownJob(f"run {run_id}'s job {run.job_id!r} is not defined in this app")
+        tokens = await self.store.list_tokens(run_id=run_id, limit=10_000)
+        answered = {t.task_key for t in tokens if t.completed_at is not None}
+        keep = tasks_to_keep(run_id, await self.store.load_tasks(run_id), from_task, answered)
+        text = None if payload is _SAME else dumps(payload, what=f"the payload of run {run_id}")
+        now = self.clock.now()
+        new = await self.store.retry_run(
+            run_id, new_id=new_id("run", now), now=now, keep=keep, payload=text
+        )
+        if new is None:
+            raise UnknownRun(f"no run {run_id!r} in {self.store.url}; see `relaykit runs list`")
+        if self._on_enqueue is not None:
+            self._on_enqueue()
+        return new

@@ -11,6 +11,7 @@ UTC; JSON values stored as text are parsed back. Nothing secret is in a record t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,8 +23,12 @@ from ..records import (
     LogRecord,
     RunRecord,
     RunStatus,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
+    TokenRecord,
+    attempts_by_task,
+    task_duration,
     to_datetime,
 )
 
@@ -122,6 +127,37 @@ class Run(Resource):
         return cls(**cls.fields_of(run))
 
 
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+class Attempt(Resource):
+    """One execution of a task's function: when it ran, for how long, and how it failed."""
+
+    attempt: int = Field(description="The attempt's number, from 1.")
+    started_at: Timestamp
+    ended_at: Timestamp
+    duration_ms: int = Field(description="How long the function ran in this attempt.")
+    error: RunError | None = Field(description="Why the attempt failed (null: it succeeded).")
+
+    @classmethod
+    def from_record(cls, attempt: TaskAttempt) -> Attempt:
+        """The resource of a recorded attempt."""
+        error = attempt.error
+        return cls(
+            attempt=attempt.attempt,
+            started_at=_at(attempt.started_at),
+            ended_at=_at(attempt.ended_at),
+            duration_ms=_ms(max(0.0, attempt.ended_at - attempt.started_at)),
+            error=None if error is None else RunError.model_validate(dict(error)),
+        )
+
+
+def _duration_ms(task: TaskRecord) -> int | None:
+    seconds = task_duration(task)
+    return None if seconds is None else _ms(seconds)
+
+
 class Task(Resource):
     """One task of a run, with everything the run detail shows."""
 
@@ -136,13 +172,24 @@ class Task(Resource):
     error: RunError | None
     properties: dict[str, Any] | None
     icon: str | None
-    started_at: Timestamp
+    started_at: Timestamp = Field(description="When the first attempt started.")
     ended_at: Timestamp | None
     next_attempt_at: Timestamp | None
+    duration_ms: int | None = Field(
+        description="The time spent executing the task's function, summed over its attempts "
+        "(retry back-off and the run's waits left out); for a task without a function (a wait) "
+        "or one recorded before relaykit kept busy time, ended_at - started_at. Null while "
+        "such a task has not ended."
+    )
+    attempt_history: list[Attempt] = Field(
+        description="Every recorded execution of the task's function, oldest first: the "
+        "errors of failed attempts stay after a retry succeeds (empty for waits and for tasks "
+        "recorded before relaykit kept attempts)."
+    )
 
     @classmethod
-    def from_record(cls, task: TaskRecord) -> Task:
-        """The resource of a stored task."""
+    def from_record(cls, task: TaskRecord, attempts: Sequence[TaskAttempt] = ()) -> Task:
+        """The resource of a stored task, with its recorded attempts."""
         return cls(
             key=task.key,
             parent=task.parent,
@@ -158,6 +205,8 @@ class Task(Resource):
             started_at=_at(task.started_at),
             ended_at=_dt(task.ended_at),
             next_attempt_at=_dt(task.next_attempt_at),
+            duration_ms=_duration_ms(task),
+            attempt_history=[Attempt.from_record(a) for a in attempts],
         )
 
 
@@ -190,6 +239,17 @@ class RunDetail(Run):
         description="Fingerprint of the run function's code the run started on (the first "
         "attempt that ended), as `Job.fingerprint`; null before that or for older runs.",
     )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The run's tags (given when it was triggered, or by io.tags.add), sorted.",
+    )
+    retry_of: str | None = Field(
+        default=None, description="The run this run retries (POST /runs/{id}/retry), if any."
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the run recorded with io.metadata.set/append/increment.",
+    )
     tasks: list[Task]
     logs: list[Log]
 
@@ -201,13 +261,21 @@ class RunDetail(Run):
         logs: list[LogRecord],
         *,
         code: str | None = None,
+        tags: Sequence[str] = (),
+        metadata: dict[str, Any] | None = None,
+        retry_of: str | None = None,
+        attempts: Sequence[TaskAttempt] = (),
     ) -> RunDetail:
-        """The resource of a stored run with its tasks and logs."""
+        """The resource of a stored run with its tasks (and their attempts) and logs."""
         ordered = sorted(tasks, key=lambda t: (t.started_at, t.key))
+        of = attempts_by_task(attempts, ordered)
         return cls(
             **Run.fields_of(run),
             code=code,
-            tasks=[Task.from_record(t) for t in ordered],
+            tags=list(tags),
+            metadata=metadata or {},
+            retry_of=retry_of,
+            tasks=[Task.from_record(t, of.get(t.key, ())) for t in ordered],
             logs=[Log.from_record(g) for g in logs],
         )
 
@@ -311,6 +379,52 @@ class KvEntry(Resource):
     value: Any
 
 
+TokenStatus = Literal["waiting", "completed", "timed_out"]
+
+
+class Token(Resource):
+    """A waitpoint token (``io.create_token``): a run waits for it with ``io.wait_for_token``
+    until someone completes it with JSON data, or it times out."""
+
+    id: str
+    run_id: str = Field(description="The run that created the token (and may wait for it).")
+    task_key: str = Field(description="The key of the io.create_token call in that run.")
+    status: TokenStatus
+    tags: list[str]
+    created_at: Timestamp
+    expires_at: Timestamp | None = Field(description="When it times out (null: never).")
+    completed_at: Timestamp | None
+    data: Any = Field(description="What it was completed with (null until then).")
+    url: str | None = Field(
+        description=(
+            "The signed callback URL: POST JSON data to it to complete the token, with no API "
+            "key. Null when RELAYKIT_SECRET_KEY (which signs it) is not set."
+        )
+    )
+
+    @classmethod
+    def from_record(cls, token: TokenRecord, *, now: float, url: str | None) -> Token:
+        """The resource of a stored token, its status as of ``now``."""
+        return cls(
+            id=token.id,
+            run_id=token.run_id,
+            task_key=token.task_key,
+            status=token.status(now),  # type: ignore[arg-type]  # one of TokenStatus
+            tags=list(token.tags),
+            created_at=_at(token.created_at),
+            expires_at=_dt(token.expires_at),
+            completed_at=_dt(token.completed_at),
+            data=token.data,
+            url=url,
+        )
+
+
+class TokenList(Resource):
+    """Tokens, newest first."""
+
+    data: list[Token]
+
+
 class ErrorDetail(Resource):
     """What went wrong, and what to do."""
 
@@ -339,5 +453,7 @@ RESOURCES: tuple[type[Resource], ...] = (
     Job,
     JobList,
     KvEntry,
+    Token,
+    TokenList,
     ErrorBody,
 )

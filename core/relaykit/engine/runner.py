@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..integrations.plugins import TaskCall
 from ..records import (
+    TOKEN_WAIT_PREFIX,
     EventMatch,
     EventRecord,
     EventWait,
@@ -48,6 +49,7 @@ from ..records import (
     LogRecord,
     RunRecord,
     RunStatus,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
     to_datetime,
@@ -124,6 +126,8 @@ class Attempt:
         self._event_waits: list[EventWait] = []
         self._seen: set[str] = set()
         self._pending: dict[str, TaskRecord] = {}
+        # when the function of each task executing now began (its attempt's start)
+        self._began: dict[str, float] = {}
         self._logs: list[LogRecord] = []
         self._log_seq: dict[str, int] = {}
         # the branches (asyncio tasks other than the root) with tasks in flight (running their
@@ -321,6 +325,23 @@ class Attempt:
 
     # -- keys, replay checks and commits ------------------------------------------------------
 
+    def full_key(self, key: str) -> str:
+        """``key`` scoped by the enclosing task, as ``enter`` would name it (claiming nothing)."""
+        parent = _current.get()
+        parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None
+        return key if parent_key is None else f"{parent_key}/{key}"
+
+    def has_completed(self, key: str) -> bool:
+        """Whether ``key`` (in the current scope) is recorded as completed."""
+        rec = self._recorded.get(self.full_key(key))
+        return rec is not None and rec.status is TaskStatus.COMPLETED
+
+    def completed_output(self, key: str) -> Any:
+        """The recorded output of ``key`` (in the current scope) when it completed, else None."""
+        rec = self._recorded.get(self.full_key(key))
+        ok = rec is not None and rec.status is TaskStatus.COMPLETED
+        return restore(rec.output) if ok and rec is not None else None
+
     def enter(self, key: str, *, while_suspended: bool = False) -> tuple[str, str | None]:
         """Claim ``key`` in the current scope; return (full key, parent key).
 
@@ -473,11 +494,13 @@ class Attempt:
             properties=properties,
             icon=icon,
             parent=parent,
+            busy_seconds=rec.busy_seconds if rec else None,
         )
         try:  # the last check before the function runs: is this attempt still the run's?
             await self.services.ensure_lease(self.run.id)
         except StoreError as exc:
             self.give_up(exc)
+        self._began[full] = self._clock.now()
         # From here until its record is committed the task is in flight: a branch that
         # suspends waits for it (``park``), so it is never cancelled half-way.
         me = self._track(full)
@@ -493,6 +516,7 @@ class Attempt:
                 output_properties=output_properties,
             )
         finally:
+            self._began.pop(full, None)
             self._untrack(me)
 
     async def _execute(
@@ -531,6 +555,7 @@ class Attempt:
         fresh.status = TaskStatus.COMPLETED
         fresh.ended_at = self._clock.now()
         fresh.error = None
+        self._attempt_ended(fresh, fresh.ended_at)
         await self.commit(fresh, kv=kv, events=events)
         return restored
 
@@ -566,11 +591,14 @@ class Attempt:
             # no credentials: the run waits for a connection instead of failing
             rec.status = TaskStatus.WAITING
             rec.error = error_info(exc, task=rec.key)
+            self._attempt_ended(rec, self._clock.now())
             self.remember(rec)
             raise WaitForConnection(exc.integration_id) from exc
         except Suspend:
-            # A child of this task must wait: this task is paused, not failed.
+            # A child of this task must wait: this task is paused, not failed (the same
+            # attempt resumes later, so it has no history row yet; its time so far counts).
             rec.status = TaskStatus.WAITING
+            self._attempt_ended(rec, self._clock.now(), paused=True)
             self.remember(rec)
             raise
         except (ControlFlow, RunError):
@@ -596,6 +624,7 @@ class Attempt:
         failure = group.subgroup(lambda e: not isinstance(e, ControlFlow))
         if failure is None:  # only suspensions: this task is paused, like a child's wait
             rec.status = TaskStatus.WAITING
+            self._attempt_ended(rec, self._clock.now(), paused=True)
             self.remember(rec)
             raise group
         if not isinstance(failure, Exception):  # KeyboardInterrupt and the like
@@ -616,6 +645,7 @@ class Attempt:
     ) -> NoReturn:
         now = self._clock.now()
         rec.error = error_info(exc, task=rec.key)
+        self._attempt_ended(rec, now)
         delay: float | None
         if not _is_retriable(exc):
             delay = None
@@ -633,6 +663,21 @@ class Attempt:
         rec.next_attempt_at = now + delay
         self.remember(rec)
         self.suspend(rec.next_attempt_at)
+
+    def _attempt_ended(self, rec: TaskRecord, now: float, *, paused: bool = False) -> None:
+        """Count the time the task's function just ran into its busy time and (unless it
+        only paused for a child's wait) hand the store the attempt's history row, written
+        with ``rec``. Retry back-off and the run's waits fall between attempts: not counted.
+
+        A first attempt that succeeds writes no history row: the task row holds all of it
+        (``records.attempts_by_task`` rebuilds it), so the hot path stays one statement."""
+        began = self._began.pop(rec.key, None)
+        if began is None:
+            return
+        rec.busy_seconds = (rec.busy_seconds or 0.0) + max(0.0, now - began)
+        first_success = rec.attempts == 1 and rec.error is None
+        if not paused and not first_success:
+            rec.ended_attempt = TaskAttempt(rec.key, rec.attempts, began, now, rec.error)
 
     @_parks
     async def patched(self, name: str) -> bool:
@@ -722,17 +767,47 @@ class Attempt:
     ) -> Any:
         """Suspend until an event named ``name`` matching ``flt`` arrives (its body is handed
         back) or until ``timeout`` seconds have passed (None is handed back)."""
+        now = self._clock.now()
+        deadline = None if timeout is None else now + timeout
+        found, event = await self._wait_for_match(
+            key, "event", f"wait for {name}", EventWait("", name, flt), deadline, params
+        )
+        return event if found else None
+
+    @_parks
+    async def wait_for_token(
+        self, key: str, token_id: str, expires_at: float | None, params: str
+    ) -> tuple[bool, Any]:
+        """Suspend until the token ``token_id`` is completed — (True, its data) — or until it
+        expires at ``expires_at`` — (False, None). The wait is an event wait on the token's
+        reserved name; completing the token resolves it (``Store.complete_token``)."""
+        wait = EventWait("", TOKEN_WAIT_PREFIX + token_id, None)
+        found, body = await self._wait_for_match(
+            key, "token", "wait for token", wait, expires_at, params
+        )
+        return (True, body["data"]) if found else (False, None)
+
+    async def _wait_for_match(
+        self,
+        key: str,
+        kind: str,
+        task_name: str,
+        wait: EventWait,
+        deadline: float | None,
+        params: str,
+    ) -> tuple[bool, Any]:
+        """A wait resolved by the store (an ``EventWait``): (True, the body that resolved it)
+        or, once ``deadline`` passed first, (False, None)."""
         full, parent = self.enter(key, while_suspended=True)
-        task_name = f"wait for {name}"
-        rec = self.recorded(full, "event", task_name, None)
+        rec = self.recorded(full, kind, task_name, None)
         if rec is not None and rec.status is TaskStatus.COMPLETED:
-            return restore(rec.output)
+            return rec.output is not None and rec.output != "null", restore(rec.output)
         now = self._clock.now()
         started = rec.started_at if rec is not None else now
         done = TaskRecord(
             key=full,
             name=task_name,
-            kind="event",
+            kind=kind,
             status=TaskStatus.COMPLETED,
             started_at=started,
             params=params,
@@ -743,23 +818,22 @@ class Attempt:
         if event is not None:
             done.output = dumps(event, what=f"the event of {full!r}")
             await self.commit(done)
-            return event
-        deadline = (
-            rec.next_attempt_at if rec is not None else (None if timeout is None else now + timeout)
-        )
+            return True, event
+        if rec is not None:
+            deadline = rec.next_attempt_at
         if deadline is not None and deadline <= now:
             if rec is None:  # a zero timeout: nothing to wait for
                 await self.commit(done)
-                return None
+                return False, None
             if await self._expire(done):
-                return None
+                return False, None
             self.suspend(now)  # an event won the race: replay at once to take it
         if rec is None:
             self.remember(
                 TaskRecord(
                     key=full,
                     name=task_name,
-                    kind="event",
+                    kind=kind,
                     status=TaskStatus.WAITING,
                     started_at=now,
                     params=params,
@@ -767,7 +841,7 @@ class Attempt:
                     parent=parent,
                 )
             )
-            self._event_waits.append(EventWait(full, name, flt))
+            self._event_waits.append(EventWait(full, wait.event_name, wait.filter))
         self.suspend(deadline)
 
     async def _expire(self, rec: TaskRecord) -> bool:

@@ -15,19 +15,18 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .resources import Log, Run, Task
+from .resources import Run, RunDetail
 
 if TYPE_CHECKING:
-    from ..store import Store
     from .changes import ChangeFeed
 
-ChangeKind = Literal["run", "task", "log", "remove", "end", "idle"]
+ChangeKind = Literal["run", "task", "log", "metadata", "remove", "end", "idle"]
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """One stream event: ``run`` (a run resource), ``task`` (a task resource), ``log`` (a
-    new log line of the run), ``remove``
+    new log line of the run), ``metadata`` (``{"tags", "metadata"}`` of the run), ``remove``
     (``{"id": ...}``: a run left the watched page), ``end`` (the watched run ended; the
     stream stops), ``idle`` (nothing changed for a while: a heartbeat, no data)."""
 
@@ -50,25 +49,26 @@ def _texts(snapshot: Snapshot) -> dict[str, str]:
     return {k: json.dumps(v[1], sort_keys=True) for k, v in snapshot.items()}
 
 
-def _run_snapshot(run: Run, tasks: list[Task], logs: list[Log], *, run_first: bool) -> Snapshot:
+def _run_snapshot(detail: RunDetail, *, run_first: bool) -> Snapshot:
+    run = Run.model_validate({k: getattr(detail, k) for k in Run.model_fields}).to_json()
     snapshot: Snapshot = {}
     # the first read: the run, then its tasks and logs; later ones: tasks and logs first, so
     # a run's final status comes after what led to it
     if run_first:
-        snapshot["run"] = ("run", run.to_json())
-    for task in tasks:
+        snapshot["run"] = ("run", run)
+    for task in detail.tasks:
         snapshot[f"task:{task.key}"] = ("task", task.to_json())
-    for i, log in enumerate(logs):  # a run's log only grows, in this order
+    for i, log in enumerate(detail.logs):  # a run's log only grows, in this order
         snapshot[f"log:{i}"] = ("log", log.to_json())
-    snapshot["run"] = ("run", run.to_json())
+    snapshot["metadata"] = ("metadata", {"tags": detail.tags, "metadata": detail.metadata})
+    snapshot["run"] = ("run", run)
     return snapshot
 
 
-def run_state_id(run: Run, tasks: list[Task], logs: list[Log]) -> str:
-    """The ``id`` a run stream gives the state of ``run`` with ``tasks`` and ``logs``: a page
-    that shows that state passes it as the stream's last id, and hears only of later
-    changes."""
-    return _digest(_texts(_run_snapshot(run, tasks, logs, run_first=True)))
+def run_state_id(detail: RunDetail) -> str:
+    """The ``id`` a run stream gives the state of ``detail``: a page that shows that state
+    passes it as the stream's last id, and hears only of later changes."""
+    return _digest(_texts(_run_snapshot(detail, run_first=True)))
 
 
 async def _changes(
@@ -105,19 +105,21 @@ async def _changes(
 
 
 def watch_run(
-    store: Store, feed: ChangeFeed, run_id: str, *, last_id: str | None, idle: float | None
+    feed: ChangeFeed,
+    read_run: Callable[[], Awaitable[RunDetail | None]],
+    *,
+    last_id: str | None,
+    idle: float | None,
 ) -> AsyncGenerator[Change, None]:
-    """The changes of one run (see ``Operations.watch_run``)."""
+    """The changes of one run, read with ``read_run`` (see ``Operations.watch_run``)."""
     reads = [0]
 
     async def read() -> Snapshot | None:
-        record = await store.get_run(run_id)
-        if record is None:
+        detail = await read_run()
+        if detail is None:
             return None
-        tasks = [Task.from_record(t) for t in await store.load_tasks(run_id)]
-        logs = [Log.from_record(line) for line in await store.load_logs(run_id)]
         reads[0] += 1
-        return _run_snapshot(Run.from_record(record), tasks, logs, run_first=reads[0] == 1)
+        return _run_snapshot(detail, run_first=reads[0] == 1)
 
     def ended(snapshot: Snapshot) -> bool:
         return Run.model_validate(snapshot["run"][1]).status.is_terminal

@@ -19,6 +19,7 @@ from ..records import (
     RunGroup,
     RunRecord,
     RunStatus,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
 )
@@ -34,8 +35,15 @@ def dump(record: Any) -> dict[str, Any]:
 
 
 def task(data: dict[str, Any]) -> TaskRecord:
-    """A ``TaskRecord`` from ``dump``'s dict."""
-    return TaskRecord(**{**data, "status": TaskStatus(data["status"])})
+    """A ``TaskRecord`` from ``dump``'s dict (with the attempt it ended, if any)."""
+    ended = data.get("ended_attempt")
+    return TaskRecord(
+        **{
+            **data,
+            "status": TaskStatus(data["status"]),
+            "ended_attempt": None if ended is None else TaskAttempt(**ended),
+        }
+    )
 
 
 def log(data: dict[str, Any]) -> LogRecord:

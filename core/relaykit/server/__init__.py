@@ -23,8 +23,10 @@ from ._api import api_routes
 from ._auth import Access, NewKey
 from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
+from ._dashboard_tokens import token_dashboard_routes
 from ._state import PUBLIC_URL_ENV, ServerState, resolve_public_url
 from ._stream import stream_routes
+from ._tokens import run_control_routes
 from ._webhooks import webhook_routes
 
 if TYPE_CHECKING:
@@ -47,10 +49,17 @@ def create_app(
     app = Starlette(
         exception_handlers={HTTPException: _http_error, StoreError: _store_error},
         routes=[
-            Mount("/api/v1", app=Router([*stream_routes(), *api_routes()], default=_api_not_found)),
+            Mount(
+                "/api/v1",
+                app=Router(
+                    [*stream_routes(), *api_routes(), *run_control_routes()],
+                    default=_api_not_found,
+                ),
+            ),
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
             *dashboard_routes(),
+            *token_dashboard_routes(),
             *connection_routes(),
         ],
     )

@@ -286,7 +286,10 @@ async def test_run(request: Request, state: ServerState) -> Response:
 async def list_runs(request: Request, state: ServerState) -> Response:
     """GET /runs: runs newest first, filtered by job and status, a page at a time
     (``cursor``: the previous page's ``next_cursor``)."""
-    _known_query(request, {"job", "status", "limit", "cursor"})
+    _known_query(request, {"job", "status", "limit", "cursor", "tag"})
+    tag = request.query_params.get("tag")
+    if tag == "":
+        raise ApiError(422, "invalid_query", "query parameter tag must be a tag")
     job = request.query_params.get("job")
     status = request.query_params.get("status")
     if job == "":
@@ -298,7 +301,9 @@ async def list_runs(request: Request, state: ServerState) -> Response:
     limit = _int_query(request, "limit", 20, 1, MAX_LIMIT)
     ops = await state.operations()
     try:
-        page = await ops.list_runs(job=job, status=status, cursor=_cursor(request), limit=limit)
+        page = await ops.list_runs(
+            job=job, status=status, cursor=_cursor(request), limit=limit, tag=tag
+        )
     except InvalidCursor as exc:
         raise _bad_cursor(exc) from exc
     return _resource(page)

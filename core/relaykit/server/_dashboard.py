@@ -378,8 +378,8 @@ async def test_run(request: Request, state: ServerState, form: Any) -> Response:
 
 
 def _runs_query(request: Request) -> dict[str, str]:
-    """The runs page's filters from its query string (job, status, since, version); a value
-    no filter takes is dropped, as if not given."""
+    """The runs page's filters from its query string (job, status, since, version, tag); a
+    value no filter takes is dropped, as if not given."""
     given = request.query_params
     query: dict[str, str] = {}
     job = given.get("job") or ""
@@ -392,13 +392,16 @@ def _runs_query(request: Request) -> dict[str, str]:
     version = (given.get("version") or "").strip()
     if version and version.isprintable():
         query["version"] = version
+    tag = (given.get("tag") or "").strip()
+    if tag and tag.isprintable():
+        query["tag"] = tag
     return query
 
 
 @page
 async def runs_page(request: Request, state: ServerState) -> Response:
-    """GET /runs: runs newest first, filtered by job, status, age and job version, a page at
-    a time."""
+    """GET /runs: runs newest first, filtered by job, status, age, job version and tag, a
+    page at a time."""
     query = _runs_query(request)
     since = query.get("since")
     since_at = None if since is None else state.client.clock.now() - _SINCE[since]
@@ -410,6 +413,7 @@ async def runs_page(request: Request, state: ServerState) -> Response:
             status=query.get("status"),
             since=since_at,
             version=query.get("version"),
+            tag=query.get("tag"),
             cursor=cursor,
             limit=PAGE_SIZE,
         )
@@ -429,6 +433,7 @@ async def runs_page(request: Request, state: ServerState) -> Response:
         since=since,
         since_choices=list(_SINCE),
         version=query.get("version", ""),
+        tag=query.get("tag", ""),
         job_ids=sorted(state.client.jobs),
         first_link=("?" + urlencode(query)) if cursor else None,
         stream_url=None if cursor else _runs_stream_url(request, query, ops, runs),
@@ -477,7 +482,15 @@ async def run_page(request: Request, state: ServerState) -> Response:
         current_code=(
             state.client.jobs[run.job].fingerprint if run.job in state.client.jobs else None
         ),
+        tokens=[] if run.status.is_terminal else await _waiting_tokens(state, run.id),
     )
+
+
+async def _waiting_tokens(state: ServerState, run_id: str) -> list[dict[str, Any]]:
+    """The run's waitpoint tokens still waiting (its page offers Approve/Reject for each;
+    the form's route is ``_dashboard_tokens``)."""
+    tokens = await (await state.operations()).list_tokens(run_id=run_id)
+    return [t.to_json() for t in tokens.data if t.status == "waiting"]
 
 
 @action

@@ -17,11 +17,14 @@ class SendEventBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, title="SendEvent")
 
-    # Not blank, and no NUL (which PostgreSQL text cannot hold).
+    # Not blank, and no NUL (which PostgreSQL text cannot hold). "Blank" is what Python's
+    # str.strip() removes (the engine's check): \s, plus the separators \x1c-\x1f and NEL
+    # that Python counts as space and JSON Schema's (ECMAScript's) \s does not, plus the BOM
+    # that ECMAScript's \s has and Python's does not, so every validator agrees.
     name: str = Field(
         min_length=1,
         max_length=200,
-        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+        pattern=r"^[^\x00]*[^\s\x00\x1c-\x1f\x85\ufeff][^\x00]*$",
         description="The event name (not blank, no NUL character).",
     )
     payload: Any = Field(default=None, description="Any JSON value.")
@@ -53,3 +56,19 @@ class KvBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="KvValue")
 
     value: Any = Field(description="Any JSON value.")
+
+
+class RetryBody(BaseModel):
+    """``POST /api/v1/runs/{run_id}/retry`` (an empty body: resume where it stopped)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="RetryRun")
+
+    from_task: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Fork from this task key: keep only the tasks completed before it.",
+    )
+    payload: Any = Field(
+        default=None,
+        description="Run with this payload instead (any JSON value; leave out to keep it).",
+    )

@@ -31,12 +31,14 @@ from ..engine.resources import (
     RunDetail,
     RunPage,
     Task,
+    Token,
+    TokenList,
 )
 from ..records import RunStatus
-from ._models import KvBody, SendEventBody, TestRunBody
+from ._models import KvBody, RetryBody, SendEventBody, TestRunBody
 
 _REF_TEMPLATE: Final = "#/components/schemas/{model}"
-_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody)
+_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody, RetryBody)
 Mode = Literal["validation", "serialization"]
 
 
@@ -202,6 +204,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Runs, newest first, by job and status, a page at a time (by cursor).",
                 "parameters": [
                     _query("job", "Only runs of this job id.", {"type": "string", "minLength": 1}),
+                    _query("tag", "Only runs with this tag.", {"type": "string", "minLength": 1}),
                     _query(
                         "status",
                         "Only runs in this state.",
@@ -237,6 +240,21 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses(_ok("201", RunDetail, "The new run."), "404", "409"),
             }
         },
+        "/runs/{run_id}/retry": {
+            "post": {
+                "operationId": "retryRun",
+                "summary": (
+                    "Queue a new run resuming this one where it stopped (completed tasks kept), "
+                    "or forked from a task, or with another payload; the run stays as it was."
+                ),
+                "parameters": [_RUN_ID],
+                "requestBody": _body(RetryBody, required=False),
+                "responses": _responses(
+                    _ok("201", RunDetail, "The new run."), "404", "409", *_BODY_ERRORS
+                ),
+            }
+        },
+        **_token_paths(),
         "/kv/{namespace}/{owner}/{name}": {
             "parameters": _KV_PARAMS,
             "get": {
@@ -261,11 +279,69 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_TOKEN_ID = _path("token_id", "A waitpoint token id.")
+
+
+def _token_paths() -> dict[str, Any]:
+    return {
+        "/tokens": {
+            "get": {
+                "operationId": "listTokens",
+                "summary": "Waitpoint tokens, newest first (of one run).",
+                "parameters": [
+                    _query(
+                        "run", "Only tokens of this run id.", {"type": "string", "minLength": 1}
+                    ),
+                    _LIMIT,
+                ],
+                "responses": _responses(_ok("200", TokenList, "Tokens, newest first.")),
+            }
+        },
+        "/tokens/{token_id}": {
+            "get": {
+                "operationId": "getToken",
+                "summary": "One waitpoint token.",
+                "parameters": [_TOKEN_ID],
+                "responses": _responses(_ok("200", Token, "The token."), "404"),
+            }
+        },
+        "/tokens/{token_id}/complete": {
+            "post": {
+                "operationId": "completeToken",
+                "summary": (
+                    "Complete a waitpoint token with the body as its data; the run waiting "
+                    "for it resumes. Authorized by an API key or the token url's signature."
+                ),
+                "parameters": [
+                    _TOKEN_ID,
+                    _query(
+                        "signature",
+                        "The signature from the token's url (instead of an API key).",
+                        {"type": "string"},
+                    ),
+                ],
+                "security": [{"apiKey": []}, {}],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"description": "The data (any JSON value)."}
+                        }
+                    },
+                },
+                "responses": _responses(
+                    _ok("200", Token, "The completed token."), "404", "409", *_BODY_ERRORS
+                ),
+            }
+        },
+    }
+
+
 _STREAM_FORMAT: Final = (
     "Server-sent events (text/event-stream). Each event has `id` (a digest of the watched "
     "state after it: send it back as `Last-Event-ID` on reconnecting and nothing is repeated "
     "while that state holds), `event` and `data` (JSON): `run` (a Run), `task` (a Task), "
-    "`log` (a Log: a new log line), "
+    "`log` (a Log: a new log line), `metadata` (the run's `tags` and `metadata`), "
     '`remove` (`{"id": ...}`: a run left the watched list) and `end` (the Run as it ended; '
     "the stream closes). A `: keep-alive` comment comes after 15 s without a change. "
     "Authenticated by API key or by the dashboard's session cookie."

@@ -49,7 +49,8 @@ def task_tree(run: RunDetail, now: datetime) -> list[TreeRow]:
             offset = max(0.0, begin / span * 100)
             length = (stop - t.started_at).total_seconds()
             width = max(0.5, min(100.0 - offset, length / span * 100))
-            duration = None if t.ended_at is None else (t.ended_at - t.started_at).total_seconds()
+            # the time its function ran (no retry back-off, no waits), Task.duration_ms
+            duration = None if t.duration_ms is None else t.duration_ms / 1000
             rows.append(TreeRow(t.to_json(), depth, offset, width, duration))
             walk(t.key, depth + 1)
 

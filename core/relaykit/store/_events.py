@@ -37,6 +37,9 @@ async def deliver_event(
     if plain:  # the common case: batched
         await tx.execute_many("create_run", plain)
     runs = [await insert_run(tx, r) if has_flow_keys(r) else r for r in routing.runs]
+    if routing.tags and runs:
+        tags = sorted(set(routing.tags))
+        await tx.execute_many("insert_run_tag", [(r.id, t) for r in runs for t in tags])
     await _resolve_waits(tx, event, now)
     return runs
 

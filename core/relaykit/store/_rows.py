@@ -10,7 +10,15 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from ..records import EventRecord, LogRecord, RunRecord, RunStatus, TaskRecord, TaskStatus
+from ..records import (
+    EventRecord,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    TaskAttempt,
+    TaskRecord,
+    TaskStatus,
+)
 
 RUN_COLS: Final = (
     "id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, "
@@ -23,7 +31,7 @@ SUSPENDED: Final = frozenset({RunStatus.WAITING, RunStatus.WAITING_FOR_CONNECTIO
 RUN_MARKS: Final = ", ".join(["?"] * len(RUN_COLS.split(",")))
 TASK_COLS: Final = (
     "key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, "
-    "next_attempt_at, properties, icon, parent"
+    "next_attempt_at, properties, icon, parent, busy_seconds"
 )
 
 
@@ -172,7 +180,19 @@ def task_params(run_id: str, t: TaskRecord) -> tuple[Any, ...]:
         dump_json(t.properties),
         t.icon,
         t.parent,
+        t.busy_seconds,
     )
+
+
+def attempt_params(run_id: str, a: TaskAttempt) -> tuple[Any, ...]:
+    """``insert_task_attempt``'s parameters."""
+    return (run_id, a.task_key, a.attempt, a.started_at, a.ended_at, dump_json(a.error))
+
+
+def attempt_from_row(row: Sequence[Any]) -> TaskAttempt:
+    """A ``load_task_attempts`` row as a record."""
+    error = None if row[4] is None else json.loads(row[4])
+    return TaskAttempt(row[0], row[1], row[2], row[3], error)
 
 
 def log_params(run_id: str, log: LogRecord) -> tuple[Any, ...]:

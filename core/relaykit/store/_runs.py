@@ -12,9 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..errors import LeaseLost
-from ..records import ErrorInfo, EventWait, LogRecord, RunRecord, RunStatus, TaskRecord
+from ..records import (
+    TOKEN_WAIT_PREFIX,
+    ErrorInfo,
+    EventWait,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+)
 from ._flow import has_flow_keys, insert_run
-from ._rows import SUSPENDED, dump_json, log_params, run_from_row, task_params
+from ._rows import SUSPENDED, attempt_params, dump_json, log_params, run_from_row, task_params
 from ._tx import CloseRuns, Database, Tx
 
 #: ``list_runs``'s query by which filters are given (job id, status, keyset page): no SQL
@@ -37,14 +45,19 @@ class Runs:
     _db: Database
     _close_runs: CloseRuns
 
-    async def create_run(self, run: RunRecord) -> RunRecord:
-        """Insert a new run (or find the one its idempotency or debounce key leads to); one
-        statement, no transaction, for a run without flow-control keys or groups."""
+    async def create_run(self, run: RunRecord, *, tags: Sequence[str] = ()) -> RunRecord:
+        """Insert a new run (or find the one its idempotency or debounce key leads to), with
+        ``tags`` added to it in the same transaction; one statement, no transaction, for a
+        run without flow-control keys, groups or tags."""
 
         async def work(tx: Tx) -> RunRecord:
-            return await insert_run(tx, run)
+            stored = await insert_run(tx, run)
+            if tags:
+                rows = [(stored.id, t) for t in sorted(set(tags))]
+                await tx.execute_many("insert_run_tag", rows)
+            return stored
 
-        return await self._db.write(work, transaction=has_flow_keys(run))
+        return await self._db.write(work, transaction=has_flow_keys(run) or bool(tags))
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
@@ -217,9 +230,7 @@ class Runs:
             if await tx.execute("end_attempt", args) == 0:
                 raise LeaseLost(f"run {run_id}: lease lost before the attempt could be recorded")
             if tasks:
-                await tx.execute_many(
-                    "upsert_task_unfenced", [task_params(run_id, t) for t in tasks]
-                )
+                await _write_tasks(tx, run_id, tasks)
             if logs:
                 await tx.execute_many("insert_log", [log_params(run_id, g) for g in logs])
             if ended is not None:
@@ -229,6 +240,8 @@ class Runs:
                 ordered = sorted(event_waits, key=lambda w: w.task_key)
                 rows = [(run_id, w.task_key, w.event_name, w.filter) for w in ordered]
                 await tx.execute_many("insert_event_wait", rows)
+                if any(w.event_name.startswith(TOKEN_WAIT_PREFIX) for w in ordered):
+                    await tx.execute("resolve_done_token_waits", args)
             await tx.execute("due_if_matched", args)
 
         if ended is not None and not (tasks or logs) and self._db.supports("end_attempt_ended"):
@@ -268,3 +281,12 @@ class Runs:
             return bool(row and row[0])
 
         return await self._db.read(work)
+
+
+async def _write_tasks(tx: Tx, run_id: str, tasks: Sequence[TaskRecord]) -> None:
+    """An attempt's last task rows, and the history rows of the task attempts they end (the
+    attempts that failed and retry later), inside ``end_attempt``'s fenced transaction."""
+    await tx.execute_many("upsert_task_unfenced", [task_params(run_id, t) for t in tasks])
+    ends = [t.ended_attempt for t in tasks if t.ended_attempt is not None]
+    if ends:
+        await tx.execute_many("insert_task_attempt", [attempt_params(run_id, a) for a in ends])

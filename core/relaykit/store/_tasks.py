@@ -5,6 +5,10 @@ while the run is ``running`` under that epoch (on PostgreSQL it also locks the r
 ``FOR SHARE`` while it writes, so a claim or cancel that wins the race makes the write match
 nothing), and a write that matches nothing raises ``LeaseLost`` and rolls back everything
 written with it. Its parameters are ``(run id, epoch, *task row)`` in both dialects.
+
+A record that ends an attempt of a task's function (``TaskRecord.ended_attempt``) also writes
+that attempt's ``task_attempts`` row, in the same transaction and so behind the same fence; a
+commit retried after it succeeded writes it again to no effect.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from ..records import (
     KvWrite,
     LogRecord,
     RunRecord,
+    TaskAttempt,
     TaskRecord,
     TaskStatus,
 )
 from ._flow import insert_run
-from ._rows import log_params, task_from_row, task_params
+from ._rows import attempt_from_row, attempt_params, log_params, task_from_row, task_params
 from ._tx import Database, Row, Tx
 
 
@@ -74,6 +79,15 @@ class Tasks:
 
         return await self._db.read(work)
 
+    async def load_task_attempts(self, run_id: str) -> list[TaskAttempt]:
+        """Every recorded attempt of the run's tasks, by task key then attempt number."""
+
+        async def work(tx: Tx) -> list[TaskAttempt]:
+            rows = await tx.fetch_all("load_task_attempts", (run_id,))
+            return [attempt_from_row(r) for r in rows]
+
+        return await self._db.read(work)
+
     async def load_event_matches(self, run_id: str) -> list[EventMatch]:
         """The run's event waits resolved by an event."""
 
@@ -102,16 +116,26 @@ class Tasks:
         events: Sequence[EventRecord] = (),
         runs: Sequence[RunRecord] = (),
     ) -> None:
-        """Write one task outcome (and its effects, and the child runs it starts) in exactly
-        one transaction, fenced. The hot path — a task alone — is one statement, hence one
-        implicit transaction."""
+        """Write one task outcome (and its effects, the child runs it starts and the history
+        row of the attempt it ends) in exactly one transaction, fenced. The hot path — a task
+        alone — is one statement, hence one implicit transaction (on SQLite a task that ends an
+        attempt of its function is two statements in one short transaction)."""
         params = (run_id, epoch, *task_params(run_id, task))
-        consumes_wait = task.kind == "event" and task.status is TaskStatus.COMPLETED
+        consumes_wait = task.kind in ("event", "token") and task.status is TaskStatus.COMPLETED
+        ended = None if task.ended_attempt is None else attempt_params(run_id, task.ended_attempt)
         alone = not (logs or kv or events or runs or consumes_wait)
+        # PostgreSQL writes the row and its attempt's history row in one statement
+        together = ended is not None and self._db.supports("upsert_task_with_attempt")
 
         async def work(tx: Tx) -> None:
-            if await tx.execute("upsert_task", params) == 0:
+            if together:
+                written = await tx.execute("upsert_task_with_attempt", (*params, *(ended or ())))
+            else:
+                written = await tx.execute("upsert_task", params)
+            if written == 0:
                 raise LeaseLost(f"run {run_id}: lease lost; task {task.key!r} was not recorded")
+            if ended is not None and not together:
+                await tx.execute("insert_task_attempt", ended)
             if alone:
                 return
             if consumes_wait:
@@ -120,7 +144,8 @@ class Tasks:
             for run in runs:
                 await insert_run(tx, run)
 
-        await self._db.write(work, transaction=not alone)
+        single = alone and (ended is None or together)
+        await self._db.write(work, transaction=not single)
 
     async def expire_event_wait(self, *, run_id: str, epoch: int, task: TaskRecord) -> bool:
         """Record an event wait's timeout unless an event matched it first (fenced).

@@ -48,20 +48,23 @@ from ._postgres_io import (
     schema_version,
 )
 from ._postgres_url import connect_problem, describe, one_line, parse_postgres_url
+from ._retry import Retries
 from ._rows import (
     admit,
     run_from_row,
 )
 from ._runs import Runs
 from ._schedules import Schedules
+from ._tags import Tags
 from ._tasks import Tasks
+from ._tokens import Tokens
 from ._tx import Tx
 
 _log = logging.getLogger("relaykit.store")
 
 
 @final
-class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
+class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries, Tags):
     """The PostgreSQL store. ``PostgresStore.from_url("postgresql://user@host:5432/db")``.
 
     URL query options: ``pool_min_size`` (default 1) and ``pool_max_size`` (default 10)

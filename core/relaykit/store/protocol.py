@@ -14,7 +14,7 @@ worker), or it was canceled or released.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..records import (
     NO_ROUTING,
@@ -29,7 +29,9 @@ from ..records import (
     RunStatus,
     ScheduleFire,
     ScheduleSpec,
+    TaskAttempt,
     TaskRecord,
+    TokenRecord,
 )
 from ._connections import ConnectionRecord
 from .access import ApiKeyRecord, SessionRecord, UserRecord
@@ -80,10 +82,11 @@ class RunStore(Protocol):
     """Runs and their attempts: creating (with flow control: idempotency and debounce keys,
     concurrency and throttle groups), leasing under an epoch, ending, cancelling, replaying."""
 
-    async def create_run(self, run: RunRecord) -> RunRecord:
+    async def create_run(self, run: RunRecord, *, tags: Sequence[str] = ()) -> RunRecord:
         """Insert a new run and return it — or, instead, the existing run its live
         ``idempotency_key`` leads to, or the queued run with its ``debounce_key`` (which takes
-        the new payload and due time)."""
+        the new payload and due time). ``tags`` are added to the run returned, in the same
+        transaction."""
         ...
 
     async def unfinished_by_job(self) -> dict[str, dict[str, int]]:
@@ -174,6 +177,25 @@ class RunStore(Protocol):
         """
         ...
 
+    async def retry_run(
+        self,
+        run_id: str,
+        *,
+        new_id: str,
+        now: float,
+        keep: Sequence[str],
+        payload: str | None = None,
+    ) -> RunRecord | None:
+        """Queue ``new_id`` as ``replay_run`` does (with ``payload`` instead of the old one when
+        given) holding copies of ``run_id``'s tasks whose keys are in ``keep`` and of its
+        ``io.store.run`` entries, in one transaction; ``run_id`` is left as it was. None when
+        there is no such run."""
+        ...
+
+    async def get_retry_of(self, run_id: str) -> str | None:
+        """The run ``run_id`` was made to retry by ``retry_run`` (None: none)."""
+        ...
+
     async def end_attempt(
         self,
         *,
@@ -222,6 +244,11 @@ class TaskStore(Protocol):
         """All task records of a run, in one query."""
         ...
 
+    async def load_task_attempts(self, run_id: str) -> list[TaskAttempt]:
+        """Every recorded attempt of the run's tasks' functions, by task key then attempt
+        (each written with the task record that ended it, fenced like it)."""
+        ...
+
     async def load_logs(self, run_id: str) -> list[LogRecord]:
         """All log lines of a run, oldest first."""
         ...
@@ -241,8 +268,10 @@ class TaskStore(Protocol):
 
         Events in ``events`` are stored (once per id) as pending, for the delivery loop to
         route; ``runs`` (child runs of ``io.invoke``) are created. A completed task of kind
-        ``event`` consumes its event wait. Raises ``LeaseLost`` (writing nothing) when
-        the run is no longer running under ``epoch``.
+        ``event`` consumes its event wait; a task that ends an attempt of its function
+        (``task.ended_attempt``) writes that attempt's history row (once per attempt number).
+        Raises ``LeaseLost`` (writing nothing) when the run is no longer running under
+        ``epoch``.
         """
         ...
 
@@ -429,6 +458,60 @@ class ConnectionStore(Protocol):
         ...
 
 
+class TokenStore(Protocol):
+    """Waitpoint tokens (``io.create_token``): created by a run, completed once."""
+
+    async def create_token(self, *, run_id: str, epoch: int, token: TokenRecord) -> None:
+        """Store ``token`` for the attempt ``epoch`` of ``run_id`` (fenced: ``LeaseLost``,
+        nothing written, once the attempt lost the run); the same id again changes nothing."""
+        ...
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        """One token, or None."""
+        ...
+
+    async def list_tokens(self, *, run_id: str | None = None, limit: int = 50) -> list[TokenRecord]:
+        """Tokens newest first (of ``run_id`` when given)."""
+        ...
+
+    async def complete_token(
+        self, token_id: str, data: Any, *, now: float
+    ) -> tuple[TokenRecord | None, bool]:
+        """Complete a waiting, unexpired token with ``data`` and make its run due when it waits
+        for it (the wait is resolved once), in one transaction. Returns the token as stored
+        (None: no such token) and whether this call completed it; a token completed or timed
+        out before keeps what it had."""
+        ...
+
+
+class TagStore(Protocol):
+    """Run tags: a set of labels per run."""
+
+    async def add_run_tags(
+        self, run_id: str, tags: Sequence[str], *, epoch: int | None = None
+    ) -> None:
+        """Add ``tags`` to ``run_id`` (a set: one it has is kept once). With ``epoch``, the
+        attempt's write, fenced (``LeaseLost``, nothing written, once it lost the run)."""
+        ...
+
+    async def get_run_tags(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The sorted tags of each of ``run_ids`` that has any."""
+        ...
+
+    async def list_tagged_runs(
+        self,
+        tag: str,
+        *,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs carrying ``tag``, newest first (of ``job_id``, in ``status``), after the
+        keyset position ``before`` (created_at, id)."""
+        ...
+
+
 class Store(
     Lifecycle,
     RunStore,
@@ -438,6 +521,8 @@ class Store(
     KvStore,
     AccessStore,
     ConnectionStore,
+    TokenStore,
+    TagStore,
     Protocol,
 ):
     """Durable state of runs, tasks, logs, events and the key-value store: every aggregate's

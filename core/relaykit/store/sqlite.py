@@ -34,6 +34,7 @@ from ._connections import (
 )
 from ._events import Events, deliver_event
 from ._kv import Kv
+from ._retry import Retries
 from ._rows import (
     admit,
     run_from_row,
@@ -41,7 +42,9 @@ from ._rows import (
 from ._runs import Runs
 from ._schedules import Schedules
 from ._sqlite_io import SqliteDatabase, SqliteIO
+from ._tags import Tags
 from ._tasks import Tasks
+from ._tokens import Tokens
 from ._tx import Tx
 from ._url import parse_database_url
 
@@ -64,7 +67,7 @@ _SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF", "extra"
 
 
 @final
-class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections):
+class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tokens, Retries, Tags):
     """The embedded store. ``SqliteStore.from_url("sqlite:///.relaykit/relaykit.db")``.
 
     Durability is ``synchronous=FULL`` by default; ``?synchronous=normal`` trades the last

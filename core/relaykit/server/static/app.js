@@ -92,7 +92,7 @@
   }
 
   // A region with data-stream="URL" follows the server-sent events there instead of polling:
-  // each run/task/log/remove event refreshes the regions once (events arriving together are
+  // each run/task/log/metadata/remove event refreshes the regions once (events arriving together are
   // taken as one), and "end" (the run ended) closes the stream. If the stream cannot be
   // opened or keeps failing, the page falls back to polling.
   const SETTLE_MS = 100;
@@ -111,7 +111,7 @@
     if (!url || typeof window.EventSource !== "function") return false;
     const source = new EventSource(url);
     let failures = 0;
-    for (const kind of ["run", "task", "log", "remove"]) {
+    for (const kind of ["run", "task", "log", "metadata", "remove"]) {
       source.addEventListener(kind, () => { failures = 0; changed(); });
     }
     source.addEventListener("end", () => { source.close(); changed(); });
@@ -132,6 +132,9 @@
     localTimes(document);
     const live = regions.filter((r) => !r.hasAttribute("data-ended"));
     if (live.length === 0) return;
-    if (!live.every((r) => r.dataset.stream) || !live.map(follow).every(Boolean)) poll();
+    // the other live regions of a streamed page (a run's tokens) change with what the
+    // stream reports, and are refreshed with it
+    const streamed = live.filter((r) => r.dataset.stream);
+    if (streamed.length === 0 || !streamed.map(follow).every(Boolean)) poll();
   });
 })();

@@ -222,34 +222,70 @@ WITH fence AS (
     SELECT 1 FROM runs WHERE id = %s AND epoch = %s AND status = 'running' FOR SHARE
 )
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent) SELECT %s::text, %s::text,
-    %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, %s::int4, %s::int4,
-    %s::float8, %s::float8, %s::text, %s::text, %s::text FROM fence
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds) SELECT
+    %s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text,
+    %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text, %s::float8 FROM fence
 
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- Inside end_attempt the run row's fenced UPDATE already proved (and locked) the lease.
 -- name: upsert_task_unfenced
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent) VALUES (%s::text, %s::text,
-    %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text, %s::int4, %s::int4,
-    %s::float8, %s::float8, %s::text, %s::text, %s::text)
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds) VALUES (
+    %s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text, %s::text,
+    %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text, %s::float8)
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- name: load_tasks
 SELECT key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at,
-    next_attempt_at, properties, icon, parent FROM tasks WHERE run_id = %s ORDER BY started_at,
-    key;
+    next_attempt_at, properties, icon, parent, busy_seconds FROM tasks WHERE run_id = %s
+    ORDER BY started_at, key;
+
+-- One ended attempt of a function task, written with the task record that ends it (inside
+-- that record's fenced write); re-writing the same attempt changes nothing.
+-- name: insert_task_attempt
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error) VALUES (%s,
+    %s, %s, %s, %s, %s) ON CONFLICT (run_id, task_key, attempt) DO NOTHING;
+
+-- The hot path of a task whose function ran: upsert_task (same fence, same parameters) and
+-- then, only where the fenced write matched, the attempt's history row, in one statement:
+-- (run id, epoch, *task row, *attempt row). It counts the task rows written, as upsert_task.
+-- name: upsert_task_with_attempt
+WITH fence AS (
+    SELECT 1 FROM runs WHERE id = %s AND epoch = %s AND status = 'running' FOR SHARE
+), task AS (
+    INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error,
+        attempts, failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+    SELECT %s::text, %s::text, %s::text, %s::text, %s::text, %s::float8, %s::text, %s::text,
+        %s::text, %s::int4, %s::int4, %s::float8, %s::float8, %s::text, %s::text, %s::text,
+        %s::float8 FROM fence
+    ON CONFLICT (run_id, key) DO UPDATE SET
+        name = excluded.name, kind = excluded.kind, status = excluded.status,
+        params = excluded.params, output = excluded.output, error = excluded.error,
+        attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
+        next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
+        icon = excluded.icon, busy_seconds = excluded.busy_seconds
+    RETURNING 1
+), attempt AS (
+    INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+    SELECT %s::text, %s::text, %s::int4, %s::float8, %s::float8, %s::text FROM task
+    ON CONFLICT (run_id, task_key, attempt) DO NOTHING
+)
+SELECT 1 FROM task;
+
+-- name: load_task_attempts
+SELECT task_key, attempt, started_at, ended_at, error FROM task_attempts WHERE run_id = %s
+    ORDER BY task_key, attempt;
 
 -- name: insert_log
 INSERT INTO logs (run_id, key, level, message, properties, at, task) VALUES (%s, %s, %s, %s, %s,
@@ -645,3 +681,91 @@ ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 WHERE (timestamp, id) < (%(before_at)s, %(before_id)s)
 ORDER BY timestamp DESC, id DESC LIMIT %(limit)s;
+
+-- ==== waitpoint tokens (store/_tokens.py) ===================================================
+
+-- name: insert_token
+INSERT INTO tokens (id, run_id, task_key, tags, created_at, expires_at)
+VALUES (%(id)s, %(run_id)s, %(task_key)s, %(tags)s, %(created_at)s, %(expires_at)s)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_token
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE id = %s;
+
+-- name: list_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: list_run_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE run_id = %(run_id)s ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- Completes a token once, and only before it expires: (now, body, id, now).
+-- name: complete_token
+UPDATE tokens SET completed_at = %s, body = %s
+WHERE id = %s AND completed_at IS NULL AND (expires_at IS NULL OR expires_at > %s);
+
+-- end_attempt: a wait just stored for a token completed while the attempt ran is resolved
+-- at once (due_if_matched then makes the run due). The run row is held by end_attempt, and
+-- complete_token locks it first, so a completion committed before this statement is seen.
+-- name: resolve_done_token_waits
+UPDATE event_waits w SET event_id = t.id, event = t.body
+FROM tokens t
+WHERE w.run_id = %(id)s AND w.event_id IS NULL AND t.run_id = %(id)s
+    AND t.completed_at IS NOT NULL AND w.event_name = '$relaykit/token/' || t.id;
+
+-- ==== retrying a run from where it stopped (store/_retry.py) ================================
+
+-- name: retry_payload
+UPDATE runs SET payload = %(payload)s WHERE id = %(new)s;
+
+-- The new run continues the old one's attempt count, so its first claim loads the copied
+-- history (the engine skips loading for a run's first attempt).
+-- name: retry_attempts
+UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = %(id)s) WHERE id = %(new)s;
+
+-- name: retry_copy_tasks
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+SELECT %(new)s, key, name, kind, status, started_at, params, output, error, attempts, failures,
+    ended_at, next_attempt_at, properties, icon, parent, busy_seconds
+FROM tasks WHERE run_id = %(id)s AND key = ANY(%(keys)s);
+
+-- the kept tasks' attempt history comes along: their failed attempts stay visible
+-- name: retry_copy_task_attempts
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+SELECT %(new)s, task_key, attempt, started_at, ended_at, error
+FROM task_attempts WHERE run_id = %(id)s AND task_key = ANY(%(keys)s);
+
+-- name: retry_copy_kv
+INSERT INTO kv (scope, name, value, updated_at)
+SELECT %(new_scope)s, name, value, updated_at FROM kv WHERE scope = %(old_scope)s;
+
+-- ==== run tags (store/_tags.py) =============================================================
+
+-- name: insert_run_tag
+INSERT INTO run_tags (run_id, tag) VALUES (%s, %s) ON CONFLICT DO NOTHING;
+
+-- name: run_tags_of
+SELECT run_id, tag FROM run_tags WHERE run_id = ANY(%s) ORDER BY run_id, tag;
+
+-- name: retry_copy_tags
+INSERT INTO run_tags (run_id, tag) SELECT %(new)s, tag FROM run_tags WHERE run_id = %(id)s
+ON CONFLICT DO NOTHING;
+
+-- Runs with a tag, newest first, by job and status when given, after a keyset position.
+-- name: list_tagged_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = %(tag)s)
+    AND (%(job)s::text IS NULL OR job_id = %(job)s::text)
+    AND (%(status)s::text IS NULL OR status = %(status)s::text)
+    AND (%(before_at)s::double precision IS NULL
+        OR (created_at, id) < (%(before_at)s::double precision, %(before_id)s::text))
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: retry_link
+UPDATE runs SET retry_of = %(id)s WHERE id = %(new)s;
+
+-- name: get_retry_of
+SELECT retry_of FROM runs WHERE id = %s;

@@ -101,32 +101,48 @@ SELECT :new, grp, lim, period FROM run_groups WHERE run_id = :id;
 -- this attempt's epoch (the fence); a retry's earlier row is updated in place.
 -- name: upsert_task
 INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
-    failures, ended_at, next_attempt_at, properties, icon, parent)
-SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND epoch = ?2 AND status = 'running')
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- Inside end_attempt the run row's fenced UPDATE already proved the lease (parameters: the
 -- task row alone).
 -- name: upsert_task_unfenced
-INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at, next_attempt_at, properties, icon, parent)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, key) DO UPDATE SET
     name = excluded.name, kind = excluded.kind, status = excluded.status,
     params = excluded.params, output = excluded.output, error = excluded.error,
     attempts = excluded.attempts, failures = excluded.failures, ended_at = excluded.ended_at,
     next_attempt_at = excluded.next_attempt_at, properties = excluded.properties,
-    icon = excluded.icon;
+    icon = excluded.icon, busy_seconds = excluded.busy_seconds;
 
 -- name: load_tasks
 SELECT key, name, kind, status, started_at, params, output, error, attempts, failures, ended_at,
-    next_attempt_at, properties, icon, parent
+    next_attempt_at, properties, icon, parent, busy_seconds
 FROM tasks WHERE run_id = ? ORDER BY started_at, key;
+
+-- One ended attempt of a function task, written with the task record that ends it (inside
+-- that record's fenced write); re-writing the same attempt changes nothing.
+-- name: insert_task_attempt
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, task_key, attempt) DO NOTHING;
+
+-- name: load_task_attempts
+SELECT task_key, attempt, started_at, ended_at, error
+FROM task_attempts WHERE run_id = ? ORDER BY task_key, attempt;
+
+-- PostgreSQL writes a task row and its attempt's history row in one statement; SQLite's
+-- transaction around the two is local and short, so it has no such shortcut.
+-- name: upsert_task_with_attempt
 
 -- name: insert_log
 INSERT OR IGNORE INTO logs (run_id, key, level, message, properties, at, task)
@@ -535,3 +551,88 @@ ORDER BY timestamp DESC, id DESC LIMIT :limit;
 SELECT id, name, payload, timestamp, source, deliver_at, sent_by_run, status FROM events
 WHERE (timestamp, id) < (:before_at, :before_id)
 ORDER BY timestamp DESC, id DESC LIMIT :limit;
+
+-- ==== waitpoint tokens (store/_tokens.py) ===================================================
+
+-- name: insert_token
+INSERT OR IGNORE INTO tokens (id, run_id, task_key, tags, created_at, expires_at)
+VALUES (:id, :run_id, :task_key, :tags, :created_at, :expires_at);
+
+-- name: get_token
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE id = ?;
+
+-- name: list_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- name: list_run_tokens
+SELECT id, run_id, task_key, tags, created_at, expires_at, completed_at, body
+FROM tokens WHERE run_id = :run_id ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- Completes a token once, and only before it expires: (now, body, id, now).
+-- name: complete_token
+UPDATE tokens SET completed_at = ?, body = ?
+WHERE id = ? AND completed_at IS NULL AND (expires_at IS NULL OR expires_at > ?);
+
+-- end_attempt: a wait just stored for a token completed while the attempt ran is resolved
+-- at once (due_if_matched then makes the run due).
+-- name: resolve_done_token_waits
+UPDATE event_waits SET
+    event_id = (SELECT t.id FROM tokens t WHERE '$relaykit/token/' || t.id = event_waits.event_name),
+    event = (SELECT t.body FROM tokens t WHERE '$relaykit/token/' || t.id = event_waits.event_name)
+WHERE run_id = :id AND event_id IS NULL AND event_name IN
+    (SELECT '$relaykit/token/' || t.id FROM tokens t WHERE t.run_id = :id
+        AND t.completed_at IS NOT NULL);
+
+-- ==== retrying a run from where it stopped (store/_retry.py) ================================
+
+-- name: retry_payload
+UPDATE runs SET payload = :payload WHERE id = :new;
+
+-- The new run continues the old one's attempt count, so its first claim loads the copied
+-- history (the engine skips loading for a run's first attempt).
+-- name: retry_attempts
+UPDATE runs SET attempt = (SELECT o.attempt FROM runs o WHERE o.id = :id) WHERE id = :new;
+
+-- name: retry_copy_tasks
+INSERT INTO tasks (run_id, key, name, kind, status, started_at, params, output, error, attempts,
+    failures, ended_at, next_attempt_at, properties, icon, parent, busy_seconds)
+SELECT :new, key, name, kind, status, started_at, params, output, error, attempts, failures,
+    ended_at, next_attempt_at, properties, icon, parent, busy_seconds
+FROM tasks WHERE run_id = :id AND key IN (SELECT value FROM json_each(:keys));
+
+-- the kept tasks' attempt history comes along: their failed attempts stay visible
+-- name: retry_copy_task_attempts
+INSERT INTO task_attempts (run_id, task_key, attempt, started_at, ended_at, error)
+SELECT :new, task_key, attempt, started_at, ended_at, error
+FROM task_attempts WHERE run_id = :id AND task_key IN (SELECT value FROM json_each(:keys));
+
+-- name: retry_copy_kv
+INSERT INTO kv (scope, name, value, updated_at)
+SELECT :new_scope, name, value, updated_at FROM kv WHERE scope = :old_scope;
+
+-- ==== run tags (store/_tags.py) =============================================================
+
+-- name: insert_run_tag
+INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?);
+
+-- name: run_tags_of
+SELECT run_id, tag FROM run_tags WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, tag;
+
+-- name: retry_copy_tags
+INSERT OR IGNORE INTO run_tags (run_id, tag) SELECT :new, tag FROM run_tags WHERE run_id = :id;
+
+-- Runs with a tag, newest first, by job and status when given, after a keyset position.
+-- name: list_tagged_runs
+SELECT id, job_id, job_version, status, payload, output, error, created_at, started_at, ended_at, attempt, next_attempt_at, lease_owner, lease_expires_at, is_test, event_id, event_name, environment, priority, limited, idempotency_key, cancel_key, debounce_key, parent_run_id, parent_task_key, root_run_id, epoch
+FROM runs WHERE id IN (SELECT run_id FROM run_tags WHERE tag = :tag)
+    AND (:job IS NULL OR job_id = :job) AND (:status IS NULL OR status = :status)
+    AND (:before_at IS NULL OR (created_at, id) < (:before_at, :before_id))
+ORDER BY created_at DESC, id DESC LIMIT :limit;
+
+-- name: retry_link
+UPDATE runs SET retry_of = :id WHERE id = :new;
+
+-- name: get_retry_of
+SELECT retry_of FROM runs WHERE id = ?;
