@@ -20,6 +20,7 @@ from .definitions.flow import ConcurrencyLimit, FlowOptions
 from .definitions.jobs import Callback, Job, RunFunction, make_job, slugify
 from .definitions.triggers import DynamicSchedule, Trigger
 from .engine.attempt import Observer
+from .engine.changes import ChangeFeed
 from .engine.engine import Engine
 from .engine.operations import Operations
 from .engine.resources import Token
@@ -100,6 +101,7 @@ class Client:
         self.plugins = Plugins()
         """This client's plugins (a pluggy ``PluginManager``, loaded on first use)."""
         self._listeners: list[Callable[[], None]] = []
+        self._changes: ChangeFeed | None = None
         if isinstance(endpoints, str):
             raise ConfigurationError("Client(endpoints=...) takes a list of URLs, not one string")
         self._endpoint_urls = list(endpoints)
@@ -316,7 +318,10 @@ class Client:
         self._remotes = remotes
 
     async def close(self) -> None:
-        """Close the store (and the endpoints' HTTP clients)."""
+        """Close the store (and the endpoints' HTTP clients); open realtime streams end."""
+        if self._changes is not None:
+            self._changes.close()
+            self._changes = None
         for remote in self._remotes:  # reopened on next use, on the loop that uses them
             await remote.aclose()
         if self._store is not None and self._store_open:
@@ -375,7 +380,16 @@ class Client:
             jobs=self.jobs,
             engine=self.engine,
             on_enqueue=self._notify,
+            changes=self.changes,
         )
+
+    @property
+    def changes(self) -> ChangeFeed:
+        """This process's one watcher of the store, shared by every realtime stream
+        (``Operations.watch_run``); ``close()`` ends those streams."""
+        if self._changes is None:
+            self._changes = ChangeFeed(self.store)
+        return self._changes
 
     def remove_listener(self, listener: Callable[[], None]) -> None:
         """Stop calling ``listener`` when a run is enqueued (see ``engine(on_enqueue=)``)."""

@@ -398,6 +398,8 @@ def test_the_openapi_document_describes_every_route(sqlite_url: str) -> None:
             ("GET", "/tokens"),
             ("GET", "/tokens/{token_id}"),
             ("POST", "/tokens/{token_id}/complete"),
+            ("GET", "/runs/stream"),
+            ("GET", "/runs/{run_id}/stream"),
             ("GET", "/kv/{namespace}/{owner}/{name}"),
             ("PUT", "/kv/{namespace}/{owner}/{name}"),
             ("DELETE", "/kv/{namespace}/{owner}/{name}"),

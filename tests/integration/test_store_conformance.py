@@ -1990,6 +1990,24 @@ def test_deliveries_attempt_ends_and_cancels_in_parallel_never_deadlock(
     ]
 
 
+# -- change marker (the realtime streams' one watcher per process) -----------------------------
+
+
+def test_change_marker_moves_with_every_commit(backend: Backend) -> None:
+    async def go(store: Store) -> list[str | None]:
+        seen = [await store.change_marker()]
+        await store.create_run(_run("run_marked"))
+        seen.append(await store.change_marker())
+        await _claim(store, run_id="run_marked")
+        seen.append(await store.change_marker())
+        return seen
+
+    before, created, claimed = asyncio.run(backend.run(go))
+    # a real value on a file or server database, and a new one after each commit
+    assert before is not None
+    assert len({before, created, claimed}) == 3
+
+
 # -- waitpoint tokens -------------------------------------------------------------------------
 
 

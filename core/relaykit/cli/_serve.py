@@ -10,7 +10,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ async def serve(
     await client.open()  # a database that cannot be opened is one error line, no banner
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = _server_class(uvicorn.Server)(config)
+    server.before_shutdown = client.changes.close  # open event streams end, not hold it up
     observer = ProgressPrinter(stderr, show_run=True) if progress else None
     worker = Worker(client, concurrency=concurrency, observer=observer) if run_worker else None
     tally = show_run_ends() if run_worker else None
@@ -161,6 +162,14 @@ def _server_class(base: Any) -> Any:
         #: SIGINT/SIGTERM arrived: stop for good, even when a file changed too (a restart
         #: would lose the signal, and the process would never stop).
         signalled = False
+
+        #: Called when the server starts shutting down, before it waits for connections.
+        before_shutdown: Callable[[], None] | None = None
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            if self.before_shutdown is not None:
+                self.before_shutdown()
+            await super().shutdown(sockets)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             self.signalled = True

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +41,8 @@ from ..errors import (
 )
 from ..integrations.base import Integration
 from ..records import EventRecord, RunRecord, RunResult, RunStatus, TokenRecord
+from . import watch
+from .changes import ChangeFeed
 from .resources import (
     Event,
     EventPage,
@@ -159,12 +161,14 @@ class Operations:
         jobs: Mapping[str, JobDefinition] | None = None,
         engine: Callable[[], Awaitable[Engine]] | None = None,
         on_enqueue: Callable[[], None] | None = None,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.jobs = jobs
         self._engine = engine
         self._on_enqueue = on_enqueue
+        self._changes = changes
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -409,6 +413,66 @@ class Operations:
             data=[Run.from_record(r) for r in found],
             next_cursor=None if before is None else encode_cursor("runs", *before),
         )
+
+    # -- realtime -------------------------------------------------------------------------------
+
+    def _feed(self) -> ChangeFeed:
+        if self._changes is None:
+            self._changes = ChangeFeed(self.store)
+        return self._changes
+
+    async def watch_run(
+        self, run_id: str, *, last_id: str | None = None, idle: float | None = None
+    ) -> AsyncGenerator[watch.Change, None]:
+        """The changes of run ``run_id`` as they happen: first the run, its tasks, log lines and
+        tags/metadata as they are, then a ``run``, ``task`` or ``metadata`` change each time
+        one changes (``log`` for each new log line), and ``end`` once the
+        run has ended (the iterator stops). ``last_id``: the ``id`` of the last change a
+        client saw (nothing is repeated while the run is still in that state); ``idle``:
+        seconds after which an ``idle`` change says nothing happened. ``UnknownRun`` at once
+        for a run that does not exist."""
+        await self._run(run_id)
+
+        async def read() -> RunDetail | None:
+            try:
+                return await self.get_run(run_id)
+            except UnknownRun:
+                return None
+
+        return watch.watch_run(self._feed(), read, last_id=last_id, idle=idle)
+
+    def run_state_id(self, run: RunDetail) -> str:
+        """The id ``watch_run`` gives ``run``'s state as shown (run, tasks, logs): pass it as
+        ``last_id`` to hear only of what changes after."""
+        return watch.run_state_id(run)
+
+    def runs_state_id(self, page: RunPage) -> str:
+        """The id ``watch_runs`` gives the state of ``page`` (a first page of ``list_runs``
+        with the same filters and limit): pass it as ``last_id`` to hear only of later
+        changes."""
+        return watch.runs_state_id(page.data)
+
+    async def watch_runs(
+        self,
+        *,
+        job: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        last_id: str | None = None,
+        idle: float | None = None,
+    ) -> AsyncGenerator[watch.Change, None]:
+        """The changes of the newest ``limit`` runs of ``job`` in ``status`` (the first page
+        ``list_runs`` gives): each as it is, oldest first, then a ``run`` change whenever one
+        changes or a new one enters the page, and ``remove`` when one leaves it (its status
+        no longer matches, or newer runs pushed it off). It never ends by itself.
+        ``InvalidCursor`` at once for a bad status or limit; ``last_id``, ``idle``: as in
+        ``watch_run``."""
+        await self.list_runs(job=job, status=status, limit=limit)
+
+        async def page() -> list[Run]:
+            return (await self.list_runs(job=job, status=status, limit=limit)).data
+
+        return watch.watch_runs(self._feed(), page, last_id=last_id, idle=idle)
 
     async def resolve_run_id(self, id_or_prefix: str) -> str:
         """The run whose id is ``id_or_prefix`` or, failing that, the one run whose id starts

@@ -25,6 +25,7 @@ from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
 from ._dashboard_tokens import token_dashboard_routes
 from ._state import PUBLIC_URL_ENV, ServerState, resolve_public_url
+from ._stream import stream_routes
 from ._tokens import run_control_routes
 from ._webhooks import webhook_routes
 
@@ -50,7 +51,10 @@ def create_app(
         routes=[
             Mount(
                 "/api/v1",
-                app=Router([*api_routes(), *run_control_routes()], default=_api_not_found),
+                app=Router(
+                    [*stream_routes(), *api_routes(), *run_control_routes()],
+                    default=_api_not_found,
+                ),
             ),
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),

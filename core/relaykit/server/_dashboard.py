@@ -3,8 +3,9 @@
 Pages need a session: log in with a user (``relaykit users create``), an API key, or the
 one-time link ``relaykit dev``/``serve`` print. Without one a page answers 401 with the login
 form; every form carries a CSRF token tied to the session (403 without it), checked before
-anything changes. Live regions (``data-live``) are refreshed by ``static/app.js``, which
-re-fetches the page about once a second and swaps them in.
+anything changes. Live regions (``data-live``) are refreshed by ``static/app.js``: when the
+region's event stream (``data-stream``, ``server/_stream.py``) reports a change it fetches
+the page once and swaps them in; without a stream, about once a second.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .._base.serde import parse_json
+from ..engine.operations import Operations
 from ..engine.resources import RunPage
 from ..errors import (
     InvalidCursor,
@@ -434,10 +436,25 @@ async def runs_page(request: Request, state: ServerState) -> Response:
         tag=query.get("tag", ""),
         job_ids=sorted(state.client.jobs),
         first_link=("?" + urlencode(query)) if cursor else None,
+        stream_url=None if cursor else _runs_stream_url(request, query, ops, runs),
         next_link=(
             "?" + urlencode({**query, "cursor": runs.next_cursor}) if runs.next_cursor else None
         ),
     )
+
+
+def _runs_stream_url(
+    request: Request, query: dict[str, str], ops: Operations, shown: RunPage
+) -> str:
+    """The event stream of the runs page's first page (``server/_stream.py``): by job and
+    status; the page's other filters (age, version) narrow what the refresh shows. Without
+    those, the page shown is the stream's, and its state id is passed along: the stream
+    then reports only what changes after."""
+    wanted: dict[str, str | int] = {k: query[k] for k in ("job", "status") if k in query}
+    wanted["limit"] = PAGE_SIZE
+    if "since" not in query and "version" not in query:
+        wanted["last_event_id"] = ops.runs_state_id(shown)
+    return f"{_base(request)}/api/v1/runs/stream?" + urlencode(wanted)
 
 
 @page
@@ -459,6 +476,7 @@ async def run_page(request: Request, state: ServerState) -> Response:
         duration=None if start is None else (end - start).total_seconds(),
         rows=task_tree(run, now),
         history=attempt_history(run),
+        stream_id=(await state.operations()).run_state_id(run),
         logs=data["logs"],
         job_known=run.job in state.client.jobs,
         current_code=(

@@ -26,8 +26,11 @@ from ..engine.resources import (
     Job,
     JobList,
     KvEntry,
+    Log,
+    Run,
     RunDetail,
     RunPage,
+    Task,
     Token,
     TokenList,
 )
@@ -334,6 +337,77 @@ def _token_paths() -> dict[str, Any]:
     }
 
 
+_STREAM_FORMAT: Final = (
+    "Server-sent events (text/event-stream). Each event has `id` (a digest of the watched "
+    "state after it: send it back as `Last-Event-ID` on reconnecting and nothing is repeated "
+    "while that state holds), `event` and `data` (JSON): `run` (a Run), `task` (a Task), "
+    "`log` (a Log: a new log line), `metadata` (the run's `tags` and `metadata`), "
+    '`remove` (`{"id": ...}`: a run left the watched list) and `end` (the Run as it ended; '
+    "the stream closes). A `: keep-alive` comment comes after 15 s without a change. "
+    "Authenticated by API key or by the dashboard's session cookie."
+)
+
+
+def _stream_ok(what: str, *events: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": f"{what}. {_STREAM_FORMAT}",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "x-relaykit-events": {m.__name__.lower(): _ref(m) for m in events},
+                }
+            },
+        }
+    }
+
+
+_LAST_EVENT_ID = _query(
+    "last_event_id",
+    "The id of the state already shown (as the Last-Event-ID header): only later changes.",
+    {"type": "string", "maxLength": 100},
+)
+
+
+def _stream_paths() -> dict[str, Any]:
+    return {
+        "/runs/stream": {
+            "get": {
+                "operationId": "streamRuns",
+                "summary": "The newest runs of a job and status as they change (SSE).",
+                "parameters": [
+                    _query("job", "Only runs of this job id.", {"type": "string", "minLength": 1}),
+                    _query(
+                        "status",
+                        "Only runs in this state.",
+                        {"type": "string", "enum": [s.value for s in RunStatus]},
+                    ),
+                    _query(
+                        "limit",
+                        "How many of the newest runs to watch.",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    ),
+                    _LAST_EVENT_ID,
+                ],
+                "responses": _responses(
+                    _stream_ok("The watched runs, oldest first, then each change", Run)
+                ),
+            }
+        },
+        "/runs/{run_id}/stream": {
+            "get": {
+                "operationId": "streamRun",
+                "summary": "A run and its tasks as they change, until the run ends (SSE).",
+                "parameters": [_RUN_ID, _LAST_EVENT_ID],
+                "responses": _responses(
+                    _stream_ok("The run, its tasks and logs, then each change", Run, Task, Log),
+                    "404",
+                ),
+            }
+        },
+    }
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -343,7 +417,7 @@ def _document() -> dict[str, Any]:
             "version": __version__,
             "description": "Send events, trigger test runs, inspect, cancel and replay runs.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **_stream_paths()},
         "components": {
             "schemas": component_schemas(),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},

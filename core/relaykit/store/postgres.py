@@ -223,6 +223,12 @@ class PostgresStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Tok
         this only proves the database answers."""
         await self._db.read(_ping)
 
+    async def change_marker(self) -> str | None:
+        """The server's WAL insert position (a standby's replay position): it moves with
+        every commit (of any database on the server, hence the occasional spurious change)
+        and costs one cheap query."""
+        return await self._db.read(_wal_position)
+
     async def migrate(self) -> list[int]:
         """Apply pending migrations in one transaction under an advisory lock."""
         try:
@@ -422,6 +428,11 @@ async def close_runs(tx: Tx, run_ids: list[str], now: float) -> None:
 
 async def _ping(tx: Tx) -> None:
     await tx.fetch_one("ping")
+
+
+async def _wal_position(tx: Tx) -> str | None:
+    row = await tx.fetch_one("change_marker")
+    return None if row is None else str(row[0])
 
 
 def _admitted(rows: Sequence[tuple[Any, ...]], limit: int) -> list[str]:

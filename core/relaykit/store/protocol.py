@@ -70,6 +70,13 @@ class Lifecycle(Protocol):
         ``quick_check``); raise ``StoreCorrupt`` naming the problem."""
         ...
 
+    async def change_marker(self) -> str | None:
+        """A value that differs after any commit to the store by any process (compare with
+        ``!=``); cheap enough to read a few times a second (``ChangeFeed``, the realtime
+        streams). It may also differ without a change to runs or tasks (a spurious wake-up,
+        harmless); None: the backend cannot tell now (treat it as a change)."""
+        ...
+
 
 class RunStore(Protocol):
     """Runs and their attempts: creating (with flow control: idempotency and debounce keys,

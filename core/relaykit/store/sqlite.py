@@ -177,6 +177,14 @@ class SqliteStore(Runs, Tasks, Events, Schedules, Kv, Access, Connections, Token
         """The highest applied migration version."""
         return await self._io.read(_version)
 
+    async def change_marker(self) -> str | None:
+        """The file's ``PRAGMA data_version`` (read on a connection that never writes, so it
+        moves with this store's own commits too); None in memory or while SQLite is busy."""
+        if self._io.memory:
+            return None
+        version = await self._io.data_version()
+        return None if version is None else str(version)
+
     async def check(self) -> None:
         """Raise ``StoreCorrupt`` when SQLite's ``quick_check`` finds the file damaged."""
         rows = await self._io.read(lambda db: db.execute("PRAGMA quick_check").fetchall())

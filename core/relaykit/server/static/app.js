@@ -1,6 +1,8 @@
 // relaykit dashboard: live updates without a framework. Every element with `data-live` and an
-// id is refreshed about once a second: the page is fetched again and those elements are swapped
-// in. Open <details> stay open, and a run page stops polling once its run has ended.
+// id is refreshed when something in it changed: the page is fetched again and those elements
+// are swapped in. A region with `data-stream` learns of changes from the server's event stream
+// (/api/v1/runs/.../stream); without one, or when the stream fails, the page is polled about
+// once a second. Open <details> stay open; a run page stops once its run has ended.
 // Times (<time datetime="ISO">) are shown in local time with how long ago ("2 min ago"), the
 // ISO in their title; forms with data-confirm ask before they are sent.
 (function () {
@@ -78,13 +80,61 @@
     return true;
   }
 
+  let polling = false;
   async function loop() {
     if (await refresh()) window.setTimeout(loop, INTERVAL_MS);
+    else polling = false;
+  }
+  function poll() {
+    if (polling) return;
+    polling = true;
+    window.setTimeout(loop, INTERVAL_MS);
+  }
+
+  // A region with data-stream="URL" follows the server-sent events there instead of polling:
+  // each run/task/log/metadata/remove event refreshes the regions once (events arriving together are
+  // taken as one), and "end" (the run ended) closes the stream. If the stream cannot be
+  // opened or keeps failing, the page falls back to polling.
+  const SETTLE_MS = 100;
+  const STREAM_FAILURES = 3;
+  let pending = null;
+  function changed() {
+    if (pending !== null) return;
+    pending = window.setTimeout(async () => {
+      pending = null;
+      await refresh();
+    }, SETTLE_MS);
+  }
+
+  function follow(region) {
+    const url = region.dataset.stream;
+    if (!url || typeof window.EventSource !== "function") return false;
+    const source = new EventSource(url);
+    let failures = 0;
+    for (const kind of ["run", "task", "log", "metadata", "remove"]) {
+      source.addEventListener(kind, () => { failures = 0; changed(); });
+    }
+    source.addEventListener("end", () => { source.close(); changed(); });
+    source.addEventListener("error", () => {
+      failures += 1;
+      if (source.readyState === EventSource.CLOSED || failures >= STREAM_FAILURES) {
+        source.close();
+        poll();
+      }
+    });
+    window.addEventListener("pagehide", () => source.close());
+    return true;
   }
 
   window.addEventListener("DOMContentLoaded", () => {
-    for (const region of document.querySelectorAll("[data-live][id]")) region.dataset.served = region.innerHTML;
+    const regions = Array.from(document.querySelectorAll("[data-live][id]"));
+    for (const region of regions) region.dataset.served = region.innerHTML;
     localTimes(document);
-    window.setTimeout(loop, INTERVAL_MS);
+    const live = regions.filter((r) => !r.hasAttribute("data-ended"));
+    if (live.length === 0) return;
+    // the other live regions of a streamed page (a run's tokens) change with what the
+    // stream reports, and are refreshed with it
+    const streamed = live.filter((r) => r.dataset.stream);
+    if (streamed.length === 0 || !streamed.map(follow).every(Boolean)) poll();
   });
 })();

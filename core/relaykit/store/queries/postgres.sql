@@ -9,6 +9,12 @@
 -- name: ping
 SELECT 1;
 
+-- The WAL position: moves with every commit on the server (Store.change_marker); on a
+-- standby (where the primary's functions fail) the position replayed so far.
+-- name: change_marker
+SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+    ELSE pg_current_wal_insert_lsn() END)::text;
+
 -- A queued (or waiting) run wakes listening workers; NOTIFY is delivered at commit.
 -- name: create_run
 WITH ins AS (INSERT INTO runs (id, job_id, job_version, status, payload, output, error, created_at,
