@@ -8,8 +8,34 @@ finds a pip-installed one.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The first-party plugins' source folders (pytest's ``pythonpath`` in pyproject.toml), and
+#: the ``relaykit`` entry point each one's pyproject declares.
+FIRST_PARTY: dict[str, tuple[Path, str, str]] = {
+    "relaykit-github": (ROOT / "integrations" / "github", "github", "relaykit_github"),
+    "relaykit-slack": (ROOT / "integrations" / "slack", "slack", "relaykit_slack"),
+}
+
+
+def source_plugins_env(dists: Path | None = None) -> dict[str, str]:
+    """This process's environment for a subprocess (``relaykit serve app.py``) that imports
+    the first-party plugins from their source folders, as pytest's ``pythonpath`` lets this
+    process do: they need not be pip-installed for the suite. With ``dists`` (a folder), it
+    also gets their ``*.dist-info``, so ``relaykit`` finds them by entry point as if installed.
+    """
+    paths = [str(folder) for folder, _, _ in FIRST_PARTY.values()]
+    if dists is not None:
+        for dist, (_, name, module) in FIRST_PARTY.items():
+            write_dist_info(dists, dist=dist, version="0.0.0", name=name, module=module)
+        paths.insert(0, str(dists))
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
 
 #: A plugin providing one integration and a task-wrapping hook.
 GOOD_PLUGIN = '''
@@ -59,8 +85,14 @@ def make_dist(
     ``relaykit`` entry point ``name`` points at it."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    write_dist_info(folder, dist=dist, version=version, name=name, module=module)
+
+
+def write_dist_info(folder: Path, *, dist: str, version: str, name: str, module: str) -> None:
+    """The ``*.dist-info`` of distribution ``dist`` whose ``relaykit`` entry point ``name``
+    points at ``module`` (importable from elsewhere on the path)."""
     info = folder / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
+    info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8"
     )

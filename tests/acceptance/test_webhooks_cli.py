@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
+from tests.plugin_dists import source_plugins_env
 from tests.serving import free_port
 
 from relaykit._base.secrets import SecretBox
@@ -60,8 +61,10 @@ async def on_mention(payload, io, ctx):
 
 
 @pytest.fixture
-def hooks_app(rk: Relaykit) -> str:
+def hooks_app(rk: Relaykit, tmp_path: Path) -> str:
     (rk.cwd / "hooks.py").write_text(APP, encoding="utf-8")
+    # the GitHub and Slack plugins as if pip-installed (their sources, and their entry points)
+    rk.env["PYTHONPATH"] = source_plugins_env(tmp_path / "dists")["PYTHONPATH"]
     rk.env["RELAYKIT_SECRET_KEY"] = KEY
     rk.env.pop("SLACK_SIGNING_SECRET", None)
     return "hooks.py"

@@ -7,13 +7,14 @@ lock for pytest-xdist): ``tests/browser/chromium.py``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,37 @@ def served_app() -> str:
     return APP
 
 
+@contextlib.contextmanager
+def serving(
+    app: str, database: str, cwd: Path, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
+    """``relaykit serve APP`` on a free port, in ``cwd`` (with ``env``, else this process's
+    environment): its base URL and the one-time login link it printed; terminated after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [_relaykit(), "serve", app, "--port", str(port), "--database", database],
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        link = re.search(r"one-time login link (\S+)", lines[1])
+        assert link, lines
+        _wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}", link.group(1)
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
 @pytest.fixture
 def server(tmp_path: Path, served_app: str) -> Iterator[Server]:
     """``relaykit serve APP`` (``tests/http_app.py`` unless ``served_app`` says otherwise) with
@@ -72,28 +104,8 @@ def server(tmp_path: Path, served_app: str) -> Iterator[Server]:
         check=False,
     )
     assert made.returncode == 0, made.stderr
-    port = free_port()
-    proc = subprocess.Popen(
-        [_relaykit(), "serve", served_app, "--port", str(port), "--database", database],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        link = re.search(r"one-time login link (\S+)", lines[1])
-        assert link, lines
-        _wait_for_port(port, proc)
-        yield Server(f"http://127.0.0.1:{port}", link.group(1), database)
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    with serving(served_app, database, tmp_path) as (url, link):
+        yield Server(url, link, database)
 
 
 @pytest.fixture(scope="session")

@@ -5,16 +5,13 @@ disconnect."""
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Server, _relaykit, _wait_for_port
-from tests.serving import free_port
+from tests.browser.conftest import Server, serving
 
 from relaykit._base.secrets import SecretBox
 
@@ -47,30 +44,9 @@ def conn_server(tmp_path: Path) -> Iterator[Server]:
     """``relaykit serve`` of the app above, with a ``RELAYKIT_SECRET_KEY``."""
     (tmp_path / "conn_app.py").write_text(APP_SOURCE, encoding="utf-8")
     database = f"sqlite:///{tmp_path / 'relaykit.db'}"
-    port = free_port()
     env = {**os.environ, "RELAYKIT_SECRET_KEY": SecretBox.generate_key()}
-    proc = subprocess.Popen(
-        [_relaykit(), "serve", "conn_app.py", "--port", str(port), "--database", database],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        link = re.search(r"one-time login link (\S+)", lines[1])
-        assert link, lines
-        _wait_for_port(port, proc)
-        yield Server(f"http://127.0.0.1:{port}", link.group(1), str(tmp_path / "relaykit.db"))
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    with serving("conn_app.py", database, tmp_path, env) as (url, link):
+        yield Server(url, link, str(tmp_path / "relaykit.db"))
 
 
 def test_connect_with_a_token_and_disconnect(page: Page, conn_server: Server) -> None:

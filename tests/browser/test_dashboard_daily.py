@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request, expect
-from tests.browser.conftest import _relaykit, _wait_for_port
-from tests.serving import free_port
+from tests.browser.conftest import _relaykit, serving
+from tests.plugin_dists import source_plugins_env
 
 APP = str(Path(__file__).with_name("daily_app.py"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard-daily"
@@ -39,6 +39,7 @@ def _cli(*args: str, database: str, stdin: str | None = None) -> subprocess.Comp
     done = subprocess.run(
         [_relaykit(), *args, "--database", database],
         input=stdin,
+        env=source_plugins_env(),  # the app imports relaykit_github
         capture_output=True,
         text=True,
         timeout=60,
@@ -77,28 +78,8 @@ def daily(tmp_path: Path) -> Iterator[Daily]:
     detached = _cli("run", APP, "fortnight", "--detach", "--json", database=database)
     assert detached.returncode == 0, detached.stderr
     runs["fortnight"] = json.loads(detached.stdout)["id"]  # the server's worker starts it
-    port = free_port()
-    proc = subprocess.Popen(
-        [_relaykit(), "serve", APP, "--port", str(port), "--database", database],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        link = re.search(r"one-time login link (\S+)", lines[1])
-        assert link, lines
-        _wait_for_port(port, proc)
-        yield Daily(f"http://127.0.0.1:{port}", link.group(1), database, runs, events)
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    with serving(APP, database, tmp_path, source_plugins_env()) as (url, link):
+        yield Daily(url, link, database, runs, events)
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ object resumes the run with that data, and bad data is refused with one line."""
 from __future__ import annotations
 
 import re
-import subprocess
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Server, _relaykit, _wait_for_port
+from tests.browser.conftest import Server
 from tests.http_app import PASSWORD
-from tests.serving import free_port
 
 APP = textwrap.dedent(
     """
@@ -32,41 +29,16 @@ APP = textwrap.dedent(
 
 
 @pytest.fixture
-def approvals(tmp_path: Path) -> Iterator[Server]:
-    """``relaykit serve`` of an app whose ``deploy`` job waits for an approval, with ``ada``."""
+def served_app(tmp_path: Path) -> str:
+    """An app whose ``deploy`` job waits for an approval (``server`` serves it, with ``ada``)."""
     (tmp_path / "approvals.py").write_text(APP, encoding="utf-8")
-    database = f"sqlite:///{tmp_path / 'relaykit.db'}"
-    made = subprocess.run(
-        [_relaykit(), "users", "create", "ada", "--password-stdin", "--database", database],
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    port = free_port()
-    proc = subprocess.Popen(
-        [_relaykit(), "serve", "approvals.py", "--port", str(port), "--database", database],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        link = re.search(r"one-time login link (\S+)", lines[1])
-        assert link, lines
-        _wait_for_port(port, proc)
-        yield Server(f"http://127.0.0.1:{port}", link.group(1), database)
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    return "approvals.py"
+
+
+@pytest.fixture
+def approvals(server: Server) -> Server:
+    """``relaykit serve`` of the approvals app."""
+    return server
 
 
 def _waiting_run(page: Page, server: Server) -> None:
