@@ -752,7 +752,7 @@ def test_replay_run_with_an_edited_payload_leaves_the_original(backend: Backend)
     async def go(store: Store) -> list[str | None]:
         await store.create_run(_run("r1").evolve(groups=(RunGroup("job:j", 1),)))
         edited = await store.replay_run("r1", new_id="r2", now=NOW + 1, payload='{"n": 2}')
-        plain = await store.replay_run("r2", new_id="r3", now=NOW + 2)
+        assert await store.replay_run("r2", new_id="r3", now=NOW + 2) is not None
         runs = [await store.get_run(r) for r in ("r1", "r2", "r3")]
         return [None if edited is None else edited.payload] + [
             None if r is None else r.payload for r in runs

@@ -23,6 +23,7 @@ from ._api import api_routes
 from ._auth import Access, NewKey
 from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
+from ._dashboard_bulk import bulk_dashboard_routes
 from ._dashboard_tokens import token_dashboard_routes
 from ._state import PUBLIC_URL_ENV, ServerState, resolve_public_url
 from ._tokens import run_control_routes
@@ -54,6 +55,7 @@ def create_app(
             ),
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
+            *bulk_dashboard_routes(),
             *dashboard_routes(),
             *token_dashboard_routes(),
             *connection_routes(),
