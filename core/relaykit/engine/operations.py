@@ -285,9 +285,10 @@ class Operations:
         until: float | None = None,
         version: str | None = None,
         dry_run: bool = False,
+        cap: int = BULK_CAP,
     ) -> BulkResult:
         """Cancel, replay or retry every run matching the filters (those of ``list_runs``,
-        plus ``until``: created at or before, epoch seconds), at most ``BULK_CAP`` per call,
+        plus ``until``: created at or before, epoch seconds), at most ``cap`` per call,
         each through the single-run operation. A dry run changes nothing and counts what
         would be done and skipped. ``ConfigurationError`` for an unknown action,
         ``InvalidCursor`` for a bad status."""
@@ -295,7 +296,7 @@ class Operations:
             raise ConfigurationError(
                 f"bulk action {action!r} is not one of {', '.join(BULK_ACTIONS)}"
             )
-        runs, capped = await self._bulk_match(job, status, tag, since, until, version)
+        runs, capped = await self._bulk_match(job, status, tag, since, until, version, cap)
         skipped: dict[str, int] = {}
         done, new_runs = 0, list[str]()
         for run in runs:
@@ -316,7 +317,7 @@ class Operations:
             skipped=skipped,
             sample=[r.id for r in runs[:BULK_SAMPLE]],
             new_runs=new_runs,
-            cap=BULK_CAP,
+            cap=cap,
             capped=capped,
         )
 
@@ -328,6 +329,7 @@ class Operations:
         since: float | None,
         until: float | None,
         version: str | None,
+        cap: int,
     ) -> tuple[list[Run], bool]:
         # ``until`` is a starting position: "~" sorts after every id character but itself.
         cursor = None if until is None else encode_cursor("runs", until, "~~")
@@ -343,8 +345,8 @@ class Operations:
                 limit=MAX_LIMIT,
             )
             found += page.data
-            if len(found) > BULK_CAP:
-                return found[:BULK_CAP], True
+            if len(found) > cap:
+                return found[:cap], True
             if page.next_cursor is None:
                 return found, False
             cursor = page.next_cursor
