@@ -6,6 +6,8 @@ worker."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -185,3 +187,35 @@ def test_the_http_api_bulk_and_edited_replay(
     assert got["plain"][1]["payload"] == {"amount": -5}
     assert got["plain_done"]["status"] == "failed"
     assert {s for r, s in _statuses(rk).items() if r in queued} == {"canceled"}
+
+
+@pytest.mark.subprocess
+def test_runs_bulk_asks_on_a_terminal_and_acts_only_on_yes(rk: Relaykit, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP, encoding="utf-8")
+    runs = [rk.detach("app.py", "other") for _ in range(2)]
+
+    def answer(reply: str) -> tuple[int, str]:
+        primary, secondary = os.openpty()  # stdin is a terminal, as a person's is
+        os.write(primary, reply.encode())  # typed ahead: the prompt reads it
+        try:
+            done = subprocess.run(
+                [str(rk.exe), "runs", "bulk", "cancel", "--job", "other", *DB],
+                cwd=tmp_path,
+                env=rk._env(None),
+                stdin=secondary,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(secondary)
+            os.close(primary)
+        return done.returncode, done.stdout + done.stderr
+
+    code, said = answer("n\n")
+    assert code == 2 and "2 runs match" in said and "cancel 2 runs?" in said, said
+    assert {s for r, s in _statuses(rk).items() if r in runs} == {"queued"}
+    code, said = answer("y\n")
+    assert code == 0 and "2 runs matched, 2 canceled" in said, said
+    assert {s for r, s in _statuses(rk).items() if r in runs} == {"canceled"}
