@@ -332,7 +332,8 @@ class Operations:
         cap: int,
     ) -> tuple[list[Run], bool]:
         # ``until`` is a starting position: "~" sorts after every id character but itself.
-        cursor = None if until is None else encode_cursor("runs", until, "~~")
+        # Fixed-point, not repr: a tiny float's repr (1e-05) is no cursor.
+        cursor = None if until is None else f"r{until:.6f}_~~"
         found: list[Run] = []
         while True:
             page = await self.list_runs(

@@ -51,7 +51,9 @@ def create_app(
         routes=[
             Mount(
                 "/api/v1",
-                app=Router([*api_routes(), *run_control_routes()], default=_api_not_found),
+                # Run control first: /runs/bulk must win over /runs/{run_id}, or its 405s
+                # would name GET only.
+                app=Router([*run_control_routes(), *api_routes()], default=_api_not_found),
             ),
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
