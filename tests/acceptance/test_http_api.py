@@ -395,6 +395,7 @@ def test_the_openapi_document_describes_every_route(sqlite_url: str) -> None:
             ("POST", "/runs/{run_id}/cancel"),
             ("POST", "/runs/{run_id}/replay"),
             ("POST", "/runs/{run_id}/retry"),
+            ("POST", "/runs/bulk"),
             ("GET", "/tokens"),
             ("GET", "/tokens/{token_id}"),
             ("POST", "/tokens/{token_id}/complete"),

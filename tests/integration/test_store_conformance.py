@@ -748,6 +748,20 @@ def test_replay_run_queues_a_copy_under_the_same_limits(backend: Backend) -> Non
     )
 
 
+def test_replay_run_with_an_edited_payload_leaves_the_original(backend: Backend) -> None:
+    async def go(store: Store) -> list[str | None]:
+        await store.create_run(_run("r1").evolve(groups=(RunGroup("job:j", 1),)))
+        edited = await store.replay_run("r1", new_id="r2", now=NOW + 1, payload='{"n": 2}')
+        assert await store.replay_run("r2", new_id="r3", now=NOW + 2) is not None
+        runs = [await store.get_run(r) for r in ("r1", "r2", "r3")]
+        return [None if edited is None else edited.payload] + [
+            None if r is None else r.payload for r in runs
+        ]
+
+    # the edit goes to the copy only; a plain replay of the copy keeps the edit
+    assert asyncio.run(backend.run(go)) == ['{"n": 2}', '{"n": 1}', '{"n": 2}', '{"n": 2}']
+
+
 def test_record_task_updates_a_retried_task_in_place(backend: Backend) -> None:
     async def go(store: Store) -> list[TaskRecord]:
         await _claimed(store, "r1")

@@ -1,4 +1,5 @@
-"""``relaykit runs list|show|cancel|replay``: inspect and control stored runs (no APP needed).
+"""``relaykit runs list|show|cancel|replay|retry`` (``bulk`` is in ``_bulk``): inspect and
+control stored runs (no APP needed).
 
 Each command calls ``relaykit.engine.operations`` on the store; ``--json`` prints the same
 ``relaykit.engine.resources`` objects the HTTP API answers with.
@@ -194,20 +195,29 @@ def cancel_run(run_id: str, as_json: bool, database: str | None) -> None:
 
 @runs_group.command("replay")
 @_RUN_ARG
+@click.option(
+    "--payload",
+    "payload_text",
+    default=None,
+    help="Replay it with this JSON payload instead (@FILE reads a file, - reads stdin).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new run object.")
 @database_option
 @reports_errors
-def replay_run(run_id: str, as_json: bool, database: str | None) -> None:
-    """Enqueue a new run of the same job with the same payload (a worker executes it); RUN
-    is its id or a unique prefix of it."""
+def replay_run(run_id: str, payload_text: str | None, as_json: bool, database: str | None) -> None:
+    """Enqueue a new run of the same job with the same payload, or an edited one (a worker
+    executes it); RUN is its id or a unique prefix of it."""
+    from ._common import parse_payload
+
+    extra = {} if payload_text is None else {"payload": parse_payload(payload_text)}
 
     async def go(store: Store) -> str:
         ops = _ops(store)
-        return (await ops.replay_run(await ops.resolve_run_id(run_id))).id
+        return (await ops.replay_run(await ops.resolve_run_id(run_id), **extra)).id
 
     async def go_json(store: Store) -> dict[str, object]:
         ops = _ops(store)
-        new = await ops.replay_run(await ops.resolve_run_id(run_id))
+        new = await ops.replay_run(await ops.resolve_run_id(run_id), **extra)
         return (await ops.get_run(new.id)).to_json()
 
     if as_json:
@@ -263,3 +273,12 @@ def retry_run(
         print_json(on_store(database, go_json, create=False))
     else:
         stdout.print(on_store(database, go, create=False))
+
+
+def _add_bulk() -> None:
+    from ._bulk import bulk_command
+
+    runs_group.add_command(bulk_command, "bulk")
+
+
+_add_bulk()

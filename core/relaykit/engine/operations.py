@@ -44,6 +44,7 @@ from ..records import EventRecord, RunRecord, RunResult, RunStatus, TokenRecord
 from . import watch
 from .changes import ChangeFeed
 from .resources import (
+    BulkResult,
     Event,
     EventPage,
     EventSent,
@@ -68,6 +69,11 @@ if TYPE_CHECKING:
 _SAME: Final[Any] = object()
 #: The ended states a plain retry resumes.
 _RETRIABLE: Final = frozenset({RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT})
+
+#: The most runs one bulk action acts on; how many ids its result lists.
+BULK_CAP: Final = 10_000
+BULK_SAMPLE: Final = 20
+BULK_ACTIONS: Final = ("cancel", "replay", "retry")
 
 #: The largest page a list hands out.
 MAX_LIMIT: Final = 200
@@ -265,15 +271,18 @@ class Operations:
         run = await self.enqueue(self.job(job_id), payload, is_test=True)
         return await self.get_run(run.id)
 
-    async def replay_run(self, run_id: str) -> RunRecord:
-        """Queue a new run of ``run_id``'s job with its payload, test flag, event, priority,
-        concurrency groups and cancel key (``Store.replay_run``). ``UnknownRun``; with the
-        jobs known, ``UnknownJob`` for a run of a job the app no longer defines."""
+    async def replay_run(self, run_id: str, *, payload: Any = _SAME) -> RunRecord:
+        """Queue a new run of ``run_id``'s job with its payload (``payload`` instead, when
+        given: an edited replay), test flag, event, priority, concurrency groups and cancel
+        key (``Store.replay_run``). ``UnknownRun``; with the jobs known, ``UnknownJob`` for a
+        run of a job the app no longer defines; ``PayloadTooLarge``, ``SerializationError``
+        for a payload that cannot be stored (nothing is queued)."""
         run = await self._run(run_id)
         if self.jobs is not None and run.job_id not in self.jobs:
             raise UnknownJob(f"run {run_id}'s job {run.job_id!r} is not defined in this app")
+        text = None if payload is _SAME else dumps(payload, what=f"the payload of run {run_id}")
         now = self.clock.now()
-        new = await self.store.replay_run(run_id, new_id=new_id("run", now), now=now)
+        new = await self.store.replay_run(run_id, new_id=new_id("run", now), now=now, payload=text)
         if new is None:
             raise UnknownRun(f"no run {run_id!r} in {self.store.url}; see `relaykit runs list`")
         if self._on_enqueue is not None:
@@ -287,6 +296,114 @@ class Operations:
             return Canceled(await self.get_run(run_id), canceled=False)
         await self.store.cancel_run(run_id, now=self.clock.now())
         return Canceled(await self.get_run(run_id), canceled=True)
+
+    # -- bulk actions -------------------------------------------------------------------------
+
+    async def bulk(
+        self,
+        action: str,
+        *,
+        job: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        version: str | None = None,
+        dry_run: bool = False,
+        cap: int = BULK_CAP,
+    ) -> BulkResult:
+        """Cancel, replay or retry every run matching the filters (those of ``list_runs``,
+        plus ``until``: created at or before, epoch seconds), at most ``cap`` per call,
+        each through the single-run operation. A dry run changes nothing and counts what
+        would be done and skipped. ``ConfigurationError`` for an unknown action,
+        ``InvalidCursor`` for a bad status."""
+        if action not in BULK_ACTIONS:
+            raise ConfigurationError(
+                f"bulk action {action!r} is not one of {', '.join(BULK_ACTIONS)}"
+            )
+        runs, capped = await self._bulk_match(job, status, tag, since, until, version, cap)
+        skipped: dict[str, int] = {}
+        done, new_runs = 0, list[str]()
+        for run in runs:
+            reason = self._bulk_skip(action, run.status, run.job)
+            if reason is None and not dry_run:
+                reason, created = await self._bulk_one(action, run.id)
+                if created is not None and len(new_runs) < BULK_SAMPLE:
+                    new_runs.append(created)
+            if reason is not None:
+                skipped[reason] = skipped.get(reason, 0) + 1
+            elif not dry_run:
+                done += 1
+        return BulkResult(
+            action=action,  # type: ignore[arg-type]  # checked against BULK_ACTIONS above
+            dry_run=dry_run,
+            matched=len(runs),
+            done=done,
+            skipped=skipped,
+            sample=[r.id for r in runs[:BULK_SAMPLE]],
+            new_runs=new_runs,
+            cap=cap,
+            capped=capped,
+        )
+
+    async def _bulk_match(
+        self,
+        job: str | None,
+        status: str | None,
+        tag: str | None,
+        since: float | None,
+        until: float | None,
+        version: str | None,
+        cap: int,
+    ) -> tuple[list[Run], bool]:
+        # ``until`` is a starting position: "~" sorts after every id character but itself.
+        # Fixed-point, not repr: a tiny float's repr (1e-05) is no cursor.
+        cursor = None if until is None else f"r{until:.6f}_~~"
+        found: list[Run] = []
+        while True:
+            page = await self.list_runs(
+                job=job,
+                status=status,
+                tag=tag,
+                since=since,
+                version=version,
+                cursor=cursor,
+                limit=MAX_LIMIT,
+            )
+            found += page.data
+            if len(found) > cap:
+                return found[:cap], True
+            if page.next_cursor is None:
+                return found, False
+            cursor = page.next_cursor
+
+    def _bulk_skip(self, action: str, status: RunStatus, job_id: str) -> str | None:
+        """Why ``action`` leaves a run in ``status`` alone (None: it does not)."""
+        terminal = status.is_terminal
+        if action == "cancel":
+            return "already ended" if terminal else None
+        if self.jobs is not None and job_id not in self.jobs:
+            return "job not defined in this app"
+        if action == "retry" and not terminal:
+            return "not ended"
+        if action == "retry" and status not in _RETRIABLE:
+            return f"{status.value}: not failed, canceled or timed out"
+        return None
+
+    async def _bulk_one(self, action: str, run_id: str) -> tuple[str | None, str | None]:
+        """Apply ``action`` to one run: (why it was skipped, the run it queued)."""
+        try:
+            if action == "cancel":
+                done = await self.cancel_run(run_id)
+                return (None if done.canceled else "already ended"), None
+            if action == "replay":
+                return None, (await self.replay_run(run_id)).id
+            return None, (await self.retry_run(run_id)).id
+        except UnknownRun:
+            return "deleted meanwhile", None
+        except (RunNotRetriable, UnknownJob):
+            # Its status changed since it was matched.
+            return "changed meanwhile", None
 
     # -- reading runs -------------------------------------------------------------------------
 

@@ -355,6 +355,25 @@ class RunPage(Resource):
     )
 
 
+class BulkResult(Resource):
+    """What a bulk action on the runs matching some filters did (or, as a dry run, would
+    do)."""
+
+    action: Literal["cancel", "replay", "retry"]
+    dry_run: bool
+    matched: int = Field(description="How many runs matched the filters (at most ``cap``).")
+    done: int = Field(description="How many were canceled, replayed or retried (0 dry).")
+    skipped: dict[str, int] = Field(
+        description="Matched runs left alone, counted by reason (e.g. ``already ended``)."
+    )
+    sample: list[str] = Field(description="The ids of the first matching runs, newest first.")
+    new_runs: list[str] = Field(description="The first runs a replay or retry queued.")
+    cap: int = Field(description="The most runs one call acts on.")
+    capped: bool = Field(
+        description="More runs matched than ``cap``: call again (with ``until``) for the rest."
+    )
+
+
 class EventPage(Resource):
     """A page of events, newest first."""
 
@@ -444,6 +463,7 @@ RESOURCES: tuple[type[Resource], ...] = (
     Run,
     RunDetail,
     RunPage,
+    BulkResult,
     Task,
     Log,
     RunError,

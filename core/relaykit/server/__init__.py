@@ -23,6 +23,7 @@ from ._api import api_routes
 from ._auth import Access, NewKey
 from ._connections import connection_routes
 from ._dashboard import dashboard_routes, make_templates
+from ._dashboard_bulk import bulk_dashboard_routes
 from ._dashboard_tokens import token_dashboard_routes
 from ._state import PUBLIC_URL_ENV, ServerState, resolve_public_url
 from ._stream import stream_routes
@@ -51,13 +52,16 @@ def create_app(
         routes=[
             Mount(
                 "/api/v1",
+                # Streams and run control first: /runs/stream and /runs/bulk must win over
+                # /runs/{run_id}, or its 405s would name GET only.
                 app=Router(
-                    [*stream_routes(), *api_routes(), *run_control_routes()],
+                    [*stream_routes(), *run_control_routes(), *api_routes()],
                     default=_api_not_found,
                 ),
             ),
             *webhook_routes(),
             Mount("/static", app=StaticFiles(packages=[("relaykit.server", "static")])),
+            *bulk_dashboard_routes(),
             *dashboard_routes(),
             *token_dashboard_routes(),
             *connection_routes(),

@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..records import RunStatus
 from ._auth import Principal
-from ._models import KvBody, SendEventBody, TestRunBody
+from ._models import KvBody, ReplayBody, SendEventBody, TestRunBody
 from ._openapi import openapi_document
 from ._state import ServerState
 
@@ -334,11 +334,16 @@ async def cancel_run(request: Request, state: ServerState) -> Response:
 
 
 async def replay_run(request: Request, state: ServerState) -> Response:
-    """POST /runs/{run_id}/replay: a new run of the same job with the same payload."""
+    """POST /runs/{run_id}/replay: a new run of the same job with the same payload (or the
+    body's ``payload``)."""
     run_id = _path_id(request, "run_id", "run")
+    body = await _body(request, state, ReplayBody, empty=True)
+    extra = {"payload": body.payload} if "payload" in body.model_fields_set else {}
     ops = await state.operations()
     try:
-        new = await ops.replay_run(run_id)
+        new = await ops.replay_run(run_id, **extra)
+    except PayloadTooLarge as exc:
+        raise ApiError(413, "payload_too_large", str(exc)) from exc
     except UnknownRun as exc:
         raise ApiError(404, "not_found", f"no run {run_id!r}") from exc
     except UnknownJob as exc:

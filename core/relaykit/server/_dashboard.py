@@ -44,6 +44,7 @@ from ._views import (
     run_duration,
     seconds_text,
     short_time,
+    status_widgets,
     task_tree,
     traceback_lines,
     who,
@@ -435,6 +436,7 @@ async def runs_page(request: Request, state: ServerState) -> Response:
         version=query.get("version", ""),
         tag=query.get("tag", ""),
         job_ids=sorted(state.client.jobs),
+        filters=query,
         first_link=("?" + urlencode(query)) if cursor else None,
         stream_url=None if cursor else _runs_stream_url(request, query, ops, runs),
         next_link=(
@@ -460,7 +462,19 @@ def _runs_stream_url(
 @page
 async def run_page(request: Request, state: ServerState) -> Response:
     """GET /runs/{run_id}: the task tree and timeline, payload, output, error and logs."""
-    run_id = _path_id(request, "run_id")
+    return await _run_view(request, state, _path_id(request, "run_id"))
+
+
+async def _run_view(
+    request: Request,
+    state: ServerState,
+    run_id: str,
+    *,
+    replay_error: str | None = None,
+    replay_payload: str | None = None,
+) -> Response:
+    """The run page; with ``replay_error``, the edited replay form shows it and the text
+    given (``replay_payload``) instead of the run's payload."""
     try:
         run = await (await state.operations()).get_run(run_id)
     except UnknownRun:
@@ -483,6 +497,9 @@ async def run_page(request: Request, state: ServerState) -> Response:
             state.client.jobs[run.job].fingerprint if run.job in state.client.jobs else None
         ),
         tokens=[] if run.status.is_terminal else await _waiting_tokens(state, run.id),
+        replay_error=replay_error,
+        replay_payload=_pretty(run.payload) if replay_payload is None else replay_payload,
+        statuses_shown=status_widgets(run),
     )
 
 
@@ -506,12 +523,38 @@ async def cancel_run(request: Request, state: ServerState, form: Any) -> Respons
 
 @action
 async def replay_run(request: Request, state: ServerState, form: Any) -> Response:
-    """POST /runs/{run_id}/replay: a new run with the same payload."""
+    """POST /runs/{run_id}/replay: a new run with the same payload, or with the form's
+    edited ``payload`` (invalid JSON: the run page again with the parse error, nothing
+    queued; a 200, as the job page's refused test form, so the browser logs no error)."""
     run_id = _path_id(request, "run_id")
+    extra: dict[str, Any] = {}
+    if "payload" in form:
+        text = str(form.get("payload", "")).strip() or "null"
+        try:
+            extra["payload"] = parse_json(text, what="the payload")
+        except JsonTooDeep as exc:
+            return await _run_view(
+                request,
+                state,
+                run_id,
+                replay_error=exc.message,
+                replay_payload=text,
+            )
+        except ValueError as exc:
+            why = f"the payload is not valid JSON: {exc}; nothing was queued"
+            return await _run_view(request, state, run_id, replay_error=why, replay_payload=text)
     try:
-        new = await (await state.operations()).replay_run(run_id)
+        new = await (await state.operations()).replay_run(run_id, **extra)
     except (UnknownRun, UnknownJob):
         return _render(request, "not_found.html", 404, what=f"run {run_id!r} or its job")
+    except PayloadTooLarge as exc:
+        return await _run_view(
+            request,
+            state,
+            run_id,
+            replay_error=str(exc),
+            replay_payload=str(form.get("payload", "")),
+        )
     return _redirect(request, f"/runs/{new.id}")
 
 

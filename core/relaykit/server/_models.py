@@ -4,9 +4,22 @@ number and ``1`` is not a string, exactly as the JSON Schema says."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: A run status as a filter names it (``relaykit.records.RunStatus``'s values).
+RunStatusName = Literal[
+    "queued",
+    "running",
+    "waiting",
+    "waiting_for_connection",
+    "succeeded",
+    "failed",
+    "canceled",
+    "timed_out",
+    "invalid_payload",
+]
 
 #: An event id a client picks: printable ASCII without spaces (it is used in URLs).
 EVENT_ID_PATTERN = r"^[!-~]{1,200}$"
@@ -72,3 +85,49 @@ class RetryBody(BaseModel):
         default=None,
         description="Run with this payload instead (any JSON value; leave out to keep it).",
     )
+
+
+class ReplayBody(BaseModel):
+    """``POST /api/v1/runs/{run_id}/replay`` (an empty body: replay with the same payload)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="ReplayRun")
+
+    payload: Any = Field(
+        default=None,
+        description="Replay with this payload instead (any JSON value; leave out to keep it).",
+    )
+
+
+class BulkFilters(BaseModel):
+    """Which runs a bulk action acts on: every filter given must hold."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="BulkFilters")
+
+    job: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    status: RunStatusName | None = None
+    tag: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    version: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\x00]*$")
+    since: float | None = Field(
+        default=None,
+        description="Created at or after (epoch seconds).",
+        ge=0,
+        le=1e11,
+        allow_inf_nan=False,
+    )
+    until: float | None = Field(
+        default=None,
+        description="Created at or before (epoch seconds).",
+        ge=0,
+        le=1e11,
+        allow_inf_nan=False,
+    )
+
+
+class BulkBody(BaseModel):
+    """``POST /api/v1/runs/bulk``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="BulkAction")
+
+    action: Literal["cancel", "replay", "retry"]
+    filters: BulkFilters | None = Field(default=None, description="None: every run.")
+    dry_run: bool = Field(default=False, description="Count the runs; change nothing.")

@@ -19,6 +19,7 @@ from .._version import __version__
 from ..engine.operations import CURSOR_PATTERNS, MAX_LIMIT
 from ..engine.resources import (
     RESOURCES,
+    BulkResult,
     ErrorBody,
     Event,
     EventPage,
@@ -35,10 +36,17 @@ from ..engine.resources import (
     TokenList,
 )
 from ..records import RunStatus
-from ._models import KvBody, RetryBody, SendEventBody, TestRunBody
+from ._models import BulkBody, KvBody, ReplayBody, RetryBody, SendEventBody, TestRunBody
 
 _REF_TEMPLATE: Final = "#/components/schemas/{model}"
-_BODIES: Final[tuple[type[BaseModel], ...]] = (SendEventBody, TestRunBody, KvBody, RetryBody)
+_BODIES: Final[tuple[type[BaseModel], ...]] = (
+    SendEventBody,
+    TestRunBody,
+    KvBody,
+    RetryBody,
+    ReplayBody,
+    BulkBody,
+)
 Mode = Literal["validation", "serialization"]
 
 
@@ -235,9 +243,25 @@ def _paths() -> dict[str, Any]:
         "/runs/{run_id}/replay": {
             "post": {
                 "operationId": "replayRun",
-                "summary": "Queue a new run of the same job with the same payload.",
+                "summary": "Queue a new run of the same job with the same (or an edited) payload.",
                 "parameters": [_RUN_ID],
-                "responses": _responses(_ok("201", RunDetail, "The new run."), "404", "409"),
+                "requestBody": _body(ReplayBody, required=False),
+                "responses": _responses(
+                    _ok("201", RunDetail, "The new run."), "404", "409", *_BODY_ERRORS
+                ),
+            }
+        },
+        "/runs/bulk": {
+            "post": {
+                "operationId": "bulkRuns",
+                "summary": (
+                    "Cancel, replay or retry every run matching filters (at most 10,000 per "
+                    "call); a dry run counts them and changes nothing."
+                ),
+                "requestBody": _body(BulkBody),
+                "responses": _responses(
+                    _ok("200", BulkResult, "What was done (or would be)."), *_BODY_ERRORS
+                ),
             }
         },
         "/runs/{run_id}/retry": {

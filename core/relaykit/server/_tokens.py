@@ -29,7 +29,7 @@ from ._api import (
     _state,
     endpoint,
 )
-from ._retry import retry_run
+from ._retry import bulk_runs, retry_run
 from ._state import ServerState
 
 _ENVELOPE_BYTES = 16 * 1024
@@ -93,5 +93,6 @@ def run_control_routes() -> list[Route]:
         "/tokens/{token_id}": {"GET": endpoint(get_token)},
         "/tokens/{token_id}/complete": {"POST": complete_token},
         "/runs/{run_id}/retry": {"POST": endpoint(retry_run)},
+        "/runs/bulk": {"POST": endpoint(bulk_runs)},
     }
     return [_route(path, methods) for path, methods in handlers.items()]

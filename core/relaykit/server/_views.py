@@ -149,3 +149,52 @@ def traceback_lines(text: str) -> list[tuple[str, bool]]:
 
 
 _FRAME = re.compile(r'\s*File "(.+)", line (\d+)')
+
+
+@dataclass(frozen=True, slots=True)
+class StatusWidget:
+    """The latest version of one ``io.status`` of a run: its label, state and data, and a
+    progress fraction in [0, 1] when the data has numbers ``progress`` and ``total``."""
+
+    label: str
+    state: str | None
+    data: Any
+    progress: float | None
+    progress_text: str | None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def status_widgets(run: RunDetail) -> list[StatusWidget]:
+    """The run's statuses (``io.status`` and ``Status.update`` record a task of kind
+    ``status`` whose output names the status by ``id``), each at its latest version, in the
+    order they were first created."""
+    latest: dict[str, dict[str, Any]] = {}
+    for task in run.tasks:  # in start order: a later update replaces an earlier version
+        out = task.output
+        if task.kind != "status" or not isinstance(out, dict) or "label" not in out:
+            continue
+        latest[str(out.get("id", task.key))] = out
+    widgets = []
+    for out in latest.values():
+        data = out.get("data")
+        done = total = None
+        if isinstance(data, dict):
+            done, total = _number(data.get("progress")), _number(data.get("total"))
+        fraction = None if done is None or not total else min(max(done / total, 0.0), 1.0)
+        text = None if fraction is None else f"{done:g} / {total:g}"
+        state = out.get("state")
+        widgets.append(
+            StatusWidget(
+                label=str(out["label"]),
+                state=None if state is None else str(state),
+                data=data,
+                progress=fraction,
+                progress_text=text,
+            )
+        )
+    return widgets

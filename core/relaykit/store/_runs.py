@@ -171,9 +171,12 @@ class Runs:
 
         await self._db.write(work, transaction=False)
 
-    async def replay_run(self, run_id: str, *, new_id: str, now: float) -> RunRecord | None:
-        """Queue a copy of ``run_id`` (same job, payload, groups, priority) as ``new_id``."""
-        params = {"id": run_id, "new": new_id, "now": now}
+    async def replay_run(
+        self, run_id: str, *, new_id: str, now: float, payload: str | None = None
+    ) -> RunRecord | None:
+        """Queue a copy of ``run_id`` (same job, payload unless ``payload`` is given, groups,
+        priority) as ``new_id``."""
+        params = {"id": run_id, "new": new_id, "now": now, "payload": payload}
 
         async def work(tx: Tx) -> bool:
             if not await tx.execute("replay_run", params):

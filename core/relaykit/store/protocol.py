@@ -169,8 +169,11 @@ class RunStore(Protocol):
         running under the given epochs become runnable again at once, by anyone."""
         ...
 
-    async def replay_run(self, run_id: str, *, new_id: str, now: float) -> RunRecord | None:
-        """Queue a new run ``new_id`` of the same job, version, payload, environment, test
+    async def replay_run(
+        self, run_id: str, *, new_id: str, now: float, payload: str | None = None
+    ) -> RunRecord | None:
+        """Queue a new run ``new_id`` of the same job, version, payload (``payload``, a JSON
+        text, instead when given), environment, test
         flag and triggering event as ``run_id``, counting against the same concurrency and
         throttle groups with the same priority and cancel key (not its idempotency or
         debounce key: a replay is asked for explicitly). None when ``run_id`` does not exist.

@@ -93,8 +93,9 @@ WITH released AS (UPDATE runs SET status = 'waiting', next_attempt_at = %s, leas
 -- name: replay_run
 WITH ins AS (INSERT INTO runs (id, status, created_at, next_attempt_at, job_id, job_version,
     payload, is_test, event_id, event_name, environment, priority, limited, cancel_key) SELECT
-    %(new)s, 'queued', %(now)s, %(now)s, job_id, job_version, payload, is_test, event_id,
-    event_name, environment, priority, limited, cancel_key FROM runs WHERE id = %(id)s RETURNING
+    %(new)s, 'queued', %(now)s, %(now)s, job_id, job_version, COALESCE(%(payload)s::text,
+    payload), is_test, event_id, event_name, environment, priority, limited, cancel_key FROM runs
+    WHERE id = %(id)s RETURNING
     job_id) SELECT pg_notify('relaykit_wakeup', job_id) FROM ins;
 
 -- name: replay_groups

@@ -86,8 +86,8 @@ WHERE status = 'running' AND (id, epoch) IN
 -- name: replay_run
 INSERT INTO runs (id, status, created_at, next_attempt_at, job_id, job_version, payload,
     is_test, event_id, event_name, environment, priority, limited, cancel_key)
-SELECT :new, 'queued', :now, :now, job_id, job_version, payload, is_test, event_id,
-    event_name, environment, priority, limited, cancel_key
+SELECT :new, 'queued', :now, :now, job_id, job_version, COALESCE(:payload, payload), is_test,
+    event_id, event_name, environment, priority, limited, cancel_key
 FROM runs WHERE id = :id;
 
 -- name: replay_groups
