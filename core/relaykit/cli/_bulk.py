@@ -13,7 +13,15 @@ from ..engine.resources import BulkResult
 from ..errors import ConfigurationError
 from ..records import RunStatus
 from ..store import Store
-from ._common import CliError, database_option, on_store, print_json, reports_errors, stdout
+from ._common import (
+    CliError,
+    database_option,
+    on_store,
+    parse_since,
+    print_json,
+    reports_errors,
+    stdout,
+)
 
 _STATUSES = [s.value for s in RunStatus]
 
@@ -64,11 +72,10 @@ def bulk_command(
     """Cancel, replay or retry every run matching the filters (at most 10,000 per call).
     Without --yes it shows how many runs match and asks first (refused when stdin is not a
     terminal)."""
-    from ._runs import parse_since
 
     now = SystemClock().now()
     since_at = None if since is None else parse_since(since, now)
-    until_at = None if until is None else parse_since(until, now)
+    until_at = None if until is None else parse_since(until, now, "--until")
 
     def call(dry: bool) -> BulkResult:
         async def go(store: Store) -> BulkResult:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
@@ -264,3 +266,24 @@ def print_json(data: Any) -> None:
     out = sys.__stdout__ or sys.stdout
     out.write(json.dumps(data, default=str, separators=(",", ":"), allow_nan=False) + "\n")
     out.flush()
+
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: float, option: str = "--since") -> float:
+    """An age (``30s``, ``10m``, ``2h``, ``3d``, ``1w``) before ``now``, or an ISO date or
+    date-time (local time unless it names its offset), as epoch seconds (``--since``,
+    ``--until``); anything else is a ``CliError`` naming ``option``."""
+    age = _AGE.fullmatch(text.strip().lower())
+    if age is not None:
+        return now - float(age.group(1)) * _SECONDS[age.group(2)]
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(
+            f"{option} {text!r} is neither an age (30s, 10m, 2h, 3d, 1w) nor an ISO date "
+            "(2026-01-31, 2026-01-31T09:00)"
+        ) from None
+    return when.timestamp()

@@ -8,9 +8,7 @@ Each command calls ``relaykit.engine.operations`` on the store; ``--json`` print
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import datetime
 
 import click
 from rich.console import Console
@@ -28,6 +26,7 @@ from ._common import (
     describe_database,
     existing_database,
     on_store,
+    parse_since,
     print_json,
     reports_errors,
     stderr,
@@ -41,26 +40,6 @@ _STATUSES = [s.value for s in RunStatus]
 def _ops(store: Store) -> Operations:
     """The operations without an app: replays are allowed for any stored run."""
     return Operations(store, clock=SystemClock())
-
-
-_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_since(text: str, now: float) -> float:
-    """``--since``: an age (``30s``, ``10m``, ``2h``, ``3d``, ``1w``) before ``now``, or an ISO
-    date or date-time (local time unless it names its offset), as epoch seconds."""
-    age = _AGE.fullmatch(text.strip().lower())
-    if age is not None:
-        return now - float(age.group(1)) * _SECONDS[age.group(2)]
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CliError(
-            f"--since {text!r} is neither an age (30s, 10m, 2h, 3d, 1w) nor an ISO date "
-            "(2026-01-31, 2026-01-31T09:00)"
-        ) from None
-    return when.timestamp()
 
 
 @click.group("runs")
