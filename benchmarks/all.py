@@ -64,7 +64,8 @@ BENCHMARKS = (
     Bench(
         "event_latency",
         "event_latency.py",
-        ("--rounds", "1", "--events", "60", "--queue-events", "5"),
+        ("--rounds", "1", "--events", "60", "--queue-events", "5", "--cross-process"),
+        ("--cross-process",),
     ),
     Bench("http_load", "http_load.py", ("--rounds", "1", "--seconds", "2")),
     Bench(
@@ -80,7 +81,12 @@ BENCHMARKS = (
         ("--runs", "500", "--rounds", "2", "--postgres", PG_SERVER),
         ("--postgres", PG_SERVER),
     ),
-    Bench("api_pages", "api_pages.py", ("--rounds", "2")),
+    Bench(
+        "api_pages",
+        "api_pages.py",
+        ("--runs", "20000", "--loops", "20", "--postgres", PG_SERVER),
+        ("--postgres", PG_SERVER),
+    ),
     Bench(
         "endpoint_overhead",
         "endpoint_overhead.py",

@@ -127,10 +127,26 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=50)
     parser.add_argument("--postgres", default=None, metavar="URL")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args()
     results = {"sqlite": asyncio.run(on_sqlite(args))}
     if args.postgres:
         results["postgres"] = asyncio.run(on_postgres(args))
+    if args.figures:
+        rows = [
+            {
+                "figure": f"API {what}, {args.runs:,} runs, {store_name} (median)",
+                "relaykit": round(t["median"], 2),
+                "unit": "ms",
+                "better": "lower",
+                "target": 20,
+            }
+            for store_name, figures in results.items()
+            for what, t in figures.items()
+        ]
+        Path(args.figures).write_text(json.dumps(rows), encoding="utf-8")
     if args.json:
         print(json.dumps(results))
         return

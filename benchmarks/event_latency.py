@@ -68,6 +68,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 WARM_UP = 10
@@ -331,6 +332,9 @@ def _parse() -> argparse.Namespace:
         metavar="URL",
         help="Run only relaykit-xproc, on throwaway databases of this PostgreSQL server.",
     )
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     parser.add_argument("--side", choices=[*SIDES, "relaykit-worker"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -388,10 +392,41 @@ def main() -> None:
     print(f"\nevent -> run start, {store}, relaykit vs DBOS {dbos_version}, ", end="")
     print(f"{args.rounds} rounds pooled\n")
     _report(pooled, idle_cpu, postgres=bool(args.postgres))
+    if args.figures:
+        _write_figures(Path(args.figures), pooled, store, postgres=bool(args.postgres))
     if send_ms["sync"]:
         sync, kept = statistics.median(send_ms["sync"]), statistics.median(send_ms["open"])
         print(f"of which the sender's own call, p50: send_event_sync {sync:.2f} ms (opens and")
         print(f"closes its store), send_event on an open client {kept:.2f} ms")
+
+
+def _write_figures(
+    path: Path, pooled: dict[str, list[float]], store: str, *, postgres: bool
+) -> None:
+    """p50s for benchmarks/all.py: relaykit beside DBOS's fair peer for each shape (in the
+    process: a started workflow; another process: DBOS's queue), with the issue's targets."""
+    p50 = {side: percentiles(lat)["p50"] for side, lat in pooled.items() if lat}
+    pairs = [
+        ("relaykit", "dbos-start", None, "event -> run start in the process"),
+        ("relaykit-xproc", "dbos-queue", 10 if postgres else 20, "worker in another process"),
+        (OPEN_SIDE, None, 10 if postgres else 20, "another process, client kept open"),
+    ]
+    rows = []
+    for side, peer, target, what in pairs:
+        if side not in p50:
+            continue
+        row: dict[str, Any] = {
+            "figure": f"{what}, {store}, p50",
+            "relaykit": round(p50[side], 2),
+            "unit": "ms",
+            "better": "lower",
+        }
+        if peer in p50:
+            row["peer"] = round(p50[peer], 2)
+        if target is not None:
+            row["target"] = target
+        rows.append(row)
+    path.write_text(json.dumps(rows), encoding="utf-8")
 
 
 def _report(pooled: dict[str, list[float]], idle_cpu: list[float], *, postgres: bool) -> None:

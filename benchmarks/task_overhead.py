@@ -90,6 +90,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--tasks-per-run", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="Also print raw results as JSON.")
+    parser.add_argument(
+        "--figures", metavar="FILE", help="write the headline figures as JSON (benchmarks/all.py)"
+    )
     args = parser.parse_args()
 
     # (workload, relaykit mode, dbos mode, label)
@@ -164,6 +167,59 @@ def main() -> None:
         _target(f"{kind}: per-task cost <= DBOS/{times}", rk, db_normal / times, "µs")
     if args.json:
         print(json.dumps({f"{w}/{lbl}/{s}": v for (w, lbl, s), v in results.items()}))
+    if args.figures:
+        _write_figures(Path(args.figures), med, args.tasks_per_run, raw_normal, raw_full)
+
+
+def _write_figures(
+    path: Path, med: Any, tasks_per_run: int, raw_normal: float, raw_full: float
+) -> None:
+    """The headline figures for benchmarks/all.py's table (``med(workload, label, side,
+    field)`` is the median over the rounds)."""
+    rk_normal = med("one-run", "WAL+NORMAL", "relaykit", "us_per_task")
+    db_normal = med("one-run", "WAL+NORMAL", "dbos", "us_per_task")
+    rk_full = med("one-run", "defaults", "relaykit", "us_per_task")
+    resume = med("one-run", "WAL+NORMAL", "relaykit", "resume_us_per_task")
+    figures = [
+        _figure("per task, async fn, WAL+NORMAL", rk_normal, db_normal, target_ratio=25),
+        _figure("the same against the bare commit (<= 2x)", rk_normal, target=raw_normal * 2),
+        _figure("per task at WAL+FULL (<= 1.2x the bare commit)", rk_full, target=raw_full * 1.2),
+        _figure("resume, per memoized task", resume, target=10.0),
+    ]
+    for kind, times in SYNC_KINDS.items():
+        rk = med("one-run", "WAL+NORMAL", kind, "us_per_task")
+        figures.append(_figure(f"per task, {kind}, WAL+NORMAL", rk, db_normal, target_ratio=times))
+    figures.append(
+        {
+            "figure": f"runs of {tasks_per_run} tasks one after another, WAL+NORMAL",
+            "relaykit": round(med("many-runs", "WAL+NORMAL", "relaykit", "runs_per_s"), 1),
+            "peer": round(med("many-runs", "WAL+NORMAL", "dbos", "runs_per_s"), 1),
+            "unit": "runs/s",
+            "better": "higher",
+            "target_ratio": 25,
+        }
+    )
+    path.write_text(json.dumps(figures), encoding="utf-8")
+
+
+def _figure(
+    name: str,
+    value: float,
+    peer: float | None = None,
+    *,
+    target: float | None = None,
+    target_ratio: float | None = None,
+) -> dict[str, Any]:
+    """One row of benchmarks/all.py's table (µs, lower is better)."""
+    row: dict[str, Any] = {"figure": name, "relaykit": round(value, 1), "unit": "µs"}
+    row["better"] = "lower"
+    if peer is not None:
+        row["peer"] = round(peer, 1)
+    if target is not None:
+        row["target"] = round(target, 1)
+    if target_ratio is not None:
+        row["target_ratio"] = target_ratio
+    return row
 
 
 def _dbos_version(results: dict[tuple[str, str, str], list[dict[str, Any]]]) -> str:

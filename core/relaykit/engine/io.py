@@ -23,7 +23,6 @@ from ..errors import ConfigurationError
 from ..records import EventRecord, KvWrite, to_datetime
 from .invoke import invoke
 from .metadata import Metadata, RunTags
-from .resources import Token
 from .runner import Attempt
 from .waitpoints import create_token, wait_for_token
 
@@ -31,6 +30,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ..integrations.base import Integration
+    from .resources import Token
 
     IntegrationT = TypeVar("IntegrationT", bound=Integration)
 

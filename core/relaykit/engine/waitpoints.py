@@ -9,9 +9,12 @@ holding no worker slot, until ``Store.complete_token`` resolves it or the token 
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import sys
 import uuid as _uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._base.durations import check_seconds
 from .._base.names import check_tags
@@ -19,9 +22,11 @@ from .._base.serde import dumps
 from ..definitions.retry import NO_RETRY
 from ..errors import ConfigurationError
 from ..records import TokenRecord
-from .resources import Token
 from .runner import Attempt
 from .tokens import TokenSigner
+
+if TYPE_CHECKING:  # pydantic's models cost ~75 ms to import: only when a token is made
+    from .resources import Token
 
 _UUID_NAMESPACE = _uuid.UUID("6f1c1f0e-5b4c-4a57-9a43-9d0c6f2f7a11")
 
@@ -89,7 +94,19 @@ async def create_token(
         tags=tuple(made["tags"]),
     )
     signer = TokenSigner.from_env()
-    return Token.from_record(stored, now=now, url=signer.url(stored.id))
+    model = await _token_model()
+    return model.from_record(stored, now=now, url=signer.url(stored.id))
+
+
+async def _token_model() -> type[Token]:
+    """``resources.Token``, its module imported in a thread the first time (pydantic's models
+    take ~75 ms to build, which would stall every run on this loop)."""
+    name = f"{__package__}.resources"
+    module = sys.modules.get(name)
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, name)
+    token: type[Token] = module.Token
+    return token
 
 
 async def wait_for_token(attempt: Attempt, token: Token | str, *, key: str | None = None) -> Any:
@@ -100,7 +117,7 @@ async def wait_for_token(attempt: Attempt, token: Token | str, *, key: str | Non
     ``key`` (default ``wait:<token id>``)."""
     run = attempt.run
     where = f"io.wait_for_token({token if isinstance(token, str) else token.id!r})"
-    if isinstance(token, Token):
+    if not isinstance(token, str) and hasattr(token, "run_id"):  # a Token io.create_token made
         token_id, owner = token.id, token.run_id
         expires = None if token.expires_at is None else token.expires_at.timestamp()
     elif isinstance(token, str) and token:
