@@ -7,16 +7,13 @@ its label, state and a progress bar. No console errors."""
 from __future__ import annotations
 
 import re
-import subprocess
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
-from tests.browser.conftest import Server, _relaykit, _wait_for_port
+from tests.browser.conftest import Server
 from tests.http_app import PASSWORD
-from tests.serving import free_port
 
 APP = textwrap.dedent(
     """
@@ -41,40 +38,16 @@ APP = textwrap.dedent(
 
 
 @pytest.fixture
-def control(tmp_path: Path) -> Iterator[Server]:
-    """``relaykit serve`` of the app above, with the user ``ada``."""
+def served_app(tmp_path: Path) -> str:
+    """The app above (``server`` serves it, with the user ``ada``)."""
     (tmp_path / "control.py").write_text(APP, encoding="utf-8")
-    database = f"sqlite:///{tmp_path / 'relaykit.db'}"
-    made = subprocess.run(
-        [_relaykit(), "users", "create", "ada", "--password-stdin", "--database", database],
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    port = free_port()
-    proc = subprocess.Popen(
-        [_relaykit(), "serve", "control.py", "--port", str(port), "--database", database],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        assert re.search(r"one-time login link (\S+)", lines[1]), lines
-        _wait_for_port(port, proc)
-        yield Server(f"http://127.0.0.1:{port}", "", database)
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    return "control.py"
+
+
+@pytest.fixture
+def control(server: Server) -> Server:
+    """``relaykit serve`` of the app above."""
+    return server
 
 
 def _log_in_and_test_run(page: Page, server: Server, job: str, payload: str) -> None:
