@@ -115,6 +115,7 @@ async def on_sqlite(args: argparse.Namespace, jobs: list[str]) -> dict[str, Any]
 async def _plan(db: sqlite3.Connection, name: str, jobs: list[str]) -> list[str]:
     """EXPLAIN QUERY PLAN of the statement the store sends for ``name`` (captured by running
     the store's method against a recorder in place of its connection)."""
+    from relaykit.store._sqlite_io import SqliteDatabase
     from relaykit.store.sqlite import SqliteStore
 
     captured: list[tuple[str, tuple[Any, ...]]] = []
@@ -132,7 +133,8 @@ async def _plan(db: sqlite3.Connection, name: str, jobs: list[str]) -> list[str]
             return fn(Recorder())
 
     store = SqliteStore.from_url("sqlite:///:memory:")
-    store._io = RecordingIO()  # type: ignore[assignment]  # only to capture the SQL text
+    # only to capture the SQL text: the store's queries run through its database adapter
+    store._db = SqliteDatabase(RecordingIO())  # type: ignore[arg-type]
     if name == "has_unfinished_work":
         await store.has_unfinished_work(job_ids=jobs, now=time.time())
     else:

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from .._base.clock import SystemClock
-from ..engine.operations import MAX_LIMIT, Canceled, Operations
+from ..engine.operations import MAX_LIMIT, Canceled, Operations, RunLabels
 from ..engine.resources import RunDetail, RunPage
 from ..errors import InvalidCursor
 from ..records import RunResult, RunStatus
@@ -127,24 +127,26 @@ def show_run(run_id: str, as_json: bool, database: str | None) -> None:
     """Show a run (RUN: its id, or a unique prefix of it): its task tree with timings, logs,
     output or error."""
 
-    async def go(store: Store) -> RunDetail | RunResult:
+    async def go(store: Store) -> RunDetail | tuple[RunResult, RunLabels]:
         ops = _ops(store)
         found = await ops.resolve_run_id(run_id)
-        return await (ops.get_run(found) if as_json else ops.result(found))
+        if as_json:
+            return await ops.get_run(found)
+        return await ops.result(found), await ops.run_labels(found)
 
     shown = on_store(database, go, create=False)
     if isinstance(shown, RunDetail):
         print_json(shown.to_json())
-    else:
-        print_result(stdout, shown)
-        detail = on_store(database, lambda store: _ops(store).get_run(shown.id), create=False)
-        if detail.retry_of:
-            stdout.print(f"retry of: {detail.retry_of}", soft_wrap=True, markup=False)
-        if detail.tags:
-            stdout.print(f"tags: {', '.join(detail.tags)}", soft_wrap=True, markup=False)
-        if detail.metadata:
-            text = json.dumps(detail.metadata, ensure_ascii=False)
-            stdout.print(f"metadata: {text}", soft_wrap=True, markup=False)
+        return
+    result, labels = shown
+    print_result(stdout, result)
+    if labels.retry_of:
+        stdout.print(f"retry of: {labels.retry_of}", soft_wrap=True, markup=False)
+    if labels.tags:
+        stdout.print(f"tags: {', '.join(labels.tags)}", soft_wrap=True, markup=False)
+    if labels.metadata:
+        text = json.dumps(labels.metadata, ensure_ascii=False)
+        stdout.print(f"metadata: {text}", soft_wrap=True, markup=False)
 
 
 @runs_group.command("cancel")

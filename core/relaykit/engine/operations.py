@@ -149,6 +149,15 @@ class SearchResult:
     events: list[Event]
 
 
+@dataclass(frozen=True, slots=True)
+class RunLabels:
+    """What ``Operations.run_labels`` reads: a run's tags, metadata and the run it retries."""
+
+    tags: list[str]
+    metadata: dict[str, Any] | None
+    retry_of: str | None
+
+
 class Operations:
     """The operations on one open store.
 
@@ -422,15 +431,26 @@ class Operations:
         attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
         code = await self.store.get_run_code(run_id)
-        tags = (await self.store.get_run_tags([run_id])).get(run_id, [])
-        meta = await self.store.kv_get(f"meta:{run_id}", "metadata")
+        labels = await self.run_labels(run_id)
         return RunDetail.from_records(
             run,
             tasks,
             logs,
             code=code,
             attempts=attempts,
-            tags=tags,
+            tags=labels.tags,
+            metadata=labels.metadata,
+            retry_of=labels.retry_of,
+        )
+
+    async def run_labels(self, run_id: str) -> RunLabels:
+        """A run's tags, metadata (``io.metadata``) and the run it retries: what its detail
+        shows beside its tasks, three small reads (``relaykit runs show`` prints them under
+        the task tree without loading the tasks twice)."""
+        tags = (await self.store.get_run_tags([run_id])).get(run_id, [])
+        meta = await self.store.kv_get(f"meta:{run_id}", "metadata")
+        return RunLabels(
+            tags=list(tags),
             metadata=None if meta is None else json.loads(meta),
             retry_of=await self.store.get_retry_of(run_id),
         )
