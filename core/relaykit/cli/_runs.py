@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 
 import click
 from rich.console import Console
@@ -17,7 +18,7 @@ from .._base.clock import SystemClock
 from ..engine.operations import MAX_LIMIT, Canceled, Operations, RunLabels
 from ..engine.resources import RunDetail, RunPage
 from ..errors import InvalidCursor
-from ..records import RunResult, RunStatus
+from ..records import RunRecord, RunResult, RunStatus
 from ..store import Store
 from ._common import (
     EXIT_RUN_NOT_SUCCEEDED,
@@ -192,19 +193,7 @@ def replay_run(run_id: str, payload_text: str | None, as_json: bool, database: s
 
     extra = {} if payload_text is None else {"payload": parse_payload(payload_text)}
 
-    async def go(store: Store) -> str:
-        ops = _ops(store)
-        return (await ops.replay_run(await ops.resolve_run_id(run_id), **extra)).id
-
-    async def go_json(store: Store) -> dict[str, object]:
-        ops = _ops(store)
-        new = await ops.replay_run(await ops.resolve_run_id(run_id), **extra)
-        return (await ops.get_run(new.id)).to_json()
-
-    if as_json:
-        print_json(on_store(database, go_json, create=False))
-    else:
-        stdout.print(on_store(database, go, create=False))
+    _start_from(database, run_id, as_json, lambda ops, found: ops.replay_run(found, **extra))
 
 
 @runs_group.command("retry")
@@ -239,21 +228,33 @@ def retry_run(
 
     extra = {} if payload_text is None else {"payload": parse_payload(payload_text)}
 
-    async def go(store: Store) -> str:
-        ops = _ops(store)
-        found = await ops.resolve_run_id(run_id)
-        return (await ops.retry_run(found, from_task=from_task, **extra)).id
+    _start_from(
+        database,
+        run_id,
+        as_json,
+        lambda ops, found: ops.retry_run(found, from_task=from_task, **extra),
+    )
 
-    async def go_json(store: Store) -> dict[str, object]:
-        ops = _ops(store)
-        found = await ops.resolve_run_id(run_id)
-        new = await ops.retry_run(found, from_task=from_task, **extra)
-        return (await ops.get_run(new.id)).to_json()
 
+def _start_from(
+    database: str | None,
+    run_id: str,
+    as_json: bool,
+    start: Callable[[Operations, str], Awaitable[RunRecord]],
+) -> None:
+    """``runs replay`` and ``runs retry``: resolve RUN (an id or a unique prefix), start the
+    new run from it, and print the new run's id (or, with ``--json``, its run object)."""
+
+    async def go(store: Store) -> str | dict[str, object]:
+        ops = _ops(store)
+        new = await start(ops, await ops.resolve_run_id(run_id))
+        return (await ops.get_run(new.id)).to_json() if as_json else new.id
+
+    shown = on_store(database, go, create=False)
     if as_json:
-        print_json(on_store(database, go_json, create=False))
+        print_json(shown)
     else:
-        stdout.print(on_store(database, go, create=False))
+        stdout.print(shown)
 
 
 def _add_bulk() -> None:

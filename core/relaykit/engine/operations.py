@@ -40,7 +40,16 @@ from ..errors import (
     UnknownToken,
 )
 from ..integrations.base import Integration
-from ..records import EventRecord, RunRecord, RunResult, RunStatus, TokenRecord
+from ..records import (
+    EventRecord,
+    LogRecord,
+    RunRecord,
+    RunResult,
+    RunStatus,
+    TaskAttempt,
+    TaskRecord,
+    TokenRecord,
+)
 from . import watch
 from .changes import ChangeFeed
 from .resources import (
@@ -426,11 +435,7 @@ class Operations:
 
     async def get_run(self, run_id: str) -> RunDetail:
         """A run with its tasks (and each task's attempt history) and logs. ``UnknownRun``."""
-        run = await self._run(run_id)
-        tasks = await self.store.load_tasks(run_id)
-        attempts = await self.store.load_task_attempts(run_id)
-        logs = await self.store.load_logs(run_id)
-        code = await self.store.get_run_code(run_id)
+        run, tasks, attempts, logs, code = await self._records(run_id)
         labels = await self.run_labels(run_id)
         return RunDetail.from_records(
             run,
@@ -457,12 +462,19 @@ class Operations:
 
     async def result(self, run_id: str) -> RunResult:
         """A run as ``client.run`` returns it (``RunResult``). ``UnknownRun``."""
+        run, tasks, attempts, logs, code = await self._records(run_id)
+        return RunResult.from_records(run, tasks, logs, code=code, attempts=attempts)
+
+    async def _records(
+        self, run_id: str
+    ) -> tuple[RunRecord, list[TaskRecord], list[TaskAttempt], list[LogRecord], str | None]:
+        """What both views of a run are built from: the run, its tasks, their attempts, its
+        logs and its code fingerprint. ``UnknownRun``."""
         run = await self._run(run_id)
         tasks = await self.store.load_tasks(run_id)
         attempts = await self.store.load_task_attempts(run_id)
         logs = await self.store.load_logs(run_id)
-        code = await self.store.get_run_code(run_id)
-        return RunResult.from_records(run, tasks, logs, code=code, attempts=attempts)
+        return run, tasks, attempts, logs, await self.store.get_run_code(run_id)
 
     async def list_tasks(self, run_id: str) -> list[Task]:
         """A run's tasks in start order. ``UnknownRun``."""
