@@ -16,22 +16,25 @@ only for annotations, so pytest's conftest loading stays the only runtime import
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from tests.acceptance import inprocess
 from tests.acceptance._shapes import check_component
 
+from relaykit import Client
 from relaykit.engine.resources import Run, RunDetail, Task
 
 #: ``RELAYKIT_TEST_CLI=subprocess``: every ``rk(...)`` starts the installed script.
@@ -533,3 +536,33 @@ def app(tmp_path: Path, app_source: str) -> str:
     """The acceptance app written to ``tmp_path/app.py``; returns the APP argument."""
     (tmp_path / "app.py").write_text(app_source, encoding="utf-8")
     return "app.py"
+
+
+def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: str = "app.py") -> Client:
+    """The client of ``tmp_path/APP`` on ``tmp_path/relaykit.db``, loaded as the CLI loads
+    it, with ``tmp_path`` the current directory (where its tasks write side effects)."""
+    from relaykit.cli._app import load_client
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    client = load_client(app)
+    client.use_database(f"sqlite:///{tmp_path / 'relaykit.db'}")
+    return client
+
+
+@contextlib.asynccontextmanager
+async def authorized_api(
+    client: Client,
+) -> AsyncIterator[tuple[httpx2.AsyncClient, dict[str, str]]]:
+    """An HTTP client on ``client``'s ASGI app and the ``Authorization`` header of a new API
+    key; the client's store is closed afterwards."""
+    from relaykit.server import Access
+
+    await client.open()
+    try:
+        key = await Access(client.store, client.clock).create_key("tests")
+        transport = httpx2.ASGITransport(app=client.asgi_app())
+        async with httpx2.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield http, {"Authorization": f"Bearer {key.secret}"}
+    finally:
+        await client.close()

@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx2
 import pytest
-
-from relaykit.server import Access
+from tests.acceptance.conftest import app_client, authorized_api
 
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
@@ -123,55 +121,43 @@ def test_the_http_api_bulk_and_edited_replay(
     (tmp_path / "app.py").write_text(APP, encoding="utf-8")
     failed = rk.run_json("app.py", "order", {"amount": -5}).run_object(exit_code=1)["id"]
     queued = [rk.detach("app.py", "other") for _ in range(2)]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    from relaykit.cli._app import load_client
-
-    client = load_client("app.py")
-    client.use_database(f"sqlite:///{tmp_path / 'relaykit.db'}")
+    client = app_client(tmp_path, monkeypatch)
 
     async def go() -> dict[str, Any]:
-        await client.open()
-        key = await Access(client.store, client.clock).create_key("tests")
-        auth = {"Authorization": f"Bearer {key.secret}"}
-        transport = httpx2.ASGITransport(app=client.asgi_app())
         out: dict[str, Any] = {}
-        try:
-            async with httpx2.AsyncClient(transport=transport, base_url="http://t") as http:
+        async with authorized_api(client) as (http, auth):
 
-                async def bulk(body: Any, headers: dict[str, str] = auth) -> tuple[int, Any]:
-                    r = await http.post("/api/v1/runs/bulk", json=body, headers=headers)
-                    return r.status_code, r.json()
+            async def bulk(body: Any, headers: dict[str, str] = auth) -> tuple[int, Any]:
+                r = await http.post("/api/v1/runs/bulk", json=body, headers=headers)
+                return r.status_code, r.json()
 
-                out["dry"] = await bulk(
-                    {"action": "cancel", "filters": {"job": "other"}, "dry_run": True}
+            out["dry"] = await bulk(
+                {"action": "cancel", "filters": {"job": "other"}, "dry_run": True}
+            )
+            out["cancel"] = await bulk({"action": "cancel", "filters": {"job": "other"}})
+            out["future"] = await bulk(
+                {"action": "retry", "filters": {"since": time.time() + 3600}}
+            )
+            out["bad"] = [
+                (await bulk(b))[0]
+                for b in (
+                    {"action": "delete"},
+                    {"action": "cancel", "filters": {"status": "nope"}},
+                    {"action": "cancel", "filters": {"since": "yesterday"}},
                 )
-                out["cancel"] = await bulk({"action": "cancel", "filters": {"job": "other"}})
-                out["future"] = await bulk(
-                    {"action": "retry", "filters": {"since": time.time() + 3600}}
-                )
-                out["bad"] = [
-                    (await bulk(b))[0]
-                    for b in (
-                        {"action": "delete"},
-                        {"action": "cancel", "filters": {"status": "nope"}},
-                        {"action": "cancel", "filters": {"since": "yesterday"}},
-                    )
-                ]
-                out["anonymous"] = (await bulk({"action": "cancel"}, {}))[0]
-                r = await http.post(
-                    f"/api/v1/runs/{failed}/replay", json={"payload": {"amount": 4}}, headers=auth
-                )
-                out["replay"] = (r.status_code, r.json())
-                r = await http.post(f"/api/v1/runs/{failed}/replay", headers=auth)
-                out["plain"] = (r.status_code, r.json())
-                await client.worker(exit_when_idle=True).run()
-                for name in ("replay", "plain"):
-                    r = await http.get(f"/api/v1/runs/{out[name][1]['id']}", headers=auth)
-                    out[f"{name}_done"] = r.json()
-                return out
-        finally:
-            await client.close()
+            ]
+            out["anonymous"] = (await bulk({"action": "cancel"}, {}))[0]
+            r = await http.post(
+                f"/api/v1/runs/{failed}/replay", json={"payload": {"amount": 4}}, headers=auth
+            )
+            out["replay"] = (r.status_code, r.json())
+            r = await http.post(f"/api/v1/runs/{failed}/replay", headers=auth)
+            out["plain"] = (r.status_code, r.json())
+            await client.worker(exit_when_idle=True).run()
+            for name in ("replay", "plain"):
+                r = await http.get(f"/api/v1/runs/{out[name][1]['id']}", headers=auth)
+                out[f"{name}_done"] = r.json()
+            return out
 
     got = asyncio.run(go())
     status, dry = got["dry"]

@@ -9,10 +9,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx2
 import pytest
-
-from relaykit.server import Access
+from tests.acceptance.conftest import app_client, authorized_api
 
 if TYPE_CHECKING:
     from tests.acceptance.conftest import Relaykit
@@ -124,53 +122,39 @@ def test_the_http_api_retries_and_forks_a_run(
 ) -> None:
     old = _failed_order(rk, tmp_path)
     ok = rk.run_json("app.py", "order", {"amount": 1}).run_object(exit_code=0)
-    monkeypatch.chdir(tmp_path)  # the app's tasks write their side effects here
-    monkeypatch.syspath_prepend(str(tmp_path))
-    from relaykit.cli._app import load_client
-
-    client = load_client("app.py")
-    client.use_database(f"sqlite:///{tmp_path / 'relaykit.db'}")
+    client = app_client(tmp_path, monkeypatch)  # the app's tasks write their side effects here
 
     async def go() -> dict[str, Any]:
-        await client.open()
-        key = await Access(client.store, client.clock).create_key("tests")
-        auth = {"Authorization": f"Bearer {key.secret}"}
-        transport = httpx2.ASGITransport(app=client.asgi_app())
-        try:
-            async with httpx2.AsyncClient(transport=transport, base_url="http://t") as http:
-                out: dict[str, Any] = {}
-                r = await http.post(f"/api/v1/runs/{old}/retry", headers=auth)
-                assert r.status_code == 201, r.text
-                out["queued"] = r.json()
-                r = await http.post(
-                    f"/api/v1/runs/{old}/retry",
-                    json={"from_task": "charge", "payload": {"amount": 9}},
-                    headers=auth,
-                )
-                assert r.status_code == 201, r.text
-                out["fork"] = r.json()["id"]
-                out["errors"] = [
-                    (r.status_code, r.json()["error"]["code"])
-                    for r in [
-                        await http.post("/api/v1/runs/run_nope/retry", headers=auth),
-                        await http.post(f"/api/v1/runs/{ok['id']}/retry", headers=auth),
-                        await http.post(
-                            f"/api/v1/runs/{old}/retry", json={"from_task": "x"}, headers=auth
-                        ),
-                        await http.post(
-                            f"/api/v1/runs/{old}/retry", json={"extra": 1}, headers=auth
-                        ),
-                        await http.post(f"/api/v1/runs/{old}/retry"),
-                    ]
+        async with authorized_api(client) as (http, auth):
+            out: dict[str, Any] = {}
+            r = await http.post(f"/api/v1/runs/{old}/retry", headers=auth)
+            assert r.status_code == 201, r.text
+            out["queued"] = r.json()
+            r = await http.post(
+                f"/api/v1/runs/{old}/retry",
+                json={"from_task": "charge", "payload": {"amount": 9}},
+                headers=auth,
+            )
+            assert r.status_code == 201, r.text
+            out["fork"] = r.json()["id"]
+            out["errors"] = [
+                (r.status_code, r.json()["error"]["code"])
+                for r in [
+                    await http.post("/api/v1/runs/run_nope/retry", headers=auth),
+                    await http.post(f"/api/v1/runs/{ok['id']}/retry", headers=auth),
+                    await http.post(
+                        f"/api/v1/runs/{old}/retry", json={"from_task": "x"}, headers=auth
+                    ),
+                    await http.post(f"/api/v1/runs/{old}/retry", json={"extra": 1}, headers=auth),
+                    await http.post(f"/api/v1/runs/{old}/retry"),
                 ]
-                await client.worker(exit_when_idle=True).run()
-                for name in ("queued", "fork"):
-                    run_id = out[name]["id"] if name == "queued" else out[name]
-                    r = await http.get(f"/api/v1/runs/{run_id}", headers=auth)
-                    out[f"{name}_done"] = r.json()
-                return out
-        finally:
-            await client.close()
+            ]
+            await client.worker(exit_when_idle=True).run()
+            for name in ("queued", "fork"):
+                run_id = out[name]["id"] if name == "queued" else out[name]
+                r = await http.get(f"/api/v1/runs/{run_id}", headers=auth)
+                out[f"{name}_done"] = r.json()
+            return out
 
     got = asyncio.run(go())
     queued = got["queued"]

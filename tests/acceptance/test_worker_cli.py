@@ -7,7 +7,7 @@ import re
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -85,10 +85,9 @@ def test_worker_runs_many_runs(rk: Relaykit, app: str) -> None:
     assert sorted(rk.side_effects()) == sorted(f"double {i + 1}" for i in range(4))
 
 
-# A crash: the worker that takes over is another process, as in production.
-@pytest.mark.subprocess
-def test_a_worker_takes_over_a_run_whose_process_died(rk: Relaykit, app: str) -> None:
-    lease = {"RELAYKIT_LEASE_SECONDS": "1"}
+def _killed_in_its_slow_task(rk: Relaykit, app: str, lease: dict[str, str]) -> dict[str, Any]:
+    """``relaykit run APP crashy``, SIGKILLed once its slow task began: the run it left
+    (still leased by the dead process)."""
     marker = rk.cwd / "slow-once.started"
     db = ("--database", "sqlite:///relaykit.db")
     with rk.popen("run", app, "crashy", "--json", *db, env=lease) as proc:
@@ -101,6 +100,14 @@ def test_a_worker_takes_over_a_run_whose_process_died(rk: Relaykit, app: str) ->
             os.kill(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=30)
     (run,) = rk.list_runs()
+    return run
+
+
+# A crash: the worker that takes over is another process, as in production.
+@pytest.mark.subprocess
+def test_a_worker_takes_over_a_run_whose_process_died(rk: Relaykit, app: str) -> None:
+    lease = {"RELAYKIT_LEASE_SECONDS": "1"}
+    run = _killed_in_its_slow_task(rk, app, lease)
     assert run["status"] == "running", "the killed process still holds the lease"
 
     # The lease outlives the process by up to a second: the worker is not idle until it can
@@ -155,18 +162,7 @@ def test_an_idle_worker_says_once_which_dead_workers_lease_it_waits_for(
     rk: Relaykit, app: str
 ) -> None:
     lease = {"RELAYKIT_LEASE_SECONDS": "4"}
-    marker = rk.cwd / "slow-once.started"
-    db = ("--database", "sqlite:///relaykit.db")
-    with rk.popen("run", app, "crashy", "--json", *db, env=lease) as proc:
-        try:
-            deadline = time.monotonic() + 30
-            while not marker.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert marker.exists(), "the run never reached its slow task"
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=30)
-    (run,) = rk.list_runs()
+    run = _killed_in_its_slow_task(rk, app, lease)
 
     done = rk.worker_until_idle(app, env=lease)
 
