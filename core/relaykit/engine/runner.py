@@ -325,22 +325,28 @@ class Attempt:
 
     # -- keys, replay checks and commits ------------------------------------------------------
 
-    def full_key(self, key: str) -> str:
-        """``key`` scoped by the enclosing task, as ``enter`` would name it (claiming nothing)."""
+    def _scoped(self, key: str) -> tuple[str, str | None]:
+        """``key`` scoped by the enclosing task of this run: (full key, parent key)."""
         parent = _current.get()
         parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None
-        return key if parent_key is None else f"{parent_key}/{key}"
+        return (key if parent_key is None else f"{parent_key}/{key}"), parent_key
+
+    def full_key(self, key: str) -> str:
+        """``key`` scoped by the enclosing task, as ``enter`` would name it (claiming nothing)."""
+        return self._scoped(key)[0]
+
+    def _completed(self, key: str) -> TaskRecord | None:
+        rec = self._recorded.get(self.full_key(key))
+        return rec if rec is not None and rec.status is TaskStatus.COMPLETED else None
 
     def has_completed(self, key: str) -> bool:
         """Whether ``key`` (in the current scope) is recorded as completed."""
-        rec = self._recorded.get(self.full_key(key))
-        return rec is not None and rec.status is TaskStatus.COMPLETED
+        return self._completed(key) is not None
 
     def completed_output(self, key: str) -> Any:
         """The recorded output of ``key`` (in the current scope) when it completed, else None."""
-        rec = self._recorded.get(self.full_key(key))
-        ok = rec is not None and rec.status is TaskStatus.COMPLETED
-        return restore(rec.output) if ok and rec is not None else None
+        rec = self._completed(key)
+        return None if rec is None else restore(rec.output)
 
     def enter(self, key: str, *, while_suspended: bool = False) -> tuple[str, str | None]:
         """Claim ``key`` in the current scope; return (full key, parent key).
@@ -355,9 +361,7 @@ class Attempt:
                 f"run {self.run.id}: task key {key!r} must be a non-empty string without '/' "
                 "or NUL (\\x00)"
             )
-        parent = _current.get()
-        parent_key = parent.key if parent is not None and parent.run_id == self.run.id else None
-        full = key if parent_key is None else f"{parent_key}/{key}"
+        full, parent_key = self._scoped(key)
         if full in self._seen:
             where = f"inside task {parent_key!r}" if parent_key else "at the top of the run"
             raise self.fatal_error(
